@@ -1,0 +1,38 @@
+-- Flask-Security fsqla_v3 compatible schema (SQLite). Idempotent: an existing
+-- Flask-Security database keeps its tables.
+CREATE TABLE IF NOT EXISTS "role" (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name VARCHAR(80) NOT NULL UNIQUE,
+    description VARCHAR(255),
+    permissions TEXT,
+    update_datetime DATETIME NOT NULL
+);
+CREATE TABLE IF NOT EXISTS "user" (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email VARCHAR(255) NOT NULL UNIQUE,
+    username VARCHAR(255) UNIQUE,
+    password VARCHAR(255),
+    active BOOLEAN NOT NULL,
+    fs_uniquifier VARCHAR(64) NOT NULL UNIQUE,
+    fs_token_uniquifier VARCHAR(64) UNIQUE,
+    fs_webauthn_user_handle VARCHAR(64) UNIQUE,
+    confirmed_at DATETIME,
+    last_login_at DATETIME,
+    current_login_at DATETIME,
+    last_login_ip VARCHAR(64),
+    current_login_ip VARCHAR(64),
+    login_count INTEGER,
+    tf_primary_method VARCHAR(64),
+    tf_totp_secret VARCHAR(255),
+    tf_phone_number VARCHAR(128),
+    mf_recovery_codes TEXT,
+    us_phone_number VARCHAR(128) UNIQUE,
+    us_totp_secrets TEXT,
+    create_datetime DATETIME NOT NULL,
+    update_datetime DATETIME NOT NULL
+);
+CREATE TABLE IF NOT EXISTS roles_users (
+    user_id INTEGER REFERENCES "user"(id) ON DELETE CASCADE,
+    role_id INTEGER REFERENCES "role"(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, role_id)
+);

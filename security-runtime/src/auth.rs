@@ -1,0 +1,203 @@
+//! Logging users in and out, auth tokens, identity lookup.
+//!
+//! Parity: `flask_security.login_user`, `logout_user`, `UserMixin.get_auth_token`,
+//! `_request_loader` and `lookup_identity`.
+
+use std::net::IpAddr;
+
+use rocket::http::CookieJar;
+use serde_json::{json, Map, Value};
+
+use crate::datastore::UserQuery;
+use crate::error::Result;
+use crate::fairing::SecurityState;
+use crate::model::User;
+use crate::session::{self, SessionCell, SessionData};
+use crate::signals::Signal;
+use crate::tokens::TokenError;
+
+/// Creates an auth token for `user`.
+///
+/// Parity: `UserMixin.get_auth_token`: `{"ver":"5","uid":..,"fs_paa":..,"exp":..}` plus
+/// `augment_auth_token` claims, signed with `remember_salt`.
+pub fn get_auth_token(state: &SecurityState, user: &User, fs_paa: f64) -> String {
+    let mut data = Map::new();
+    data.insert("ver".into(), json!("5"));
+    data.insert("uid".into(), json!(user.token_uniquifier()));
+    data.insert("fs_paa".into(), json!(fs_paa));
+    data.insert("exp".into(), json!((state.hooks.token_expire_timestamp)(user)));
+    if let Some(aug) = &state.hooks.augment_auth_token {
+        aug(user, &mut data);
+    }
+    state
+        .auth_tokens
+        .dumps_at(&Value::Object(data), state.now() as u64)
+}
+
+/// Outcome of checking an auth token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenCheck {
+    /// Valid; the user and the token's `fs_paa`.
+    Valid(Box<User>, Option<f64>),
+    /// Expired, invalid, or for no active user.
+    Rejected,
+}
+
+/// Checks an auth token and loads its user.
+///
+/// Parity: `_request_loader` / `parse_auth_token`.
+pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<TokenCheck> {
+    let now = state.now();
+    let data = match state.auth_tokens.loads_at(
+        token,
+        Some(state.config.token_max_age),
+        now as u64,
+    ) {
+        Ok(v) => v,
+        Err(TokenError::Expired) | Err(_) => return Ok(TokenCheck::Rejected),
+    };
+    let (uid, claims) = match &data {
+        Value::Object(m) => {
+            let (Some(Value::String(uid)), Some(_), Some(exp)) =
+                (m.get("uid"), m.get("ver"), m.get("exp"))
+            else {
+                return Ok(TokenCheck::Rejected);
+            };
+            let exp = exp.as_f64().unwrap_or(-1.0);
+            if exp < 0.0 || (exp > 0.0 && exp < now) {
+                return Ok(TokenCheck::Rejected);
+            }
+            (uid.clone(), m.clone())
+        }
+        // Legacy v4 `[uid]` and v3 `[?, ?, uid]` tokens.
+        Value::Array(a) => match a.as_slice() {
+            [Value::String(uid)] | [_, _, Value::String(uid)] => (uid.clone(), Map::new()),
+            _ => return Ok(TokenCheck::Rejected),
+        },
+        _ => return Ok(TokenCheck::Rejected),
+    };
+    let ds = &state.datastore;
+    let mut user = ds
+        .find_user(&UserQuery::FsTokenUniquifier(uid.clone()), false)
+        .await?;
+    if user.is_none() {
+        // Only a user without a token uniquifier may use fs_uniquifier as token identity.
+        user = ds
+            .find_user(&UserQuery::FsUniquifier(uid), false)
+            .await?
+            .filter(|u| u.fs_token_uniquifier.is_none());
+    }
+    let Some(user) = user else {
+        return Ok(TokenCheck::Rejected);
+    };
+    if !user.active {
+        return Ok(TokenCheck::Rejected);
+    }
+    if let Some(verify) = &state.hooks.verify_auth_token {
+        if !verify(&user, &claims) {
+            return Ok(TokenCheck::Rejected);
+        }
+    }
+    let paa = claims.get("fs_paa").and_then(Value::as_f64);
+    Ok(TokenCheck::Valid(Box::new(user), paa))
+}
+
+/// Finds the user an identity string names, trying `user_identity_attributes` in order.
+///
+/// Parity: `lookup_identity` (case-insensitive, as the default mappers).
+pub async fn lookup_identity(state: &SecurityState, identity: &str) -> Result<Option<User>> {
+    let identity = identity.trim();
+    if identity.is_empty() {
+        return Ok(None);
+    }
+    for attr in &state.config.user_identity_attributes {
+        let q = match attr.as_str() {
+            "email" => {
+                if !identity.contains('@') {
+                    continue;
+                }
+                UserQuery::Email(identity.to_owned())
+            }
+            "username" => UserQuery::Username(identity.to_owned()),
+            _ => continue,
+        };
+        if let Some(u) = state.datastore.find_user(&q, true).await? {
+            return Ok(Some(u));
+        }
+    }
+    Ok(None)
+}
+
+/// Logs `user` in: a new session (fresh CSRF secret, `fs_paa`), remember cookie,
+/// trackable columns, the `user_authenticated` signal. Any pending change on `user`
+/// (for example a rehashed password) is stored in the same single write.
+///
+/// Parity: `flask_security.login_user(user, remember, authn_via)`.
+#[allow(clippy::too_many_arguments)]
+pub async fn login_user(
+    state: &SecurityState,
+    cell: &SessionCell,
+    jar: &CookieJar<'_>,
+    user: &mut User,
+    remember: bool,
+    authn_via: &[&str],
+    remote_ip: Option<IpAddr>,
+    mut dirty: bool,
+) -> Result<()> {
+    let now = state.now();
+    if state.config.trackable {
+        let now_dt = chrono::DateTime::from_timestamp_micros((now * 1e6) as i64)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default();
+        user.last_login_at = Some(user.current_login_at.unwrap_or(now_dt));
+        user.current_login_at = Some(now_dt);
+        user.last_login_ip = user.current_login_ip.clone();
+        user.current_login_ip = remote_ip.map(|ip| ip.to_string());
+        user.login_count = Some(user.login_count.unwrap_or(0) + 1);
+        dirty = true;
+    }
+    if dirty {
+        state.datastore.put_user(user).await?;
+    }
+    let mut data = SessionData {
+        user_id: Some(user.fs_uniquifier.clone()),
+        fs_paa: Some(now),
+        fs_cc: Some("set".into()),
+        authn_via: authn_via.first().map(|s| (*s).to_owned()),
+        ..SessionData::default()
+    };
+    crate::csrf::ensure_secret(&mut data);
+    session::save(cell, jar, &state.config, &data);
+    if remember {
+        session::set_remember(jar, &state.config, &user.fs_uniquifier, now);
+    } else {
+        session::clear_remember(jar, &state.config);
+    }
+    state.send(Signal::UserAuthenticated {
+        user_id: user.id,
+        authn_via: authn_via.iter().map(|s| (*s).to_owned()).collect(),
+    });
+    Ok(())
+}
+
+/// Logs the current session out: session emptied (a fresh CSRF secret kept for the
+/// next form), remember cookie removed, CSRF cookie cleared.
+///
+/// Parity: `flask_security.logout_user`.
+pub fn logout_user(
+    state: &SecurityState,
+    cell: &SessionCell,
+    jar: &CookieJar<'_>,
+    user_id: Option<i32>,
+) {
+    let mut data = SessionData {
+        fs_cc: Some("clear".into()),
+        ..SessionData::default()
+    };
+    crate::csrf::ensure_secret(&mut data);
+    session::save(cell, jar, &state.config, &data);
+    session::clear_remember(jar, &state.config);
+    if let Some(id) = user_id {
+        state.send(Signal::UserLoggedOut { user_id: id });
+    }
+}

@@ -1,0 +1,345 @@
+//! Configuration: the `[security]` table of Rocket's figment.
+//!
+//! One field per Flask-Security `SECURITY_*` key (lowercase, no prefix) for the features
+//! built so far, with Flask-Security 5.9's defaults. Durations are whole seconds.
+//! Set them in `Rocket.toml` (`[default.security]`) or the environment
+//! (`ROCKET_SECURITY={password_salt="..."}`).
+
+use serde::Deserialize;
+
+use crate::guards::requirement::Mechanism;
+use crate::hashing::HashingConfig;
+
+/// Cookie attributes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CookieConfig {
+    /// `SameSite` value: `Strict`, `Lax` or `None`.
+    pub samesite: String,
+    /// `HttpOnly` flag.
+    pub httponly: bool,
+    /// `Secure` flag; turn off only for plain-HTTP development.
+    pub secure: bool,
+}
+
+impl Default for CookieConfig {
+    fn default() -> Self {
+        CookieConfig {
+            samesite: "Strict".into(),
+            httponly: false,
+            secure: true,
+        }
+    }
+}
+
+/// The `[security]` configuration table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SecurityConfig {
+    /// Flask's `SECRET_KEY`: signs tokens. Required outside debug builds.
+    pub secret_key: Option<String>,
+    /// Parity: `SECRET_KEY_FALLBACKS`; verify-only older keys.
+    pub secret_key_fallbacks: Vec<String>,
+    /// Parity: `SECURITY_PASSWORD_HASH`.
+    pub password_hash: String,
+    /// Parity: `SECURITY_PASSWORD_SCHEMES`.
+    pub password_schemes: Vec<String>,
+    /// Parity: `SECURITY_PASSWORD_SALT`; required for double hashing.
+    pub password_salt: Option<String>,
+    /// Parity: `SECURITY_PASSWORD_SINGLE_HASH`.
+    pub password_single_hash: Vec<String>,
+    /// Parity: `SECURITY_PASSWORD_NORMALIZE_FORM`.
+    pub password_normalize_form: String,
+    /// Parity: `SECURITY_PASSWORD_LENGTH_MIN`.
+    pub password_length_min: usize,
+    /// Parity: `SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS` `argon2__memory_cost` (KiB).
+    pub argon2_memory_cost: u32,
+    /// Parity: `argon2__time_cost`.
+    pub argon2_time_cost: u32,
+    /// Parity: `argon2__parallelism`.
+    pub argon2_parallelism: u32,
+    /// Parity: `bcrypt__rounds`.
+    pub bcrypt_rounds: u32,
+    /// Maximum concurrent password hashes; excess requests wait.
+    pub max_concurrent_hashes: usize,
+
+    /// Parity: `SECURITY_USER_IDENTITY_ATTRIBUTES` (attribute names, looked up
+    /// case-insensitively as Flask-Security's defaults do).
+    pub user_identity_attributes: Vec<String>,
+    /// Parity: `SECURITY_USERNAME_ENABLE`.
+    pub username_enable: bool,
+    /// Parity: `SECURITY_TRACKABLE`.
+    pub trackable: bool,
+    /// Parity: `SECURITY_CONFIRMABLE`.
+    pub confirmable: bool,
+    /// Parity: `SECURITY_LOGIN_WITHOUT_CONFIRMATION`.
+    pub login_without_confirmation: bool,
+    /// Parity: `SECURITY_RETURN_GENERIC_RESPONSES`.
+    pub return_generic_responses: bool,
+    /// Parity: Flask-Login `LOGIN_DISABLED`: `login_required` lets everyone in.
+    pub login_disabled: bool,
+
+    /// Parity: `SECURITY_TOKEN_AUTHENTICATION_KEY`.
+    pub token_authentication_key: String,
+    /// Parity: `SECURITY_TOKEN_AUTHENTICATION_HEADER`.
+    pub token_authentication_header: String,
+    /// Parity: `SECURITY_TOKEN_MAX_AGE` (seconds).
+    pub token_max_age: u64,
+    /// Parity: `SECURITY_BACKWARDS_COMPAT_AUTH_TOKEN`.
+    pub backwards_compat_auth_token: bool,
+    /// Parity: `SECURITY_REMEMBER_SALT`.
+    pub remember_salt: String,
+    /// Parity: `SECURITY_API_ENABLED_METHODS`.
+    pub api_enabled_methods: Vec<String>,
+    /// Parity: `SECURITY_DEFAULT_REMEMBER_ME`.
+    pub default_remember_me: bool,
+    /// Parity: `SECURITY_DEFAULT_HTTP_AUTH_REALM`.
+    pub default_http_auth_realm: String,
+
+    /// Parity: `SECURITY_FRESHNESS` (seconds; negative disables).
+    pub freshness: i64,
+    /// Parity: `SECURITY_FRESHNESS_GRACE_PERIOD` (seconds).
+    pub freshness_grace_period: i64,
+    /// Parity: `SECURITY_FRESHNESS_ALLOW_AUTH_TOKEN`.
+    pub freshness_allow_auth_token: bool,
+
+    /// Parity: `WTF_CSRF_ENABLED`.
+    pub csrf_enabled: bool,
+    /// Parity: `WTF_CSRF_TIME_LIMIT` (seconds).
+    pub csrf_time_limit: u64,
+    /// Parity: `SECURITY_CSRF_PROTECT_MECHANISMS`.
+    pub csrf_protect_mechanisms: Vec<String>,
+    /// Parity: `SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS`.
+    pub csrf_ignore_unauth_endpoints: bool,
+    /// Parity: `SECURITY_CSRF_COOKIE_NAME` (unset = no CSRF cookie).
+    pub csrf_cookie_name: Option<String>,
+    /// Parity: `SECURITY_CSRF_COOKIE`.
+    pub csrf_cookie: CookieConfig,
+    /// Parity: `SECURITY_CSRF_HEADER`.
+    pub csrf_header: String,
+    /// Parity: `SECURITY_CSRF_COOKIE_REFRESH_EACH_REQUEST`.
+    pub csrf_cookie_refresh_each_request: bool,
+
+    /// Parity: `SESSION_COOKIE_NAME`.
+    pub session_cookie_name: String,
+    /// Parity: `SESSION_COOKIE_SECURE` (on by default here).
+    pub session_cookie_secure: bool,
+    /// Parity: `SESSION_COOKIE_SAMESITE`.
+    pub session_cookie_samesite: String,
+    /// Parity: `REMEMBER_COOKIE_NAME`.
+    pub remember_cookie_name: String,
+    /// Parity: `REMEMBER_COOKIE_DURATION` (seconds, default 365 days).
+    pub remember_cookie_duration: i64,
+
+    /// Parity: `SECURITY_URL_PREFIX`.
+    pub url_prefix: String,
+    /// Parity: `SECURITY_LOGIN_URL`.
+    pub login_url: String,
+    /// Parity: `SECURITY_LOGOUT_URL`.
+    pub logout_url: String,
+    /// Parity: `SECURITY_LOGOUT_METHODS` (empty disables the route).
+    pub logout_methods: Vec<String>,
+    /// Parity: `SECURITY_VERIFY_URL`.
+    pub verify_url: String,
+    /// Parity: `SECURITY_POST_LOGIN_VIEW`.
+    pub post_login_view: String,
+    /// Parity: `SECURITY_POST_LOGOUT_VIEW`.
+    pub post_logout_view: String,
+    /// Parity: `SECURITY_UNAUTHORIZED_VIEW`.
+    pub unauthorized_view: Option<String>,
+    /// Parity: `SECURITY_REDIRECT_HOST`.
+    pub redirect_host: Option<String>,
+    /// Parity: `SECURITY_REDIRECT_ALLOW_SUBDOMAINS`.
+    pub redirect_allow_subdomains: bool,
+    /// Parity: Flask `SERVER_NAME`, used by subdomain redirect checks.
+    pub server_name: Option<String>,
+    /// Parity: `SECURITY_REDIRECT_BASE_DOMAIN`.
+    pub redirect_base_domain: Option<String>,
+    /// Parity: `SECURITY_REDIRECT_ALLOWED_SUBDOMAINS`.
+    pub redirect_allowed_subdomains: Vec<String>,
+    /// Parity: `SECURITY_CACHE_CONTROL` as a header value.
+    pub cache_control: String,
+    /// What to do at launch when routes name roles or permissions the datastore lacks:
+    /// `"warn"` or `"refuse"`.
+    pub undeclared_roles: String,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        let h = HashingConfig::default();
+        SecurityConfig {
+            secret_key: None,
+            secret_key_fallbacks: Vec::new(),
+            password_hash: h.password_hash,
+            password_schemes: h.password_schemes,
+            password_salt: None,
+            password_single_hash: h.password_single_hash,
+            password_normalize_form: h.password_normalize_form,
+            password_length_min: 8,
+            argon2_memory_cost: h.argon2_memory_cost,
+            argon2_time_cost: h.argon2_time_cost,
+            argon2_parallelism: h.argon2_parallelism,
+            bcrypt_rounds: h.bcrypt_rounds,
+            max_concurrent_hashes: 4,
+            user_identity_attributes: vec!["email".into()],
+            username_enable: false,
+            trackable: false,
+            confirmable: false,
+            login_without_confirmation: false,
+            return_generic_responses: false,
+            login_disabled: false,
+            token_authentication_key: "auth_token".into(),
+            token_authentication_header: "Authentication-Token".into(),
+            token_max_age: 15 * 60,
+            backwards_compat_auth_token: false,
+            remember_salt: "remember-salt".into(),
+            api_enabled_methods: vec!["session".into(), "token".into()],
+            default_remember_me: false,
+            default_http_auth_realm: "Login Required".into(),
+            freshness: 24 * 3600,
+            freshness_grace_period: 3600,
+            freshness_allow_auth_token: true,
+            csrf_enabled: true,
+            csrf_time_limit: 3600,
+            csrf_protect_mechanisms: vec!["basic".into(), "session".into(), "token".into()],
+            csrf_ignore_unauth_endpoints: false,
+            csrf_cookie_name: None,
+            csrf_cookie: CookieConfig::default(),
+            csrf_header: "X-XSRF-Token".into(),
+            csrf_cookie_refresh_each_request: false,
+            session_cookie_name: "session".into(),
+            session_cookie_secure: true,
+            session_cookie_samesite: "Lax".into(),
+            remember_cookie_name: "remember_token".into(),
+            remember_cookie_duration: 365 * 24 * 3600,
+            url_prefix: String::new(),
+            login_url: "/login".into(),
+            logout_url: "/logout".into(),
+            logout_methods: vec!["POST".into()],
+            verify_url: "/verify".into(),
+            post_login_view: "/".into(),
+            post_logout_view: "/".into(),
+            unauthorized_view: None,
+            redirect_host: None,
+            redirect_allow_subdomains: false,
+            server_name: None,
+            redirect_base_domain: None,
+            redirect_allowed_subdomains: Vec::new(),
+            cache_control: "private, no-store".into(),
+            undeclared_roles: "warn".into(),
+        }
+    }
+}
+
+/// Secret keys that must never be used outside debug builds.
+const KNOWN_BAD_SECRETS: &[&str] = &[
+    "",
+    "secret",
+    "changeme",
+    "change-me",
+    "super-secret",
+    "dev",
+    "development",
+];
+
+impl SecurityConfig {
+    /// Reads the `security` table of a Rocket figment, with defaults for absent keys.
+    pub fn from_figment(figment: &rocket::figment::Figment) -> Result<Self, String> {
+        match figment.find_value("security") {
+            Ok(_) => figment
+                .extract_inner::<SecurityConfig>("security")
+                .map_err(|e| format!("`security` configuration: {e}")),
+            Err(_) => Ok(SecurityConfig::default()),
+        }
+    }
+
+    /// The password-hashing part of the configuration.
+    pub fn hashing(&self) -> HashingConfig {
+        HashingConfig {
+            password_hash: self.password_hash.clone(),
+            password_schemes: self.password_schemes.clone(),
+            password_salt: self.password_salt.clone(),
+            password_single_hash: self.password_single_hash.clone(),
+            password_normalize_form: self.password_normalize_form.clone(),
+            argon2_memory_cost: self.argon2_memory_cost,
+            argon2_time_cost: self.argon2_time_cost,
+            argon2_parallelism: self.argon2_parallelism,
+            bcrypt_rounds: self.bcrypt_rounds,
+        }
+    }
+
+    /// Parsed `csrf_protect_mechanisms`.
+    pub fn csrf_mechanisms(&self) -> Vec<Mechanism> {
+        self.csrf_protect_mechanisms
+            .iter()
+            .filter_map(|m| Mechanism::parse(m))
+            .collect()
+    }
+
+    /// Checks the settings; the error names the offending key.
+    ///
+    /// `debug` relaxes the secret-key rule, as Rocket does for its own key.
+    pub fn validate(&self, debug: bool) -> Result<(), String> {
+        let bad_secret = |s: &str| {
+            KNOWN_BAD_SECRETS.contains(&s.trim()) || s.bytes().all(|b| b == b'0' || b == 0)
+        };
+        match &self.secret_key {
+            None if !debug => {
+                return Err("`security.secret_key` must be set outside debug builds".into())
+            }
+            Some(k) if !debug && (bad_secret(k) || k.len() < 16) => {
+                return Err(
+                    "`security.secret_key` is empty, zero, a well-known default or shorter \
+                     than 16 characters"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        for m in self
+            .api_enabled_methods
+            .iter()
+            .chain(&self.csrf_protect_mechanisms)
+        {
+            if Mechanism::parse(m).is_none() {
+                return Err(format!(
+                    "unknown mechanism `{m}` in `security.api_enabled_methods` or \
+                     `security.csrf_protect_mechanisms`; expected `token`, `session` or `basic`"
+                ));
+            }
+        }
+        for a in &self.user_identity_attributes {
+            if a != "email" && a != "username" {
+                return Err(format!(
+                    "`security.user_identity_attributes` entry `{a}` is not supported; \
+                     expected `email` or `username`"
+                ));
+            }
+        }
+        if self.password_length_min == 0 || self.password_length_min > 128 {
+            return Err("`security.password_length_min` must be between 1 and 128".into());
+        }
+        if self.max_concurrent_hashes == 0 {
+            return Err("`security.max_concurrent_hashes` must be at least 1".into());
+        }
+        if !matches!(self.undeclared_roles.as_str(), "warn" | "refuse") {
+            return Err("`security.undeclared_roles` must be `warn` or `refuse`".into());
+        }
+        for (key, v) in [
+            ("session_cookie_samesite", &self.session_cookie_samesite),
+            ("csrf_cookie.samesite", &self.csrf_cookie.samesite),
+        ] {
+            if !matches!(v.to_ascii_lowercase().as_str(), "strict" | "lax" | "none") {
+                return Err(format!(
+                    "`security.{key}` must be `Strict`, `Lax` or `None`, not `{v}`"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The full URL of a security endpoint (prefix + path).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.url_prefix.trim_end_matches('/'), path)
+    }
+}

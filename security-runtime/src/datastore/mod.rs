@@ -1,0 +1,314 @@
+//! The user datastore: the trait every flow talks to, and its SQL implementation.
+//!
+//! Parity: `flask_security.UserDatastore` and `SQLAlchemyUserDatastore`.
+//!
+//! Mutating methods take `&mut User` / `&mut Role` and update both the database and the
+//! caller's copy, so a flow never works on stale data. Each call is one statement or one
+//! transaction: a failure leaves no half-written rows.
+
+use std::collections::BTreeMap;
+
+use rocket::async_trait;
+
+use crate::error::{Result, SecurityError};
+use crate::model::{Role, User};
+
+mod sql;
+
+pub use sql::SqlDatastore;
+
+/// Which column [`UserDatastore::find_user`] looks in.
+///
+/// Parity: `find_user(case_insensitive=False, **kwargs)` with one keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserQuery {
+    /// By primary key.
+    Id(i32),
+    /// By email address.
+    Email(String),
+    /// By username.
+    Username(String),
+    /// By `fs_uniquifier` (session identity).
+    FsUniquifier(String),
+    /// By `fs_token_uniquifier` (auth-token identity).
+    FsTokenUniquifier(String),
+    /// By unified sign-in phone number.
+    UsPhoneNumber(String),
+}
+
+/// Fields of a user to create.
+///
+/// Parity: `UserDatastore.create_user(**kwargs)`; the password must already be hashed
+/// (`hash_password`), as in Flask-Security.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// Email address (required).
+    pub email: String,
+    /// Optional username.
+    pub username: Option<String>,
+    /// Hashed password, or `None` for a password-less user.
+    pub password: Option<String>,
+    /// Defaults to active, as Flask-Security.
+    pub active: Option<bool>,
+    /// Confirmation time.
+    pub confirmed_at: Option<chrono::NaiveDateTime>,
+    /// Uniquifier; a fresh random one when `None`.
+    pub fs_uniquifier: Option<String>,
+    /// Names of existing roles to grant.
+    pub roles: Vec<String>,
+}
+
+/// Everything Flask-Security's `UserDatastore` offers, async.
+///
+/// Implemented by [`SqlDatastore`] for SQLite, PostgreSQL and MySQL/MariaDB. An
+/// application may implement it for another store.
+#[diagnostic::on_unimplemented(
+    note = "implement `security_runtime::UserDatastore` or use `security_runtime::SqlDatastore`"
+)]
+#[async_trait]
+pub trait UserDatastore: Send + Sync + 'static {
+    /// Creates the schema if absent (shipped migrations).
+    async fn migrate(&self) -> Result<()>;
+    /// Parity: `create_user`. Errors with `AlreadyExists` when email/username is taken.
+    async fn create_user(&self, new: NewUser) -> Result<User>;
+    /// Parity: `find_user(case_insensitive, **kwargs)`.
+    async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>>;
+    /// Parity: `delete_user`.
+    async fn delete_user(&self, user: &User) -> Result<()>;
+    /// Stores every mutable column of `user` in one statement.
+    ///
+    /// Parity: `put(user)` + `commit()`.
+    async fn put_user(&self, user: &mut User) -> Result<()>;
+    /// Parity: `create_role`.
+    async fn create_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        permissions: &[String],
+    ) -> Result<Role>;
+    /// Parity: `find_role`.
+    async fn find_role(&self, name: &str) -> Result<Option<Role>>;
+    /// Every role, by name.
+    async fn all_roles(&self) -> Result<Vec<Role>>;
+    /// Parity: `find_or_create_role`.
+    async fn find_or_create_role(&self, name: &str, permissions: &[String]) -> Result<Role> {
+        if let Some(r) = self.find_role(name).await? {
+            return Ok(r);
+        }
+        match self.create_role(name, None, permissions).await {
+            Ok(r) => Ok(r),
+            // Lost a race with another creator: the role exists now.
+            Err(crate::SecurityError::AlreadyExists { .. }) => self
+                .find_role(name)
+                .await?
+                .ok_or(crate::SecurityError::NotFound { what: "role" }),
+            Err(e) => Err(e),
+        }
+    }
+    /// Parity: `add_role_to_user`; false when the user already had it.
+    async fn add_role_to_user(&self, user: &mut User, role: &str) -> Result<bool>;
+    /// Parity: `remove_role_from_user`; false when the user did not have it.
+    async fn remove_role_from_user(&self, user: &mut User, role: &str) -> Result<bool>;
+    /// Parity: `add_permissions_to_role`; false when nothing changed.
+    async fn add_permissions_to_role(
+        &self,
+        role: &mut Role,
+        permissions: &[String],
+    ) -> Result<bool> {
+        let mut next = role.clone();
+        for p in permissions {
+            if !next.permissions.contains(p) {
+                next.permissions.push(p.clone());
+            }
+        }
+        if next.permissions == role.permissions {
+            return Ok(false);
+        }
+        self.put_role(&next).await?;
+        *role = next;
+        Ok(true)
+    }
+    /// Parity: `remove_permissions_from_role`; false when nothing changed.
+    async fn remove_permissions_from_role(
+        &self,
+        role: &mut Role,
+        permissions: &[String],
+    ) -> Result<bool> {
+        let mut next = role.clone();
+        next.permissions.retain(|p| !permissions.contains(p));
+        if next.permissions == role.permissions {
+            return Ok(false);
+        }
+        self.put_role(&next).await?;
+        *role = next;
+        Ok(true)
+    }
+    /// Stores the role's description and permissions.
+    async fn put_role(&self, role: &Role) -> Result<()>;
+    /// Sets `active`; returns whether it changed.
+    async fn set_active(&self, user: &mut User, active: bool) -> Result<bool> {
+        if user.active == active {
+            return Ok(false);
+        }
+        update(self, user, |u| u.active = active).await?;
+        Ok(true)
+    }
+    /// Parity: `activate_user`.
+    async fn activate_user(&self, user: &mut User) -> Result<bool> {
+        self.set_active(user, true).await
+    }
+    /// Parity: `deactivate_user`.
+    async fn deactivate_user(&self, user: &mut User) -> Result<bool> {
+        self.set_active(user, false).await
+    }
+    /// Parity: `toggle_active`.
+    async fn toggle_active(&self, user: &mut User) -> Result<bool> {
+        let to = !user.active;
+        self.set_active(user, to).await
+    }
+    /// Parity: `set_uniquifier`: a new session identity logs the user out everywhere.
+    async fn set_uniquifier(&self, user: &mut User, uniquifier: Option<String>) -> Result<()> {
+        let u = uniquifier.unwrap_or_else(new_uniquifier);
+        update(self, user, |x| x.fs_uniquifier = u).await
+    }
+    /// Parity: `set_token_uniquifier`: kills outstanding auth tokens.
+    async fn set_token_uniquifier(
+        &self,
+        user: &mut User,
+        uniquifier: Option<String>,
+    ) -> Result<()> {
+        let u = uniquifier.unwrap_or_else(new_uniquifier);
+        update(self, user, |x| x.fs_token_uniquifier = Some(u)).await
+    }
+    /// Parity: `reset_user_access`: new uniquifiers, two-factor and unified sign-in
+    /// reset, in one write.
+    async fn reset_user_access(&self, user: &mut User) -> Result<()> {
+        update(self, user, |u| {
+            u.fs_uniquifier = new_uniquifier();
+            if u.fs_token_uniquifier.is_some() {
+                u.fs_token_uniquifier = Some(new_uniquifier());
+            }
+            u.tf_primary_method = None;
+            u.tf_totp_secret = None;
+            u.tf_phone_number = None;
+            u.us_totp_secrets = None;
+            u.us_phone_number = None;
+        })
+        .await
+    }
+    /// Parity: `tf_set`.
+    async fn tf_set(
+        &self,
+        user: &mut User,
+        primary_method: &str,
+        totp_secret: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<()> {
+        update(self, user, |u| {
+            u.tf_primary_method = Some(primary_method.to_owned());
+            if let Some(s) = totp_secret {
+                u.tf_totp_secret = Some(s.to_owned());
+            }
+            if let Some(p) = phone {
+                u.tf_phone_number = Some(p.to_owned());
+            }
+        })
+        .await
+    }
+    /// Parity: `tf_reset`.
+    async fn tf_reset(&self, user: &mut User) -> Result<()> {
+        update(self, user, |u| {
+            u.tf_primary_method = None;
+            u.tf_totp_secret = None;
+            u.tf_phone_number = None;
+        })
+        .await
+    }
+    /// Parity: `us_get_totp_secrets`.
+    fn us_get_totp_secrets(&self, user: &User) -> BTreeMap<String, String> {
+        user.us_totp_secrets
+            .as_deref()
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default()
+    }
+    /// Parity: `us_put_totp_secrets` (`None` clears).
+    async fn us_put_totp_secrets(
+        &self,
+        user: &mut User,
+        secrets: Option<&BTreeMap<String, String>>,
+    ) -> Result<()> {
+        let v = match secrets {
+            Some(s) => Some(serde_json::to_string(s).map_err(|e| SecurityError::Invalid(e.to_string()))?),
+            None => None,
+        };
+        update(self, user, |u| u.us_totp_secrets = v).await
+    }
+    /// Parity: `us_set`: enables a unified sign-in method.
+    async fn us_set(
+        &self,
+        user: &mut User,
+        method: &str,
+        totp_secret: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<()> {
+        let mut secrets = self.us_get_totp_secrets(user);
+        if let Some(s) = totp_secret {
+            secrets.insert(method.to_owned(), s.to_owned());
+        }
+        let json = serde_json::to_string(&secrets).map_err(|e| SecurityError::Invalid(e.to_string()))?;
+        update(self, user, |u| {
+            if method == "sms" {
+                if let Some(p) = phone {
+                    u.us_phone_number = Some(p.to_owned());
+                }
+            }
+            u.us_totp_secrets = Some(json);
+        })
+        .await
+    }
+    /// Parity: `us_reset(user, method=None)`.
+    async fn us_reset(&self, user: &mut User, method: Option<&str>) -> Result<()> {
+        let mut secrets = self.us_get_totp_secrets(user);
+        if let Some(m) = method {
+            secrets.remove(m);
+        } else {
+            secrets.clear();
+        }
+        let json = if secrets.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&secrets).ok()
+        };
+        update(self, user, |u| {
+            if method.is_none() || method == Some("sms") {
+                u.us_phone_number = None;
+            }
+            u.us_totp_secrets = json;
+        })
+        .await
+    }
+    /// True when the store answers; used by health checks.
+    async fn ping(&self) -> Result<()>;
+}
+
+/// Applies `change` to a copy of `user`, stores it, and only then updates `user`.
+async fn update<D, F>(ds: &D, user: &mut User, change: F) -> Result<()>
+where
+    D: UserDatastore + ?Sized,
+    F: FnOnce(&mut User) + Send,
+{
+    let mut next = user.clone();
+    change(&mut next);
+    ds.put_user(&mut next).await?;
+    *user = next;
+    Ok(())
+}
+
+/// A fresh random uniquifier: 32 hex characters (uuid4 hex in Flask-Security).
+pub fn new_uniquifier() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,636 @@
+//! [`SqlDatastore`]: the datastore over sqlx pools (SQLite, PostgreSQL, MySQL/MariaDB).
+//!
+//! The SQL is written once with `?` placeholders and `"user"` quoting; [`Dialect`]
+//! rewrites it for PostgreSQL (`$n`) and MySQL (backticks). Each backend's functions are
+//! generated from one macro body, so the three share every query.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDateTime;
+use rocket::async_trait;
+
+use super::{new_uniquifier, NewUser, UserDatastore, UserQuery};
+use crate::error::{Result, SecurityError};
+use crate::model::{join_permissions, split_permissions, Role, User};
+
+/// SQL flavour of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Sqlite,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres,
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySql,
+}
+
+impl Dialect {
+    /// Rewrites generic SQL (`?`, `"ident"`) for this dialect.
+    fn sql(self, generic: &'static str) -> Cow<'static, str> {
+        match self {
+            Dialect::Sqlite => Cow::Borrowed(generic),
+            Dialect::MySql => Cow::Owned(generic.replace('"', "`")),
+            Dialect::Postgres => {
+                let mut out = String::with_capacity(generic.len() + 8);
+                let mut n = 0;
+                for c in generic.chars() {
+                    if c == '?' {
+                        n += 1;
+                        out.push('$');
+                        out.push_str(&n.to_string());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    fn migration(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => include_str!("../../migrations/sqlite/0001_init.sql"),
+            Dialect::Postgres => include_str!("../../migrations/postgres/0001_init.sql"),
+            Dialect::MySql => include_str!("../../migrations/mysql/0001_init.sql"),
+        }
+    }
+}
+
+macro_rules! user_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, email, username, password, active, fs_uniquifier, ",
+            "fs_token_uniquifier, confirmed_at, last_login_at, current_login_at, last_login_ip, ",
+            "current_login_ip, login_count, tf_primary_method, tf_totp_secret, tf_phone_number, ",
+            "us_phone_number, us_totp_secrets, create_datetime, update_datetime ",
+            "FROM \"user\" WHERE ",
+            $where
+        )
+    };
+}
+
+const ROLES_OF_USER: &str = "SELECT r.id, r.name, r.description, r.permissions, \
+    r.update_datetime FROM \"role\" r JOIN roles_users ru ON ru.role_id = r.id \
+    WHERE ru.user_id = ? ORDER BY r.name";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i32,
+    email: String,
+    username: Option<String>,
+    password: Option<String>,
+    active: bool,
+    fs_uniquifier: String,
+    fs_token_uniquifier: Option<String>,
+    confirmed_at: Option<NaiveDateTime>,
+    last_login_at: Option<NaiveDateTime>,
+    current_login_at: Option<NaiveDateTime>,
+    last_login_ip: Option<String>,
+    current_login_ip: Option<String>,
+    login_count: Option<i32>,
+    tf_primary_method: Option<String>,
+    tf_totp_secret: Option<String>,
+    tf_phone_number: Option<String>,
+    us_phone_number: Option<String>,
+    us_totp_secrets: Option<String>,
+    create_datetime: NaiveDateTime,
+    update_datetime: NaiveDateTime,
+}
+
+impl UserRow {
+    fn into_user(self, roles: Vec<Role>) -> User {
+        User {
+            id: self.id,
+            email: self.email,
+            username: self.username,
+            password: self.password,
+            active: self.active,
+            fs_uniquifier: self.fs_uniquifier,
+            fs_token_uniquifier: self.fs_token_uniquifier,
+            confirmed_at: self.confirmed_at,
+            last_login_at: self.last_login_at,
+            current_login_at: self.current_login_at,
+            last_login_ip: self.last_login_ip,
+            current_login_ip: self.current_login_ip,
+            login_count: self.login_count,
+            tf_primary_method: self.tf_primary_method,
+            tf_totp_secret: self.tf_totp_secret,
+            tf_phone_number: self.tf_phone_number,
+            us_phone_number: self.us_phone_number,
+            us_totp_secrets: self.us_totp_secrets,
+            create_datetime: self.create_datetime,
+            update_datetime: self.update_datetime,
+            roles,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RoleRow {
+    id: i32,
+    name: String,
+    description: Option<String>,
+    permissions: Option<String>,
+    update_datetime: NaiveDateTime,
+}
+
+impl From<RoleRow> for Role {
+    fn from(r: RoleRow) -> Role {
+        Role {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            permissions: split_permissions(r.permissions.as_deref()),
+            update_datetime: r.update_datetime,
+        }
+    }
+}
+
+/// Current time, naive UTC, truncated to microseconds so every backend stores it exactly.
+fn now() -> NaiveDateTime {
+    let t = chrono::Utc::now().naive_utc();
+    t.with_nanosecond_trunc()
+}
+
+trait TruncMicros {
+    fn with_nanosecond_trunc(self) -> Self;
+}
+
+impl TruncMicros for NaiveDateTime {
+    fn with_nanosecond_trunc(self) -> Self {
+        use chrono::Timelike;
+        let micros = self.nanosecond() / 1000 * 1000;
+        self.with_nanosecond(micros).unwrap_or(self)
+    }
+}
+
+/// Splits a migration file into statements (no statement contains `;` inside).
+fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split(';').filter_map(|s| {
+        let body: String = s
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let t = body.trim();
+        (!t.is_empty()).then(|| t.to_owned())
+    })
+}
+
+macro_rules! backend {
+    ($modname:ident, $db:ty, $pool:ty, $dialect:expr) => {
+        mod $modname {
+            use super::*;
+
+            const D: Dialect = $dialect;
+
+            async fn roles_of<'e, E>(ex: E, user_id: i32) -> Result<Vec<Role>>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let rows = sqlx::query_as::<$db, RoleRow>(&D.sql(ROLES_OF_USER))
+                    .bind(user_id)
+                    .fetch_all(ex)
+                    .await?;
+                Ok(rows.into_iter().map(Role::from).collect())
+            }
+
+            pub(super) async fn migrate(pool: &$pool) -> Result<()> {
+                for stmt in statements(D.migration()) {
+                    sqlx::query::<$db>(&stmt).execute(pool).await?;
+                }
+                Ok(())
+            }
+
+            pub(super) async fn ping(pool: &$pool) -> Result<()> {
+                sqlx::query::<$db>("SELECT 1").execute(pool).await?;
+                Ok(())
+            }
+
+            pub(super) async fn find_user(
+                pool: &$pool,
+                query: &UserQuery,
+                ci: bool,
+            ) -> Result<Option<User>> {
+                let q = match (query, ci) {
+                    (UserQuery::Id(_), _) => user_select!("id = ?"),
+                    (UserQuery::Email(_), false) => user_select!("email = ?"),
+                    (UserQuery::Email(_), true) => user_select!("LOWER(email) = LOWER(?)"),
+                    (UserQuery::Username(_), false) => user_select!("username = ?"),
+                    (UserQuery::Username(_), true) => {
+                        user_select!("LOWER(username) = LOWER(?)")
+                    }
+                    (UserQuery::FsUniquifier(_), _) => user_select!("fs_uniquifier = ?"),
+                    (UserQuery::FsTokenUniquifier(_), _) => {
+                        user_select!("fs_token_uniquifier = ?")
+                    }
+                    (UserQuery::UsPhoneNumber(_), _) => user_select!("us_phone_number = ?"),
+                };
+                let sql = D.sql(q);
+                let stmt = sqlx::query_as::<$db, UserRow>(&sql);
+                let stmt = match query {
+                    UserQuery::Id(id) => stmt.bind(*id),
+                    UserQuery::Email(v)
+                    | UserQuery::Username(v)
+                    | UserQuery::FsUniquifier(v)
+                    | UserQuery::FsTokenUniquifier(v)
+                    | UserQuery::UsPhoneNumber(v) => stmt.bind(v.as_str()),
+                };
+                // A case-insensitive match can hit two rows in a database written
+                // without normalisation; refuse to guess which one is meant.
+                let mut rows = stmt.fetch_all(pool).await?;
+                if rows.len() != 1 {
+                    return Ok(None);
+                }
+                let row = rows.remove(0);
+                let roles = roles_of(pool, row.id).await?;
+                Ok(Some(row.into_user(roles)))
+            }
+
+            pub(super) async fn create_user(pool: &$pool, new: NewUser) -> Result<User> {
+                let now = now();
+                let uniq = new.fs_uniquifier.unwrap_or_else(new_uniquifier);
+                let mut tx = pool.begin().await?;
+                sqlx::query::<$db>(&D.sql(
+                    "INSERT INTO \"user\" (email, username, password, active, fs_uniquifier, \
+                     confirmed_at, login_count, create_datetime, update_datetime) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ))
+                .bind(&new.email)
+                .bind(&new.username)
+                .bind(&new.password)
+                .bind(new.active.unwrap_or(true))
+                .bind(&uniq)
+                .bind(new.confirmed_at)
+                .bind(0i32)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match SecurityError::from(e) {
+                    SecurityError::AlreadyExists { .. } => {
+                        SecurityError::AlreadyExists { what: "user" }
+                    }
+                    other => other,
+                })?;
+                let row = sqlx::query_as::<$db, UserRow>(&D.sql(user_select!("fs_uniquifier = ?")))
+                    .bind(&uniq)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for name in &new.roles {
+                    let role_id: Option<i32> =
+                        sqlx::query_scalar::<$db, i32>(&D.sql("SELECT id FROM \"role\" WHERE name = ?"))
+                            .bind(name)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some(role_id) = role_id else {
+                        // Dropping `tx` rolls the user back.
+                        return Err(SecurityError::NotFound { what: "role" });
+                    };
+                    sqlx::query::<$db>(&D.sql(
+                        "INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)",
+                    ))
+                    .bind(row.id)
+                    .bind(role_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let roles = roles_of(&mut *tx, row.id).await?;
+                tx.commit().await?;
+                Ok(row.into_user(roles))
+            }
+
+            pub(super) async fn delete_user(pool: &$pool, user: &User) -> Result<()> {
+                let mut tx = pool.begin().await?;
+                sqlx::query::<$db>(&D.sql("DELETE FROM roles_users WHERE user_id = ?"))
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query::<$db>(&D.sql("DELETE FROM \"user\" WHERE id = ?"))
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(SecurityError::NotFound { what: "user" });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            pub(super) async fn put_user(pool: &$pool, user: &mut User) -> Result<()> {
+                let now = now();
+                let done = sqlx::query::<$db>(&D.sql(
+                    "UPDATE \"user\" SET email = ?, username = ?, password = ?, active = ?, \
+                     fs_uniquifier = ?, fs_token_uniquifier = ?, confirmed_at = ?, \
+                     last_login_at = ?, current_login_at = ?, last_login_ip = ?, \
+                     current_login_ip = ?, login_count = ?, tf_primary_method = ?, \
+                     tf_totp_secret = ?, tf_phone_number = ?, us_phone_number = ?, \
+                     us_totp_secrets = ?, update_datetime = ? WHERE id = ?",
+                ))
+                .bind(&user.email)
+                .bind(&user.username)
+                .bind(&user.password)
+                .bind(user.active)
+                .bind(&user.fs_uniquifier)
+                .bind(&user.fs_token_uniquifier)
+                .bind(user.confirmed_at)
+                .bind(user.last_login_at)
+                .bind(user.current_login_at)
+                .bind(&user.last_login_ip)
+                .bind(&user.current_login_ip)
+                .bind(user.login_count)
+                .bind(&user.tf_primary_method)
+                .bind(&user.tf_totp_secret)
+                .bind(&user.tf_phone_number)
+                .bind(&user.us_phone_number)
+                .bind(&user.us_totp_secrets)
+                .bind(now)
+                .bind(user.id)
+                .execute(pool)
+                .await
+                .map_err(|e| match SecurityError::from(e) {
+                    SecurityError::AlreadyExists { .. } => {
+                        SecurityError::AlreadyExists { what: "user" }
+                    }
+                    other => other,
+                })?;
+                if done.rows_affected() == 0 {
+                    return Err(SecurityError::NotFound { what: "user" });
+                }
+                user.update_datetime = now;
+                Ok(())
+            }
+
+            pub(super) async fn create_role(
+                pool: &$pool,
+                name: &str,
+                description: Option<&str>,
+                permissions: &[String],
+            ) -> Result<Role> {
+                let now = now();
+                let mut tx = pool.begin().await?;
+                sqlx::query::<$db>(&D.sql(
+                    "INSERT INTO \"role\" (name, description, permissions, update_datetime) \
+                     VALUES (?, ?, ?, ?)",
+                ))
+                .bind(name)
+                .bind(description)
+                .bind(join_permissions(permissions))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match SecurityError::from(e) {
+                    SecurityError::AlreadyExists { .. } => {
+                        SecurityError::AlreadyExists { what: "role" }
+                    }
+                    other => other,
+                })?;
+                let row = sqlx::query_as::<$db, RoleRow>(&D.sql(
+                    "SELECT id, name, description, permissions, update_datetime \
+                     FROM \"role\" WHERE name = ?",
+                ))
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(row.into())
+            }
+
+            pub(super) async fn find_role(pool: &$pool, name: &str) -> Result<Option<Role>> {
+                let row = sqlx::query_as::<$db, RoleRow>(&D.sql(
+                    "SELECT id, name, description, permissions, update_datetime \
+                     FROM \"role\" WHERE name = ?",
+                ))
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+                Ok(row.map(Role::from))
+            }
+
+            pub(super) async fn all_roles(pool: &$pool) -> Result<Vec<Role>> {
+                let rows = sqlx::query_as::<$db, RoleRow>(
+                    "SELECT id, name, description, permissions, update_datetime \
+                     FROM role ORDER BY name",
+                )
+                .fetch_all(pool)
+                .await?;
+                Ok(rows.into_iter().map(Role::from).collect())
+            }
+
+            pub(super) async fn put_role(pool: &$pool, role: &Role) -> Result<()> {
+                let done = sqlx::query::<$db>(&D.sql(
+                    "UPDATE \"role\" SET description = ?, permissions = ?, \
+                     update_datetime = ? WHERE id = ?",
+                ))
+                .bind(&role.description)
+                .bind(join_permissions(&role.permissions))
+                .bind(now())
+                .bind(role.id)
+                .execute(pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(SecurityError::NotFound { what: "role" });
+                }
+                Ok(())
+            }
+
+            pub(super) async fn add_role_to_user(
+                pool: &$pool,
+                user: &mut User,
+                role: &str,
+            ) -> Result<bool> {
+                if user.has_role(role) {
+                    return Ok(false);
+                }
+                let mut tx = pool.begin().await?;
+                let role_id: Option<i32> =
+                    sqlx::query_scalar::<$db, i32>(&D.sql("SELECT id FROM \"role\" WHERE name = ?"))
+                        .bind(role)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(role_id) = role_id else {
+                    return Err(SecurityError::NotFound { what: "role" });
+                };
+                let inserted = sqlx::query::<$db>(&D.sql(
+                    "INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)",
+                ))
+                .bind(user.id)
+                .bind(role_id)
+                .execute(&mut *tx)
+                .await;
+                match inserted.map_err(SecurityError::from) {
+                    Ok(_) => {}
+                    // Someone else granted it meanwhile.
+                    Err(SecurityError::AlreadyExists { .. }) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                let roles = roles_of(&mut *tx, user.id).await?;
+                tx.commit().await?;
+                user.roles = roles;
+                Ok(true)
+            }
+
+            pub(super) async fn remove_role_from_user(
+                pool: &$pool,
+                user: &mut User,
+                role: &str,
+            ) -> Result<bool> {
+                let Some(r) = user.roles.iter().find(|r| r.name == role) else {
+                    return Ok(false);
+                };
+                let done = sqlx::query::<$db>(&D.sql(
+                    "DELETE FROM roles_users WHERE user_id = ? AND role_id = ?",
+                ))
+                .bind(user.id)
+                .bind(r.id)
+                .execute(pool)
+                .await?;
+                user.roles.retain(|r| r.name != role);
+                Ok(done.rows_affected() > 0)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+backend!(sqlite, sqlx::Sqlite, sqlx::SqlitePool, Dialect::Sqlite);
+#[cfg(feature = "postgres")]
+backend!(postgres, sqlx::Postgres, sqlx::PgPool, Dialect::Postgres);
+#[cfg(feature = "mysql")]
+backend!(mysql, sqlx::MySql, sqlx::MySqlPool, Dialect::MySql);
+
+/// The SQL datastore: one of the three sqlx pools.
+///
+/// Parity: `SQLAlchemyUserDatastore`. Build it from a `rocket_db_pools` pool with
+/// `From` (`SqlDatastore::from(pool)`), or let [`Security::datastore`](crate::Security)
+/// fetch it from your `rocket_db_pools::Database`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SqlDatastore {
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+    /// MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlPool),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<sqlx::SqlitePool> for SqlDatastore {
+    fn from(p: sqlx::SqlitePool) -> Self {
+        SqlDatastore::Sqlite(p)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<sqlx::PgPool> for SqlDatastore {
+    fn from(p: sqlx::PgPool) -> Self {
+        SqlDatastore::Postgres(p)
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl From<sqlx::MySqlPool> for SqlDatastore {
+    fn from(p: sqlx::MySqlPool) -> Self {
+        SqlDatastore::MySql(p)
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $f:ident ( $($arg:expr),* )) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            SqlDatastore::Sqlite(p) => sqlite::$f(p $(, $arg)*).await,
+            #[cfg(feature = "postgres")]
+            SqlDatastore::Postgres(p) => postgres::$f(p $(, $arg)*).await,
+            #[cfg(feature = "mysql")]
+            SqlDatastore::MySql(p) => mysql::$f(p $(, $arg)*).await,
+        }
+    };
+}
+
+#[async_trait]
+impl UserDatastore for SqlDatastore {
+    async fn migrate(&self) -> Result<()> {
+        dispatch!(self, migrate())
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User> {
+        if new.email.trim().is_empty() {
+            return Err(SecurityError::Invalid("email is required".into()));
+        }
+        dispatch!(self, create_user(new))
+    }
+
+    async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>> {
+        dispatch!(self, find_user(query, case_insensitive))
+    }
+
+    async fn delete_user(&self, user: &User) -> Result<()> {
+        dispatch!(self, delete_user(user))
+    }
+
+    async fn put_user(&self, user: &mut User) -> Result<()> {
+        dispatch!(self, put_user(user))
+    }
+
+    async fn create_role(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        permissions: &[String],
+    ) -> Result<Role> {
+        if name.trim().is_empty() {
+            return Err(SecurityError::Invalid("role name is required".into()));
+        }
+        dispatch!(self, create_role(name, description, permissions))
+    }
+
+    async fn find_role(&self, name: &str) -> Result<Option<Role>> {
+        dispatch!(self, find_role(name))
+    }
+
+    async fn all_roles(&self) -> Result<Vec<Role>> {
+        dispatch!(self, all_roles())
+    }
+
+    async fn put_role(&self, role: &Role) -> Result<()> {
+        dispatch!(self, put_role(role))
+    }
+
+    async fn add_role_to_user(&self, user: &mut User, role: &str) -> Result<bool> {
+        dispatch!(self, add_role_to_user(user, role))
+    }
+
+    async fn remove_role_from_user(&self, user: &mut User, role: &str) -> Result<bool> {
+        dispatch!(self, remove_role_from_user(user, role))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        dispatch!(self, ping())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            Dialect::Postgres.sql("SELECT ? FROM \"user\" WHERE a = ?"),
+            "SELECT $1 FROM \"user\" WHERE a = $2"
+        );
+        assert_eq!(Dialect::MySql.sql("FROM \"user\""), "FROM `user`");
+    }
+
+    #[test]
+    fn migrations_split_into_statements() {
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            assert_eq!(statements(d.migration()).count(), 3, "{d:?}");
+        }
+    }
+}

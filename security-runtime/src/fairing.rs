@@ -1,0 +1,411 @@
+//! The `Security` fairing: reads config, connects the datastore, mounts the routes,
+//! and turns guard denials into Flask-Security's responses.
+//!
+//! Parity: `flask_security.Security` / `init_app`.
+
+use std::sync::Arc;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Build, Orbit, Request, Response, Rocket};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::config::SecurityConfig;
+use crate::datastore::{SqlDatastore, UserDatastore};
+use crate::hashing::PasswordContext;
+use crate::model::User;
+use crate::responses::{self, Denial, Reply};
+use crate::tokens::TokenSerializer;
+
+/// Custom response for a denial; `None` falls back to the default.
+pub type DenialHook = Arc<dyn Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync>;
+/// Builds the JSON body from a payload and status code.
+pub type RenderJsonHook = Arc<dyn Fn(Value, u16) -> Value + Send + Sync>;
+/// Decides whether a request wants JSON.
+pub type WantJsonHook = Arc<dyn Fn(&Request<'_>) -> bool + Send + Sync>;
+/// Per-user auth-token expiry (epoch seconds, 0 = none).
+pub type TokenExpireHook = Arc<dyn Fn(&User) -> i64 + Send + Sync>;
+/// Adds claims to a new auth token.
+pub type AugmentTokenHook = Arc<dyn Fn(&User, &mut serde_json::Map<String, Value>) + Send + Sync>;
+/// Extra verification of an auth token's claims.
+pub type VerifyTokenHook = Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
+/// The clock: epoch seconds.
+pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// Application hooks.
+///
+/// Parity: `Security.unauthn_handler`, `unauthz_handler`, `reauthn_handler`,
+/// `render_json`, `want_json`, `SECURITY_TOKEN_EXPIRE_TIMESTAMP`,
+/// `UserMixin.augment_auth_token`, `UserMixin.verify_auth_token`.
+#[derive(Clone)]
+pub struct Hooks {
+    /// Replaces the answer to unauthenticated requests.
+    pub unauthn: Option<DenialHook>,
+    /// Replaces the answer to unauthorized requests.
+    pub unauthz: Option<DenialHook>,
+    /// Replaces the answer to stale (not fresh) requests.
+    pub reauthn: Option<DenialHook>,
+    /// Builds every JSON body.
+    pub render_json: RenderJsonHook,
+    /// JSON or HTML.
+    pub want_json: WantJsonHook,
+    /// Per-user token expiry.
+    pub token_expire_timestamp: TokenExpireHook,
+    /// Extra token claims.
+    pub augment_auth_token: Option<AugmentTokenHook>,
+    /// Extra token verification.
+    pub verify_auth_token: Option<VerifyTokenHook>,
+    /// Time source.
+    pub clock: Clock,
+    /// Signal subscribers.
+    pub listeners: Vec<crate::signals::Listener>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            unauthn: None,
+            unauthz: None,
+            reauthn: None,
+            render_json: Arc::new(responses::default_render_json),
+            want_json: Arc::new(|r| responses::default_want_json(r)),
+            token_expire_timestamp: Arc::new(|_| 0),
+            augment_auth_token: None,
+            verify_auth_token: None,
+            clock: Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0)
+            }),
+            listeners: Vec::new(),
+        }
+    }
+}
+
+/// Everything the guards and routes need, managed as Rocket state.
+pub struct SecurityState {
+    /// Validated configuration.
+    pub config: SecurityConfig,
+    /// The datastore.
+    pub datastore: Arc<dyn UserDatastore>,
+    /// Password hashing.
+    pub passwords: PasswordContext,
+    /// Auth-token serializer (`remember_salt`).
+    pub auth_tokens: TokenSerializer,
+    /// CSRF-token serializer (`wtf-csrf-token`).
+    pub csrf_tokens: TokenSerializer,
+    /// Application hooks.
+    pub hooks: Hooks,
+    /// Bounds concurrent password hashing.
+    pub(crate) hash_slots: Semaphore,
+}
+
+impl SecurityState {
+    /// Now, epoch seconds, from the configured clock.
+    pub fn now(&self) -> f64 {
+        (self.hooks.clock)()
+    }
+
+    /// Sends a signal to every subscriber.
+    pub fn send(&self, signal: crate::signals::Signal) {
+        for l in &self.hooks.listeners {
+            l(&signal);
+        }
+    }
+
+    /// A serializer for another purpose (salt), with the same keys.
+    pub fn serializer(&self, salt: &str) -> TokenSerializer {
+        TokenSerializer::new(secret_keys(&self.config), salt)
+    }
+
+    /// Parity: `hash_password`, run off the async executor.
+    pub async fn hash_password(&self, password: &str) -> crate::Result<String> {
+        let ctx = self.passwords.clone();
+        let pw = ctx.normalize(password);
+        let _slot = self.hash_slots.acquire().await.map_err(|_| crate::SecurityError::Task)?;
+        tokio::task::spawn_blocking(move || ctx.hash_password(&pw))
+            .await
+            .map_err(|_| crate::SecurityError::Task)?
+            .map_err(Into::into)
+    }
+
+    /// Parity: `verify_and_update_password`, off the executor; returns validity and a
+    /// replacement hash when the stored one uses an outdated scheme.
+    pub async fn verify_and_update(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> crate::Result<(bool, Option<String>)> {
+        let ctx = self.passwords.clone();
+        let pw = ctx.normalize(password);
+        let stored = stored.to_owned();
+        let _slot = self.hash_slots.acquire().await.map_err(|_| crate::SecurityError::Task)?;
+        tokio::task::spawn_blocking(move || ctx.verify_and_update(&pw, &stored))
+            .await
+            .map_err(|_| crate::SecurityError::Task)
+    }
+}
+
+fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
+    keys.extend(cfg.secret_key_fallbacks.iter().map(|k| k.as_bytes().to_vec()));
+    keys
+}
+
+type DatastoreSource =
+    Box<dyn Fn(&Rocket<Build>) -> Option<Arc<dyn UserDatastore>> + Send + Sync + 'static>;
+
+/// The security fairing and its builder.
+///
+/// ```no_run
+/// # use rocket_db_pools::{Database, sqlx};
+/// #[derive(Database)]
+/// #[database("app")]
+/// struct Db(sqlx::SqlitePool);
+///
+/// #[rocket::launch]
+/// fn rocket() -> _ {
+///     rocket::build()
+///         .attach(Db::init())
+///         .attach(security_runtime::Security::new().database::<Db>())
+/// }
+/// ```
+pub struct Security {
+    source: Option<DatastoreSource>,
+    hooks: Hooks,
+    mount_routes: bool,
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Security {
+    /// A fairing with default hooks; give it a datastore with [`Security::database`] or
+    /// [`Security::datastore`].
+    pub fn new() -> Self {
+        Security {
+            source: None,
+            hooks: Hooks::default(),
+            mount_routes: true,
+        }
+    }
+
+    /// Uses the pool of a `rocket_db_pools` database attached before this fairing.
+    pub fn database<D>(mut self) -> Self
+    where
+        D: rocket_db_pools::Database,
+        D::Pool: Clone + Into<SqlDatastore>,
+    {
+        self.source = Some(Box::new(|rocket| {
+            let db = D::fetch(rocket)?;
+            let pool: D::Pool = (**db).clone();
+            Some(Arc::new(pool.into()) as Arc<dyn UserDatastore>)
+        }));
+        self
+    }
+
+    /// Uses a ready datastore (any [`UserDatastore`] implementation).
+    pub fn datastore(mut self, ds: Arc<dyn UserDatastore>) -> Self {
+        self.source = Some(Box::new(move |_| Some(ds.clone())));
+        self
+    }
+
+    /// Do not mount the login/logout routes (guards only).
+    pub fn without_routes(mut self) -> Self {
+        self.mount_routes = false;
+        self
+    }
+
+    /// Parity: `Security.unauthn_handler`.
+    pub fn unauthn_handler(
+        mut self,
+        f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.unauthn = Some(Arc::new(f));
+        self
+    }
+
+    /// Parity: `Security.unauthz_handler`.
+    pub fn unauthz_handler(
+        mut self,
+        f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.unauthz = Some(Arc::new(f));
+        self
+    }
+
+    /// Parity: `Security.reauthn_handler`.
+    pub fn reauthn_handler(
+        mut self,
+        f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.reauthn = Some(Arc::new(f));
+        self
+    }
+
+    /// Parity: `Security.render_json`.
+    pub fn render_json(mut self, f: impl Fn(Value, u16) -> Value + Send + Sync + 'static) -> Self {
+        self.hooks.render_json = Arc::new(f);
+        self
+    }
+
+    /// Parity: `Security.want_json`.
+    pub fn want_json(mut self, f: impl Fn(&Request<'_>) -> bool + Send + Sync + 'static) -> Self {
+        self.hooks.want_json = Arc::new(f);
+        self
+    }
+
+    /// Parity: `SECURITY_TOKEN_EXPIRE_TIMESTAMP`.
+    pub fn token_expire_timestamp(mut self, f: impl Fn(&User) -> i64 + Send + Sync + 'static) -> Self {
+        self.hooks.token_expire_timestamp = Arc::new(f);
+        self
+    }
+
+    /// Parity: `UserMixin.augment_auth_token`.
+    pub fn augment_auth_token(
+        mut self,
+        f: impl Fn(&User, &mut serde_json::Map<String, Value>) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.augment_auth_token = Some(Arc::new(f));
+        self
+    }
+
+    /// Parity: `UserMixin.verify_auth_token`.
+    pub fn verify_auth_token(
+        mut self,
+        f: impl Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.verify_auth_token = Some(Arc::new(f));
+        self
+    }
+
+    /// Subscribes to security signals.
+    ///
+    /// Parity: connecting to the blinker signals of `flask_security.signals`.
+    pub fn on_signal(
+        mut self,
+        f: impl Fn(&crate::signals::Signal) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.listeners.push(Arc::new(f));
+        self
+    }
+
+    /// Replaces the clock (epoch seconds); for tests of expiry and freshness.
+    pub fn clock(mut self, f: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.hooks.clock = Arc::new(f);
+        self
+    }
+}
+
+#[rocket::async_trait]
+impl Fairing for Security {
+    fn info(&self) -> Info {
+        Info {
+            name: "Security",
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Response | Kind::Singleton,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let mut config = match SecurityConfig::from_figment(rocket.figment()) {
+            Ok(c) => c,
+            Err(e) => {
+                rocket::error!("{e}");
+                return Err(rocket);
+            }
+        };
+        let profile = rocket.figment().profile().clone();
+        let debug = profile == rocket::Config::DEBUG_PROFILE
+            || (cfg!(debug_assertions) && profile != rocket::Config::RELEASE_PROFILE);
+        if let Err(e) = config.validate(debug) {
+            rocket::error!("security configuration: {e}");
+            return Err(rocket);
+        }
+        if config.secret_key.is_none() {
+            rocket::warn!("`security.secret_key` not set: using a random key (debug only)");
+            config.secret_key = Some(crate::datastore::new_uniquifier());
+        }
+        let passwords = match PasswordContext::new(config.hashing()) {
+            Ok(p) => p,
+            Err(e) => {
+                rocket::error!("security configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        let Some(source) = &self.source else {
+            rocket::error!(
+                "Security fairing has no datastore: call `.database::<Db>()` or `.datastore(..)`"
+            );
+            return Err(rocket);
+        };
+        let Some(datastore) = source(&rocket) else {
+            rocket::error!(
+                "Security fairing: the database is not attached; attach `Db::init()` before \
+                 `Security`"
+            );
+            return Err(rocket);
+        };
+        if let Err(e) = datastore.migrate().await {
+            rocket::error!("Security fairing: schema migration failed: {e}");
+            return Err(rocket);
+        }
+        let keys = secret_keys(&config);
+        let state = SecurityState {
+            auth_tokens: TokenSerializer::new(keys.clone(), config.remember_salt.clone()),
+            csrf_tokens: TokenSerializer::new(keys, "wtf-csrf-token"),
+            hash_slots: Semaphore::new(config.max_concurrent_hashes),
+            passwords,
+            datastore,
+            hooks: self.hooks.clone(),
+            config,
+        };
+        let routes = match crate::flows::routes(&state.config) {
+            Ok(r) => r,
+            Err(e) => {
+                rocket::error!("security configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        let mut rocket = rocket.manage(state);
+        if self.mount_routes {
+            for (base, r) in routes {
+                rocket = rocket.mount(base, r);
+            }
+        }
+        Ok(rocket)
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        crate::launch::log_routes(rocket);
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let Some(state) = req.rocket().state::<SecurityState>() else {
+            return;
+        };
+        let denial = req.local_cache(|| crate::guards::DenialSlot::default());
+        if let Some(d) = denial.take() {
+            let custom = match &d {
+                Denial::Unauthenticated { .. } => state.hooks.unauthn.as_ref(),
+                Denial::Unauthorized { .. } => state.hooks.unauthz.as_ref(),
+                Denial::Reauthenticate { .. } => state.hooks.reauthn.as_ref(),
+                _ => None,
+            };
+            let reply = custom
+                .and_then(|h| h(&d, req))
+                .unwrap_or_else(|| responses::default_denial_reply(state, &d, req));
+            if let Ok(new) = rocket::response::Responder::respond_to(reply, req) {
+                *res = new;
+            }
+        }
+        if crate::flows::is_security_route(req) {
+            res.set_header(Header::new("Cache-Control", state.config.cache_control.clone()));
+        }
+        crate::guards::sync_csrf_cookie(state, req, res);
+    }
+}

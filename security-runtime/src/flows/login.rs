@@ -1,0 +1,257 @@
+//! `GET/POST /login`.
+//!
+//! Parity: `views.login` with `LoginForm`.
+
+use rocket::http::Status;
+use serde_json::{json, Map, Value};
+
+use super::SecurityCtx;
+use crate::auth::{get_auth_token, login_user, lookup_identity};
+use crate::input::FormInput;
+use crate::messages as msg;
+use crate::model::{User, UserModel};
+use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::responses::{form_error_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::signals::Signal;
+
+/// The JSON `user` object: `get_security_payload()` plus the token when asked for.
+pub(crate) fn user_payload(user: &User) -> Value {
+    Value::Object(UserModel::security_payload(user))
+}
+
+fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
+    json!(ctx.state.config.user_identity_attributes)
+}
+
+/// `GET /login`: the form (HTML) or `identity_attributes` and a CSRF token (JSON).
+#[rocket::get("/")]
+pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
+    let st = ctx.state;
+    let mut data = ctx.session();
+    data.fs_cc = Some("set".into());
+    ctx.save_session(&data);
+    let csrf = ctx.csrf_token();
+    if ctx.want_json {
+        let mut p = Map::new();
+        if let Some(a) = &ctx.current {
+            p.insert("user".into(), user_payload(&a.user));
+        }
+        p.insert("identity_attributes".into(), identity_attributes(&ctx));
+        p.insert("csrf_token".into(), json!(csrf));
+        return json_reply(st, Status::Ok, Value::Object(p));
+    }
+    if ctx.current.is_some() {
+        return Reply::redirect(st.config.post_login_view.clone());
+    }
+    let next = ctx.next_query.clone().unwrap_or_default();
+    let action = st.config.url(&st.config.login_url);
+    Reply::new(
+        Status::Ok,
+        ReplyBody::Html(crate::html::login_page(&action, &csrf, "", &next, &[])),
+    )
+}
+
+/// What a valid login form carried.
+struct LoginFields {
+    identity: String,
+    password: String,
+    remember: bool,
+    next: Option<String>,
+}
+
+fn read_fields(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormErrors) -> Option<LoginFields> {
+    let cfg = &ctx.state.config;
+    let mut get = |name: &str| match input.str(name) {
+        Ok(v) => v.map(str::to_owned),
+        Err(_) => {
+            errors.field(name, msg::API_ERROR);
+            None
+        }
+    };
+    let csrf = get("csrf_token");
+    let email = get("email").filter(|s| !s.trim().is_empty());
+    let username = if cfg.username_enable {
+        get("username").filter(|s| !s.trim().is_empty())
+    } else {
+        None
+    };
+    let password = get("password").filter(|s| !s.is_empty());
+    let next = get("next").filter(|s| !s.is_empty());
+    if let Err(e) = ctx.check_csrf(csrf.as_deref()) {
+        errors.field("csrf_token", e.message());
+    }
+    let identity = match (email, username) {
+        (Some(e), _) => {
+            if !e.contains('@') && !cfg.user_identity_attributes.iter().any(|a| a == "username") {
+                errors.field("email", msg::INVALID_EMAIL_ADDRESS);
+            }
+            Some(e)
+        }
+        (None, Some(u)) => Some(u),
+        (None, None) => {
+            if errors.first("email").is_none() {
+                errors.field("email", msg::EMAIL_NOT_PROVIDED);
+            }
+            None
+        }
+    };
+    if password.is_none() && errors.first("password").is_none() {
+        errors.field("password", msg::PASSWORD_NOT_PROVIDED);
+    }
+    if let Some(n) = &next {
+        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
+            errors.field("next", msg::INVALID_REDIRECT);
+        }
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    Some(LoginFields {
+        identity: identity?,
+        password: password?,
+        remember: input.bool("remember").unwrap_or(cfg.default_remember_me),
+        next,
+    })
+}
+
+/// Outcome of checking credentials.
+enum Checked {
+    Ok(Box<User>, bool),
+    Failed(FormErrors),
+}
+
+/// Checks identity and password. An unknown user or a user without a password still
+/// costs one hash, so the answer time does not tell them apart.
+async fn check_credentials(ctx: &SecurityCtx<'_>, f: &LoginFields) -> crate::Result<Checked> {
+    let st = ctx.state;
+    let mut errors = FormErrors::default();
+    let id_field = if f.identity.contains('@') { "email" } else { "username" };
+    let user = lookup_identity(st, &f.identity).await?;
+    let Some(mut user) = user else {
+        st.hash_password(&f.password).await?;
+        st.send(Signal::UserFailedAuthn {
+            user_id: None,
+            auth_type: "password".into(),
+        });
+        errors.field(id_field, msg::USER_DOES_NOT_EXIST);
+        return Ok(Checked::Failed(errors));
+    };
+    let Some(stored) = user.password.clone() else {
+        st.hash_password(&f.password).await?;
+        errors.field("password", msg::INVALID_PASSWORD);
+        return Ok(Checked::Failed(errors));
+    };
+    let (ok, new_hash) = st.verify_and_update(&f.password, &stored).await?;
+    if !ok {
+        st.send(Signal::UserFailedAuthn {
+            user_id: Some(user.id),
+            auth_type: "password".into(),
+        });
+        errors.field("password", msg::INVALID_PASSWORD);
+        return Ok(Checked::Failed(errors));
+    }
+    let cfg = &st.config;
+    if cfg.confirmable && !cfg.login_without_confirmation && user.confirmed_at.is_none() {
+        errors.field(id_field, msg::CONFIRMATION_REQUIRED);
+        return Ok(Checked::Failed(errors));
+    }
+    if !user.active {
+        errors.field(id_field, msg::DISABLED_ACCOUNT);
+        return Ok(Checked::Failed(errors));
+    }
+    let dirty = new_hash.is_some();
+    if let Some(h) = new_hash {
+        user.password = Some(h);
+    }
+    Ok(Checked::Ok(Box::new(user), dirty))
+}
+
+fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> Reply {
+    let st = ctx.state;
+    if st.config.return_generic_responses {
+        let keep_csrf = errors.fields.iter().find(|(n, _)| n == "csrf_token").cloned();
+        let mut generic = FormErrors::default();
+        if let Some((n, m)) = keep_csrf {
+            generic.fields.push((n, m));
+        }
+        if errors
+            .fields
+            .iter()
+            .any(|(n, _)| matches!(n.as_str(), "email" | "username" | "password"))
+        {
+            generic.form(msg::GENERIC_AUTHN_FAILED);
+        }
+        errors = generic;
+    }
+    if ctx.want_json {
+        return form_error_reply(st, &errors);
+    }
+    let mut all: Vec<String> = errors.form.clone();
+    all.extend(errors.fields.iter().flat_map(|(_, m)| m.iter().cloned()));
+    let email = input.str("email").ok().flatten().unwrap_or("");
+    let next = input.str("next").ok().flatten().unwrap_or("");
+    let action = st.config.url(&st.config.login_url);
+    Reply::new(
+        Status::Ok,
+        ReplyBody::Html(crate::html::login_page(&action, &ctx.csrf_token(), email, next, &all)),
+    )
+}
+
+/// `POST /login`.
+#[rocket::post("/", data = "<input>")]
+pub async fn login_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    match login(&ctx, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The login flow without Rocket: validates, authenticates, logs in.
+pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    if ctx.current.is_some() {
+        return Ok(if ctx.want_json {
+            crate::responses::errors_reply(st, Status::BadRequest, &[msg::ANONYMOUS_USER_REQUIRED])
+        } else {
+            Reply::redirect(cfg.post_login_view.clone())
+        });
+    }
+    let mut errors = FormErrors::default();
+    let Some(fields) = read_fields(ctx, input, &mut errors) else {
+        return Ok(failure(ctx, errors, input));
+    };
+    let (mut user, dirty) = match check_credentials(ctx, &fields).await? {
+        Checked::Ok(u, d) => (u, d),
+        Checked::Failed(errors) => return Ok(failure(ctx, errors, input)),
+    };
+    login_user(
+        st,
+        ctx.cell,
+        ctx.jar,
+        &mut user,
+        fields.remember,
+        &["password"],
+        ctx.remote,
+        dirty,
+    )
+    .await?;
+    if ctx.want_json {
+        let mut u = match user_payload(&user) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if ctx.include_auth_token || cfg.backwards_compat_auth_token {
+            let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
+            u.insert("authentication_token".into(), json!(get_auth_token(st, &user, paa)));
+        }
+        let payload = json!({"user": Value::Object(u), "csrf_token": ctx.csrf_token()});
+        return Ok(json_reply(st, Status::Ok, payload));
+    }
+    Ok(Reply::redirect(post_action_redirect(
+        cfg,
+        &[fields.next.as_deref(), ctx.next_query.as_deref()],
+        &cfg.post_login_view,
+        ctx.host.as_deref(),
+    )))
+}

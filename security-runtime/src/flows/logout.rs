@@ -1,0 +1,32 @@
+//! `POST /logout` (methods from `logout_methods`).
+//!
+//! Parity: `views.logout`: always succeeds, JSON `{}` or a redirect to `next` /
+//! `post_logout_view`.
+
+use rocket::http::Status;
+use serde_json::json;
+
+use super::SecurityCtx;
+use crate::auth::logout_user;
+use crate::redirect::post_action_redirect;
+use crate::responses::{json_reply, Reply};
+
+/// `POST /logout`.
+#[rocket::post("/")]
+pub async fn logout(ctx: SecurityCtx<'_>) -> Reply {
+    let st = ctx.state;
+    let user_id = ctx.current.as_ref().map(|a| a.user.id);
+    if ctx.current.is_some() || ctx.session().user_id.is_some() {
+        logout_user(st, ctx.cell, ctx.jar, user_id);
+    }
+    if ctx.want_json {
+        return json_reply(st, Status::Ok, json!({}));
+    }
+    let cfg = &st.config;
+    Reply::redirect(post_action_redirect(
+        cfg,
+        &[ctx.next_query.as_deref()],
+        &cfg.post_logout_view,
+        ctx.host.as_deref(),
+    ))
+}

@@ -1,0 +1,162 @@
+//! The security endpoints, mountable as Rocket routes.
+//!
+//! Each flow file holds short Rocket handlers that call a plain `async fn`. URLs come
+//! from the configuration (`login_url`, `logout_url`, `url_prefix`).
+
+use std::net::IpAddr;
+
+use rocket::http::{CookieJar, Method};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::Route;
+
+use crate::config::SecurityConfig;
+use crate::fairing::SecurityState;
+use crate::guards::{self, deny, Authn};
+use crate::responses::Denial;
+use crate::session::{self, SessionCell, SessionData};
+
+pub mod login;
+pub mod logout;
+
+/// Route names of this crate start with this, so responses can be recognised.
+const ROUTE_PREFIX: &str = "security::";
+
+/// Everything a flow handler needs about its request.
+pub struct SecurityCtx<'r> {
+    /// Shared state.
+    pub state: &'r SecurityState,
+    /// The cookie jar.
+    pub jar: &'r CookieJar<'r>,
+    /// The session as it stands during this request.
+    pub cell: &'r SessionCell,
+    /// JSON or HTML.
+    pub want_json: bool,
+    /// Client address.
+    pub remote: Option<IpAddr>,
+    /// Host header.
+    pub host: Option<String>,
+    /// `?next=`.
+    pub next_query: Option<String>,
+    /// `?include_auth_token` present.
+    pub include_auth_token: bool,
+    /// CSRF token sent in a header.
+    pub csrf_header: Option<String>,
+    /// Who is signed in (token, then session).
+    pub current: Option<Authn>,
+}
+
+impl SecurityCtx<'_> {
+    /// The session.
+    pub fn session(&self) -> SessionData {
+        session::load(self.cell, self.jar, &self.state.config)
+    }
+
+    /// Stores the session.
+    pub fn save_session(&self, data: &SessionData) {
+        session::save(self.cell, self.jar, &self.state.config, data)
+    }
+
+    /// Makes sure the session has a CSRF secret and returns the wire token.
+    pub fn csrf_token(&self) -> String {
+        let mut data = self.session();
+        if crate::csrf::ensure_secret(&mut data) {
+            self.save_session(&data);
+        }
+        crate::csrf::generate(&self.state.csrf_tokens, &data, self.state.now() as u64)
+            .unwrap_or_default()
+    }
+
+    /// Checks a form/header CSRF token, as the security forms do.
+    pub fn check_csrf(&self, form_token: Option<&str>) -> Result<(), crate::csrf::CsrfError> {
+        let cfg = &self.state.config;
+        if !cfg.csrf_enabled || (cfg.csrf_ignore_unauth_endpoints && self.current.is_none()) {
+            return Ok(());
+        }
+        let data = self.session();
+        crate::csrf::validate(
+            &self.state.csrf_tokens,
+            &data,
+            form_token.or(self.csrf_header.as_deref()),
+            cfg.csrf_time_limit,
+            self.state.now() as u64,
+        )
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SecurityCtx<'r> {
+    type Error = Denial;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Denial> {
+        let Some(state) = req.rocket().state::<SecurityState>() else {
+            return Outcome::Error((rocket::http::Status::InternalServerError, Denial::Unavailable));
+        };
+        let current = match guards::current_user(req).await {
+            Ok(c) => c,
+            Err(()) => return deny(req, Denial::Unavailable),
+        };
+        let csrf_header = crate::csrf::CSRF_HEADERS
+            .iter()
+            .copied()
+            .chain(std::iter::once(state.config.csrf_header.as_str()))
+            .find_map(|h| req.headers().get_one(h))
+            .map(str::to_owned);
+        Outcome::Success(SecurityCtx {
+            state,
+            jar: req.cookies(),
+            cell: req.local_cache(SessionCell::default),
+            want_json: (state.hooks.want_json)(req),
+            remote: req.client_ip(),
+            host: req.host().map(|h| h.to_string()),
+            next_query: req.query_value::<String>("next").and_then(Result::ok),
+            include_auth_token: req.query_value::<&str>("include_auth_token").is_some(),
+            csrf_header,
+            current,
+        })
+    }
+}
+
+fn named(mut route: Route, method: Method, name: &str) -> Route {
+    route.method = method;
+    route.name = Some(format!("{ROUTE_PREFIX}{name}").into());
+    route
+}
+
+/// Checks that a configured URL is a usable Rocket path.
+fn valid_path(p: &str) -> bool {
+    p.starts_with('/') && rocket::http::uri::Origin::parse(p).is_ok() && !p.contains('<')
+}
+
+/// The routes to mount, each with its base (`url_prefix` + the configured URL).
+pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String> {
+    for (key, p) in [("login_url", &cfg.login_url), ("logout_url", &cfg.logout_url)] {
+        if !valid_path(p) {
+            return Err(format!("`security.{key}` is not a valid path: `{p}`"));
+        }
+    }
+    let mut login = Vec::new();
+    for r in rocket::routes![login::login_get, login::login_post] {
+        let m = r.method;
+        login.push(named(r, m, "login"));
+    }
+    let mut logout = Vec::new();
+    for m in &cfg.logout_methods {
+        let method: Method = m
+            .parse()
+            .map_err(|_| format!("`security.logout_methods`: unknown method `{m}`"))?;
+        for r in rocket::routes![logout::logout] {
+            logout.push(named(r, method, "logout"));
+        }
+    }
+    Ok(vec![
+        (cfg.url(&cfg.login_url), login),
+        (cfg.url(&cfg.logout_url), logout),
+    ])
+}
+
+/// True when the request was routed to one of this crate's endpoints.
+pub fn is_security_route(req: &Request<'_>) -> bool {
+    req.route()
+        .and_then(|r| r.name.as_deref())
+        .is_some_and(|n| n.starts_with(ROUTE_PREFIX))
+}

@@ -1,0 +1,109 @@
+//! Request bodies of the security endpoints: JSON or form, same field names.
+//!
+//! Parity: `_build_form_from_request` (JSON when the request is JSON and the body is not
+//! empty, else form data) and the 5.9 `IsString` validator: a non-string JSON value for a
+//! string field is `API_ERROR`.
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::http::Status;
+use rocket::request::Request;
+use serde_json::{Map, Value};
+
+use crate::guards::deny;
+use crate::responses::Denial;
+
+/// Largest body the security endpoints read. Anything bigger is refused with 413 before
+/// any parsing or hashing.
+pub const MAX_BODY: u64 = 64 * 1024;
+
+/// A parsed security form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FormInput {
+    fields: Map<String, Value>,
+    /// True when the body was JSON.
+    pub is_json: bool,
+}
+
+/// A field value that is present but not a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAString;
+
+impl FormInput {
+    /// Builds input from a JSON object (for tests and custom flows).
+    pub fn from_json(fields: Map<String, Value>) -> Self {
+        FormInput {
+            fields,
+            is_json: true,
+        }
+    }
+
+    /// A string field; `Ok(None)` when absent or null, `Err` when another JSON type.
+    pub fn str(&self, name: &str) -> Result<Option<&str>, NotAString> {
+        match self.fields.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(NotAString),
+        }
+    }
+
+    /// A boolean field: JSON `true`/`false`, or the form values WTForms accepts.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.fields.get(name)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => Some(!matches!(
+                s.to_ascii_lowercase().as_str(),
+                "" | "false" | "0" | "n" | "no" | "off"
+            )),
+            Value::Number(n) => Some(n.as_f64() != Some(0.0)),
+            _ => None,
+        }
+    }
+}
+
+fn parse_form(body: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
+        // First value wins, as WTForms reads `getlist()[0]`.
+        m.entry(k.into_owned()).or_insert(Value::String(v.into_owned()));
+    }
+    m
+}
+
+#[rocket::async_trait]
+impl<'r> FromData<'r> for FormInput {
+    type Error = Denial;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let bytes = match data.open(MAX_BODY.bytes()).into_bytes().await {
+            Ok(b) if b.is_complete() => b.into_inner(),
+            Ok(_) => return to_data(req, Denial::PayloadTooLarge),
+            Err(_) => return to_data(req, Denial::BadRequest(crate::messages::API_ERROR)),
+        };
+        let json = req
+            .content_type()
+            .is_some_and(|ct| ct.is_json() || ct.sub().as_str().ends_with("+json"));
+        if json && !bytes.is_empty() {
+            return match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(fields)) => data::Outcome::Success(FormInput {
+                    fields,
+                    is_json: true,
+                }),
+                _ => to_data(req, Denial::BadRequest(crate::messages::API_ERROR)),
+            };
+        }
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return to_data(req, Denial::BadRequest(crate::messages::API_ERROR));
+        };
+        data::Outcome::Success(FormInput {
+            fields: parse_form(text),
+            is_json: json,
+        })
+    }
+}
+
+fn to_data<'r>(req: &Request<'_>, d: Denial) -> data::Outcome<'r, FormInput> {
+    match deny::<()>(req, d) {
+        rocket::outcome::Outcome::Error((s, d)) => data::Outcome::Error((s, d)),
+        _ => data::Outcome::Error((Status::BadRequest, Denial::BadRequest(""))),
+    }
+}

@@ -1,0 +1,39 @@
+//! Flask-Security-Too for Rocket: authentication, authorization and account flows,
+//! wire-compatible with Flask-Security's JSON API.
+//!
+//! Attach [`Security`] after your `rocket_db_pools` database, protect handlers with the
+//! attribute macros (or [`Guard`] by hand), and read the user with [`CurrentUser`].
+#![doc(html_no_source)]
+
+#[doc(hidden)]
+pub mod __private;
+pub mod auth;
+pub mod config;
+pub mod csrf;
+pub mod datastore;
+pub mod error;
+pub mod fairing;
+pub mod flows;
+pub mod guards;
+pub mod hashing;
+pub mod html;
+pub mod input;
+mod launch;
+pub mod messages;
+pub mod model;
+pub mod redirect;
+pub mod responses;
+pub mod session;
+pub mod signals;
+pub mod tokens;
+
+pub use auth::{get_auth_token, login_user, logout_user, lookup_identity};
+pub use config::SecurityConfig;
+pub use datastore::{NewUser, SqlDatastore, UserDatastore, UserQuery};
+pub use error::{Result, SecurityError};
+pub use fairing::{Security, SecurityState};
+pub use guards::requirement::Mechanism;
+pub use guards::{CurrentUser, Guard};
+pub use model::{Role, RoleModel, User, UserModel};
+pub use security_macros::*;
+pub use tokens::check_and_get_token_status;

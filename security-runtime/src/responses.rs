@@ -1,0 +1,378 @@
+//! Every HTTP answer the security layer gives, built in one place.
+//!
+//! Parity: `default_render_json`, `base_render_json`, `json_error_response` and the
+//! default `unauthn_handler` / `unauthz_handler` / `reauthn_handler` of Flask-Security.
+
+use std::io::Cursor;
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde_json::{json, Map, Value};
+
+use crate::fairing::SecurityState;
+use crate::guards::requirement::Mechanism;
+use crate::messages;
+
+/// Body of a [`Reply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplyBody {
+    /// A JSON document (already enveloped where needed).
+    Json(Value),
+    /// Plain text.
+    Text(String),
+    /// An HTML page.
+    Html(String),
+    /// No body.
+    Empty,
+}
+
+/// A complete response: status, headers and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: Status,
+    /// Extra headers (Location, WWW-Authenticate...).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: ReplyBody,
+}
+
+impl Reply {
+    /// A reply with a status and a body.
+    pub fn new(status: Status, body: ReplyBody) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// A 302 redirect.
+    pub fn redirect(location: impl Into<String>) -> Self {
+        Reply::new(Status::Found, ReplyBody::Empty).header("Location", location)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Reply {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut b = Response::build();
+        b.status(self.status);
+        match self.body {
+            ReplyBody::Json(v) => {
+                let s = v.to_string();
+                b.header(ContentType::JSON).sized_body(s.len(), Cursor::new(s));
+            }
+            ReplyBody::Text(s) => {
+                b.header(ContentType::Plain).sized_body(s.len(), Cursor::new(s));
+            }
+            ReplyBody::Html(s) => {
+                b.header(ContentType::HTML).sized_body(s.len(), Cursor::new(s));
+            }
+            ReplyBody::Empty => {}
+        }
+        for (k, v) in self.headers {
+            b.header(Header::new(k, v));
+        }
+        Ok(b.finalize())
+    }
+}
+
+/// The default JSON envelope: `{"meta":{"code":N},"response":payload}`.
+///
+/// Parity: `default_render_json`.
+pub fn default_render_json(payload: Value, code: u16) -> Value {
+    json!({"meta": {"code": code}, "response": payload})
+}
+
+/// A JSON reply through the configured `render_json` hook.
+pub fn json_reply(state: &SecurityState, status: Status, payload: Value) -> Reply {
+    let body = (state.hooks.render_json)(payload, status.code);
+    Reply::new(status, ReplyBody::Json(body))
+}
+
+/// Field and form errors of a failed form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FormErrors {
+    /// Form-level errors (Flask-Security serialises their key as `null`).
+    pub form: Vec<String>,
+    /// Errors per field, in insertion order.
+    pub fields: Vec<(String, Vec<String>)>,
+}
+
+impl FormErrors {
+    /// Adds an error to a field.
+    pub fn field(&mut self, name: &str, msg: impl Into<String>) {
+        let msg = msg.into();
+        if let Some((_, v)) = self.fields.iter_mut().find(|(n, _)| n == name) {
+            v.push(msg);
+        } else {
+            self.fields.push((name.to_owned(), vec![msg]));
+        }
+    }
+
+    /// Adds a form-level error.
+    pub fn form(&mut self, msg: impl Into<String>) {
+        self.form.push(msg.into());
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.form.is_empty() && self.fields.is_empty()
+    }
+
+    /// First message of a field.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.first().map(String::as_str))
+    }
+
+    /// The error payload: `{"errors":[...],"field_errors":{...}}`.
+    ///
+    /// Parity: `json_error_response`.
+    pub fn payload(&self) -> Value {
+        let mut errors: Vec<Value> = self.form.iter().map(|m| json!(m)).collect();
+        let mut fields = Map::new();
+        if !self.form.is_empty() {
+            fields.insert("null".into(), json!(self.form));
+        }
+        for (name, msgs) in &self.fields {
+            errors.extend(msgs.iter().map(|m| json!(m)));
+            fields.insert(name.clone(), json!(msgs));
+        }
+        let mut out = Map::new();
+        out.insert("errors".into(), Value::Array(errors));
+        if !fields.is_empty() {
+            out.insert("field_errors".into(), Value::Object(fields));
+        }
+        Value::Object(out)
+    }
+}
+
+/// A 400 JSON error reply for a failed form.
+pub fn form_error_reply(state: &SecurityState, errors: &FormErrors) -> Reply {
+    json_reply(state, Status::BadRequest, errors.payload())
+}
+
+/// A JSON reply with only `errors` (handler-generated errors).
+pub fn errors_reply(state: &SecurityState, status: Status, msgs: &[&str]) -> Reply {
+    json_reply(state, status, json!({ "errors": msgs }))
+}
+
+/// Why a guard refused a request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Denial {
+    /// No acceptable credentials.
+    Unauthenticated {
+        /// Mechanisms the route accepts.
+        mechanisms: Vec<Mechanism>,
+        /// Realm for `WWW-Authenticate` when basic is accepted.
+        realm: String,
+    },
+    /// Authenticated but lacking a role or permission.
+    Unauthorized {
+        /// The handler's name.
+        handler: String,
+        /// The roles or permissions checked.
+        names: Vec<String>,
+    },
+    /// Authenticated, but not recently enough.
+    Reauthenticate {
+        /// Freshness window in minutes.
+        within: i64,
+        /// Grace in minutes.
+        grace: i64,
+    },
+    /// The route is for anonymous users only.
+    AnonymousRequired,
+    /// CSRF check failed.
+    Csrf(&'static str),
+    /// The datastore failed.
+    Unavailable,
+    /// Malformed request body.
+    BadRequest(&'static str),
+    /// Request body over the limit.
+    PayloadTooLarge,
+}
+
+impl Denial {
+    /// The status Rocket is told about (the final response comes from the handlers).
+    pub fn status(&self) -> Status {
+        match self {
+            Denial::Unauthenticated { .. } | Denial::Reauthenticate { .. } => Status::Unauthorized,
+            Denial::Unauthorized { .. } => Status::Forbidden,
+            Denial::AnonymousRequired | Denial::Csrf(_) => Status::BadRequest,
+            Denial::Unavailable => Status::ServiceUnavailable,
+            Denial::BadRequest(_) => Status::BadRequest,
+            Denial::PayloadTooLarge => Status::PayloadTooLarge,
+        }
+    }
+}
+
+/// The request path plus query, used as `next`.
+pub fn relative_url(req: &Request<'_>) -> String {
+    let uri = req.uri();
+    match uri.query() {
+        Some(q) => format!("{}?{}", uri.path(), q),
+        None => uri.path().to_string(),
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn quote(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// The default answer to a denial.
+///
+/// Parity: `default_unauthn_handler`, `default_unauthz_handler`, `default_reauthn_handler`,
+/// `anonymous_user_required`, CSRF errors.
+pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Request<'_>) -> Reply {
+    let cfg = &state.config;
+    let want_json = (state.hooks.want_json)(req);
+    match denial {
+        Denial::Unauthenticated { mechanisms, realm } => {
+            let basic = mechanisms.contains(&Mechanism::Basic);
+            let www = format!("Basic realm=\"{realm}\"");
+            if want_json {
+                let r = errors_reply(state, Status::Unauthorized, &[messages::UNAUTHENTICATED]);
+                if basic {
+                    r.header("WWW-Authenticate", www)
+                } else {
+                    r
+                }
+            } else if basic {
+                Reply::new(
+                    Status::Unauthorized,
+                    ReplyBody::Text(messages::UNAUTHENTICATED.into()),
+                )
+                .header("WWW-Authenticate", www)
+            } else {
+                Reply::redirect(format!(
+                    "{}?next={}",
+                    cfg.url(&cfg.login_url),
+                    quote(&relative_url(req))
+                ))
+            }
+        }
+        Denial::Unauthorized { .. } => {
+            if want_json {
+                errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED])
+            } else if let Some(view) = &cfg.unauthorized_view {
+                Reply::redirect(view.clone())
+            } else {
+                Reply::new(Status::Forbidden, ReplyBody::Text(messages::UNAUTHORIZED.into()))
+            }
+        }
+        Denial::Reauthenticate { .. } => {
+            if want_json {
+                json_reply(
+                    state,
+                    Status::Unauthorized,
+                    json!({
+                        "errors": [messages::REAUTHENTICATION_REQUIRED],
+                        "reauth_required": true,
+                        "unified_signin_enabled": false,
+                        "has_webauthn_verify_credential": false,
+                        "oauth_enabled": false,
+                        "oauth_providers": [],
+                    }),
+                )
+            } else {
+                Reply::redirect(format!(
+                    "{}?next={}",
+                    cfg.url(&cfg.verify_url),
+                    quote(&relative_url(req))
+                ))
+            }
+        }
+        Denial::AnonymousRequired => {
+            if want_json {
+                errors_reply(state, Status::BadRequest, &[messages::ANONYMOUS_USER_REQUIRED])
+            } else {
+                Reply::redirect(cfg.post_login_view.clone())
+            }
+        }
+        Denial::Csrf(msg) => {
+            if want_json {
+                errors_reply(state, Status::BadRequest, &[msg])
+            } else {
+                Reply::new(Status::BadRequest, ReplyBody::Text((*msg).into()))
+            }
+        }
+        Denial::BadRequest(msg) => {
+            if want_json {
+                errors_reply(state, Status::BadRequest, &[msg])
+            } else {
+                Reply::new(Status::BadRequest, ReplyBody::Text((*msg).into()))
+            }
+        }
+        Denial::PayloadTooLarge => {
+            if want_json {
+                errors_reply(state, Status::PayloadTooLarge, &[messages::TOO_LARGE])
+            } else {
+                Reply::new(Status::PayloadTooLarge, ReplyBody::Text(messages::TOO_LARGE.into()))
+            }
+        }
+        Denial::Unavailable => {
+            if want_json {
+                errors_reply(
+                    state,
+                    Status::ServiceUnavailable,
+                    &[messages::SERVICE_UNAVAILABLE],
+                )
+            } else {
+                Reply::new(
+                    Status::ServiceUnavailable,
+                    ReplyBody::Text(messages::SERVICE_UNAVAILABLE.into()),
+                )
+            }
+        }
+    }
+}
+
+/// JSON wanted: JSON body, or `Accept` preferring `application/json`.
+///
+/// Parity: `_default_want_json`.
+pub fn default_want_json(req: &Request<'_>) -> bool {
+    if let Some(ct) = req.content_type() {
+        if ct.is_json() || ct.sub().as_str().ends_with("+json") {
+            return true;
+        }
+    }
+    req.accept()
+        .map(|a| {
+            let p = a.preferred();
+            p.top() == "application" && p.sub() == "json"
+        })
+        .unwrap_or(false)
+}
+
+/// A 503 (datastore) or 500 (anything else) with a generic body; details go to the log
+/// only, under an id the body repeats.
+pub fn internal_error(state: &SecurityState, want_json: bool, err: &crate::SecurityError) -> Reply {
+    use rand::Rng;
+    let id: u32 = rand::thread_rng().gen();
+    let (status, text) = match err {
+        crate::SecurityError::Datastore(_) | crate::SecurityError::Task => {
+            (Status::ServiceUnavailable, messages::SERVICE_UNAVAILABLE)
+        }
+        _ => (Status::InternalServerError, "Internal error."),
+    };
+    rocket::error!("security error {id:08x}: {err}");
+    let text = format!("{text} (error id {id:08x})");
+    if want_json {
+        json_reply(state, status, json!({ "errors": [text] }))
+    } else {
+        Reply::new(status, ReplyBody::Text(text))
+    }
+}
