@@ -10,3 +10,4 @@ pub use inventory;
 pub use rocket;
 pub use serde_json;
 pub use chrono;
+pub use crate::report::{DeclaredRole, DeclaredRoles, RouteRecord};

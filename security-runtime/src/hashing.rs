@@ -33,8 +33,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use argon2::{Algorithm, Argon2, AssociatedData, ParamsBuilder, Version};
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 use hmac::{Hmac, Mac};
@@ -141,7 +141,10 @@ impl Default for HashingConfig {
             password_hash: "argon2".to_owned(),
             password_schemes: KNOWN_SCHEMES.iter().map(|s| (*s).to_owned()).collect(),
             password_salt: None,
-            password_single_hash: DEFAULT_SINGLE_HASH.iter().map(|s| (*s).to_owned()).collect(),
+            password_single_hash: DEFAULT_SINGLE_HASH
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             password_normalize_form: "NFKD".to_owned(),
             argon2_memory_cost: 65_536,
             argon2_time_cost: 3,
@@ -156,7 +159,10 @@ impl fmt::Debug for HashingConfig {
         f.debug_struct("HashingConfig")
             .field("password_hash", &self.password_hash)
             .field("password_schemes", &self.password_schemes)
-            .field("password_salt", &self.password_salt.as_ref().map(|_| "<redacted>"))
+            .field(
+                "password_salt",
+                &self.password_salt.as_ref().map(|_| "<redacted>"),
+            )
             .field("password_single_hash", &self.password_single_hash)
             .field("password_normalize_form", &self.password_normalize_form)
             .field("argon2_memory_cost", &self.argon2_memory_cost)
@@ -263,7 +269,9 @@ impl Scheme {
             Scheme::Argon2 => stored
                 .strip_prefix("$argon2")
                 .and_then(|rest| rest.split_once('$'))
-                .is_some_and(|(ty, _)| !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_lowercase())),
+                .is_some_and(|(ty, _)| {
+                    !ty.is_empty() && ty.bytes().all(|b| b.is_ascii_lowercase())
+                }),
             // passlib: `^[./a-z0-9]{2}([./a-z0-9]{11})?$`, case-insensitive.
             Scheme::DesCrypt => {
                 matches!(stored.len(), 2 | 13) && stored.bytes().all(|b| HASH64_CHARS.contains(&b))
@@ -392,8 +400,9 @@ impl PasswordContext {
         if default == Scheme::DesCrypt {
             return Err(HashingError::VerifyOnlyScheme(cfg.password_hash));
         }
-        let form = NormalizeForm::parse(&cfg.password_normalize_form)
-            .ok_or_else(|| HashingError::InvalidNormalizeForm(cfg.password_normalize_form.clone()))?;
+        let form = NormalizeForm::parse(&cfg.password_normalize_form).ok_or_else(|| {
+            HashingError::InvalidNormalizeForm(cfg.password_normalize_form.clone())
+        })?;
         let argon2 = Argon2Costs {
             m: cfg.argon2_memory_cost,
             t: cfg.argon2_time_cost,
@@ -592,7 +601,11 @@ impl PasswordContext {
     }
 
     /// What the scheme actually hashes: the HMAC string, or the password itself.
-    fn scheme_input<'a>(&self, scheme: Scheme, password: &'a str) -> Result<Cow<'a, str>, HashingError> {
+    fn scheme_input<'a>(
+        &self,
+        scheme: Scheme,
+        password: &'a str,
+    ) -> Result<Cow<'a, str>, HashingError> {
         Ok(if self.double_hash(scheme) {
             Cow::Owned(self.get_hmac(password)?)
         } else {
@@ -759,9 +772,8 @@ fn parse_bcrypt_cost(stored: &str) -> Option<u32> {
         .iter()
         .find_map(|p| stored.strip_prefix(p))?;
     let (cost, body) = rest.split_once('$')?;
-    let well_formed = cost.len() == 2
-        && body.len() == 53
-        && body.bytes().all(|b| HASH64_CHARS.contains(&b));
+    let well_formed =
+        cost.len() == 2 && body.len() == 53 && body.bytes().all(|b| HASH64_CHARS.contains(&b));
     let cost = decimal(cost).filter(|_| well_formed)?;
     (4..=31).contains(&cost).then_some(cost)
 }
@@ -839,9 +851,11 @@ fn pbkdf2_verify(kind: Pbkdf2, input: &[u8], stored: &str) -> bool {
     else {
         return false;
     };
-    let (Some(rounds), Some(salt), Some(checksum)) =
-        (parse_rounds(rounds), ab64_decode(salt), ab64_decode(checksum))
-    else {
+    let (Some(rounds), Some(salt), Some(checksum)) = (
+        parse_rounds(rounds),
+        ab64_decode(salt),
+        ab64_decode(checksum),
+    ) else {
         return false;
     };
     if rounds == 0 || salt.len() > 1024 {
@@ -898,9 +912,9 @@ fn sha_crypt_hash(kind: ShaCrypt, input: &[u8], rounds: usize) -> Result<String,
         .iter()
         .map(|b| char::from(HASH64_CHARS[usize::from(b & 63)]))
         .collect();
-    let checksum = kind.checksum(input, &salt, rounds).ok_or_else(|| {
-        HashingError::Backend(format!("sha-crypt refused {rounds} rounds"))
-    })?;
+    let checksum = kind
+        .checksum(input, &salt, rounds)
+        .ok_or_else(|| HashingError::Backend(format!("sha-crypt refused {rounds} rounds")))?;
     // passlib leaves out `rounds=` exactly when it is the implicit 5000.
     let rounds_field = if rounds == SHA_CRYPT_IMPLICIT_ROUNDS {
         String::new()
@@ -929,7 +943,11 @@ fn sha_crypt_verify(kind: ShaCrypt, input: &[u8], stored: &str) -> bool {
         return false;
     };
     let hash64 = |s: &str| s.bytes().all(|b| HASH64_CHARS.contains(&b));
-    if salt.len() > 16 || !hash64(salt) || checksum.len() != kind.checksum_len() || !hash64(checksum) {
+    if salt.len() > 16
+        || !hash64(salt)
+        || checksum.len() != kind.checksum_len()
+        || !hash64(checksum)
+    {
         return false;
     }
     // Sha*Params::new refuses rounds outside 1000..=999_999_999, as passlib does.
@@ -979,10 +997,17 @@ mod tests {
         assert_eq!(cfg.password_salt, None);
         assert_eq!(cfg.password_single_hash.len(), 9);
         assert!(cfg.password_single_hash.iter().any(|s| s == "plaintext"));
-        assert!(cfg.password_single_hash.iter().any(|s| s == "django_argon2"));
+        assert!(cfg
+            .password_single_hash
+            .iter()
+            .any(|s| s == "django_argon2"));
         assert_eq!(cfg.password_normalize_form, "NFKD");
         assert_eq!(
-            (cfg.argon2_memory_cost, cfg.argon2_time_cost, cfg.argon2_parallelism),
+            (
+                cfg.argon2_memory_cost,
+                cfg.argon2_time_cost,
+                cfg.argon2_parallelism
+            ),
             (65_536, 3, 4)
         );
         assert_eq!(cfg.bcrypt_rounds, 12);
@@ -1025,9 +1050,18 @@ mod tests {
         cfg.password_normalize_form = "nfkd".into();
         assert!(err(cfg).starts_with("password_normalize_form `nfkd` is invalid"));
 
-        for (m, t, p) in [(64, 1, 9), (64, 0, 1), (64, 1, 0), (MAX_ARGON2_MEMORY_KIB + 1, 1, 1)] {
+        for (m, t, p) in [
+            (64, 1, 9),
+            (64, 0, 1),
+            (64, 1, 0),
+            (MAX_ARGON2_MEMORY_KIB + 1, 1, 1),
+        ] {
             let mut cfg = cheap("argon2");
-            (cfg.argon2_memory_cost, cfg.argon2_time_cost, cfg.argon2_parallelism) = (m, t, p);
+            (
+                cfg.argon2_memory_cost,
+                cfg.argon2_time_cost,
+                cfg.argon2_parallelism,
+            ) = (m, t, p);
             assert!(err(cfg).starts_with("argon2_memory_cost"), "{m} {t} {p}");
         }
         for rounds in [3, 32] {
@@ -1084,7 +1118,11 @@ mod tests {
         ] {
             let mut cfg = cheap("argon2");
             cfg.password_normalize_form = form.into();
-            assert_eq!(PasswordContext::new(cfg).unwrap().normalize(raw), want, "{form}");
+            assert_eq!(
+                PasswordContext::new(cfg).unwrap().normalize(raw),
+                want,
+                "{form}"
+            );
         }
     }
 
@@ -1221,8 +1259,11 @@ mod tests {
                 .split(',')
                 .map(|kv| kv[2..].parse().unwrap())
                 .collect();
-            (cfg.argon2_memory_cost, cfg.argon2_time_cost, cfg.argon2_parallelism) =
-                (costs[0], costs[1], costs[2]);
+            (
+                cfg.argon2_memory_cost,
+                cfg.argon2_time_cost,
+                cfg.argon2_parallelism,
+            ) = (costs[0], costs[1], costs[2]);
             let other = PasswordContext::new(cfg).unwrap();
             let stored = other.hash_password(PASSWORD).unwrap();
             assert!(stored.contains(changed));
@@ -1232,7 +1273,17 @@ mod tests {
         // Variant, version and digest length count too.
         let argon2i = current.replacen("$argon2id$", "$argon2i$", 1);
         let v16 = current.replacen("$v=19$", "$v=16$", 1);
-        let short = format!("{}", &current[..current.len() - 1]);
+        let mut digest = [0u8; 16];
+        let params = argon2::Params::new(64, 1, 1, Some(16)).unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(PASSWORD_HMAC.as_bytes(), b"saltsaltsalt", &mut digest)
+            .unwrap();
+        let short = format!(
+            "$argon2id$v=19$m=64,t=1,p=1${}${}",
+            STANDARD_NO_PAD.encode(b"saltsaltsalt"),
+            STANDARD_NO_PAD.encode(digest)
+        );
+        assert!(c.verify_password(PASSWORD, &short));
         for stored in [&argon2i, &v16, &short] {
             assert!(c.needs_update(stored), "{stored}");
         }
@@ -1287,7 +1338,10 @@ mod tests {
     fn bcrypt_reads_only_72_bytes() {
         // Double hashing: the 88-character HMAC is cut to 72 bytes, as passlib does.
         let stored = ctx("bcrypt").hash_password(PASSWORD).unwrap();
-        assert!(matches!(bcrypt::verify(&PASSWORD_HMAC[..72], &stored), Ok(true)));
+        assert!(matches!(
+            bcrypt::verify(&PASSWORD_HMAC[..72], &stored),
+            Ok(true)
+        ));
         // Single hashing: passwords equal in their first 72 bytes are equal.
         let mut cfg = cheap("bcrypt");
         cfg.password_single_hash.push("bcrypt".into());
@@ -1310,7 +1364,11 @@ mod tests {
     fn flip_trailing_bit(stored: &str) -> String {
         const STD: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let (head, last) = stored.split_at(stored.len() - 1);
-        let last = if last == "." { b'+' } else { last.as_bytes()[0] };
+        let last = if last == "." {
+            b'+'
+        } else {
+            last.as_bytes()[0]
+        };
         let index = STD.iter().position(|&b| b == last).unwrap();
         let flipped = match STD[index ^ 1] {
             b'+' => '.',
@@ -1378,7 +1436,8 @@ mod tests {
                 .unwrap_or(0)
         };
         parse_bcrypt_cost(stored).is_some_and(|c| c > 4)
-            || parse_argon2(stored).is_some_and(|h| u64::from(h.costs.m) * u64::from(h.costs.t) > 4096)
+            || parse_argon2(stored)
+                .is_some_and(|h| u64::from(h.costs.m) * u64::from(h.costs.t) > 4096)
             || digits_after("$pbkdf2-sha256$") > 1_000
             || digits_after("$pbkdf2-sha512$") > 1_000
             || digits_after("rounds=") > 2_000
@@ -1401,7 +1460,9 @@ mod tests {
         for stored in &valid[..7] {
             assert!(c.verify_password(PASSWORD, stored), "{stored}");
         }
-        let alphabet: Vec<char> = "$=,.+/0123456789abcdefimnprtvyzAZ \u{e9}\u{fb01}\u{0}".chars().collect();
+        let alphabet: Vec<char> = "$=,.+/0123456789abcdefimnprtvyzAZ \u{e9}\u{fb01}\u{0}"
+            .chars()
+            .collect();
         let mut rng = StdRng::seed_from_u64(0x5ec0_2171);
         let mut checked = 0;
         for _ in 0..4_000 {
@@ -1428,7 +1489,14 @@ mod tests {
                     let s: String = (0..len)
                         .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
                         .collect();
-                    let prefix = ["", "$argon2id$", "$2b$", "$5$", "$6$rounds=", "$pbkdf2-sha512$"];
+                    let prefix = [
+                        "",
+                        "$argon2id$",
+                        "$2b$",
+                        "$5$",
+                        "$6$rounds=",
+                        "$pbkdf2-sha512$",
+                    ];
                     format!("{}{s}", prefix[rng.gen_range(0..prefix.len())]).into_bytes()
                 }
             };

@@ -22,6 +22,7 @@ mod launch;
 pub mod messages;
 pub mod model;
 pub mod redirect;
+pub mod report;
 pub mod responses;
 pub mod session;
 pub mod signals;

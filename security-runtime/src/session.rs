@@ -81,7 +81,9 @@ pub fn save(cell: &SessionCell, jar: &CookieJar<'_>, cfg: &SecurityConfig, data:
         return;
     }
     let value = serde_json::to_string(data).unwrap_or_default();
+    // A browser-session cookie, as Flask's default (no `Expires`).
     let cookie = Cookie::build((cfg.session_cookie_name.clone(), value))
+        .expires(None)
         .path("/")
         .http_only(true)
         .secure(cfg.session_cookie_secure)

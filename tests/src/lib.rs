@@ -1,1 +1,384 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: a Rocket app per backend, a fresh
+//! database per test, and JSON/form client helpers.
+//!
+//! Every test runs on SQLite. It also runs on PostgreSQL when
+//! `SECURITY_TEST_POSTGRES_URL` is set and on MariaDB/MySQL when
+//! `SECURITY_TEST_MYSQL_URL` is set; a set URL that cannot be reached fails the test.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use rand::Rng;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::serde::json::{json, Json, Value};
+use rocket::{get, post, routes, Build, Rocket};
+use rocket_db_pools::{sqlx, Database};
+use security_runtime::{
+    auth_required, auth_token_required, http_auth_required, permissions_accepted,
+    permissions_required, roles_accepted, roles_required, CurrentUser, NewUser, Security,
+    SecurityState, User, UserDatastore,
+};
+
+#[derive(Database)]
+#[database("sec")]
+pub struct SqliteDb(sqlx::SqlitePool);
+
+#[derive(Database)]
+#[database("sec")]
+pub struct PgDb(sqlx::PgPool);
+
+#[derive(Database)]
+#[database("sec")]
+pub struct MyDb(sqlx::MySqlPool);
+
+/// A database backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// The backends to test: SQLite always, the others when their URL variable is set.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    if std::env::var("SECURITY_TEST_POSTGRES_URL").is_ok_and(|s| !s.is_empty()) {
+        v.push(Backend::Postgres);
+    }
+    if std::env::var("SECURITY_TEST_MYSQL_URL").is_ok_and(|s| !s.is_empty()) {
+        v.push(Backend::MySql);
+    }
+    v
+}
+
+fn unique(prefix: &str) -> String {
+    let n: u64 = rand::thread_rng().gen();
+    format!("{prefix}{n:016x}")
+}
+
+/// A fresh, empty database for one test; panics when the server is unreachable.
+pub async fn fresh_database(backend: Backend) -> String {
+    use sqlx::Connection;
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("security-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{}.db", unique("t")));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Backend::Postgres => {
+            let url = std::env::var("SECURITY_TEST_POSTGRES_URL").unwrap();
+            let mut c = sqlx::PgConnection::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("SECURITY_TEST_POSTGRES_URL unreachable: {e}"));
+            let schema = unique("fst_");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-c%20search_path%3D{schema}")
+        }
+        Backend::MySql => {
+            let url = std::env::var("SECURITY_TEST_MYSQL_URL").unwrap();
+            let mut c = sqlx::MySqlConnection::connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("SECURITY_TEST_MYSQL_URL unreachable: {e}"));
+            let db = unique("fst_");
+            sqlx::query(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"))
+                .execute(&mut c)
+                .await
+                .unwrap();
+            let base = match url.rfind('/') {
+                Some(i) if i > "mysql://".len() => &url[..i],
+                _ => url.as_str(),
+            };
+            format!("{base}/{db}")
+        }
+    }
+}
+
+/// Test configuration: cheap argon2, a fixed salt and key.
+pub fn test_figment(url: &str) -> Figment {
+    rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge(("databases.sec.url", url))
+        .merge(("databases.sec.max_connections", 8))
+        .merge(("security.secret_key", "test-secret-key-0123456789abcdef"))
+        .merge(("security.password_salt", "test-password-salt"))
+        .merge(("security.argon2_memory_cost", 1024))
+        .merge(("security.argon2_time_cost", 1))
+        .merge(("security.argon2_parallelism", 1))
+}
+
+// ---- the demo views of Flask-Security's conftest ----
+
+#[get("/")]
+fn index() -> &'static str {
+    "index"
+}
+
+#[auth_required]
+#[get("/profile")]
+fn profile(user: CurrentUser) -> String {
+    format!("profile {}", user.email)
+}
+
+#[auth_required(session)]
+#[get("/session")]
+fn session_only(user: CurrentUser) -> String {
+    format!("session {}", user.email)
+}
+
+#[auth_token_required]
+#[get("/token")]
+fn token(user: CurrentUser) -> String {
+    format!("token {}", user.email)
+}
+
+#[http_auth_required]
+#[get("/http")]
+fn http(user: CurrentUser) -> String {
+    format!("http {}", user.email)
+}
+
+#[http_auth_required(realm = "My Realm")]
+#[get("/http_custom_realm")]
+fn http_custom_realm(user: CurrentUser) -> String {
+    format!("realm {}", user.email)
+}
+
+#[auth_required(token, session, basic)]
+#[get("/multi")]
+fn multi(user: CurrentUser) -> Json<Value> {
+    Json(json!({"email": user.email, "via": user.authn_via().as_str()}))
+}
+
+#[auth_required(token, session, basic)]
+#[post("/multi")]
+fn multi_post(user: CurrentUser) -> String {
+    format!("posted {}", user.email)
+}
+
+#[auth_required(session, within = 5, grace = 0)]
+#[get("/fresh")]
+fn fresh(user: CurrentUser) -> String {
+    format!("fresh {}", user.email)
+}
+
+#[auth_required(token, session)]
+#[roles_required("admin")]
+#[get("/admin")]
+fn admin() -> &'static str {
+    "admin"
+}
+
+#[auth_required(token, session)]
+#[roles_required("admin", "editor")]
+#[get("/admin_and_editor")]
+fn admin_and_editor() -> &'static str {
+    "admin_and_editor"
+}
+
+#[auth_required(token, session)]
+#[roles_accepted("admin", "editor")]
+#[get("/admin_or_editor")]
+fn admin_or_editor() -> &'static str {
+    "admin_or_editor"
+}
+
+#[roles_required("admin")]
+#[get("/roles_only")]
+fn roles_only() -> &'static str {
+    "roles_only"
+}
+
+#[auth_required(token, session)]
+#[permissions_required("full-write", "super")]
+#[get("/perms_all")]
+fn perms_all() -> &'static str {
+    "perms_all"
+}
+
+#[auth_required(token, session)]
+#[permissions_accepted("full-write", "super")]
+#[get("/perms_any")]
+fn perms_any() -> &'static str {
+    "perms_any"
+}
+
+/// The application routes of the tests.
+pub fn demo_routes() -> Vec<rocket::Route> {
+    routes![
+        index,
+        profile,
+        session_only,
+        token,
+        http,
+        http_custom_realm,
+        multi,
+        multi_post,
+        fresh,
+        admin,
+        admin_and_editor,
+        admin_or_editor,
+        roles_only,
+        perms_all,
+        perms_any
+    ]
+}
+
+/// Builds the test application for a backend.
+pub fn app(backend: Backend, figment: Figment, security: Security) -> Rocket<Build> {
+    let r = rocket::custom(figment).mount("/", demo_routes());
+    match backend {
+        Backend::Sqlite => r
+            .attach(SqliteDb::init())
+            .attach(security.database::<SqliteDb>()),
+        Backend::Postgres => r.attach(PgDb::init()).attach(security.database::<PgDb>()),
+        Backend::MySql => r.attach(MyDb::init()).attach(security.database::<MyDb>()),
+    }
+}
+
+/// A running test app.
+pub struct TestApp {
+    pub client: Client,
+    pub backend: Backend,
+}
+
+impl TestApp {
+    /// A fresh database and app with default test settings.
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with(backend, |f| f, Security::new()).await
+    }
+
+    /// A fresh database and app; `tweak` adjusts the figment.
+    pub async fn with(
+        backend: Backend,
+        tweak: impl FnOnce(Figment) -> Figment,
+        security: Security,
+    ) -> TestApp {
+        let url = fresh_database(backend).await;
+        let figment = tweak(test_figment(&url));
+        let client = Client::tracked(app(backend, figment, security))
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?}: launch failed: {e}"));
+        TestApp { client, backend }
+    }
+
+    pub fn state(&self) -> &SecurityState {
+        self.client.rocket().state::<SecurityState>().unwrap()
+    }
+
+    pub fn datastore(&self) -> Arc<dyn UserDatastore> {
+        self.state().datastore.clone()
+    }
+
+    /// Creates a user with a password (hashed) and roles (created when absent).
+    pub async fn user(&self, email: &str, password: &str, roles: &[(&str, &[&str])]) -> User {
+        let st = self.state();
+        for (role, perms) in roles {
+            let perms: Vec<String> = perms.iter().map(|p| (*p).to_owned()).collect();
+            st.datastore.find_or_create_role(role, &perms).await.unwrap();
+        }
+        let hash = st.hash_password(password).await.unwrap();
+        st.datastore
+            .create_user(NewUser {
+                email: email.into(),
+                password: Some(hash),
+                roles: roles.iter().map(|(r, _)| (*r).to_owned()).collect(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    /// `GET /login` as JSON; returns the CSRF token.
+    pub async fn csrf(&self) -> String {
+        let r = self
+            .client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let v: Value = r.into_json().await.unwrap();
+        v["response"]["csrf_token"].as_str().unwrap().to_owned()
+    }
+
+    /// JSON POST with the session's CSRF token in the body.
+    pub async fn post_json(&self, uri: &str, mut body: Value) -> LocalResponse<'_> {
+        if body.get("csrf_token").is_none() {
+            body["csrf_token"] = json!(self.csrf().await);
+        }
+        self.client
+            .post(uri.to_owned())
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await
+    }
+
+    /// JSON login; returns (status, body).
+    pub async fn login(&self, email: &str, password: &str) -> (Status, Value) {
+        let r = self
+            .post_json("/login", json!({"email": email, "password": password}))
+            .await;
+        let s = r.status();
+        (s, r.into_json().await.unwrap_or(Value::Null))
+    }
+
+    /// JSON login asking for an auth token; returns the token.
+    pub async fn token_login(&self, email: &str, password: &str) -> String {
+        let r = self
+            .post_json(
+                "/login?include_auth_token",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let v: Value = r.into_json().await.unwrap();
+        v["response"]["user"]["authentication_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// JSON GET.
+    pub async fn get_json(&self, uri: &str) -> LocalResponse<'_> {
+        self.client
+            .get(uri.to_owned())
+            .header(ContentType::JSON)
+            .dispatch()
+            .await
+    }
+
+    /// GET with an auth token header, from an untracked-cookie request.
+    pub async fn get_with_token(&self, uri: &str, token: &str) -> LocalResponse<'_> {
+        self.client
+            .get(uri.to_owned())
+            .header(ContentType::JSON)
+            .header(Header::new("Authentication-Token", token.to_owned()))
+            .dispatch()
+            .await
+    }
+}
+
+/// `Authorization: Basic` header value.
+pub fn basic(user: &str, pw: &str) -> Header<'static> {
+    use base64::Engine;
+    let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
+    Header::new("Authorization", format!("Basic {v}"))
+}
+
+/// Runs `f` once per configured backend.
+#[macro_export]
+macro_rules! each_backend {
+    (|$b:ident| $body:block) => {
+        for $b in $crate::backends() {
+            $body
+        }
+    };
+}

@@ -57,7 +57,8 @@ pub(crate) fn parse(text: &str) -> Result<DeclaredRoles, Vec<String>> {
             .map(|span| line_column(text, span.start))
             .map(|(line, column)| format!("line {line}, column {column}: "))
             .unwrap_or_default();
-        vec![format!("{position}{}", error.message())]
+        let message = error.message().trim().replace('\n', "; ");
+        vec![format!("{position}{message}")]
     })?;
     let mut problems = Vec::new();
     let mut roles = Vec::new();
@@ -180,7 +181,7 @@ mod tests {
             [roles.guest]
             "#,
         )
-        .unwrap();
+        .expect("valid file");
         assert_eq!(
             declared.role_names().collect::<Vec<_>>(),
             ["admin", "guest", "reader"]
@@ -195,7 +196,7 @@ mod tests {
 
     #[test]
     fn empty_file_declares_nothing() {
-        assert!(parse("").unwrap().roles.is_empty());
+        assert!(parse("").expect("valid file").roles.is_empty());
     }
 
     #[test]
@@ -210,7 +211,7 @@ mod tests {
             description = 5
             "#,
         )
-        .unwrap_err();
+        .expect_err("invalid file");
         let all = problems.join("\n");
         assert_eq!(problems.len(), 6, "{all}");
         assert!(all.contains("unknown key `rols` (did you mean `roles`?)"));
@@ -222,15 +223,19 @@ mod tests {
 
     #[test]
     fn syntax_error_has_position() {
-        let problems = parse("[roles.admin]\npermissions = [\"a\"\n").unwrap_err();
-        assert!(problems[0].starts_with("line 2, column"), "{problems:?}");
+        let problems = parse("[roles.admin]\npermissions = [\"a\"\n").expect_err("invalid file");
+        assert!(
+            problems[0].starts_with("line 3, column 1: "),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains('\n'));
     }
 
     #[test]
     fn roles_must_be_tables() {
-        let problems = parse("roles = [\"admin\"]").unwrap_err();
+        let problems = parse("roles = [\"admin\"]").expect_err("invalid file");
         assert!(problems[0].contains("`roles` must be a table"));
-        let problems = parse("[roles]\nadmin = \"x\"").unwrap_err();
+        let problems = parse("[roles]\nadmin = \"x\"").expect_err("invalid file");
         assert!(problems[0].contains("role `admin` must be a table"));
     }
 }
