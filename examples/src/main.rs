@@ -83,7 +83,10 @@ async fn seed_admin(rocket: &Rocket<rocket::Orbit>) {
         }
     };
     let ds = &state.datastore;
-    if let Err(e) = ds.find_or_create_role("admin", &["admin-read".into()]).await {
+    if let Err(e) = ds
+        .find_or_create_role("admin", &["admin-read".into()])
+        .await
+    {
         rocket::error!("seeding admin role: {e}");
         return;
     }

@@ -6,8 +6,8 @@ pub use crate::guards::requirement::{
 };
 pub use crate::guards::Guard;
 pub use crate::model::{Role, RoleModel, User, UserModel};
+pub use crate::report::{DeclaredRole, DeclaredRoles, RouteRecord};
+pub use chrono;
 pub use inventory;
 pub use rocket;
 pub use serde_json;
-pub use chrono;
-pub use crate::report::{DeclaredRole, DeclaredRoles, RouteRecord};

@@ -25,7 +25,10 @@ pub fn get_auth_token(state: &SecurityState, user: &User, fs_paa: f64) -> String
     data.insert("ver".into(), json!("5"));
     data.insert("uid".into(), json!(user.token_uniquifier()));
     data.insert("fs_paa".into(), json!(fs_paa));
-    data.insert("exp".into(), json!((state.hooks.token_expire_timestamp)(user)));
+    data.insert(
+        "exp".into(),
+        json!((state.hooks.token_expire_timestamp)(user)),
+    );
     if let Some(aug) = &state.hooks.augment_auth_token {
         aug(user, &mut data);
     }
@@ -48,11 +51,10 @@ pub enum TokenCheck {
 /// Parity: `_request_loader` / `parse_auth_token`.
 pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<TokenCheck> {
     let now = state.now();
-    let data = match state.auth_tokens.loads_at(
-        token,
-        Some(state.config.token_max_age),
-        now as u64,
-    ) {
+    let data = match state
+        .auth_tokens
+        .loads_at(token, Some(state.config.token_max_age), now as u64)
+    {
         Ok(v) => v,
         Err(TokenError::Expired) | Err(_) => return Ok(TokenCheck::Rejected),
     };

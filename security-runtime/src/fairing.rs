@@ -29,7 +29,8 @@ pub type TokenExpireHook = Arc<dyn Fn(&User) -> i64 + Send + Sync>;
 /// Adds claims to a new auth token.
 pub type AugmentTokenHook = Arc<dyn Fn(&User, &mut serde_json::Map<String, Value>) + Send + Sync>;
 /// Extra verification of an auth token's claims.
-pub type VerifyTokenHook = Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
+pub type VerifyTokenHook =
+    Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
 /// The clock: epoch seconds.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
 
@@ -69,7 +70,7 @@ impl Default for Hooks {
             unauthz: None,
             reauthn: None,
             render_json: Arc::new(responses::default_render_json),
-            want_json: Arc::new(|r| responses::default_want_json(r)),
+            want_json: Arc::new(responses::default_want_json),
             token_expire_timestamp: Arc::new(|_| 0),
             augment_auth_token: None,
             verify_auth_token: None,
@@ -124,7 +125,11 @@ impl SecurityState {
     pub async fn hash_password(&self, password: &str) -> crate::Result<String> {
         let ctx = self.passwords.clone();
         let pw = ctx.normalize(password);
-        let _slot = self.hash_slots.acquire().await.map_err(|_| crate::SecurityError::Task)?;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| crate::SecurityError::Task)?;
         tokio::task::spawn_blocking(move || ctx.hash_password(&pw))
             .await
             .map_err(|_| crate::SecurityError::Task)?
@@ -141,7 +146,11 @@ impl SecurityState {
         let ctx = self.passwords.clone();
         let pw = ctx.normalize(password);
         let stored = stored.to_owned();
-        let _slot = self.hash_slots.acquire().await.map_err(|_| crate::SecurityError::Task)?;
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| crate::SecurityError::Task)?;
         tokio::task::spawn_blocking(move || ctx.verify_and_update(&pw, &stored))
             .await
             .map_err(|_| crate::SecurityError::Task)
@@ -150,7 +159,11 @@ impl SecurityState {
 
 fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
     let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
-    keys.extend(cfg.secret_key_fallbacks.iter().map(|k| k.as_bytes().to_vec()));
+    keys.extend(
+        cfg.secret_key_fallbacks
+            .iter()
+            .map(|k| k.as_bytes().to_vec()),
+    );
     keys
 }
 
@@ -261,7 +274,10 @@ impl Security {
     }
 
     /// Parity: `SECURITY_TOKEN_EXPIRE_TIMESTAMP`.
-    pub fn token_expire_timestamp(mut self, f: impl Fn(&User) -> i64 + Send + Sync + 'static) -> Self {
+    pub fn token_expire_timestamp(
+        mut self,
+        f: impl Fn(&User) -> i64 + Send + Sync + 'static,
+    ) -> Self {
         self.hooks.token_expire_timestamp = Arc::new(f);
         self
     }
@@ -354,6 +370,28 @@ impl Fairing for Security {
             rocket::error!("Security fairing: schema migration failed: {e}");
             return Err(rocket);
         }
+        match datastore.all_roles().await {
+            Ok(roles) => {
+                let (r, p) = crate::launch::undeclared(&rocket, &roles);
+                if !r.is_empty() || !p.is_empty() {
+                    let msg = format!(
+                        "routes name roles the datastore lacks: [{}]; permissions no role \
+                         grants: [{}]",
+                        r.join(", "),
+                        p.join(", ")
+                    );
+                    if config.undeclared_roles == "refuse" {
+                        rocket::error!("{msg} (security.undeclared_roles = \"refuse\")");
+                        return Err(rocket);
+                    }
+                    rocket::warn!("{msg}");
+                }
+            }
+            Err(e) => {
+                rocket::error!("Security fairing: reading roles failed: {e}");
+                return Err(rocket);
+            }
+        }
         let keys = secret_keys(&config);
         let state = SecurityState {
             auth_tokens: TokenSerializer::new(keys.clone(), config.remember_salt.clone()),
@@ -388,7 +426,7 @@ impl Fairing for Security {
         let Some(state) = req.rocket().state::<SecurityState>() else {
             return;
         };
-        let denial = req.local_cache(|| crate::guards::DenialSlot::default());
+        let denial = req.local_cache(crate::guards::DenialSlot::default);
         if let Some(d) = denial.take() {
             let custom = match &d {
                 Denial::Unauthenticated { .. } => state.hooks.unauthn.as_ref(),
@@ -404,7 +442,10 @@ impl Fairing for Security {
             }
         }
         if crate::flows::is_security_route(req) {
-            res.set_header(Header::new("Cache-Control", state.config.cache_control.clone()));
+            res.set_header(Header::new(
+                "Cache-Control",
+                state.config.cache_control.clone(),
+            ));
         }
         crate::guards::sync_csrf_cookie(state, req, res);
     }

@@ -64,7 +64,8 @@ fn parse_form(body: &str) -> Map<String, Value> {
     let mut m = Map::new();
     for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
         // First value wins, as WTForms reads `getlist()[0]`.
-        m.entry(k.into_owned()).or_insert(Value::String(v.into_owned()));
+        m.entry(k.into_owned())
+            .or_insert(Value::String(v.into_owned()));
     }
     m
 }

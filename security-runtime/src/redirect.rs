@@ -158,7 +158,10 @@ mod tests {
         // These parse as same-origin paths: they must stay paths with one leading slash.
         for v in ["%5C%5Cevil.com", "/%2F/evil.com", "／／evil.com"] {
             let out = validate_redirect_url(&cfg, v, Some("app.com")).expect(v);
-            assert!(out.starts_with('/') && !out.starts_with("//"), "{v:?} -> {out}");
+            assert!(
+                out.starts_with('/') && !out.starts_with("//"),
+                "{v:?} -> {out}"
+            );
             assert!(!out.contains("evil.com/"), "{v:?} -> {out}");
         }
     }

@@ -67,13 +67,16 @@ impl<'r> Responder<'r, 'static> for Reply {
         match self.body {
             ReplyBody::Json(v) => {
                 let s = v.to_string();
-                b.header(ContentType::JSON).sized_body(s.len(), Cursor::new(s));
+                b.header(ContentType::JSON)
+                    .sized_body(s.len(), Cursor::new(s));
             }
             ReplyBody::Text(s) => {
-                b.header(ContentType::Plain).sized_body(s.len(), Cursor::new(s));
+                b.header(ContentType::Plain)
+                    .sized_body(s.len(), Cursor::new(s));
             }
             ReplyBody::Html(s) => {
-                b.header(ContentType::HTML).sized_body(s.len(), Cursor::new(s));
+                b.header(ContentType::HTML)
+                    .sized_body(s.len(), Cursor::new(s));
             }
             ReplyBody::Empty => {}
         }
@@ -270,7 +273,10 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
             } else if let Some(view) = &cfg.unauthorized_view {
                 Reply::redirect(view.clone())
             } else {
-                Reply::new(Status::Forbidden, ReplyBody::Text(messages::UNAUTHORIZED.into()))
+                Reply::new(
+                    Status::Forbidden,
+                    ReplyBody::Text(messages::UNAUTHORIZED.into()),
+                )
             }
         }
         Denial::Reauthenticate { .. } => {
@@ -297,7 +303,11 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
         }
         Denial::AnonymousRequired => {
             if want_json {
-                errors_reply(state, Status::BadRequest, &[messages::ANONYMOUS_USER_REQUIRED])
+                errors_reply(
+                    state,
+                    Status::BadRequest,
+                    &[messages::ANONYMOUS_USER_REQUIRED],
+                )
             } else {
                 Reply::redirect(cfg.post_login_view.clone())
             }
@@ -320,7 +330,10 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
             if want_json {
                 errors_reply(state, Status::PayloadTooLarge, &[messages::TOO_LARGE])
             } else {
-                Reply::new(Status::PayloadTooLarge, ReplyBody::Text(messages::TOO_LARGE.into()))
+                Reply::new(
+                    Status::PayloadTooLarge,
+                    ReplyBody::Text(messages::TOO_LARGE.into()),
+                )
             }
         }
         Denial::Unavailable => {

@@ -104,7 +104,9 @@ pub fn set_remember(jar: &CookieJar<'_>, cfg: &SecurityConfig, fs_uniquifier: &s
         .http_only(true)
         .secure(cfg.session_cookie_secure)
         .same_site(samesite(&cfg.session_cookie_samesite))
-        .max_age(rocket::time::Duration::seconds(cfg.remember_cookie_duration));
+        .max_age(rocket::time::Duration::seconds(
+            cfg.remember_cookie_duration,
+        ));
     jar.add_private(cookie);
 }
 

@@ -281,7 +281,10 @@ impl TestApp {
         let st = self.state();
         for (role, perms) in roles {
             let perms: Vec<String> = perms.iter().map(|p| (*p).to_owned()).collect();
-            st.datastore.find_or_create_role(role, &perms).await.unwrap();
+            st.datastore
+                .find_or_create_role(role, &perms)
+                .await
+                .unwrap();
         }
         let hash = st.hash_password(password).await.unwrap();
         st.datastore

@@ -24,7 +24,10 @@ async fn users_roles_and_permissions() {
         ));
         let again = ds.find_or_create_role("admin", &[]).await.unwrap();
         assert_eq!(again.id, admin.id, "{b:?}");
-        let editor = ds.find_or_create_role("editor", &["write".into()]).await.unwrap();
+        let editor = ds
+            .find_or_create_role("editor", &["write".into()])
+            .await
+            .unwrap();
         assert_ne!(editor.id, admin.id);
         assert!(ds.find_role("nobody").await.unwrap().is_none());
         assert_eq!(ds.all_roles().await.unwrap().len(), 2);
@@ -35,7 +38,10 @@ async fn users_roles_and_permissions() {
             .await
             .unwrap());
         assert_eq!(admin.permissions, vec!["read", "write"]);
-        assert!(!ds.add_permissions_to_role(&mut admin, &["read".into()]).await.unwrap());
+        assert!(!ds
+            .add_permissions_to_role(&mut admin, &["read".into()])
+            .await
+            .unwrap());
         assert!(ds
             .remove_permissions_from_role(&mut admin, &["read".into()])
             .await
@@ -64,20 +70,25 @@ async fn users_roles_and_permissions() {
             .unwrap();
         assert_eq!(found.id, u.id);
         assert_eq!(found.roles.len(), 1);
-        assert!(ds
-            .find_user(&UserQuery::Email("matt@lp.com".into()), false)
-            .await
-            .unwrap()
-            .is_none()
-            || b == security_tests::Backend::MySql, // MariaDB's default collation is case-insensitive
-            "{b:?}");
+        assert!(
+            ds.find_user(&UserQuery::Email("matt@lp.com".into()), false)
+                .await
+                .unwrap()
+                .is_none()
+                || b == security_tests::Backend::MySql, // MariaDB's default collation is case-insensitive
+            "{b:?}"
+        );
         for q in [
             UserQuery::Id(u.id),
             UserQuery::Username("MATT".into()),
             UserQuery::FsUniquifier(u.fs_uniquifier.clone()),
         ] {
             let ci = matches!(q, UserQuery::Username(_));
-            assert_eq!(ds.find_user(&q, ci).await.unwrap().unwrap().id, u.id, "{q:?}");
+            assert_eq!(
+                ds.find_user(&q, ci).await.unwrap().unwrap().id,
+                u.id,
+                "{q:?}"
+            );
         }
         // duplicate email → clear error, one row
         let dup = ds
@@ -86,7 +97,10 @@ async fn users_roles_and_permissions() {
                 ..NewUser::default()
             })
             .await;
-        assert!(matches!(dup, Err(SecurityError::AlreadyExists { what: "user" })), "{dup:?}");
+        assert!(
+            matches!(dup, Err(SecurityError::AlreadyExists { what: "user" })),
+            "{dup:?}"
+        );
         // unknown role → nothing written
         let bad = ds
             .create_user(NewUser {
@@ -96,11 +110,13 @@ async fn users_roles_and_permissions() {
             })
             .await;
         assert!(matches!(bad, Err(SecurityError::NotFound { what: "role" })));
-        assert!(ds
-            .find_user(&UserQuery::Email("ghost@lp.com".into()), true)
-            .await
-            .unwrap()
-            .is_none(), "{b:?}: half-written user");
+        assert!(
+            ds.find_user(&UserQuery::Email("ghost@lp.com".into()), true)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b:?}: half-written user"
+        );
 
         // roles on users
         assert!(ds.add_role_to_user(&mut u, "editor").await.unwrap());
@@ -112,16 +128,30 @@ async fn users_roles_and_permissions() {
         assert_eq!(u.roles.len(), 2);
         assert!(ds.remove_role_from_user(&mut u, "admin").await.unwrap());
         assert!(!ds.remove_role_from_user(&mut u, "admin").await.unwrap());
-        let reloaded = ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap();
+        let reloaded = ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            reloaded.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            reloaded
+                .roles
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
             vec!["editor"]
         );
 
         // active flags
         assert!(ds.deactivate_user(&mut u).await.unwrap());
         assert!(!ds.deactivate_user(&mut u).await.unwrap());
-        assert!(!ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap().active);
+        assert!(
+            !ds.find_user(&UserQuery::Id(u.id), false)
+                .await
+                .unwrap()
+                .unwrap()
+                .active
+        );
         assert!(ds.toggle_active(&mut u).await.unwrap());
         assert!(u.active);
         assert!(!ds.activate_user(&mut u).await.unwrap());
@@ -130,7 +160,9 @@ async fn users_roles_and_permissions() {
         let old = u.fs_uniquifier.clone();
         ds.set_uniquifier(&mut u, None).await.unwrap();
         assert_ne!(u.fs_uniquifier, old);
-        ds.set_uniquifier(&mut u, Some("fixed-uniq".into())).await.unwrap();
+        ds.set_uniquifier(&mut u, Some("fixed-uniq".into()))
+            .await
+            .unwrap();
         assert_eq!(
             ds.find_user(&UserQuery::FsUniquifier("fixed-uniq".into()), false)
                 .await
@@ -153,15 +185,32 @@ async fn users_roles_and_permissions() {
         );
 
         // two-factor and unified sign-in columns
-        ds.tf_set(&mut u, "authenticator", Some("SECRET"), None).await.unwrap();
-        let r = ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap();
+        ds.tf_set(&mut u, "authenticator", Some("SECRET"), None)
+            .await
+            .unwrap();
+        let r = ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(r.tf_primary_method.as_deref(), Some("authenticator"));
         assert_eq!(r.tf_totp_secret.as_deref(), Some("SECRET"));
         ds.tf_reset(&mut u).await.unwrap();
-        assert!(ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap().tf_totp_secret.is_none());
-        ds.us_set(&mut u, "sms", Some("S1"), Some("+16505551212")).await.unwrap();
-        ds.us_set(&mut u, "authenticator", Some("S2"), None).await.unwrap();
-        let r = ds.find_user(&UserQuery::UsPhoneNumber("+16505551212".into()), false)
+        assert!(ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap()
+            .tf_totp_secret
+            .is_none());
+        ds.us_set(&mut u, "sms", Some("S1"), Some("+16505551212"))
+            .await
+            .unwrap();
+        ds.us_set(&mut u, "authenticator", Some("S2"), None)
+            .await
+            .unwrap();
+        let r = ds
+            .find_user(&UserQuery::UsPhoneNumber("+16505551212".into()), false)
             .await
             .unwrap()
             .unwrap();
@@ -169,7 +218,11 @@ async fn users_roles_and_permissions() {
         assert_eq!(secrets.get("sms").map(String::as_str), Some("S1"));
         assert_eq!(secrets.get("authenticator").map(String::as_str), Some("S2"));
         ds.us_reset(&mut u, Some("sms")).await.unwrap();
-        let r = ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap();
+        let r = ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(r.us_phone_number.is_none());
         assert_eq!(ds.us_get_totp_secrets(&r).len(), 1);
         let mut m = BTreeMap::new();
@@ -177,16 +230,26 @@ async fn users_roles_and_permissions() {
         ds.us_put_totp_secrets(&mut u, Some(&m)).await.unwrap();
         assert_eq!(ds.us_get_totp_secrets(&u), m);
         ds.us_put_totp_secrets(&mut u, None).await.unwrap();
-        ds.us_set(&mut u, "sms", Some("S1"), Some("+16505551212")).await.unwrap();
+        ds.us_set(&mut u, "sms", Some("S1"), Some("+16505551212"))
+            .await
+            .unwrap();
         ds.us_reset(&mut u, None).await.unwrap();
-        let r = ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap();
+        let r = ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(r.us_totp_secrets.is_none() && r.us_phone_number.is_none());
 
         // reset_user_access rotates both uniquifiers and clears MFA in one write
         ds.tf_set(&mut u, "email", None, None).await.unwrap();
         let (a, t) = (u.fs_uniquifier.clone(), u.fs_token_uniquifier.clone());
         ds.reset_user_access(&mut u).await.unwrap();
-        let r = ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().unwrap();
+        let r = ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_ne!(r.fs_uniquifier, a);
         assert_ne!(r.fs_token_uniquifier, t);
         assert!(r.tf_primary_method.is_none());
@@ -194,8 +257,15 @@ async fn users_roles_and_permissions() {
 
         // delete
         ds.delete_user(&u).await.unwrap();
-        assert!(ds.find_user(&UserQuery::Id(u.id), false).await.unwrap().is_none());
-        assert!(matches!(ds.delete_user(&u).await, Err(SecurityError::NotFound { .. })));
+        assert!(ds
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            ds.delete_user(&u).await,
+            Err(SecurityError::NotFound { .. })
+        ));
         ds.ping().await.unwrap();
     }
 }
@@ -223,7 +293,10 @@ async fn concurrent_creates_of_one_email_leave_one_row() {
                 Err(SecurityError::AlreadyExists { what: "user" }) => {}
                 // SQLite may report a busy database under write contention.
                 Err(SecurityError::Datastore(e)) if b == security_tests::Backend::Sqlite => {
-                    assert!(e.to_string().contains("locked") || e.to_string().contains("busy"), "{e}")
+                    assert!(
+                        e.to_string().contains("locked") || e.to_string().contains("busy"),
+                        "{e}"
+                    )
                 }
                 Err(e) => panic!("{b:?}: unexpected error {e:?}"),
             }

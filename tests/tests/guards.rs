@@ -33,8 +33,15 @@ async fn denial_matrix() {
         app.user("xy@lp.com", "password123", &[admin, editor]).await;
         let mut tokens = Vec::new();
         for who in ["plain", "x", "y", "xy"] {
-            tokens.push(Some(app.token_login(&format!("{who}@lp.com"), "password123").await));
-            app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+            tokens.push(Some(
+                app.token_login(&format!("{who}@lp.com"), "password123")
+                    .await,
+            ));
+            app.client
+                .post("/logout")
+                .header(ContentType::JSON)
+                .dispatch()
+                .await;
         }
         // rows: route; columns: anon, plain, x, y, xy
         let matrix: &[(&str, [u16; 5])] = &[
@@ -64,7 +71,11 @@ async fn denial_matrix() {
             assert_eq!(s, Status::Ok);
             assert_eq!(app.get_json("/admin").await.status().code, expect, "{who}");
             assert_eq!(app.get_json("/session").await.status(), Status::Ok);
-            app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+            app.client
+                .post("/logout")
+                .header(ContentType::JSON)
+                .dispatch()
+                .await;
         }
     }
 }
@@ -79,7 +90,10 @@ async fn denial_bodies_and_headers() {
     assert_eq!(r.status(), Status::Unauthorized);
     assert!(r.headers().get_one("WWW-Authenticate").is_none());
     let v: Value = r.into_json().await.unwrap();
-    assert_eq!(v, json!({"meta": {"code": 401}, "response": {"errors": [UNAUTHN]}}));
+    assert_eq!(
+        v,
+        json!({"meta": {"code": 401}, "response": {"errors": [UNAUTHN]}})
+    );
     // JSON 401 with basic allowed carries WWW-Authenticate.
     let r = app.get_json("/multi").await;
     assert_eq!(r.status(), Status::Unauthorized);
@@ -88,24 +102,46 @@ async fn denial_bodies_and_headers() {
         Some("Basic realm=\"Login Required\"")
     );
     // HTML: redirect to the login page with next.
-    let r = app.client.get("/profile?a=1").header(Accept::HTML).dispatch().await;
+    let r = app
+        .client
+        .get("/profile?a=1")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     assert_eq!(r.status(), Status::Found);
-    assert_eq!(r.headers().get_one("Location"), Some("/login?next=%2Fprofile%3Fa%3D1"));
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some("/login?next=%2Fprofile%3Fa%3D1")
+    );
     // Basic-only route, HTML: plain-text 401 with the realm.
     let r = app.client.get("/http").dispatch().await;
     assert_eq!(r.status(), Status::Unauthorized);
-    assert_eq!(r.headers().get_one("WWW-Authenticate"), Some("Basic realm=\"Login Required\""));
+    assert_eq!(
+        r.headers().get_one("WWW-Authenticate"),
+        Some("Basic realm=\"Login Required\"")
+    );
     assert_eq!(r.into_string().await.unwrap(), UNAUTHN);
     let r = app.client.get("/http_custom_realm").dispatch().await;
-    assert_eq!(r.headers().get_one("WWW-Authenticate"), Some("Basic realm=\"My Realm\""));
+    assert_eq!(
+        r.headers().get_one("WWW-Authenticate"),
+        Some("Basic realm=\"My Realm\"")
+    );
     // 403 JSON body
     app.login("plain@lp.com", "password123").await;
     let r = app.get_json("/admin").await;
     assert_eq!(r.status(), Status::Forbidden);
     let v: Value = r.into_json().await.unwrap();
-    assert_eq!(v, json!({"meta": {"code": 403}, "response": {"errors": [UNAUTHZ]}}));
+    assert_eq!(
+        v,
+        json!({"meta": {"code": 403}, "response": {"errors": [UNAUTHZ]}})
+    );
     // 403 HTML without unauthorized_view
-    let r = app.client.get("/admin").header(Accept::HTML).dispatch().await;
+    let r = app
+        .client
+        .get("/admin")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     assert_eq!(r.status(), Status::Forbidden);
 }
 
@@ -123,13 +159,21 @@ async fn basic_auth_and_mechanism_order() {
             .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
         assert_eq!(r.into_string().await.unwrap(), "http matt@lp.com");
-        for (u, p) in [("matt@lp.com", "wrong"), ("nobody@lp.com", "password123"), ("", "")] {
+        for (u, p) in [
+            ("matt@lp.com", "wrong"),
+            ("nobody@lp.com", "password123"),
+            ("", ""),
+        ] {
             let r = app.client.get("/http").header(basic(u, p)).dispatch().await;
             assert_eq!(r.status(), Status::Unauthorized, "{u}");
         }
         // Token wins over session wins over basic.
         let joe_token = app.token_login("joe@lp.com", "password123").await;
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         app.login("matt@lp.com", "password123").await;
         let via = |r: Value| (r["email"].clone(), r["via"].clone());
         let r: Value = app
@@ -153,7 +197,11 @@ async fn basic_auth_and_mechanism_order() {
             .await
             .unwrap();
         assert_eq!(via(r), (json!("matt@lp.com"), json!("session")));
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         let r: Value = app
             .client
             .get("/multi")
@@ -189,26 +237,53 @@ async fn deactivation_and_uniquifier_rotation_take_effect_at_once() {
             .unwrap()
             .unwrap();
         ds.deactivate_user(&mut u).await.unwrap();
-        assert_eq!(app.get_json("/profile").await.status(), Status::Unauthorized, "{b:?}");
-        assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Unauthorized);
+        assert_eq!(
+            app.get_json("/profile").await.status(),
+            Status::Unauthorized,
+            "{b:?}"
+        );
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Unauthorized
+        );
         ds.activate_user(&mut u).await.unwrap();
-        assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Ok);
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Ok
+        );
         // Rotating the token uniquifier kills tokens but not the session identity.
         ds.set_token_uniquifier(&mut u, None).await.unwrap();
-        assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Unauthorized);
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Unauthorized
+        );
         // A fresh token works, and set_uniquifier does not kill it (decoupled)...
         app.login("matt@lp.com", "password123").await;
-        let token2 = app.token_login_logged_out("matt@lp.com", "password123").await;
+        let token2 = app
+            .token_login_logged_out("matt@lp.com", "password123")
+            .await;
         ds.set_uniquifier(&mut u, None).await.unwrap();
-        assert_eq!(app.get_with_token("/token", &token2).await.status(), Status::Ok);
+        assert_eq!(
+            app.get_with_token("/token", &token2).await.status(),
+            Status::Ok
+        );
         // ...but the session is dead.
-        assert_eq!(app.get_json("/session").await.status(), Status::Unauthorized);
+        assert_eq!(
+            app.get_json("/session").await.status(),
+            Status::Unauthorized
+        );
         // Roles removed mid-session: next request is refused.
         ds.find_or_create_role("admin", &[]).await.unwrap();
         ds.add_role_to_user(&mut u, "admin").await.unwrap();
-        assert_eq!(app.get_with_token("/admin", &token2).await.status(), Status::Ok);
+        assert_eq!(
+            app.get_with_token("/admin", &token2).await.status(),
+            Status::Ok
+        );
         ds.remove_role_from_user(&mut u, "admin").await.unwrap();
-        assert_eq!(app.get_with_token("/admin", &token2).await.status(), Status::Forbidden);
+        assert_eq!(
+            app.get_with_token("/admin", &token2).await.status(),
+            Status::Forbidden
+        );
     }
 }
 
@@ -218,7 +293,11 @@ trait LoggedOutLogin {
 
 impl LoggedOutLogin for TestApp {
     async fn token_login_logged_out(&self, e: &str, p: &str) -> String {
-        self.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        self.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         self.token_login(e, p).await
     }
 }
@@ -237,12 +316,22 @@ async fn token_max_age_and_per_user_expiry() {
     let app = TestApp::with(b, |f| f, sec).await;
     app.user("matt@lp.com", "password123", &[]).await;
     let token = app.token_login("matt@lp.com", "password123").await;
-    app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+    app.client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
     // token_max_age defaults to 15 minutes: valid at the limit, refused a second later.
     now.fetch_add(900, Ordering::SeqCst);
-    assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Ok);
+    assert_eq!(
+        app.get_with_token("/token", &token).await.status(),
+        Status::Ok
+    );
     now.fetch_add(1, Ordering::SeqCst);
-    assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Unauthorized);
+    assert_eq!(
+        app.get_with_token("/token", &token).await.status(),
+        Status::Unauthorized
+    );
 
     // TOKEN_EXPIRE_TIMESTAMP: a per-user expiry shorter than max age.
     let (now, sec) = clock();
@@ -259,11 +348,21 @@ async fn token_max_age_and_per_user_expiry() {
     .await;
     app.user("matt@lp.com", "password123", &[]).await;
     let token = app.token_login("matt@lp.com", "password123").await;
-    app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+    app.client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
     now.fetch_add(59, Ordering::SeqCst);
-    assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Ok);
+    assert_eq!(
+        app.get_with_token("/token", &token).await.status(),
+        Status::Ok
+    );
     now.fetch_add(2, Ordering::SeqCst);
-    assert_eq!(app.get_with_token("/token", &token).await.status(), Status::Unauthorized);
+    assert_eq!(
+        app.get_with_token("/token", &token).await.status(),
+        Status::Unauthorized
+    );
 }
 
 #[rocket::async_test]
@@ -276,7 +375,11 @@ async fn freshness_within_and_grace() {
     // /fresh is within = 5 minutes, grace = 0.
     assert_eq!(app.get_json("/fresh").await.status(), Status::Ok);
     now.fetch_add(300, Ordering::SeqCst);
-    assert_eq!(app.get_json("/fresh").await.status(), Status::Ok, "at the limit");
+    assert_eq!(
+        app.get_json("/fresh").await.status(),
+        Status::Ok,
+        "at the limit"
+    );
     now.fetch_add(1, Ordering::SeqCst);
     let r = app.get_json("/fresh").await;
     assert_eq!(r.status(), Status::Unauthorized);
@@ -293,9 +396,17 @@ async fn freshness_within_and_grace() {
         })
     );
     // HTML: redirect to /verify with next.
-    let r = app.client.get("/fresh").header(Accept::HTML).dispatch().await;
+    let r = app
+        .client
+        .get("/fresh")
+        .header(Accept::HTML)
+        .dispatch()
+        .await;
     assert_eq!(r.status(), Status::Found);
-    assert_eq!(r.headers().get_one("Location"), Some("/verify?next=%2Ffresh"));
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some("/verify?next=%2Ffresh")
+    );
     // A non-fresh session still passes plain auth_required.
     assert_eq!(app.get_json("/profile").await.status(), Status::Ok);
 }
@@ -307,10 +418,18 @@ async fn csrf_on_unsafe_methods_of_protected_routes() {
         app.user("matt@lp.com", "password123", &[]).await;
         let (_, body) = app.login("matt@lp.com", "password123").await;
         let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let r = app.client.post("/multi").header(ContentType::JSON).dispatch().await;
+        let r = app
+            .client
+            .post("/multi")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::BadRequest, "{b:?}");
         let v: Value = r.into_json().await.unwrap();
-        assert_eq!(v["response"]["errors"], json!(["The CSRF token is missing."]));
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["The CSRF token is missing."])
+        );
         let r = app
             .client
             .post("/multi")
@@ -333,7 +452,10 @@ async fn csrf_on_unsafe_methods_of_protected_routes() {
             .await;
         assert_eq!(r.status(), Status::BadRequest);
         let v: Value = r.into_json().await.unwrap();
-        assert_eq!(v["response"]["errors"], json!(["The CSRF tokens do not match."]));
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["The CSRF tokens do not match."])
+        );
     }
 }
 
@@ -348,7 +470,11 @@ async fn csrf_protect_mechanisms_exempts_tokens() {
     .await;
     app.user("matt@lp.com", "password123", &[]).await;
     let token = app.token_login("matt@lp.com", "password123").await;
-    app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+    app.client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
     let r = app
         .client
         .post("/multi")
@@ -382,8 +508,16 @@ async fn csrf_cookie_for_spas() {
         .find(|c| c.starts_with("XSRF-TOKEN="))
         .unwrap()
         .to_owned();
-    assert!(c.contains("SameSite=Strict") && c.contains("Secure") && !c.contains("HttpOnly"), "{c}");
-    let tok = c.trim_start_matches("XSRF-TOKEN=").split(';').next().unwrap().to_owned();
+    assert!(
+        c.contains("SameSite=Strict") && c.contains("Secure") && !c.contains("HttpOnly"),
+        "{c}"
+    );
+    let tok = c
+        .trim_start_matches("XSRF-TOKEN=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let r = app
         .client
         .post("/login")
@@ -393,7 +527,12 @@ async fn csrf_cookie_for_spas() {
         .dispatch()
         .await;
     assert_eq!(r.status(), Status::Ok);
-    let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+    let r = app
+        .client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
     assert!(r
         .headers()
         .get("Set-Cookie")

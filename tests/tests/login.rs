@@ -19,19 +19,33 @@ async fn json_login_success_envelope_and_session() {
         let app = TestApp::new(b).await;
         app.user("matt@lp.com", "password123", &[]).await;
         let r = app
-            .post_json("/login", json!({"email": "matt@lp.com", "password": "password123"}))
+            .post_json(
+                "/login",
+                json!({"email": "matt@lp.com", "password": "password123"}),
+            )
             .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
-        assert_eq!(r.headers().get_one("Cache-Control"), Some("private, no-store"));
+        assert_eq!(
+            r.headers().get_one("Cache-Control"),
+            Some("private, no-store")
+        );
         let cookie = r.headers().get_one("Set-Cookie").unwrap().to_owned();
         assert!(cookie.starts_with("session="), "{cookie}");
-        assert!(cookie.contains("HttpOnly") && cookie.contains("Secure"), "{cookie}");
-        assert!(cookie.contains("SameSite=Lax") && !cookie.contains("Expires"), "{cookie}");
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("Secure"),
+            "{cookie}"
+        );
+        assert!(
+            cookie.contains("SameSite=Lax") && !cookie.contains("Expires"),
+            "{cookie}"
+        );
         let body: Value = r.into_json().await.unwrap();
         assert_eq!(body["meta"], json!({"code": 200}));
         assert_eq!(body["response"]["user"], json!({}));
         assert!(body["response"]["csrf_token"].as_str().is_some());
-        assert!(body["response"]["user"].get("authentication_token").is_none());
+        assert!(body["response"]["user"]
+            .get("authentication_token")
+            .is_none());
         let r = app.get_json("/profile").await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
         assert_eq!(r.into_string().await.unwrap(), "profile matt@lp.com");
@@ -59,28 +73,81 @@ async fn login_errors_match_flask_security() {
         let mut joe = app.user("joe@lp.com", "password123", &[]).await;
         app.datastore().deactivate_user(&mut joe).await.unwrap();
         let cases: Vec<(Value, &str, &str)> = vec![
-            (json!({"email": "matt@lp.com", "password": "wrong-pass"}), "password", "Invalid password"),
-            (json!({"email": "nobody@lp.com", "password": "password123"}), "email", "Specified user does not exist"),
-            (json!({"email": "joe@lp.com", "password": "password123"}), "email", "Account is disabled."),
-            (json!({"password": "password123"}), "email", "Email not provided"),
-            (json!({"email": "matt@lp.com"}), "password", "Password not provided"),
-            (json!({"email": "matt@lp.com", "password": ""}), "password", "Password not provided"),
-            (json!({"email": "not-an-email", "password": "x"}), "email", "Invalid email address"),
-            (json!({"email": 7, "password": "password123"}), "email", "Input not appropriate for requested API"),
-            (json!({"email": "matt@lp.com", "password": ["a"]}), "password", "Input not appropriate for requested API"),
-            (json!({"email": "matt@lp.com", "password": "password123", "next": "https://evil.com"}), "next", "Redirections outside the domain are forbidden"),
+            (
+                json!({"email": "matt@lp.com", "password": "wrong-pass"}),
+                "password",
+                "Invalid password",
+            ),
+            (
+                json!({"email": "nobody@lp.com", "password": "password123"}),
+                "email",
+                "Specified user does not exist",
+            ),
+            (
+                json!({"email": "joe@lp.com", "password": "password123"}),
+                "email",
+                "Account is disabled.",
+            ),
+            (
+                json!({"password": "password123"}),
+                "email",
+                "Email not provided",
+            ),
+            (
+                json!({"email": "matt@lp.com"}),
+                "password",
+                "Password not provided",
+            ),
+            (
+                json!({"email": "matt@lp.com", "password": ""}),
+                "password",
+                "Password not provided",
+            ),
+            (
+                json!({"email": "not-an-email", "password": "x"}),
+                "email",
+                "Invalid email address",
+            ),
+            (
+                json!({"email": 7, "password": "password123"}),
+                "email",
+                "Input not appropriate for requested API",
+            ),
+            (
+                json!({"email": "matt@lp.com", "password": ["a"]}),
+                "password",
+                "Input not appropriate for requested API",
+            ),
+            (
+                json!({"email": "matt@lp.com", "password": "password123", "next": "https://evil.com"}),
+                "next",
+                "Redirections outside the domain are forbidden",
+            ),
         ];
         for (body, field, msg) in cases {
             let r = app.post_json("/login", body.clone()).await;
             assert_eq!(r.status(), Status::BadRequest, "{b:?} {body}");
             let v: Value = r.into_json().await.unwrap();
             assert_eq!(v["meta"]["code"], 400);
-            assert_eq!(field_errors(&v, field), vec![msg.to_string()], "{b:?} {body} -> {v}");
-            assert!(v["response"]["errors"].as_array().unwrap().contains(&json!(msg)));
-            assert!(v["response"].get("csrf_token").is_none(), "no csrf_token on errors");
+            assert_eq!(
+                field_errors(&v, field),
+                vec![msg.to_string()],
+                "{b:?} {body} -> {v}"
+            );
+            assert!(v["response"]["errors"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(msg)));
+            assert!(
+                v["response"].get("csrf_token").is_none(),
+                "no csrf_token on errors"
+            );
         }
         // Still anonymous after all that.
-        assert_eq!(app.get_json("/profile").await.status(), Status::Unauthorized);
+        assert_eq!(
+            app.get_json("/profile").await.status(),
+            Status::Unauthorized
+        );
     }
 }
 
@@ -102,7 +169,9 @@ async fn generic_responses_hide_which_part_failed() {
         ("nobody@lp.com", "password123"),
         ("joe@lp.com", "password123"),
     ] {
-        let r = app.post_json("/login", json!({"email": e, "password": p})).await;
+        let r = app
+            .post_json("/login", json!({"email": e, "password": p}))
+            .await;
         assert_eq!(r.status(), Status::BadRequest);
         bodies.push(r.into_string().await.unwrap());
     }
@@ -131,13 +200,24 @@ async fn csrf_is_required_on_login() {
         .await;
     assert_eq!(r.status(), Status::BadRequest);
     let v: Value = r.into_json().await.unwrap();
-    assert_eq!(field_errors(&v, "csrf_token"), vec!["The CSRF token is missing."]);
+    assert_eq!(
+        field_errors(&v, "csrf_token"),
+        vec!["The CSRF token is missing."]
+    );
     // A forged token, with a session in place.
     app.csrf().await;
     let mut forged = body.clone();
     forged["csrf_token"] = json!("IjAwMDAi.abc.def");
-    let v: Value = app.post_json("/login", forged).await.into_json().await.unwrap();
-    assert_eq!(field_errors(&v, "csrf_token"), vec!["The CSRF token is invalid."]);
+    let v: Value = app
+        .post_json("/login", forged)
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    assert_eq!(
+        field_errors(&v, "csrf_token"),
+        vec!["The CSRF token is invalid."]
+    );
     // Header form works too (X-CSRF-Token and the configured X-XSRF-Token).
     for h in ["X-CSRF-Token", "X-XSRF-Token"] {
         let tok = app.csrf().await;
@@ -150,7 +230,12 @@ async fn csrf_is_required_on_login() {
             .dispatch()
             .await;
         assert_eq!(r.status(), Status::Ok, "{h}");
-        let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = app
+            .client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok);
     }
 }
@@ -158,7 +243,10 @@ async fn csrf_is_required_on_login() {
 #[rocket::async_test]
 async fn csrf_can_be_turned_off_or_skipped_for_anonymous() {
     let b = backends()[0];
-    for key in ["security.csrf_enabled", "security.csrf_ignore_unauth_endpoints"] {
+    for key in [
+        "security.csrf_enabled",
+        "security.csrf_ignore_unauth_endpoints",
+    ] {
         let val = key.ends_with("endpoints");
         let app = TestApp::with(b, |f| f.merge((key, val)), Security::new()).await;
         app.user("matt@lp.com", "password123", &[]).await;
@@ -182,7 +270,12 @@ async fn auth_token_only_when_asked_on_post() {
         // itsdangerous format; a leading '.' marks a zlib-compressed payload.
         let parts: Vec<&str> = token.trim_start_matches('.').split('.').collect();
         assert_eq!(parts.len(), 3, "itsdangerous format: {token}");
-        let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = app
+            .client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok);
         let r = app.get_with_token("/token", &token).await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
@@ -197,12 +290,23 @@ async fn logout_json_and_form() {
         app.user("matt@lp.com", "password123", &[]).await;
         let (s, _) = app.login("matt@lp.com", "password123").await;
         assert_eq!(s, Status::Ok);
-        let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = app
+            .client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok);
-        assert_eq!(r.headers().get_one("Cache-Control"), Some("private, no-store"));
+        assert_eq!(
+            r.headers().get_one("Cache-Control"),
+            Some("private, no-store")
+        );
         let v: Value = r.into_json().await.unwrap();
         assert_eq!(v, json!({"meta": {"code": 200}, "response": {}}));
-        assert_eq!(app.get_json("/profile").await.status(), Status::Unauthorized);
+        assert_eq!(
+            app.get_json("/profile").await.status(),
+            Status::Unauthorized
+        );
         // Logging out when not logged in also succeeds; form logout redirects.
         let r = app.client.post("/logout?next=/after").dispatch().await;
         assert_eq!(r.status(), Status::Found);
@@ -222,7 +326,12 @@ async fn old_session_cookie_is_dead_after_logout() {
     app.user("matt@lp.com", "password123", &[]).await;
     app.login("matt@lp.com", "password123").await;
     let captured = app.client.cookies().get_private("session").unwrap();
-    let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+    let r = app
+        .client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
     assert_eq!(r.status(), Status::Ok);
     // Replaying the captured cookie still carries the user's uniquifier: it is accepted
     // unless the uniquifier rotated. Flask-Security behaves the same (client-side
@@ -233,7 +342,10 @@ async fn old_session_cookie_is_dead_after_logout() {
         .await
         .unwrap()
         .unwrap();
-    app.datastore().set_uniquifier(&mut user, None).await.unwrap();
+    app.datastore()
+        .set_uniquifier(&mut user, None)
+        .await
+        .unwrap();
     let r = app
         .client
         .get("/profile")
@@ -265,7 +377,9 @@ async fn form_login_redirects_to_next() {
             .client
             .post("/login")
             .header(ContentType::Form)
-            .body(format!("email=matt%40lp.com&password=nope&csrf_token={csrf}"))
+            .body(format!(
+                "email=matt%40lp.com&password=nope&csrf_token={csrf}"
+            ))
             .dispatch()
             .await;
         assert_eq!(r.status(), Status::Ok);
@@ -295,7 +409,12 @@ async fn form_login_redirects_to_next() {
 #[rocket::async_test]
 async fn open_redirect_vectors_never_leave_the_site() {
     let b = backends()[0];
-    let app = TestApp::with(b, |f| f.merge(("security.csrf_enabled", false)), Security::new()).await;
+    let app = TestApp::with(
+        b,
+        |f| f.merge(("security.csrf_enabled", false)),
+        Security::new(),
+    )
+    .await;
     app.user("matt@lp.com", "password123", &[]).await;
     let vectors = [
         "\\\\\\evil.com",
@@ -350,9 +469,16 @@ async fn open_redirect_vectors_never_leave_the_site() {
             }
             checked += 1;
             // logout redirect
-            let r = app.client.post(format!("/logout?next={enc}")).dispatch().await;
+            let r = app
+                .client
+                .post(format!("/logout?next={enc}"))
+                .dispatch()
+                .await;
             let loc = r.headers().get_one("Location").unwrap();
-            assert!(loc.starts_with('/') && !loc.starts_with("//"), "{v:?} -> {loc}");
+            assert!(
+                loc.starts_with('/') && !loc.starts_with("//"),
+                "{v:?} -> {loc}"
+            );
             checked += 1;
         }
     }
@@ -388,7 +514,10 @@ async fn remember_me_restores_the_session() {
             .find(|c| c.starts_with("remember_token="))
             .unwrap()
             .to_owned();
-        assert!(remember.contains("Max-Age=31536000") && remember.contains("HttpOnly"), "{remember}");
+        assert!(
+            remember.contains("Max-Age=31536000") && remember.contains("HttpOnly"),
+            "{remember}"
+        );
         let rem = app.client.cookies().get_private("remember_token").unwrap();
         // A client with only the remember cookie (browser restarted).
         let r = app
@@ -414,7 +543,12 @@ async fn remember_me_restores_the_session() {
             .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
         // After logout the remember cookie is removed.
-        let r = app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = app
+            .client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert!(r
             .headers()
             .get("Set-Cookie")
@@ -425,8 +559,12 @@ async fn remember_me_restores_the_session() {
 #[rocket::async_test]
 async fn trackable_columns_update_on_login() {
     for b in backends() {
-        let app =
-            TestApp::with(b, |f| f.merge(("security.trackable", true)), Security::new()).await;
+        let app = TestApp::with(
+            b,
+            |f| f.merge(("security.trackable", true)),
+            Security::new(),
+        )
+        .await;
         let u = app.user("matt@lp.com", "password123", &[]).await;
         assert_eq!(u.login_count, Some(0));
         for n in 1..=2 {
@@ -443,7 +581,11 @@ async fn trackable_columns_update_on_login() {
                 .dispatch()
                 .await;
             assert_eq!(r.status(), Status::Ok);
-            app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+            app.client
+                .post("/logout")
+                .header(ContentType::JSON)
+                .dispatch()
+                .await;
             let r = app
                 .datastore()
                 .find_user(&UserQuery::Id(u.id), false)

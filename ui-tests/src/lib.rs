@@ -16,7 +16,9 @@ use security_runtime::{
 /// When no macro-protected handler of that name is linked in; the pass cases use this to
 /// fail loudly.
 pub fn requirement_of(module_path: &str, handler: &str) -> &'static Requirement {
-    match route_records().find(|record| record.module_path == module_path && record.handler == handler) {
+    match route_records()
+        .find(|record| record.module_path == module_path && record.handler == handler)
+    {
         Some(record) => record.requirement,
         None => panic!("no route record for {module_path}::{handler}"),
     }

@@ -21,8 +21,15 @@ const ROUTE_ATTRS: [&str; 8] = [
     "get", "put", "post", "delete", "head", "patch", "options", "route",
 ];
 
+/// The argument the outermost attribute leaves on the attributes it merged. They stay on
+/// the handler, so that their `use` imports count as used, and expand to nothing.
+const MERGED: &str = "__security_merged";
+
 /// Expands the security attribute `kind` with arguments `args` on `item`.
 pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    if is_merged(&args) {
+        return item;
+    }
     let mut errors = Errors::default();
     let mut function = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Fn(function)) => function,
@@ -57,11 +64,19 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
         }
     }
     if !errors.is_empty() {
-        // The handler without its security attributes: Rocket still sees the handler it
-        // was written as, so the only errors are ours.
+        // The handler without a guard: Rocket still sees the handler as it was written,
+        // so the only errors are ours.
         return with_errors(&errors, quote!(#function));
     }
     generate(&attrs, roles_file.as_ref(), function)
+}
+
+fn is_merged(args: &TokenStream) -> bool {
+    let mut tokens = args.clone().into_iter();
+    matches!(
+        (tokens.next(), tokens.next()),
+        (Some(proc_macro2::TokenTree::Ident(ident)), None) if ident == MERGED
+    )
 }
 
 fn with_errors(errors: &Errors, item: TokenStream) -> TokenStream {
@@ -70,7 +85,8 @@ fn with_errors(errors: &Errors, item: TokenStream) -> TokenStream {
 }
 
 /// Parses the invoking attribute and every other security attribute on `function`,
-/// removing the latter. Also checks that they sit above a route attribute.
+/// replacing the arguments of the latter with [`MERGED`]. Also checks that they sit above
+/// a route attribute.
 fn collect_attrs(
     kind: Kind,
     args: TokenStream,
@@ -94,6 +110,12 @@ fn collect_attrs(
             kept.push(attr);
             continue;
         };
+        if let syn::Meta::List(list) = &attr.meta {
+            if is_merged(&list.tokens) {
+                kept.push(attr);
+                continue;
+            }
+        }
         if let Some(route) = &route {
             errors.spanned(
                 &attr,
@@ -106,6 +128,9 @@ fn collect_attrs(
         if let Some(tokens) = attr_args(&attr, other, errors) {
             parsed.extend(parse::parse(other, attr.span(), tokens, errors));
         }
+        let path = attr.path();
+        let merged = syn::Ident::new(MERGED, Span::call_site());
+        kept.push(syn::parse_quote!(#[#path(#merged)]));
     }
     function.attrs = kept;
     if route.is_none() {

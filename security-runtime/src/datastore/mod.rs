@@ -239,7 +239,9 @@ pub trait UserDatastore: Send + Sync + 'static {
         secrets: Option<&BTreeMap<String, String>>,
     ) -> Result<()> {
         let v = match secrets {
-            Some(s) => Some(serde_json::to_string(s).map_err(|e| SecurityError::Invalid(e.to_string()))?),
+            Some(s) => {
+                Some(serde_json::to_string(s).map_err(|e| SecurityError::Invalid(e.to_string()))?)
+            }
             None => None,
         };
         update(self, user, |u| u.us_totp_secrets = v).await
@@ -256,7 +258,8 @@ pub trait UserDatastore: Send + Sync + 'static {
         if let Some(s) = totp_secret {
             secrets.insert(method.to_owned(), s.to_owned());
         }
-        let json = serde_json::to_string(&secrets).map_err(|e| SecurityError::Invalid(e.to_string()))?;
+        let json =
+            serde_json::to_string(&secrets).map_err(|e| SecurityError::Invalid(e.to_string()))?;
         update(self, user, |u| {
             if method == "sms" {
                 if let Some(p) = phone {

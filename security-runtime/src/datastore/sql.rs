@@ -278,18 +278,19 @@ macro_rules! backend {
                     .fetch_one(&mut *tx)
                     .await?;
                 for name in &new.roles {
-                    let role_id: Option<i32> =
-                        sqlx::query_scalar::<$db, i32>(&D.sql("SELECT id FROM \"role\" WHERE name = ?"))
-                            .bind(name)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    let role_id: Option<i32> = sqlx::query_scalar::<$db, i32>(
+                        &D.sql("SELECT id FROM \"role\" WHERE name = ?"),
+                    )
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     let Some(role_id) = role_id else {
                         // Dropping `tx` rolls the user back.
                         return Err(SecurityError::NotFound { what: "role" });
                     };
-                    sqlx::query::<$db>(&D.sql(
-                        "INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)",
-                    ))
+                    sqlx::query::<$db>(
+                        &D.sql("INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)"),
+                    )
                     .bind(row.id)
                     .bind(role_id)
                     .execute(&mut *tx)
@@ -443,17 +444,18 @@ macro_rules! backend {
                     return Ok(false);
                 }
                 let mut tx = pool.begin().await?;
-                let role_id: Option<i32> =
-                    sqlx::query_scalar::<$db, i32>(&D.sql("SELECT id FROM \"role\" WHERE name = ?"))
-                        .bind(role)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let role_id: Option<i32> = sqlx::query_scalar::<$db, i32>(
+                    &D.sql("SELECT id FROM \"role\" WHERE name = ?"),
+                )
+                .bind(role)
+                .fetch_optional(&mut *tx)
+                .await?;
                 let Some(role_id) = role_id else {
                     return Err(SecurityError::NotFound { what: "role" });
                 };
-                let inserted = sqlx::query::<$db>(&D.sql(
-                    "INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)",
-                ))
+                let inserted = sqlx::query::<$db>(
+                    &D.sql("INSERT INTO roles_users (user_id, role_id) VALUES (?, ?)"),
+                )
                 .bind(user.id)
                 .bind(role_id)
                 .execute(&mut *tx)
@@ -478,9 +480,9 @@ macro_rules! backend {
                 let Some(r) = user.roles.iter().find(|r| r.name == role) else {
                     return Ok(false);
                 };
-                let done = sqlx::query::<$db>(&D.sql(
-                    "DELETE FROM roles_users WHERE user_id = ? AND role_id = ?",
-                ))
+                let done = sqlx::query::<$db>(
+                    &D.sql("DELETE FROM roles_users WHERE user_id = ? AND role_id = ?"),
+                )
                 .bind(user.id)
                 .bind(r.id)
                 .execute(pool)

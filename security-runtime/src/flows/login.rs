@@ -59,7 +59,11 @@ struct LoginFields {
     next: Option<String>,
 }
 
-fn read_fields(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormErrors) -> Option<LoginFields> {
+fn read_fields(
+    ctx: &SecurityCtx<'_>,
+    input: &FormInput,
+    errors: &mut FormErrors,
+) -> Option<LoginFields> {
     let cfg = &ctx.state.config;
     let mut get = |name: &str| match input.str(name) {
         Ok(v) => v.map(str::to_owned),
@@ -125,7 +129,11 @@ enum Checked {
 async fn check_credentials(ctx: &SecurityCtx<'_>, f: &LoginFields) -> crate::Result<Checked> {
     let st = ctx.state;
     let mut errors = FormErrors::default();
-    let id_field = if f.identity.contains('@') { "email" } else { "username" };
+    let id_field = if f.identity.contains('@') {
+        "email"
+    } else {
+        "username"
+    };
     let user = lookup_identity(st, &f.identity).await?;
     let Some(mut user) = user else {
         st.hash_password(&f.password).await?;
@@ -169,7 +177,11 @@ async fn check_credentials(ctx: &SecurityCtx<'_>, f: &LoginFields) -> crate::Res
 fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> Reply {
     let st = ctx.state;
     if st.config.return_generic_responses {
-        let keep_csrf = errors.fields.iter().find(|(n, _)| n == "csrf_token").cloned();
+        let keep_csrf = errors
+            .fields
+            .iter()
+            .find(|(n, _)| n == "csrf_token")
+            .cloned();
         let mut generic = FormErrors::default();
         if let Some((n, m)) = keep_csrf {
             generic.fields.push((n, m));
@@ -193,7 +205,13 @@ fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> 
     let action = st.config.url(&st.config.login_url);
     Reply::new(
         Status::Ok,
-        ReplyBody::Html(crate::html::login_page(&action, &ctx.csrf_token(), email, next, &all)),
+        ReplyBody::Html(crate::html::login_page(
+            &action,
+            &ctx.csrf_token(),
+            email,
+            next,
+            &all,
+        )),
     )
 }
 
@@ -243,7 +261,10 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
         };
         if ctx.include_auth_token || cfg.backwards_compat_auth_token {
             let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
-            u.insert("authentication_token".into(), json!(get_auth_token(st, &user, paa)));
+            u.insert(
+                "authentication_token".into(),
+                json!(get_auth_token(st, &user, paa)),
+            );
         }
         let payload = json!({"user": Value::Object(u), "csrf_token": ctx.csrf_token()});
         return Ok(json_reply(st, Status::Ok, payload));

@@ -89,7 +89,10 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Denial> {
         let Some(state) = req.rocket().state::<SecurityState>() else {
-            return Outcome::Error((rocket::http::Status::InternalServerError, Denial::Unavailable));
+            return Outcome::Error((
+                rocket::http::Status::InternalServerError,
+                Denial::Unavailable,
+            ));
         };
         let current = match guards::current_user(req).await {
             Ok(c) => c,
@@ -129,7 +132,10 @@ fn valid_path(p: &str) -> bool {
 
 /// The routes to mount, each with its base (`url_prefix` + the configured URL).
 pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String> {
-    for (key, p) in [("login_url", &cfg.login_url), ("logout_url", &cfg.logout_url)] {
+    for (key, p) in [
+        ("login_url", &cfg.login_url),
+        ("logout_url", &cfg.logout_url),
+    ] {
         if !valid_path(p) {
             return Err(format!("`security.{key}` is not a valid path: `{p}`"));
         }

@@ -79,7 +79,7 @@ fn state<'r>(req: &'r Request<'_>) -> Option<&'r SecurityState> {
 }
 
 /// The auth token of a request: query key wins over header, as Flask-Security.
-fn request_token<'r>(req: &'r Request<'_>, st: &SecurityState) -> Option<String> {
+fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
     if let Some(Ok(v)) = req.query_value::<String>(&st.config.token_authentication_key) {
         return Some(v);
     }
@@ -126,7 +126,12 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
                 data.user_id = None;
                 data.fs_paa = None;
                 data.fs_gexp = None;
-                session::save(req.local_cache(session::SessionCell::default), jar, cfg, &data);
+                session::save(
+                    req.local_cache(session::SessionCell::default),
+                    jar,
+                    cfg,
+                    &data,
+                );
                 Ok(None)
             }
             Err(e) => {
@@ -149,7 +154,12 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
             data.fs_cc = Some("set".into());
             data.authn_via = Some("remember".into());
             csrf::ensure_secret(&mut data);
-            session::save(req.local_cache(session::SessionCell::default), jar, cfg, &data);
+            session::save(
+                req.local_cache(session::SessionCell::default),
+                jar,
+                cfg,
+                &data,
+            );
             Ok(Some(Authn {
                 user,
                 via: Mechanism::Session,
@@ -182,10 +192,7 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
-    let Some((identity, password)) = req
-        .headers()
-        .get_one("Authorization")
-        .and_then(parse_basic)
+    let Some((identity, password)) = req.headers().get_one("Authorization").and_then(parse_basic)
     else {
         return Ok(None);
     };
@@ -205,7 +212,10 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
         return Ok(None);
     };
     let stored = user.password.clone().unwrap_or_default();
-    let (ok, new_hash) = st.verify_and_update(&password, &stored).await.map_err(|_| ())?;
+    let (ok, new_hash) = st
+        .verify_and_update(&password, &stored)
+        .await
+        .map_err(|_| ())?;
     if !ok || !user.active {
         return Ok(None);
     }
@@ -283,7 +293,11 @@ fn header_csrf<'r>(req: &'r Request<'_>, st: &SecurityState) -> Option<&'r str> 
 
 /// Checks the request's header CSRF token against its session.
 pub fn check_csrf(req: &Request<'_>, st: &SecurityState) -> Result<(), csrf::CsrfError> {
-    let data = session::load(req.local_cache(session::SessionCell::default), req.cookies(), &st.config);
+    let data = session::load(
+        req.local_cache(session::SessionCell::default),
+        req.cookies(),
+        &st.config,
+    );
     csrf::validate(
         &st.csrf_tokens,
         &data,
@@ -310,7 +324,12 @@ fn check_fresh(req: &Request<'_>, st: &SecurityState, a: &Authn, within: i64, gr
         if let Some(gexp) = data.fs_gexp {
             if now < gexp as f64 {
                 data.fs_gexp = Some(grace_ts);
-                session::save(req.local_cache(session::SessionCell::default), jar, cfg, &data);
+                session::save(
+                    req.local_cache(session::SessionCell::default),
+                    jar,
+                    cfg,
+                    &data,
+                );
                 return true;
             }
         }
@@ -323,7 +342,12 @@ fn check_fresh(req: &Request<'_>, st: &SecurityState, a: &Authn, within: i64, gr
     if within == 0 {
         if from_session {
             data.fs_gexp = Some(grace_ts);
-            session::save(req.local_cache(session::SessionCell::default), jar, cfg, &data);
+            session::save(
+                req.local_cache(session::SessionCell::default),
+                jar,
+                cfg,
+                &data,
+            );
         }
         return false;
     }
@@ -335,7 +359,12 @@ fn check_fresh(req: &Request<'_>, st: &SecurityState, a: &Authn, within: i64, gr
     }
     if from_session {
         data.fs_gexp = Some(grace_ts);
-        session::save(req.local_cache(session::SessionCell::default), jar, cfg, &data);
+        session::save(
+            req.local_cache(session::SessionCell::default),
+            jar,
+            cfg,
+            &data,
+        );
     }
     true
 }
@@ -411,7 +440,10 @@ pub async fn evaluate(
     if reqm.has_authz() {
         let user = match &authn {
             Some(a) => Some(a.user.clone()),
-            None => current_user(req).await.map_err(|_| Denial::Unavailable)?.map(|a| a.user),
+            None => current_user(req)
+                .await
+                .map_err(|_| Denial::Unavailable)?
+                .map(|a| a.user),
         };
         let Some(user) = user else {
             return Err(Denial::Unauthorized {
@@ -426,7 +458,8 @@ pub async fn evaluate(
         if !reqm.roles_required.iter().all(|r| user.has_role(r)) {
             return Err(fail(reqm.roles_required));
         }
-        if !reqm.roles_accepted.is_empty() && !reqm.roles_accepted.iter().any(|r| user.has_role(r)) {
+        if !reqm.roles_accepted.is_empty() && !reqm.roles_accepted.iter().any(|r| user.has_role(r))
+        {
             return Err(fail(reqm.roles_accepted));
         }
         if !reqm
@@ -449,9 +482,12 @@ pub async fn evaluate(
         if cfg.csrf_enabled && is_unsafe(req.method()) {
             let authed = match &authn {
                 Some(_) => true,
-                None => current_user(req).await.map_err(|_| Denial::Unavailable)?.is_some(),
+                None => current_user(req)
+                    .await
+                    .map_err(|_| Denial::Unavailable)?
+                    .is_some(),
             };
-            if !(cfg.csrf_ignore_unauth_endpoints && !authed) {
+            if !cfg.csrf_ignore_unauth_endpoints || authed {
                 if let Err(e) = check_csrf(req, st) {
                     if !uc.fall_through {
                         return Err(Denial::Csrf(e.message()));
@@ -606,7 +642,11 @@ pub(crate) fn sync_csrf_cookie(st: &SecurityState, req: &Request<'_>, res: &mut 
         return;
     };
     // The session as this response leaves it.
-    let data = session::load(req.local_cache(session::SessionCell::default), req.cookies(), &st.config);
+    let data = session::load(
+        req.local_cache(session::SessionCell::default),
+        req.cookies(),
+        &st.config,
+    );
     match data.fs_cc.as_deref() {
         Some("clear") => {
             let mut c = session::csrf_cookie(&st.config, name, String::new());
