@@ -112,7 +112,7 @@ pub async fn lookup_identity(state: &SecurityState, identity: &str) -> Result<Op
     if identity.is_empty() {
         return Ok(None);
     }
-    for attr in &state.config.user_identity_attributes {
+    for attr in &state.config.identity_attributes() {
         let q = match attr.as_str() {
             "email" => {
                 if !identity.contains('@') {

@@ -159,6 +159,140 @@ pub struct SecurityConfig {
     pub redirect_allowed_subdomains: Vec<String>,
     /// Parity: `SECURITY_CACHE_CONTROL` as a header value.
     pub cache_control: String,
+    /// Parity: `SECURITY_REGISTERABLE`.
+    pub registerable: bool,
+    /// Parity: `SECURITY_RECOVERABLE`.
+    pub recoverable: bool,
+    /// Parity: `SECURITY_CHANGEABLE`.
+    pub changeable: bool,
+    /// Parity: `SECURITY_CHANGE_EMAIL`.
+    pub change_email: bool,
+    /// Parity: `SECURITY_CHANGE_USERNAME`.
+    pub change_username: bool,
+    /// Parity: `SECURITY_USERNAME_RECOVERY`.
+    pub username_recovery: bool,
+    /// Parity: `SECURITY_USERNAME_REQUIRED`.
+    pub username_required: bool,
+    /// Parity: `SECURITY_USERNAME_MIN_LENGTH`.
+    pub username_min_length: usize,
+    /// Parity: `SECURITY_USERNAME_MAX_LENGTH`.
+    pub username_max_length: usize,
+    /// Parity: `SECURITY_AUTO_LOGIN_AFTER_CONFIRM`.
+    pub auto_login_after_confirm: bool,
+    /// Parity: `SECURITY_PASSWORD_CONFIRM_REQUIRED`.
+    pub password_confirm_required: bool,
+    /// Parity: `SECURITY_PASSWORD_REQUIRED`.
+    pub password_required: bool,
+    /// Parity: `SECURITY_PASSWORD_COMPLEXITY_CHECKER` (`"zxcvbn"` or unset).
+    pub password_complexity_checker: Option<String>,
+    /// Parity: `SECURITY_ZXCVBN_MINIMUM_SCORE`.
+    pub zxcvbn_minimum_score: u8,
+    /// Parity: `SECURITY_PASSWORD_CHECK_BREACHED`: `"false"`, `"true"` or `"strict"`.
+    pub password_check_breached: String,
+    /// Parity: `SECURITY_PASSWORD_BREACHED_COUNT`.
+    pub password_breached_count: u64,
+    /// Base URL of the k-anonymity range API (HIBP's by default).
+    pub password_breached_url: String,
+    /// Parity: `SECURITY_PHONE_REGION_DEFAULT`.
+    pub phone_region_default: String,
+    /// Parity: `SECURITY_SEND_REGISTER_EMAIL`.
+    pub send_register_email: bool,
+    /// Parity: `SECURITY_SEND_PASSWORD_CHANGE_EMAIL`.
+    pub send_password_change_email: bool,
+    /// Parity: `SECURITY_SEND_PASSWORD_RESET_EMAIL`.
+    pub send_password_reset_email: bool,
+    /// Parity: `SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL`.
+    pub send_password_reset_notice_email: bool,
+    /// Parity: `SECURITY_SEND_USERNAME_CHANGE_EMAIL`.
+    pub send_username_change_email: bool,
+    /// Parity: `SECURITY_EMAIL_SENDER`.
+    pub email_sender: String,
+    /// Parity: `SECURITY_EMAIL_PLAINTEXT`.
+    pub email_plaintext: bool,
+    /// Parity: `SECURITY_EMAIL_HTML`.
+    pub email_html: bool,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_REGISTER`.
+    pub email_subject_register: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_CONFIRM`.
+    pub email_subject_confirm: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_PASSWORD_NOTICE`.
+    pub email_subject_password_notice: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_PASSWORD_CHANGE_NOTICE`.
+    pub email_subject_password_change_notice: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_PASSWORD_RESET`.
+    pub email_subject_password_reset: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_USERNAME_CHANGE_NOTICE`.
+    pub email_subject_username_change_notice: String,
+    /// Parity: `SECURITY_EMAIL_SUBJECT_USERNAME_RECOVERY`.
+    pub email_subject_username_recovery: String,
+    /// Parity: `SECURITY_CHANGE_EMAIL_SUBJECT`.
+    pub change_email_subject: String,
+    /// Parity: `SECURITY_CONFIRM_EMAIL_WITHIN` (seconds).
+    pub confirm_email_within: u64,
+    /// Parity: `SECURITY_RESET_PASSWORD_WITHIN` (seconds).
+    pub reset_password_within: u64,
+    /// Parity: `SECURITY_CHANGE_EMAIL_WITHIN` (seconds).
+    pub change_email_within: u64,
+    /// Parity: `SECURITY_CONFIRM_SALT`.
+    pub confirm_salt: String,
+    /// Parity: `SECURITY_RESET_SALT`.
+    pub reset_salt: String,
+    /// Parity: `SECURITY_CHANGE_EMAIL_SALT`.
+    pub change_email_salt: String,
+    /// Parity: `SECURITY_REGISTER_URL`.
+    pub register_url: String,
+    /// Parity: `SECURITY_RESET_URL`.
+    pub reset_url: String,
+    /// Parity: `SECURITY_CHANGE_URL`.
+    pub change_url: String,
+    /// Parity: `SECURITY_CONFIRM_URL`.
+    pub confirm_url: String,
+    /// Parity: `SECURITY_CHANGE_EMAIL_URL`.
+    pub change_email_url: String,
+    /// Parity: `SECURITY_CHANGE_USERNAME_URL`.
+    pub change_username_url: String,
+    /// Parity: `SECURITY_USERNAME_RECOVERY_URL`.
+    pub username_recovery_url: String,
+    /// Parity: `SECURITY_REDIRECT_BEHAVIOR` (`"spa"` or unset).
+    pub redirect_behavior: Option<String>,
+    /// Parity: `SECURITY_POST_REGISTER_VIEW`.
+    pub post_register_view: Option<String>,
+    /// Parity: `SECURITY_POST_CONFIRM_VIEW`.
+    pub post_confirm_view: Option<String>,
+    /// Parity: `SECURITY_CONFIRM_ERROR_VIEW`.
+    pub confirm_error_view: Option<String>,
+    /// Parity: `SECURITY_RESET_VIEW`.
+    pub reset_view: Option<String>,
+    /// Parity: `SECURITY_RESET_ERROR_VIEW`.
+    pub reset_error_view: Option<String>,
+    /// Parity: `SECURITY_POST_RESET_VIEW`.
+    pub post_reset_view: Option<String>,
+    /// Parity: `SECURITY_POST_CHANGE_VIEW`.
+    pub post_change_view: Option<String>,
+    /// Parity: `SECURITY_POST_CHANGE_EMAIL_VIEW`.
+    pub post_change_email_view: Option<String>,
+    /// Parity: `SECURITY_CHANGE_EMAIL_ERROR_VIEW`.
+    pub change_email_error_view: Option<String>,
+    /// Parity: `SECURITY_POST_CHANGE_USERNAME_VIEW`.
+    pub post_change_username_view: Option<String>,
+    /// Parity: `SECURITY_REQUIRES_CONFIRMATION_ERROR_VIEW`.
+    pub requires_confirmation_error_view: Option<String>,
+    /// Base URL for links in mail (`https://app.example.com`); never taken from the request.
+    pub external_url: Option<String>,
+    /// SMTP host (Flask-Mail `MAIL_SERVER`); unset = mail written to the log.
+    pub mail_server: Option<String>,
+    /// SMTP port (`MAIL_PORT`).
+    pub mail_port: u16,
+    /// `"none"`, `"starttls"` or `"tls"` (`MAIL_USE_TLS` / `MAIL_USE_SSL`).
+    pub mail_security: String,
+    /// SMTP user (`MAIL_USERNAME`).
+    pub mail_username: Option<String>,
+    /// SMTP password (`MAIL_PASSWORD`).
+    pub mail_password: Option<String>,
+    /// SMTP timeout in seconds.
+    pub mail_timeout: u64,
+    /// Folder with `security/email/*.txt|html` overrides.
+    pub mail_templates_dir: Option<String>,
     /// What to do at launch when routes name roles or permissions the datastore lacks:
     /// `"warn"` or `"refuse"`.
     pub undeclared_roles: String,
@@ -226,6 +360,73 @@ impl Default for SecurityConfig {
             redirect_base_domain: None,
             redirect_allowed_subdomains: Vec::new(),
             cache_control: "private, no-store".into(),
+            registerable: false,
+            recoverable: false,
+            changeable: false,
+            change_email: false,
+            change_username: false,
+            username_recovery: false,
+            username_required: false,
+            username_min_length: 4,
+            username_max_length: 32,
+            auto_login_after_confirm: false,
+            password_confirm_required: true,
+            password_required: true,
+            password_complexity_checker: None,
+            zxcvbn_minimum_score: 3,
+            password_check_breached: "false".into(),
+            password_breached_count: 1,
+            password_breached_url: "https://api.pwnedpasswords.com/range/".into(),
+            phone_region_default: "US".into(),
+            send_register_email: true,
+            send_password_change_email: true,
+            send_password_reset_email: true,
+            send_password_reset_notice_email: true,
+            send_username_change_email: true,
+            email_sender: "no-reply@localhost".into(),
+            email_plaintext: true,
+            email_html: true,
+            email_subject_register: "Welcome".into(),
+            email_subject_confirm: "Please confirm your email".into(),
+            email_subject_password_notice: "Your password has been reset".into(),
+            email_subject_password_change_notice: "Your password has been changed".into(),
+            email_subject_password_reset: "Password reset instructions".into(),
+            email_subject_username_change_notice: "Your username has been changed".into(),
+            email_subject_username_recovery: "Your requested username".into(),
+            change_email_subject: "Confirm your new email address".into(),
+            confirm_email_within: 2 * 24 * 3600,
+            reset_password_within: 24 * 3600,
+            change_email_within: 2 * 3600,
+            confirm_salt: "confirm-salt".into(),
+            reset_salt: "reset-salt".into(),
+            change_email_salt: "change-email-salt".into(),
+            register_url: "/register".into(),
+            reset_url: "/reset".into(),
+            change_url: "/change".into(),
+            confirm_url: "/confirm".into(),
+            change_email_url: "/change-email".into(),
+            change_username_url: "/change-username".into(),
+            username_recovery_url: "/recover-username".into(),
+            redirect_behavior: None,
+            post_register_view: None,
+            post_confirm_view: None,
+            confirm_error_view: None,
+            reset_view: None,
+            reset_error_view: None,
+            post_reset_view: None,
+            post_change_view: None,
+            post_change_email_view: None,
+            change_email_error_view: None,
+            post_change_username_view: None,
+            requires_confirmation_error_view: None,
+            external_url: None,
+            mail_server: None,
+            mail_port: 25,
+            mail_security: "none".into(),
+            mail_username: None,
+            mail_password: None,
+            mail_timeout: 10,
+            mail_templates_dir: None,
             undeclared_roles: "warn".into(),
         }
     }
@@ -266,6 +467,16 @@ impl SecurityConfig {
             argon2_parallelism: self.argon2_parallelism,
             bcrypt_rounds: self.bcrypt_rounds,
         }
+    }
+
+    /// The identity attributes in force: `user_identity_attributes`, plus `username`
+    /// when `username_enable` is on (as Flask-Security appends it).
+    pub fn identity_attributes(&self) -> Vec<String> {
+        let mut v = self.user_identity_attributes.clone();
+        if self.username_enable && !v.iter().any(|a| a == "username") {
+            v.push("username".into());
+        }
+        v
     }
 
     /// Parsed `csrf_protect_mechanisms`.

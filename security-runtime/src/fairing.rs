@@ -14,6 +14,11 @@ use tokio::sync::Semaphore;
 use crate::config::SecurityConfig;
 use crate::datastore::{SqlDatastore, UserDatastore};
 use crate::hashing::PasswordContext;
+use crate::mail::{MailTemplates, MailUtil};
+use crate::validation::{
+    DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
+    UsernameUtil,
+};
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
 use crate::tokens::TokenSerializer;
@@ -101,6 +106,16 @@ pub struct SecurityState {
     pub hooks: Hooks,
     /// Bounds concurrent password hashing.
     pub(crate) hash_slots: Semaphore,
+    /// Sends mail.
+    pub mailer: Arc<dyn MailUtil>,
+    /// Mail templates.
+    pub mail_templates: MailTemplates,
+    /// Validates new passwords.
+    pub password_util: Arc<dyn PasswordUtil>,
+    /// Validates usernames.
+    pub username_util: Arc<dyn UsernameUtil>,
+    /// Canonicalises phone numbers.
+    pub phone_util: Arc<dyn PhoneUtil>,
 }
 
 impl SecurityState {
@@ -189,6 +204,10 @@ pub struct Security {
     source: Option<DatastoreSource>,
     hooks: Hooks,
     mount_routes: bool,
+    mailer: Option<Arc<dyn MailUtil>>,
+    password_util: Option<Arc<dyn PasswordUtil>>,
+    username_util: Option<Arc<dyn UsernameUtil>>,
+    phone_util: Option<Arc<dyn PhoneUtil>>,
 }
 
 impl Default for Security {
@@ -205,6 +224,10 @@ impl Security {
             source: None,
             hooks: Hooks::default(),
             mount_routes: true,
+            mailer: None,
+            password_util: None,
+            username_util: None,
+            phone_util: None,
         }
     }
 
@@ -225,6 +248,30 @@ impl Security {
     /// Uses a ready datastore (any [`UserDatastore`] implementation).
     pub fn datastore(mut self, ds: Arc<dyn UserDatastore>) -> Self {
         self.source = Some(Box::new(move |_| Some(ds.clone())));
+        self
+    }
+
+    /// Parity: `Security(mail_util_cls=...)`: replaces mail sending.
+    pub fn mail_util(mut self, m: Arc<dyn MailUtil>) -> Self {
+        self.mailer = Some(m);
+        self
+    }
+
+    /// Parity: `Security(password_util_cls=...)`.
+    pub fn password_util(mut self, p: Arc<dyn PasswordUtil>) -> Self {
+        self.password_util = Some(p);
+        self
+    }
+
+    /// Parity: `Security(username_util_cls=...)`.
+    pub fn username_util(mut self, u: Arc<dyn UsernameUtil>) -> Self {
+        self.username_util = Some(u);
+        self
+    }
+
+    /// Parity: `Security(phone_util_cls=...)`.
+    pub fn phone_util(mut self, p: Arc<dyn PhoneUtil>) -> Self {
+        self.phone_util = Some(p);
         self
     }
 
@@ -392,8 +439,42 @@ impl Fairing for Security {
                 return Err(rocket);
             }
         }
+        let mailer = match &self.mailer {
+            Some(m) => m.clone(),
+            None => match crate::mail::mailer_from_config(&config) {
+                Ok(m) => m,
+                Err(e) => {
+                    rocket::error!("security configuration (mail): {e}");
+                    return Err(rocket);
+                }
+            },
+        };
+        let mail_templates = match MailTemplates::new(&config) {
+            Ok(t) => t,
+            Err(e) => {
+                rocket::error!("security configuration (mail templates): {e}");
+                return Err(rocket);
+            }
+        };
+        let password_util = self
+            .password_util
+            .clone()
+            .unwrap_or_else(|| Arc::new(DefaultPasswordUtil::new(&config)));
+        let username_util = self
+            .username_util
+            .clone()
+            .unwrap_or_else(|| Arc::new(DefaultUsernameUtil::new(&config)));
+        let phone_util = self
+            .phone_util
+            .clone()
+            .unwrap_or_else(|| Arc::new(DefaultPhoneUtil::new(&config)));
         let keys = secret_keys(&config);
         let state = SecurityState {
+            mailer,
+            mail_templates,
+            password_util,
+            username_util,
+            phone_util,
             auth_tokens: TokenSerializer::new(keys.clone(), config.remember_salt.clone()),
             csrf_tokens: TokenSerializer::new(keys, "wtf-csrf-token"),
             hash_slots: Semaphore::new(config.max_concurrent_hashes),

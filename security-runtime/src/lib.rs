@@ -19,6 +19,7 @@ pub mod hashing;
 pub mod html;
 pub mod input;
 pub mod launch;
+pub mod mail;
 pub mod messages;
 pub mod model;
 pub mod redirect;
@@ -27,6 +28,7 @@ pub mod responses;
 pub mod session;
 pub mod signals;
 pub mod tokens;
+pub mod validation;
 
 pub use auth::{get_auth_token, login_user, logout_user, lookup_identity};
 pub use config::SecurityConfig;

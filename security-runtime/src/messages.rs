@@ -37,3 +37,88 @@ pub const USERNAME_NOT_PROVIDED: &str = "Username not provided";
 pub const SERVICE_UNAVAILABLE: &str = "Service temporarily unavailable, please try again later.";
 /// Body of a 413.
 pub const TOO_LARGE: &str = "Request body too large.";
+/// `EMAIL_ALREADY_ASSOCIATED` (`%(email)s` interpolated).
+pub fn email_already_associated(email: &str) -> String {
+    format!("{email} is already associated with an account.")
+}
+/// `USERNAME_ALREADY_ASSOCIATED` (`%(username)s` interpolated).
+pub fn username_already_associated(username: &str) -> String {
+    format!("{username} is already associated with an account.")
+}
+/// `RETYPE_PASSWORD_MISMATCH`.
+pub const RETYPE_PASSWORD_MISMATCH: &str = "Passwords do not match";
+/// `PASSWORD_IS_THE_SAME`.
+pub const PASSWORD_IS_THE_SAME: &str =
+    "Your new password must be different than your previous password.";
+/// `ALREADY_CONFIRMED`.
+pub const ALREADY_CONFIRMED: &str = "Your email has already been confirmed.";
+/// `EMAIL_CONFIRMED`.
+pub const EMAIL_CONFIRMED: &str = "Thank you. Your email has been confirmed.";
+/// `INVALID_CONFIRMATION_TOKEN`.
+pub const INVALID_CONFIRMATION_TOKEN: &str = "Invalid confirmation token.";
+/// `CONFIRMATION_EXPIRED`.
+pub fn confirmation_expired(within: &str, email: &str) -> String {
+    format!(
+        "You did not confirm your email within {within}. New instructions to confirm your \
+         email have been sent to {email}."
+    )
+}
+/// `CONFIRMATION_REQUEST`.
+pub fn confirmation_request(email: &str) -> String {
+    format!("Confirmation instructions have been sent to {email}.")
+}
+/// `INVALID_RESET_PASSWORD_TOKEN`.
+pub const INVALID_RESET_PASSWORD_TOKEN: &str = "Invalid reset password token.";
+/// `PASSWORD_RESET_EXPIRED`.
+pub fn password_reset_expired(within: &str, email: &str) -> String {
+    format!(
+        "You did not reset your password within {within}. New instructions have been sent \
+         to {email}."
+    )
+}
+/// `PASSWORD_RESET_REQUEST`.
+pub fn password_reset_request(email: &str) -> String {
+    format!("Instructions to reset your password have been sent to {email}.")
+}
+/// `PASSWORD_RESET`.
+pub const PASSWORD_RESET: &str =
+    "You successfully reset your password and you have been logged in automatically.";
+/// `PASSWORD_CHANGE`.
+pub const PASSWORD_CHANGE: &str = "You successfully changed your password.";
+/// `CHANGE_EMAIL_EXPIRED`.
+pub fn change_email_expired(within: &str) -> String {
+    format!("Your change email link has expired ({within}). Please request a new one.")
+}
+/// `CHANGE_EMAIL_CONFIRMED`.
+pub const CHANGE_EMAIL_CONFIRMED: &str = "Change of email address confirmed";
+/// `USERNAME_CHANGE`.
+pub const USERNAME_CHANGE: &str = "Username successfully changed";
+/// `USERNAME_RECOVERY_REQUEST`.
+pub const USERNAME_RECOVERY_REQUEST: &str =
+    "If registered, your username will be sent to your email.";
+/// `GENERIC_RECOVERY`.
+pub const GENERIC_RECOVERY: &str =
+    "If that email address is in our system, you will receive an email describing how to \
+     reset your password.";
+/// Answer when a mail that a flow depends on could not be sent.
+pub const MAIL_FAILED: &str = "We could not send the email; please try again later.";
+/// `INVALID_INPUT`.
+pub const INVALID_INPUT: &str = "Value entered is not valid for the field";
+/// `PASSWORD_INVALID_LENGTH` (`%(length)s` interpolated: the minimum length).
+pub fn password_invalid_length(length: usize) -> String {
+    format!("Password must be at least {length} characters")
+}
+/// `PASSWORD_TOO_SIMPLE`.
+pub const PASSWORD_TOO_SIMPLE: &str = "Password not complex enough";
+/// `PASSWORD_BREACHED`.
+pub const PASSWORD_BREACHED: &str = "Password on breached list";
+/// `PASSWORD_BREACHED_SITE_ERROR`.
+pub const PASSWORD_BREACHED_SITE_ERROR: &str = "Failed to contact breached passwords site";
+/// `PHONE_INVALID`.
+pub const PHONE_INVALID: &str = "Phone number not valid e.g. missing country code";
+/// `USERNAME_INVALID_LENGTH` (`%(min)d`, `%(max)d` interpolated).
+pub fn username_invalid_length(min: usize, max: usize) -> String {
+    format!("Username must be at least {min} characters and less than {max} characters")
+}
+/// `USERNAME_DISALLOWED_CHARACTERS`.
+pub const USERNAME_DISALLOWED_CHARACTERS: &str = "Username can contain only letters and numbers";

@@ -26,6 +26,79 @@ pub enum Signal {
         /// `password`.
         auth_type: String,
     },
+    /// Parity: `user_registered(user, confirmation_token)`.
+    UserRegistered {
+        /// The new user's id.
+        user_id: i32,
+        /// The confirmation token mailed, when confirmable.
+        confirmation_token: Option<String>,
+    },
+    /// Parity: `user_not_registered` (generic responses: identity already in use).
+    UserNotRegistered {
+        /// The existing user's id when the email was taken.
+        user_id: Option<i32>,
+        /// The email was taken.
+        existing_email: bool,
+        /// The username was taken.
+        existing_username: bool,
+    },
+    /// Parity: `user_confirmed(user)`.
+    UserConfirmed {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// Parity: `confirm_instructions_sent(user, token)`.
+    ConfirmInstructionsSent {
+        /// The user's id.
+        user_id: i32,
+        /// The confirmation token.
+        token: String,
+    },
+    /// Parity: `reset_password_instructions_sent(user, token)`.
+    ResetPasswordInstructionsSent {
+        /// The user's id.
+        user_id: i32,
+        /// The reset token.
+        token: String,
+    },
+    /// Parity: `password_reset(user)`.
+    PasswordReset {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// Parity: `password_changed(user)`.
+    PasswordChanged {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// Parity: `username_recovery_email_sent(user)`.
+    UsernameRecoveryEmailSent {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// Parity: `username_changed(user, old_username)`.
+    UsernameChanged {
+        /// The user's id.
+        user_id: i32,
+        /// The previous username.
+        old_username: Option<String>,
+    },
+    /// Parity: `change_email_instructions_sent(user, new_email, token)`.
+    ChangeEmailInstructionsSent {
+        /// The user's id.
+        user_id: i32,
+        /// The requested address.
+        new_email: String,
+        /// The change-email token.
+        token: String,
+    },
+    /// Parity: `change_email_confirmed(user, old_email)`.
+    ChangeEmailConfirmed {
+        /// The user's id.
+        user_id: i32,
+        /// The previous address.
+        old_email: String,
+    },
     /// Parity: `identity_changed` on logout (`AnonymousIdentity`).
     UserLoggedOut {
         /// The user's id.

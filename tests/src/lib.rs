@@ -385,3 +385,5 @@ macro_rules! each_backend {
         }
     };
 }
+
+pub mod smtp;

@@ -20,7 +20,7 @@ pub(crate) fn user_payload(user: &User) -> Value {
 }
 
 fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
-    json!(ctx.state.config.user_identity_attributes)
+    json!(ctx.state.config.identity_attributes())
 }
 
 /// `GET /login`: the form (HTML) or `identity_attributes` and a CSRF token (JSON).
@@ -86,7 +86,7 @@ fn read_fields(
     }
     let identity = match (email, username) {
         (Some(e), _) => {
-            if !e.contains('@') && !cfg.user_identity_attributes.iter().any(|a| a == "username") {
+            if !e.contains('@') && !cfg.identity_attributes().iter().any(|a| a == "username") {
                 errors.field("email", msg::INVALID_EMAIL_ADDRESS);
             }
             Some(e)

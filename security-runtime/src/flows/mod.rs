@@ -15,8 +15,15 @@ use crate::guards::{self, deny, Authn};
 use crate::responses::Denial;
 use crate::session::{self, SessionCell, SessionData};
 
+mod common;
+pub mod change;
+pub mod confirm;
 pub mod login;
 pub mod logout;
+pub mod recover;
+pub mod register;
+
+pub use common::{Authed, Fresh};
 
 /// Route names of this crate start with this, so responses can be recognised.
 const ROUTE_PREFIX: &str = "security::";
@@ -66,11 +73,18 @@ impl SecurityCtx<'_> {
             .unwrap_or_default()
     }
 
-    /// Checks a form/header CSRF token, as the security forms do.
+    /// Checks a form/header CSRF token, as the security forms do: skipped when CSRF is
+    /// off, for anonymous callers with `csrf_ignore_unauth_endpoints`, and for callers
+    /// authenticated by a mechanism outside `csrf_protect_mechanisms`.
     pub fn check_csrf(&self, form_token: Option<&str>) -> Result<(), crate::csrf::CsrfError> {
         let cfg = &self.state.config;
         if !cfg.csrf_enabled || (cfg.csrf_ignore_unauth_endpoints && self.current.is_none()) {
             return Ok(());
+        }
+        if let Some(a) = &self.current {
+            if !cfg.csrf_mechanisms().contains(&a.via) {
+                return Ok(());
+            }
         }
         let data = self.session();
         crate::csrf::validate(
@@ -154,10 +168,91 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
             logout.push(named(r, method, "logout"));
         }
     }
-    Ok(vec![
+    let mut out = vec![
         (cfg.url(&cfg.login_url), login),
         (cfg.url(&cfg.logout_url), logout),
-    ])
+    ];
+    let mut add = |enabled: bool, key: &str, url: &String, name: &str, routes: Vec<Route>| {
+        if !enabled {
+            return Ok(());
+        }
+        if !valid_path(url) {
+            return Err(format!("`security.{key}` is not a valid path: `{url}`"));
+        }
+        let named_routes = routes
+            .into_iter()
+            .map(|r| {
+                let m = r.method;
+                named(r, m, name)
+            })
+            .collect();
+        out.push((cfg.url(url), named_routes));
+        Ok(())
+    };
+    add(
+        cfg.registerable,
+        "register_url",
+        &cfg.register_url,
+        "register",
+        rocket::routes![register::register_get, register::register_post],
+    )?;
+    add(
+        cfg.confirmable,
+        "confirm_url",
+        &cfg.confirm_url,
+        "confirm",
+        rocket::routes![
+            confirm::send_confirmation_get,
+            confirm::send_confirmation_post,
+            confirm::confirm_email_get,
+            confirm::confirm_email_post
+        ],
+    )?;
+    add(
+        cfg.recoverable,
+        "reset_url",
+        &cfg.reset_url,
+        "reset",
+        rocket::routes![
+            recover::forgot_get,
+            recover::forgot_post,
+            recover::reset_get,
+            recover::reset_post
+        ],
+    )?;
+    add(
+        cfg.username_recovery,
+        "username_recovery_url",
+        &cfg.username_recovery_url,
+        "recover_username",
+        rocket::routes![recover::recover_username_get, recover::recover_username_post],
+    )?;
+    add(
+        cfg.changeable,
+        "change_url",
+        &cfg.change_url,
+        "change_password",
+        rocket::routes![change::change_password_get, change::change_password_post],
+    )?;
+    add(
+        cfg.change_email,
+        "change_email_url",
+        &cfg.change_email_url,
+        "change_email",
+        rocket::routes![
+            change::change_email_get,
+            change::change_email_post,
+            change::change_email_confirm
+        ],
+    )?;
+    add(
+        cfg.change_username,
+        "change_username_url",
+        &cfg.change_username_url,
+        "change_username",
+        rocket::routes![change::change_username_get, change::change_username_post],
+    )?;
+    Ok(out)
 }
 
 /// True when the request was routed to one of this crate's endpoints.

@@ -376,6 +376,17 @@ pub async fn evaluate(
     reqm: &Requirement,
     handler: &str,
 ) -> Result<Option<Authn>, Denial> {
+    evaluate_with(req, reqm, handler, true).await
+}
+
+/// [`evaluate`], optionally leaving the CSRF check to the caller (the security forms
+/// accept the token in the body too).
+pub async fn evaluate_with(
+    req: &Request<'_>,
+    reqm: &Requirement,
+    handler: &str,
+    check_csrf_header: bool,
+) -> Result<Option<Authn>, Denial> {
     let Some(st) = state(req) else {
         return Err(Denial::Unavailable);
     };
@@ -427,7 +438,8 @@ pub async fn evaluate(
                     return Err(Denial::Reauthenticate { within, grace });
                 }
             }
-            if cfg.csrf_enabled
+            if check_csrf_header
+                && cfg.csrf_enabled
                 && is_unsafe(req.method())
                 && cfg.csrf_mechanisms().contains(&found.via)
             {

@@ -1,0 +1,438 @@
+//! `/change` (password), `/change-email` (+ `/change-email/<token>`), `/change-username`.
+//!
+//! Parity: `views.change_password`, `change_email.change_email`,
+//! `change_email.change_email_confirm`, `change_username.change_username`.
+
+use rocket::http::Status;
+use serde_json::{json, Map, Value};
+
+use super::common::{
+    check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
+    page, redirect_with, same_hash, send_mail, spa, token_path, validate_password, within_text,
+    Authed, Fresh, HtmlField,
+};
+use super::SecurityCtx;
+use crate::auth::login_user;
+use crate::datastore::{new_uniquifier, UserQuery};
+use crate::input::FormInput;
+use crate::messages as msg;
+use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::signals::Signal;
+use crate::validation::normalize_email;
+use crate::SecurityError;
+
+fn pw_fields() -> [HtmlField<'static>; 3] {
+    let f = |name| HtmlField {
+        name,
+        kind: "password",
+        value: String::new(),
+    };
+    [f("password"), f("new_password"), f("new_password_confirm")]
+}
+
+/// `GET /change`: `user` and `active_password`.
+#[rocket::get("/")]
+pub async fn change_password_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
+    let user = who.0.user;
+    if ctx.want_json {
+        let mut m = Map::new();
+        m.insert("active_password".into(), json!(user.password.is_some()));
+        return json_ok(&ctx, m, Some((&user, false)));
+    }
+    let cfg = &ctx.state.config;
+    page(&ctx, "Change password", &cfg.url(&cfg.change_url), &pw_fields(), &[])
+}
+
+/// `POST /change`.
+#[rocket::post("/", data = "<input>")]
+pub async fn change_password_post(ctx: SecurityCtx<'_>, who: Authed, input: FormInput) -> Reply {
+    match change_password(&ctx, who, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The change-password flow without Rocket.
+pub async fn change_password(
+    ctx: &SecurityCtx<'_>,
+    who: Authed,
+    input: &FormInput,
+) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut user = who.0.user;
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    let current = field(input, "password", &mut errors);
+    let new = field(input, "new_password", &mut errors);
+    let confirm = field(input, "new_password_confirm", &mut errors);
+    let action = cfg.url(&cfg.change_url);
+    if let Some(stored) = user.password.clone() {
+        match current.as_deref() {
+            None => {
+                if errors.first("password").is_none() {
+                    errors.field("password", msg::PASSWORD_NOT_PROVIDED);
+                }
+            }
+            Some(c) if errors.is_empty() => {
+                let (ok, _) = st.verify_and_update(c, &stored).await?;
+                if !ok {
+                    errors.field("password", msg::INVALID_PASSWORD);
+                    st.send(Signal::UserFailedAuthn {
+                        user_id: Some(user.id),
+                        auth_type: "password".into(),
+                    });
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    let inputs: Vec<String> = std::iter::once(user.email.clone())
+        .chain(user.username.clone())
+        .collect();
+    let normalized = match new.as_deref() {
+        None => {
+            if errors.first("new_password").is_none() {
+                errors.field("new_password", msg::PASSWORD_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(n) => {
+            if current.as_deref() == Some(n) {
+                errors.field("new_password", msg::PASSWORD_IS_THE_SAME);
+                None
+            } else {
+                validate_password(st, n, false, &inputs, "new_password", &mut errors).await
+            }
+        }
+    };
+    match (new.as_deref(), confirm.as_deref()) {
+        (_, None) => {
+            if errors.first("new_password_confirm").is_none() {
+                errors.field("new_password_confirm", msg::PASSWORD_NOT_PROVIDED);
+            }
+        }
+        (Some(n), Some(c)) if n != c => {
+            errors.field("new_password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
+        }
+        _ => {}
+    }
+    let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
+        return Ok(fail(ctx, &errors, "Change password", &action, &pw_fields()));
+    };
+    // New hash and new session identity in one write; then a new session for this
+    // browser (the remember cookie is kept when there was one).
+    user.password = Some(st.hash_password(&pw).await?);
+    user.fs_uniquifier = new_uniquifier();
+    let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
+    login_user(st, ctx.cell, ctx.jar, &mut user, remember, &["change"], ctx.remote, true).await?;
+    st.send(Signal::PasswordChanged { user_id: user.id });
+    if cfg.send_password_change_email {
+        if let Err(e) = send_mail(
+            st,
+            "change_notice",
+            &user.email,
+            &cfg.email_subject_password_change_notice,
+            json!({"user": mail_user(&user)}),
+        )
+        .await
+        {
+            rocket::warn!("change notice not sent: {e}");
+        }
+    }
+    if ctx.want_json {
+        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
+    }
+    Ok(Reply::redirect(
+        cfg.post_change_view
+            .clone()
+            .unwrap_or_else(|| cfg.post_login_view.clone()),
+    ))
+}
+
+fn email_field(v: &str) -> [HtmlField<'static>; 1] {
+    [HtmlField {
+        name: "email",
+        kind: "email",
+        value: v.to_owned(),
+    }]
+}
+
+/// `GET /change-email`: `user` and `current_email`.
+#[rocket::get("/")]
+pub async fn change_email_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
+    let user = who.0.user;
+    if ctx.want_json {
+        let mut m = Map::new();
+        m.insert("current_email".into(), json!(user.email));
+        return json_ok(&ctx, m, Some((&user, false)));
+    }
+    let cfg = &ctx.state.config;
+    page(&ctx, "Change email", &cfg.url(&cfg.change_email_url), &email_field(""), &[])
+}
+
+/// `POST /change-email`: mails a confirmation link to the new address.
+#[rocket::post("/", data = "<input>")]
+pub async fn change_email_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
+    match change_email(&ctx, who, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The change-email request flow without Rocket.
+pub async fn change_email(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let user = who.0.user;
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    let raw = field(input, "email", &mut errors);
+    let new_email = match raw.as_deref().map(normalize_email) {
+        None => {
+            if errors.first("email").is_none() {
+                errors.field("email", msg::EMAIL_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(Err(m)) => {
+            errors.field("email", m);
+            None
+        }
+        Some(Ok(e)) => Some(e),
+    };
+    let mut taken = false;
+    if let Some(e) = &new_email {
+        taken = st
+            .datastore
+            .find_user(&UserQuery::Email(e.clone()), true)
+            .await?
+            .is_some();
+        if taken && !cfg.return_generic_responses {
+            errors.field("email", msg::email_already_associated(e));
+        }
+    }
+    let action = cfg.url(&cfg.change_email_url);
+    let Some(new_email) = new_email.filter(|_| errors.is_empty()) else {
+        return Ok(fail(ctx, &errors, "Change email", &action, &email_field(raw.as_deref().unwrap_or(""))));
+    };
+    if !taken {
+        let token = make_token(
+            st,
+            &cfg.change_email_salt,
+            json!([user.fs_uniquifier, hash_data(st, &user.email), new_email]),
+        );
+        let url = link(st, &token_path(&cfg.change_email_url, &token));
+        let sent = send_mail(
+            st,
+            "change_email_instructions",
+            &new_email,
+            &cfg.change_email_subject,
+            json!({
+                "user": mail_user(&user),
+                "link": url,
+                "token": token,
+                "within": within_text(cfg.change_email_within),
+            }),
+        )
+        .await;
+        match sent {
+            Ok(()) => st.send(Signal::ChangeEmailInstructionsSent {
+                user_id: user.id,
+                new_email: new_email.clone(),
+                token,
+            }),
+            Err(e) => return Ok(mail_failed(ctx, &e)),
+        }
+    }
+    if ctx.want_json {
+        let mut m = Map::new();
+        m.insert("current_email".into(), json!(user.email));
+        return Ok(json_ok(ctx, m, Some((&user, false))));
+    }
+    let info = format!("Instructions to confirm your new email address have been sent to {new_email}.");
+    Ok(page(ctx, "Change email", &action, &email_field(""), &[info]))
+}
+
+/// `GET /change-email/<token>`: the link in the mail; needs no login.
+#[rocket::get("/<token>")]
+pub async fn change_email_confirm(ctx: SecurityCtx<'_>, token: &str) -> Reply {
+    match confirm_change(&ctx, token).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let (expired, invalid, data) = check_token(st, &cfg.change_email_salt, token, cfg.change_email_within);
+    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let err = |m: String| -> Reply {
+        if spa(st) && !ctx.want_json {
+            let view = cfg.change_email_error_view.clone().unwrap_or_else(|| "/".into());
+            return redirect_with(&view, &[("error", &m)]);
+        }
+        if ctx.want_json {
+            return errors_reply(st, Status::BadRequest, &[&m]);
+        }
+        Reply::new(Status::BadRequest, ReplyBody::Text(m))
+    };
+    if expired && !invalid {
+        return Ok(err(msg::change_email_expired(&within_text(cfg.change_email_within))));
+    }
+    let (Some(uid), Some(old_hash), Some(new_email)) = (
+        parts.first().and_then(Value::as_str),
+        parts.get(1).and_then(Value::as_str),
+        parts.get(2).and_then(Value::as_str),
+    ) else {
+        return Ok(err(msg::API_ERROR.into()));
+    };
+    if invalid {
+        return Ok(err(msg::API_ERROR.into()));
+    }
+    let user = st
+        .datastore
+        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
+        .await?;
+    let Some(mut user) = user.filter(|u| same_hash(&hash_data(st, &u.email), old_hash)) else {
+        return Ok(err(msg::API_ERROR.into()));
+    };
+    let old_email = std::mem::replace(&mut user.email, new_email.to_owned());
+    user.confirmed_at = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
+        .map(|d| d.naive_utc());
+    match st.datastore.put_user(&mut user).await {
+        Ok(()) => {}
+        // The address was taken after the link was sent.
+        Err(SecurityError::AlreadyExists { .. }) => return Ok(err(msg::API_ERROR.into())),
+        Err(e) => return Err(e),
+    }
+    st.send(Signal::ChangeEmailConfirmed {
+        user_id: user.id,
+        old_email,
+    });
+    if spa(st) && !ctx.want_json {
+        let view = cfg
+            .post_change_email_view
+            .clone()
+            .unwrap_or_else(|| cfg.post_login_view.clone());
+        return Ok(redirect_with(
+            &view,
+            &[
+                ("success", msg::CHANGE_EMAIL_CONFIRMED),
+                ("email", &user.email),
+                ("identity", user.calc_username()),
+            ],
+        ));
+    }
+    if ctx.want_json {
+        return Ok(json_reply(st, Status::Ok, json!({})));
+    }
+    Ok(Reply::redirect(
+        cfg.post_change_email_view
+            .clone()
+            .unwrap_or_else(|| cfg.post_login_view.clone()),
+    ))
+}
+
+fn username_field(v: &str) -> [HtmlField<'static>; 1] {
+    [HtmlField {
+        name: "username",
+        kind: "text",
+        value: v.to_owned(),
+    }]
+}
+
+/// `GET /change-username`: `user` and `current_username`.
+#[rocket::get("/")]
+pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
+    let user = who.0.user;
+    if ctx.want_json {
+        let mut m = Map::new();
+        m.insert("current_username".into(), json!(user.username));
+        return json_ok(&ctx, m, Some((&user, false)));
+    }
+    let cfg = &ctx.state.config;
+    page(&ctx, "Change username", &cfg.url(&cfg.change_username_url), &username_field(""), &[])
+}
+
+/// `POST /change-username`.
+#[rocket::post("/", data = "<input>")]
+pub async fn change_username_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
+    match change_username(&ctx, who, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The change-username flow without Rocket.
+pub async fn change_username(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut user = who.0.user;
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    let raw = field(input, "username", &mut errors);
+    let new = match raw.as_deref() {
+        None => {
+            if errors.first("username").is_none() {
+                errors.field("username", msg::USERNAME_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(u) => match st.username_util.validate(u) {
+            Ok(n) => Some(n),
+            Err(m) => {
+                errors.field("username", m);
+                None
+            }
+        },
+    };
+    if let Some(n) = &new {
+        let other = st
+            .datastore
+            .find_user(&UserQuery::Username(n.clone()), true)
+            .await?;
+        if other.is_some_and(|o| o.id != user.id) {
+            errors.field("username", msg::username_already_associated(n));
+        }
+    }
+    let action = cfg.url(&cfg.change_username_url);
+    let Some(new) = new.filter(|_| errors.is_empty()) else {
+        return Ok(fail(ctx, &errors, "Change username", &action, &username_field(raw.as_deref().unwrap_or(""))));
+    };
+    let old = std::mem::replace(&mut user.username, Some(new.clone()));
+    match st.datastore.put_user(&mut user).await {
+        Ok(()) => {}
+        Err(SecurityError::AlreadyExists { .. }) => {
+            errors.field("username", msg::username_already_associated(&new));
+            return Ok(fail(ctx, &errors, "Change username", &action, &username_field(&new)));
+        }
+        Err(e) => return Err(e),
+    }
+    st.send(Signal::UsernameChanged {
+        user_id: user.id,
+        old_username: old,
+    });
+    if cfg.send_username_change_email {
+        if let Err(e) = send_mail(
+            st,
+            "change_username_notice",
+            &user.email,
+            &cfg.email_subject_username_change_notice,
+            json!({"user": mail_user(&user)}),
+        )
+        .await
+        {
+            rocket::warn!("username change notice not sent: {e}");
+        }
+    }
+    if ctx.want_json {
+        return Ok(json_ok(ctx, Map::new(), Some((&user, false))));
+    }
+    Ok(Reply::redirect(
+        cfg.post_change_username_view
+            .clone()
+            .unwrap_or_else(|| cfg.post_login_view.clone()),
+    ))
+}

@@ -1,0 +1,344 @@
+//! Pieces every account flow uses: auth guards, field reading, replies, mail, links.
+
+use hmac::{Hmac, Mac};
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use serde_json::{json, Map, Value};
+use sha2::Sha256;
+
+use super::SecurityCtx;
+use crate::fairing::SecurityState;
+use crate::guards::requirement::{AuthRequirement, Mechanism, Requirement};
+use crate::guards::{deny, evaluate_with, Authn};
+use crate::input::FormInput;
+use crate::mail::{MailError, MailMessage};
+use crate::messages as msg;
+use crate::model::User;
+use crate::responses::{form_error_reply, json_reply, FormErrors, Reply, ReplyBody};
+
+const API_METHODS: &[Mechanism] = &[Mechanism::Token, Mechanism::Session];
+
+/// An authenticated caller (token or session), for `/change`.
+///
+/// Parity: `auth_required(*API_ENABLED_METHODS)`.
+pub struct Authed(pub Authn);
+
+/// An authenticated caller who authenticated within `freshness`, for `/change-email`
+/// and `/change-username`.
+///
+/// Parity: `auth_required(within=FRESHNESS, grace=FRESHNESS_GRACE_PERIOD)`.
+pub struct Fresh(pub Authn);
+
+async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial2> {
+    let Some(st) = req.rocket().state::<SecurityState>() else {
+        return Err(Denial2(crate::responses::Denial::Unavailable));
+    };
+    let cfg = &st.config;
+    let within = (fresh && cfg.freshness >= 0).then_some(cfg.freshness / 60);
+    let reqm = Requirement {
+        auth: Some(AuthRequirement {
+            mechanisms: API_METHODS,
+            within,
+            grace: Some(cfg.freshness_grace_period / 60),
+            ..AuthRequirement::DEFAULT
+        }),
+        ..Requirement::NONE
+    };
+    match evaluate_with(req, &reqm, "security", false).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(Denial2(crate::responses::Denial::Unauthenticated {
+            mechanisms: API_METHODS.to_vec(),
+            realm: cfg.default_http_auth_realm.clone(),
+        })),
+        Err(d) => Err(Denial2(d)),
+    }
+}
+
+struct Denial2(crate::responses::Denial);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Authed {
+    type Error = crate::responses::Denial;
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match authed(req, false).await {
+            Ok(a) => Outcome::Success(Authed(a)),
+            Err(Denial2(d)) => deny(req, d),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Fresh {
+    type Error = crate::responses::Denial;
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match authed(req, true).await {
+            Ok(a) => Outcome::Success(Fresh(a)),
+            Err(Denial2(d)) => deny(req, d),
+        }
+    }
+}
+
+/// Reads a string field; a non-string JSON value records `API_ERROR`.
+pub(crate) fn field(input: &FormInput, name: &str, errors: &mut FormErrors) -> Option<String> {
+    match input.str(name) {
+        Ok(v) => v.map(str::to_owned).filter(|s| !s.is_empty()),
+        Err(_) => {
+            errors.field(name, msg::API_ERROR);
+            None
+        }
+    }
+}
+
+/// Checks the CSRF token of a form into `errors`.
+pub(crate) fn csrf(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormErrors) {
+    let token = field(input, "csrf_token", errors);
+    if let Err(e) = ctx.check_csrf(token.as_deref()) {
+        errors.field("csrf_token", e.message());
+    }
+}
+
+/// The JSON `user` object, with the auth token when the request asked for one.
+pub(crate) fn user_json(ctx: &SecurityCtx<'_>, user: &User, with_token: bool) -> Value {
+    let st = ctx.state;
+    let mut u = crate::model::UserModel::security_payload(user);
+    if with_token && (ctx.include_auth_token || st.config.backwards_compat_auth_token) {
+        let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
+        u.insert(
+            "authentication_token".into(),
+            json!(crate::auth::get_auth_token(st, user, paa)),
+        );
+    }
+    Value::Object(u)
+}
+
+/// A 200 JSON success: `payload` plus `user` (when given) and `csrf_token`.
+///
+/// Parity: `base_render_json`.
+pub(crate) fn json_ok(
+    ctx: &SecurityCtx<'_>,
+    mut payload: Map<String, Value>,
+    user: Option<(&User, bool)>,
+) -> Reply {
+    if let Some((u, token)) = user {
+        payload.insert("user".into(), user_json(ctx, u, token));
+    }
+    payload.insert("csrf_token".into(), json!(ctx.csrf_token()));
+    json_reply(ctx.state, Status::Ok, Value::Object(payload))
+}
+
+/// A field of a built-in HTML form.
+pub(crate) struct HtmlField<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub value: String,
+}
+
+/// A built-in HTML form page.
+pub(crate) fn page(
+    ctx: &SecurityCtx<'_>,
+    title: &str,
+    action: &str,
+    fields: &[HtmlField<'_>],
+    messages: &[String],
+) -> Reply {
+    use crate::html::escape;
+    let msgs: String = messages
+        .iter()
+        .map(|m| format!("<li>{}</li>", escape(m)))
+        .collect();
+    let inputs: String = fields
+        .iter()
+        .map(|f| {
+            format!(
+                "<label>{n} <input type=\"{k}\" name=\"{n}\" id=\"{n}\" value=\"{v}\"></label>\n",
+                n = escape(f.name),
+                k = escape(f.kind),
+                v = escape(&f.value)
+            )
+        })
+        .collect();
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\n\
+         <h1>{t}</h1>\n<ul class=\"messages\">{msgs}</ul>\n\
+         <form action=\"{a}\" method=\"POST\">\n\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{c}\">\n{inputs}\
+         <input type=\"submit\" id=\"submit\" value=\"{t}\">\n</form>\n</body></html>\n",
+        t = escape(title),
+        a = escape(action),
+        c = escape(&ctx.csrf_token()),
+    );
+    Reply::new(Status::Ok, ReplyBody::Html(html))
+}
+
+/// A failed form: JSON 400, or the page again with the messages.
+pub(crate) fn fail(
+    ctx: &SecurityCtx<'_>,
+    errors: &FormErrors,
+    title: &str,
+    action: &str,
+    fields: &[HtmlField<'_>],
+) -> Reply {
+    if ctx.want_json {
+        return form_error_reply(ctx.state, errors);
+    }
+    let mut all = errors.form.clone();
+    all.extend(errors.fields.iter().flat_map(|(_, m)| m.iter().cloned()));
+    page(ctx, title, action, fields, &all)
+}
+
+/// Hash of data carried in a token (binds it to the current email or password).
+///
+/// Parity: `hash_data` (HMAC-SHA256 with the secret key here, instead of sha256_crypt).
+pub(crate) fn hash_data(st: &SecurityState, data: &str) -> String {
+    let key = st.config.secret_key.clone().unwrap_or_default();
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(data.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Constant-time equality of two hashes.
+pub(crate) fn same_hash(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// English duration, as `_td_format`: "2 days", "1 hour, 30 minutes".
+pub(crate) fn within_text(secs: u64) -> String {
+    let units = [("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)];
+    let mut rest = secs;
+    let mut parts = Vec::new();
+    for (name, size) in units {
+        let n = rest / size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+            rest %= size;
+        }
+    }
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// An absolute link for a mail, built from `external_url`, never from the request.
+pub(crate) fn link(st: &SecurityState, path: &str) -> String {
+    let base = st
+        .config
+        .external_url
+        .as_deref()
+        .unwrap_or("http://localhost:8000")
+        .trim_end_matches('/');
+    format!("{base}{}", st.config.url(path))
+}
+
+/// `{url}/{token}` as Flask-Security builds token URLs.
+pub(crate) fn token_path(url: &str, token: &str) -> String {
+    if url.ends_with('/') {
+        format!("{url}{token}")
+    } else {
+        format!("{url}/{token}")
+    }
+}
+
+/// The user as mail templates see it.
+pub(crate) fn mail_user(user: &User) -> Value {
+    json!({"email": user.email, "username": user.username, "id": user.id})
+}
+
+/// Renders and sends one mail.
+pub(crate) async fn send_mail(
+    st: &SecurityState,
+    template: &str,
+    to: &str,
+    subject: &str,
+    context: Value,
+) -> Result<(), MailError> {
+    let (text, html) = st.mail_templates.render(template, &context, &st.config)?;
+    st.mailer
+        .send(MailMessage {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            template: template.to_owned(),
+            text,
+            html,
+        })
+        .await
+}
+
+/// The error answer when a mail the flow depends on failed.
+pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
+    rocket::error!("security mail failed: {e}");
+    if ctx.want_json {
+        json_reply(
+            ctx.state,
+            Status::ServiceUnavailable,
+            json!({"errors": [msg::MAIL_FAILED]}),
+        )
+    } else {
+        Reply::new(
+            Status::ServiceUnavailable,
+            ReplyBody::Text(msg::MAIL_FAILED.into()),
+        )
+    }
+}
+
+/// A redirect to a configured view with query parameters (SPA behaviour).
+pub(crate) fn redirect_with(view: &str, params: &[(&str, &str)]) -> Reply {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish();
+    let sep = if view.contains('?') { '&' } else { '?' };
+    if q.is_empty() {
+        Reply::redirect(view.to_owned())
+    } else {
+        Reply::redirect(format!("{view}{sep}{q}"))
+    }
+}
+
+/// True when `redirect_behavior = "spa"`.
+pub(crate) fn spa(st: &SecurityState) -> bool {
+    st.config.redirect_behavior.as_deref() == Some("spa")
+}
+
+/// Makes a signed token for `salt`.
+pub(crate) fn make_token(st: &SecurityState, salt: &str, value: Value) -> String {
+    st.serializer(salt).dumps_at(&value, st.now() as u64)
+}
+
+/// Parity: `check_and_get_token_status` → (expired, invalid, data).
+pub(crate) fn check_token(
+    st: &SecurityState,
+    salt: &str,
+    token: &str,
+    within: u64,
+) -> (bool, bool, Option<Value>) {
+    crate::tokens::check_and_get_token_status(&st.serializer(salt), token, within, st.now() as u64)
+}
+
+/// Runs `PasswordUtil::validate` into `errors` on `field_name`; returns the normalised
+/// password when valid.
+pub(crate) async fn validate_password(
+    st: &SecurityState,
+    password: &str,
+    is_register: bool,
+    inputs: &[String],
+    field_name: &str,
+    errors: &mut FormErrors,
+) -> Option<String> {
+    match st.password_util.validate(password, is_register, inputs).await {
+        Ok(p) => Some(p),
+        Err(msgs) => {
+            for m in msgs {
+                errors.field(field_name, m);
+            }
+            None
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! `/confirm` (send instructions again) and `/confirm/<token>`.
+//!
+//! Parity: `views.send_confirmation`, `views.confirm_email`.
+
+use rocket::http::Status;
+use serde_json::{json, Map, Value};
+
+use super::common::{
+    check_token, csrf, fail, field, hash_data, json_ok, mail_failed, mail_user, page,
+    redirect_with, same_hash, send_mail, spa, within_text, HtmlField,
+};
+use super::register::confirmation_link;
+use super::SecurityCtx;
+use crate::auth::{login_user, logout_user};
+use crate::datastore::UserQuery;
+use crate::input::FormInput;
+use crate::messages as msg;
+use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::signals::Signal;
+use crate::validation::normalize_email;
+
+fn email_field(value: &str) -> [HtmlField<'static>; 1] {
+    [HtmlField {
+        name: "email",
+        kind: "email",
+        value: value.to_owned(),
+    }]
+}
+
+/// `GET /confirm`: the form (email prefilled from `?email=`), or `{csrf_token}`.
+#[rocket::get("/?<email>")]
+pub async fn send_confirmation_get(ctx: SecurityCtx<'_>, email: Option<String>) -> Reply {
+    if ctx.want_json {
+        return json_ok(&ctx, Map::new(), None);
+    }
+    let cfg = &ctx.state.config;
+    page(
+        &ctx,
+        "Resend confirmation instructions",
+        &cfg.url(&cfg.confirm_url),
+        &email_field(email.as_deref().unwrap_or("")),
+        &[],
+    )
+}
+
+/// `POST /confirm`: mails the confirmation link again.
+#[rocket::post("/", data = "<input>")]
+pub async fn send_confirmation_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    match send_confirmation(&ctx, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The send-confirmation flow without Rocket.
+pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    let raw = field(input, "email", &mut errors);
+    let email = match raw.as_deref().map(normalize_email) {
+        None => {
+            if errors.first("email").is_none() {
+                errors.field("email", msg::EMAIL_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(Err(m)) => {
+            errors.field("email", m);
+            None
+        }
+        Some(Ok(e)) => Some(e),
+    };
+    let action = cfg.url(&cfg.confirm_url);
+    let fields = email_field(raw.as_deref().unwrap_or(""));
+    let csrf_failed = errors.first("csrf_token").is_some();
+    let user = match (&email, errors.is_empty()) {
+        (Some(e), true) => st.datastore.find_user(&UserQuery::Email(e.clone()), true).await?,
+        _ => None,
+    };
+    if errors.is_empty() {
+        match &user {
+            None => {
+                if !cfg.return_generic_responses {
+                    errors.field("email", msg::USER_DOES_NOT_EXIST);
+                }
+            }
+            Some(u) if u.confirmed_at.is_some() => {
+                if !cfg.return_generic_responses {
+                    errors.field("email", msg::ALREADY_CONFIRMED);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if !errors.is_empty() || (csrf_failed && cfg.return_generic_responses) {
+        return Ok(fail(ctx, &errors, "Resend confirmation instructions", &action, &fields));
+    }
+    if let Some(u) = user.filter(|u| u.confirmed_at.is_none()) {
+        let (link, token) = confirmation_link(st, &u);
+        let sent = send_mail(
+            st,
+            "confirmation_instructions",
+            &u.email,
+            &cfg.email_subject_confirm,
+            json!({
+                "user": mail_user(&u),
+                "confirmation_link": link,
+                "confirmation_token": token,
+                "within": within_text(cfg.confirm_email_within),
+            }),
+        )
+        .await;
+        match sent {
+            Ok(()) => st.send(Signal::ConfirmInstructionsSent {
+                user_id: u.id,
+                token,
+            }),
+            Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
+            Err(e) => rocket::error!("security mail failed: {e}"),
+        }
+    }
+    if ctx.want_json {
+        return Ok(json_ok(ctx, Map::new(), None));
+    }
+    let info = msg::confirmation_request(raw.as_deref().unwrap_or(""));
+    Ok(page(ctx, "Resend confirmation instructions", &action, &fields, &[info]))
+}
+
+/// Outcome of checking a confirmation token.
+enum Confirmed {
+    Done(Box<crate::model::User>),
+    Already(Box<crate::model::User>),
+    Expired(String),
+    Invalid,
+}
+
+async fn check_confirm(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Confirmed> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let (expired, invalid, data) = check_token(st, &cfg.confirm_salt, token, cfg.confirm_email_within);
+    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let (Some(uid), Some(email_hash)) = (
+        parts.first().and_then(Value::as_str),
+        parts.get(1).and_then(Value::as_str),
+    ) else {
+        return Ok(Confirmed::Invalid);
+    };
+    if invalid {
+        return Ok(Confirmed::Invalid);
+    }
+    let user = st
+        .datastore
+        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
+        .await?;
+    // The token is bound to the address it was sent to.
+    let Some(mut user) = user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)) else {
+        return Ok(Confirmed::Invalid);
+    };
+    if expired {
+        return Ok(Confirmed::Expired(user.email));
+    }
+    if user.confirmed_at.is_some() {
+        return Ok(Confirmed::Already(Box::new(user)));
+    }
+    let now = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
+        .map(|d| d.naive_utc())
+        .unwrap_or_default();
+    user.confirmed_at = Some(now);
+    st.datastore.put_user(&mut user).await?;
+    st.send(Signal::UserConfirmed { user_id: user.id });
+    Ok(Confirmed::Done(Box::new(user)))
+}
+
+/// `GET /confirm/<token>`: the link in the mail.
+#[rocket::get("/<token>")]
+pub async fn confirm_email_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
+    confirm_email(&ctx, token).await
+}
+
+/// `POST /confirm/<token>`.
+#[rocket::post("/<token>")]
+pub async fn confirm_email_post(ctx: SecurityCtx<'_>, token: &str) -> Reply {
+    confirm_email(&ctx, token).await
+}
+
+async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let outcome = match check_confirm(ctx, token).await {
+        Ok(o) => o,
+        Err(e) => return crate::responses::internal_error(st, ctx.want_json, &e),
+    };
+    let within = within_text(cfg.confirm_email_within);
+    let (error, info): (Option<String>, Option<&str>) = match &outcome {
+        Confirmed::Invalid => (Some(msg::INVALID_CONFIRMATION_TOKEN.into()), None),
+        Confirmed::Expired(email) => (Some(msg::confirmation_expired(&within, email)), None),
+        Confirmed::Already(_) => (None, Some(msg::ALREADY_CONFIRMED)),
+        Confirmed::Done(_) => (None, None),
+    };
+    if let Some(err) = &error {
+        if spa(st) {
+            let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
+            return redirect_with(&view, &[("error", err)]);
+        }
+        if ctx.want_json {
+            return errors_reply(st, Status::BadRequest, &[err]);
+        }
+        return Reply::new(Status::BadRequest, ReplyBody::Text(err.clone()));
+    }
+    let (Confirmed::Done(user) | Confirmed::Already(user)) = outcome else {
+        return Reply::new(Status::BadRequest, ReplyBody::Empty);
+    };
+    let mut user = *user;
+    if let Some(i) = info {
+        if spa(st) {
+            let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
+            return redirect_with(&view, &[("info", i)]);
+        }
+        if ctx.want_json {
+            return json_reply(st, Status::Ok, json!({}));
+        }
+        return Reply::new(Status::Ok, ReplyBody::Text(i.into()));
+    }
+    // Someone else logged in on this browser is logged out first.
+    if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
+        logout_user(st, ctx.cell, ctx.jar, ctx.current.as_ref().map(|a| a.user.id));
+    }
+    if cfg.auto_login_after_confirm {
+        if let Err(e) =
+            login_user(st, ctx.cell, ctx.jar, &mut user, false, &["confirm"], ctx.remote, false).await
+        {
+            return crate::responses::internal_error(st, ctx.want_json, &e);
+        }
+    }
+    if spa(st) {
+        let view = cfg.post_confirm_view.clone().unwrap_or_else(|| "/".into());
+        return redirect_with(
+            &view,
+            &[
+                ("success", msg::EMAIL_CONFIRMED),
+                ("email", &user.email),
+                ("identity", user.calc_username()),
+            ],
+        );
+    }
+    if ctx.want_json {
+        return json_reply(st, Status::Ok, json!({}));
+    }
+    let to = cfg.post_confirm_view.clone().unwrap_or_else(|| {
+        if cfg.auto_login_after_confirm {
+            cfg.post_login_view.clone()
+        } else {
+            cfg.url(&cfg.login_url)
+        }
+    });
+    Reply::redirect(to)
+}

@@ -1,0 +1,392 @@
+//! `/reset` (forgot password), `/reset/<token>`, `/recover-username`.
+//!
+//! Parity: `views.forgot_password`, `views.reset_password`, `views.recover_username`.
+//! A reset token carries `[fs_uniquifier, hash_data(password)]`: it dies when the
+//! password changes, and the reset rotates `fs_uniquifier`, so it works once.
+
+use rocket::http::Status;
+use serde_json::{json, Map, Value};
+
+use super::common::{
+    check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
+    page, redirect_with, same_hash, send_mail, spa, token_path, validate_password, within_text,
+    HtmlField,
+};
+use super::SecurityCtx;
+use crate::datastore::{new_uniquifier, UserQuery};
+use crate::fairing::SecurityState;
+use crate::input::FormInput;
+use crate::messages as msg;
+use crate::model::User;
+use crate::responses::{json_reply, FormErrors, Reply, ReplyBody};
+use crate::signals::Signal;
+use crate::validation::normalize_email;
+
+/// The reset link and token for `user`.
+pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
+    let pw_hash = user.password.as_deref().map(|p| hash_data(st, p));
+    let token = make_token(st, &st.config.reset_salt, json!([user.fs_uniquifier, pw_hash]));
+    (link(st, &token_path(&st.config.reset_url, &token)), token)
+}
+
+fn email_field(v: &str) -> [HtmlField<'static>; 1] {
+    [HtmlField {
+        name: "email",
+        kind: "email",
+        value: v.to_owned(),
+    }]
+}
+
+/// Reads and checks the `email` of a recovery form; finds its user.
+async fn recovery_user(
+    ctx: &SecurityCtx<'_>,
+    input: &FormInput,
+    errors: &mut FormErrors,
+    check_state: bool,
+) -> crate::Result<(Option<String>, Option<User>)> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    csrf(ctx, input, errors);
+    let raw = field(input, "email", errors);
+    let email = match raw.as_deref().map(normalize_email) {
+        None => {
+            if errors.first("email").is_none() {
+                errors.field("email", msg::EMAIL_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(Err(m)) => {
+            errors.field("email", m);
+            None
+        }
+        Some(Ok(e)) => Some(e),
+    };
+    if !errors.is_empty() {
+        return Ok((raw, None));
+    }
+    let Some(email) = email else {
+        return Ok((raw, None));
+    };
+    let user = st.datastore.find_user(&UserQuery::Email(email), true).await?;
+    match &user {
+        None => {
+            // Same cost as for a real user.
+            st.hash_password("not-a-password").await?;
+            if !cfg.return_generic_responses {
+                errors.field("email", msg::USER_DOES_NOT_EXIST);
+            }
+            return Ok((raw, None));
+        }
+        Some(u) if check_state => {
+            let problem = if !u.active {
+                Some(msg::DISABLED_ACCOUNT)
+            } else if cfg.confirmable && !cfg.login_without_confirmation && u.confirmed_at.is_none()
+            {
+                Some(msg::CONFIRMATION_REQUIRED)
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                if !cfg.return_generic_responses {
+                    errors.field("email", p);
+                }
+                return Ok((raw, None));
+            }
+        }
+        _ => {}
+    }
+    Ok((raw, user))
+}
+
+/// `GET /reset`: the forgot-password form, or `{csrf_token}`.
+#[rocket::get("/")]
+pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
+    if ctx.want_json {
+        return json_ok(&ctx, Map::new(), None);
+    }
+    let cfg = &ctx.state.config;
+    page(&ctx, "Send password reset instructions", &cfg.url(&cfg.reset_url), &email_field(""), &[])
+}
+
+/// `POST /reset`: mails reset instructions.
+#[rocket::post("/", data = "<input>")]
+pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    match forgot(&ctx, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The forgot-password flow without Rocket.
+pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut errors = FormErrors::default();
+    let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
+    let action = cfg.url(&cfg.reset_url);
+    if !errors.is_empty() {
+        return Ok(fail(ctx, &errors, "Send password reset instructions", &action, &email_field(raw.as_deref().unwrap_or(""))));
+    }
+    if let Some(u) = user {
+        if cfg.send_password_reset_email {
+            let (link, token) = reset_link(st, &u);
+            let sent = send_mail(
+                st,
+                "reset_instructions",
+                &u.email,
+                &cfg.email_subject_password_reset,
+                json!({
+                    "user": mail_user(&u),
+                    "reset_link": link,
+                    "reset_token": token,
+                    "within": within_text(cfg.reset_password_within),
+                }),
+            )
+            .await;
+            match sent {
+                Ok(()) => st.send(Signal::ResetPasswordInstructionsSent {
+                    user_id: u.id,
+                    token,
+                }),
+                Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
+                Err(e) => rocket::error!("security mail failed: {e}"),
+            }
+        }
+    }
+    if ctx.want_json {
+        return Ok(json_ok(ctx, Map::new(), None));
+    }
+    let info = if cfg.return_generic_responses {
+        msg::GENERIC_RECOVERY.to_owned()
+    } else {
+        msg::password_reset_request(raw.as_deref().unwrap_or(""))
+    };
+    Ok(page(ctx, "Send password reset instructions", &action, &email_field(""), &[info]))
+}
+
+/// Outcome of checking a reset token.
+enum ResetCheck {
+    Valid(Box<User>),
+    Expired(String),
+    Invalid,
+}
+
+async fn check_reset(st: &SecurityState, token: &str) -> crate::Result<ResetCheck> {
+    let cfg = &st.config;
+    let (expired, invalid, data) = check_token(st, &cfg.reset_salt, token, cfg.reset_password_within);
+    if invalid {
+        return Ok(ResetCheck::Invalid);
+    }
+    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let Some(uid) = parts.first().and_then(Value::as_str) else {
+        return Ok(ResetCheck::Invalid);
+    };
+    let Some(user) = st
+        .datastore
+        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
+        .await?
+    else {
+        return Ok(ResetCheck::Invalid);
+    };
+    let current = user.password.as_deref().map(|p| hash_data(st, p));
+    let bound = parts.get(1).and_then(Value::as_str);
+    let matches = match (current.as_deref(), bound) {
+        (Some(c), Some(b)) => same_hash(c, b),
+        (None, None) => true,
+        _ => false,
+    };
+    if !matches {
+        return Ok(ResetCheck::Invalid);
+    }
+    if expired {
+        return Ok(ResetCheck::Expired(user.email));
+    }
+    Ok(ResetCheck::Valid(Box::new(user)))
+}
+
+fn reset_fields() -> [HtmlField<'static>; 2] {
+    [
+        HtmlField {
+            name: "password",
+            kind: "password",
+            value: String::new(),
+        },
+        HtmlField {
+            name: "password_confirm",
+            kind: "password",
+            value: String::new(),
+        },
+    ]
+}
+
+fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
+    let st = ctx.state;
+    if spa(st) && !ctx.want_json {
+        let view = st.config.reset_error_view.clone().unwrap_or_else(|| "/".into());
+        return redirect_with(&view, &[("error", err)]);
+    }
+    if ctx.want_json {
+        return crate::responses::errors_reply(st, Status::BadRequest, &[err]);
+    }
+    Reply::new(Status::BadRequest, ReplyBody::Text(err.to_owned()))
+}
+
+/// `GET /reset/<token>`: SPA redirect, or the new-password form.
+#[rocket::get("/<token>")]
+pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let check = match check_reset(st, token).await {
+        Ok(c) => c,
+        Err(e) => return crate::responses::internal_error(st, ctx.want_json, &e),
+    };
+    let within = within_text(cfg.reset_password_within);
+    match check {
+        ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN),
+        ResetCheck::Expired(email) => token_error(&ctx, &msg::password_reset_expired(&within, &email)),
+        ResetCheck::Valid(_) => {
+            if spa(st) && !ctx.want_json {
+                let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
+                return redirect_with(&view, &[("token", token)]);
+            }
+            if ctx.want_json {
+                return json_ok(&ctx, Map::new(), None);
+            }
+            let action = cfg.url(&token_path(&cfg.reset_url, token));
+            page(&ctx, "Reset password", &action, &reset_fields(), &[])
+        }
+    }
+}
+
+/// `POST /reset/<token>`: sets the new password.
+#[rocket::post("/<token>", data = "<input>")]
+pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
+    match reset(&ctx, token, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The reset flow without Rocket.
+pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    let password = field(input, "password", &mut errors);
+    let confirm = field(input, "password_confirm", &mut errors);
+    let check = check_reset(st, token).await?;
+    let within = within_text(cfg.reset_password_within);
+    let mut user = match check {
+        ResetCheck::Invalid => return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN)),
+        ResetCheck::Expired(email) => {
+            return Ok(token_error(ctx, &msg::password_reset_expired(&within, &email)))
+        }
+        ResetCheck::Valid(u) => *u,
+    };
+    let inputs: Vec<String> = std::iter::once(user.email.clone())
+        .chain(user.username.clone())
+        .collect();
+    let normalized = match password.as_deref() {
+        None => {
+            if errors.first("password").is_none() {
+                errors.field("password", msg::PASSWORD_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(p) => validate_password(st, p, false, &inputs, "password", &mut errors).await,
+    };
+    match (password.as_deref(), confirm.as_deref()) {
+        (_, None) if cfg.password_confirm_required => {
+            if errors.first("password_confirm").is_none() {
+                errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED)
+            }
+        }
+        (Some(p), Some(c)) if p != c => errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH),
+        _ => {}
+    }
+    let action = cfg.url(&token_path(&cfg.reset_url, token));
+    let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
+        return Ok(fail(ctx, &errors, "Reset password", &action, &reset_fields()));
+    };
+    // One write: new hash and new uniquifiers (every session and token dies).
+    user.password = Some(st.hash_password(&pw).await?);
+    user.fs_uniquifier = new_uniquifier();
+    if user.fs_token_uniquifier.is_some() {
+        user.fs_token_uniquifier = Some(new_uniquifier());
+    }
+    st.datastore.put_user(&mut user).await?;
+    st.send(Signal::PasswordReset { user_id: user.id });
+    if cfg.send_password_reset_notice_email {
+        if let Err(e) = send_mail(
+            st,
+            "reset_notice",
+            &user.email,
+            &cfg.email_subject_password_notice,
+            json!({"user": mail_user(&user)}),
+        )
+        .await
+        {
+            rocket::warn!("reset notice not sent: {e}");
+        }
+    }
+    if ctx.want_json {
+        // Parity: `{}` without csrf_token.
+        return Ok(json_reply(st, Status::Ok, json!({})));
+    }
+    Ok(Reply::redirect(
+        cfg.post_reset_view
+            .clone()
+            .unwrap_or_else(|| cfg.url(&cfg.login_url)),
+    ))
+}
+
+/// `GET /recover-username`.
+#[rocket::get("/")]
+pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
+    if ctx.want_json {
+        return json_ok(&ctx, Map::new(), None);
+    }
+    let cfg = &ctx.state.config;
+    page(&ctx, "Recover username", &cfg.url(&cfg.username_recovery_url), &email_field(""), &[])
+}
+
+/// `POST /recover-username`: mails the username.
+#[rocket::post("/", data = "<input>")]
+pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    match recover_username(&ctx, &input).await {
+        Ok(r) => r,
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+    }
+}
+
+/// The username-recovery flow without Rocket.
+pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    let cfg = &st.config;
+    let mut errors = FormErrors::default();
+    let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
+    let action = cfg.url(&cfg.username_recovery_url);
+    if !errors.is_empty() {
+        return Ok(fail(ctx, &errors, "Recover username", &action, &email_field(raw.as_deref().unwrap_or(""))));
+    }
+    if let Some(u) = user {
+        let sent = send_mail(
+            st,
+            "username_recovery",
+            &u.email,
+            &cfg.email_subject_username_recovery,
+            json!({"user": mail_user(&u), "username": u.username}),
+        )
+        .await;
+        match sent {
+            Ok(()) => st.send(Signal::UsernameRecoveryEmailSent { user_id: u.id }),
+            Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
+            Err(e) => rocket::error!("security mail failed: {e}"),
+        }
+    }
+    if ctx.want_json {
+        return Ok(json_ok(ctx, Map::new(), None));
+    }
+    Ok(Reply::redirect(cfg.url(&cfg.login_url)))
+}

@@ -1,0 +1,597 @@
+//! Reproducible benchmark of what the security layer costs, as ratios against a
+//! baseline measured in the same run (absolute numbers depend on the machine).
+//!
+//! ```sh
+//! cargo bench -p security-tests --bench auth_overhead               # throughput + login
+//! cargo bench -p security-tests --bench auth_overhead -- throughput # one section
+//! cargo bench -p security-tests --bench auth_overhead -- login
+//! cargo bench -p security-tests --bench auth_overhead -- compile    # slow, see below
+//! cargo bench -p security-tests --bench auth_overhead -- all
+//! ```
+//!
+//! Sections:
+//! - `throughput`: in-process requests/s through `rocket::local::asynchronous::Client`
+//!   (SQLite, release profile) of unprotected routes, token- and session-protected
+//!   routes, and a stacked (`auth_required` + `roles_required`) route against the
+//!   single-attribute one. Each round runs every case once, interleaved, so that noise
+//!   from other processes hits all cases alike; the median of the rounds is reported.
+//! - `login`: `POST /login` (JSON, with CSRF token) per second against raw
+//!   `PasswordContext::verify_password` calls per second at the same argon2 parameters,
+//!   with one and with two concurrent clients; one login does exactly one verify.
+//! - `compile`: generates two throwaway crates under `/tmp/fst-compile-bench` (100
+//!   `#[get]` handlers each; in one every handler also has `#[auth_required]` and
+//!   `#[roles_accepted]`), builds them once with `CARGO_TARGET_DIR=/tmp/bench-target`
+//!   to warm the dependencies, then times `touch src/main.rs && cargo build` of each,
+//!   both incremental and with `CARGO_INCREMENTAL=0`, and reports medians.
+//!
+//! Environment: `BENCH_REQUESTS` (requests per case and round, default 2000),
+//! `BENCH_ROUNDS` (default 7), `BENCH_COMPILE_ROUNDS` (default 3).
+#![allow(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::Rng;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Cookie, Header, Status};
+use rocket::local::asynchronous::Client;
+use rocket::serde::json::{json, Value};
+use rocket::{get, routes};
+use security_runtime::hashing::PasswordContext;
+use security_runtime::{auth_required, auth_token_required, NewUser, Security, SecurityState};
+use security_tests::{app, fresh_database, test_figment, Backend};
+
+const WARMUP: usize = 200;
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+// ---- identical handlers, with and without protection ----
+
+#[get("/open")]
+fn bench_open() -> &'static str {
+    "ok"
+}
+
+#[auth_token_required]
+#[get("/token")]
+fn bench_token() -> &'static str {
+    "ok"
+}
+
+#[auth_required(session)]
+#[get("/session")]
+fn bench_session() -> &'static str {
+    "ok"
+}
+
+/// A Rocket `secret_key` (release builds refuse to launch without one).
+fn random_secret_key() -> String {
+    let bytes: [u8; 64] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The test app on a fresh SQLite file, release-ready, with the given argon2 costs.
+async fn client(m: u32, t: u32, p: u32) -> Client {
+    let url = fresh_database(Backend::Sqlite).await;
+    let figment: Figment = test_figment(&url)
+        .merge(("secret_key", random_secret_key()))
+        .merge(("security.argon2_memory_cost", m))
+        .merge(("security.argon2_time_cost", t))
+        .merge(("security.argon2_parallelism", p));
+    let rocket = app(Backend::Sqlite, figment, Security::new())
+        .mount("/bench", routes![bench_open, bench_token, bench_session]);
+    // Untracked: every request carries exactly the cookies given to it.
+    Client::untracked(rocket).await.expect("launch")
+}
+
+fn state(client: &Client) -> &SecurityState {
+    client
+        .rocket()
+        .state::<SecurityState>()
+        .expect("security state")
+}
+
+/// Creates a user (roles created when absent); returns its stored hash.
+async fn create_user(client: &Client, email: &str, password: &str, roles: &[&str]) -> String {
+    let st = state(client);
+    for role in roles {
+        st.datastore
+            .find_or_create_role(role, &[])
+            .await
+            .expect("role");
+    }
+    let hash = st.hash_password(password).await.expect("hash");
+    st.datastore
+        .create_user(NewUser {
+            email: email.into(),
+            password: Some(hash.clone()),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            ..NewUser::default()
+        })
+        .await
+        .expect("user");
+    hash
+}
+
+fn owned_cookies(jar: &rocket::http::CookieJar<'_>) -> Vec<Cookie<'static>> {
+    jar.iter().map(|c| c.clone().into_owned()).collect()
+}
+
+/// `GET /login` as JSON: an anonymous session cookie and its CSRF token.
+async fn anonymous_session(client: &Client) -> (Vec<Cookie<'static>>, String) {
+    let r = client
+        .get("/login")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    let cookies = owned_cookies(r.cookies());
+    let v: Value = r.into_json().await.expect("json");
+    let csrf = v["response"]["csrf_token"]
+        .as_str()
+        .expect("csrf_token")
+        .to_owned();
+    (cookies, csrf)
+}
+
+/// The body of a JSON login.
+fn login_body(email: &str, password: &str, csrf: &str) -> String {
+    json!({"email": email, "password": password, "csrf_token": csrf}).to_string()
+}
+
+/// Logs in; returns the session cookies and the auth token.
+async fn login(client: &Client, email: &str, password: &str) -> (Vec<Cookie<'static>>, String) {
+    let (cookies, csrf) = anonymous_session(client).await;
+    let r = client
+        .post("/login?include_auth_token")
+        .header(ContentType::JSON)
+        .cookies(cookies)
+        .body(login_body(email, password, &csrf))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok, "login of {email}");
+    let session = owned_cookies(r.cookies());
+    let v: Value = r.into_json().await.expect("json");
+    let token = v["response"]["user"]["authentication_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    (session, token)
+}
+
+// ---- throughput ----
+
+struct Case {
+    name: &'static str,
+    uri: &'static str,
+    header: Option<Header<'static>>,
+    cookies: Vec<Cookie<'static>>,
+    rates: Vec<f64>,
+}
+
+impl Case {
+    fn new(name: &'static str, uri: &'static str) -> Self {
+        Case {
+            name,
+            uri,
+            header: None,
+            cookies: Vec::new(),
+            rates: Vec::new(),
+        }
+    }
+
+    fn token(mut self, token: &str) -> Self {
+        self.header = Some(Header::new("Authentication-Token", token.to_owned()));
+        self
+    }
+
+    fn session(mut self, cookies: &[Cookie<'static>]) -> Self {
+        self.cookies = cookies.to_vec();
+        self
+    }
+
+    /// `n` sequential requests; requests per second.
+    async fn run(&self, client: &Client, n: usize) -> f64 {
+        let start = Instant::now();
+        for _ in 0..n {
+            let mut req = client.get(self.uri);
+            if let Some(h) = &self.header {
+                req = req.header(h.clone());
+            }
+            if !self.cookies.is_empty() {
+                req = req.cookies(self.cookies.clone());
+            }
+            let res = req.dispatch().await;
+            assert_eq!(res.status(), Status::Ok, "{}", self.name);
+            let body = res.into_bytes().await;
+            assert!(body.is_some_and(|b| !b.is_empty()));
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    }
+}
+
+async fn throughput() {
+    let n = env_usize("BENCH_REQUESTS", 2000);
+    let rounds = env_usize("BENCH_ROUNDS", 7);
+    let client = client(1024, 1, 1).await;
+    let password = "correct horse battery";
+    create_user(&client, "admin@example.com", password, &["admin"]).await;
+    create_user(&client, "tu@example.com", password, &["admin"]).await;
+    // A user with its own fs_token_uniquifier: tokens name it, so the token lookup
+    // hits on the first query.
+    let st = state(&client);
+    let mut tu = st
+        .datastore
+        .find_user(
+            &security_runtime::UserQuery::Email("tu@example.com".into()),
+            false,
+        )
+        .await
+        .expect("find")
+        .expect("tu user");
+    st.datastore
+        .set_token_uniquifier(&mut tu, None)
+        .await
+        .expect("token uniquifier");
+    let (admin_session, admin_token) = login(&client, "admin@example.com", password).await;
+    let (_, tu_token) = login(&client, "tu@example.com", password).await;
+
+    let mut cases = vec![
+        Case::new("GET / (demo index, unprotected)", "/"),
+        Case::new("GET /token (auth_token_required)", "/token").token(&admin_token),
+        Case::new("GET /token, user with fs_token_uniquifier", "/token").token(&tu_token),
+        Case::new("GET /profile (auth_required, session cookie)", "/profile")
+            .session(&admin_session),
+        Case::new(
+            "GET /admin (auth_required + roles_required, session)",
+            "/admin",
+        )
+        .session(&admin_session),
+        Case::new("GET /bench/open (same handler, unprotected)", "/bench/open"),
+        Case::new("GET /bench/token (auth_token_required)", "/bench/token").token(&admin_token),
+        Case::new(
+            "GET /bench/session (auth_required(session))",
+            "/bench/session",
+        )
+        .session(&admin_session),
+    ];
+    for case in &cases {
+        case.run(&client, WARMUP).await;
+    }
+    for _ in 0..rounds {
+        for case in &mut cases {
+            let rate = case.run(&client, n).await;
+            case.rates.push(rate);
+        }
+    }
+
+    println!(
+        "\n## Throughput: {n} sequential requests per case and round, {rounds} rounds, median\n"
+    );
+    println!("| case | req/s (median) | min | max |");
+    println!("|---|---:|---:|---:|");
+    for c in &cases {
+        let min = c.rates.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = c.rates.iter().copied().fold(0.0, f64::max);
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} |",
+            c.name,
+            median(&c.rates),
+            min,
+            max
+        );
+    }
+    let med = |i: usize| median(&cases[i].rates);
+    // Per-round ratios, then their median: robust against drift between rounds.
+    let ratio = |a: usize, b: usize| {
+        let r: Vec<f64> = cases[a]
+            .rates
+            .iter()
+            .zip(&cases[b].rates)
+            .map(|(x, y)| x / y)
+            .collect();
+        median(&r)
+    };
+    println!("\n| ratio (median of per-round ratios) | value | extra µs/request |");
+    println!("|---|---:|---:|");
+    for (a, b, label) in [
+        (1, 0, "/token ÷ / (demo handlers)"),
+        (2, 0, "/token (own fs_token_uniquifier) ÷ /"),
+        (3, 0, "/profile session ÷ /"),
+        (6, 5, "/bench/token ÷ /bench/open (same handler)"),
+        (7, 5, "/bench/session ÷ /bench/open (same handler)"),
+        (4, 3, "/admin stacked ÷ /profile single"),
+    ] {
+        let extra = 1e6 / med(a) - 1e6 / med(b);
+        println!("| {label} | {:.3} | {extra:+.1} |", ratio(a, b));
+    }
+}
+
+// ---- logins vs raw argon2 ----
+
+/// Logins per second with `tasks` concurrent clients, `n` logins in all.
+async fn logins(client: &Arc<Client>, email: &str, password: &str, n: usize, tasks: usize) -> f64 {
+    let (cookies, csrf) = anonymous_session(client).await;
+    let body = login_body(email, password, &csrf);
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let count = n / tasks + usize::from(t < n % tasks);
+        let client = client.clone();
+        let cookies = cookies.clone();
+        let body = body.clone();
+        handles.push(tokio::spawn(async move {
+            for _ in 0..count {
+                // The anonymous session each time: a logged-in session would get 400.
+                let r = client
+                    .post("/login")
+                    .header(ContentType::JSON)
+                    .cookies(cookies.clone())
+                    .body(body.clone())
+                    .dispatch()
+                    .await;
+                assert_eq!(r.status(), Status::Ok);
+                let _ = r.into_bytes().await;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("login task");
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Raw verifies (or hashes) per second on `threads` OS threads, `n` in all.
+fn raw(
+    ctx: &PasswordContext,
+    password: &str,
+    stored: &str,
+    n: usize,
+    threads: usize,
+    hash: bool,
+) -> f64 {
+    let pw = ctx.normalize(password);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let count = n / threads + usize::from(t < n % threads);
+            let pw = &pw;
+            s.spawn(move || {
+                for _ in 0..count {
+                    if hash {
+                        assert!(ctx.hash_password(pw).is_ok());
+                    } else {
+                        assert!(ctx.verify_password(pw, stored));
+                    }
+                }
+            });
+        }
+    });
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn login_bench() {
+    println!("\n## Logins/s (POST /login, JSON + CSRF) vs raw argon2 at the same parameters\n");
+    println!(
+        "One login = one `verify_and_update` (one argon2 computation, no rehash, no write).\n"
+    );
+    println!(
+        "| argon2 m,t,p | clients/threads | logins/s | raw verify/s | login ÷ raw | raw hash/s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    // (m, t, p, operations per round, rounds)
+    for (m, t, p, n, rounds) in [(1024, 1, 1, 300, 5), (65_536, 3, 4, 12, 3)] {
+        let client = Arc::new(client(m, t, p).await);
+        let password = "correct horse battery";
+        let email = "user@example.com";
+        let stored = create_user(&client, email, password, &[]).await;
+        let ctx = state(&client).passwords.clone();
+        assert!(!ctx.needs_update(&stored));
+        // Warm-up: allocator, connections, blocking pool.
+        logins(&client, email, password, 4, 2).await;
+        raw(&ctx, password, &stored, 2, 2, false);
+        for conc in [1usize, 2] {
+            let (mut l, mut r, mut h) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                l.push(logins(&client, email, password, n, conc).await);
+                r.push(raw(&ctx, password, &stored, n, conc, false));
+                h.push(raw(&ctx, password, &stored, n, conc, true));
+            }
+            let ratios: Vec<f64> = l.iter().zip(&r).map(|(a, b)| a / b).collect();
+            println!(
+                "| m={m},t={t},p={p} | {conc} | {:.1} | {:.1} | {:.3} | {:.1} |",
+                median(&l),
+                median(&r),
+                median(&ratios),
+                median(&h)
+            );
+        }
+    }
+}
+
+// ---- compile time ----
+
+const HANDLERS: usize = 100;
+
+fn generated_main(protected: bool) -> String {
+    let mut s = String::from("//! Generated by tests/benches/auth_overhead.rs.\n");
+    if protected {
+        s.push_str("use security_runtime::{auth_required, roles_accepted};\n");
+    }
+    s.push_str("use rocket::{get, routes};\n\n");
+    for i in 0..HANDLERS {
+        if protected {
+            s.push_str(
+                "#[auth_required(token, session)]\n#[roles_accepted(\"admin\", \"editor\")]\n",
+            );
+        }
+        s.push_str(&format!(
+            "#[get(\"/h{i}\")]\nfn h{i}() -> &'static str {{\n    \"h{i}\"\n}}\n\n"
+        ));
+    }
+    let names: Vec<String> = (0..HANDLERS).map(|i| format!("h{i}")).collect();
+    s.push_str(&format!(
+        "#[rocket::launch]\nfn rocket() -> _ {{\n    rocket::build()\n        \
+         .attach(security_runtime::Security::new())\n        .mount(\"/\", routes![{}])\n}}\n",
+        names.join(", ")
+    ));
+    s
+}
+
+fn write_if_changed(path: &Path, content: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(content) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        std::fs::write(path, content).expect("write");
+    }
+}
+
+fn touch(path: &Path) {
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open for touch");
+    f.set_modified(SystemTime::now()).expect("touch");
+}
+
+/// Writes the two throwaway crates; returns the workspace directory.
+fn generate_crates() -> PathBuf {
+    let root = PathBuf::from("/tmp/fst-compile-bench");
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../security-runtime")
+        .canonicalize()
+        .expect("security-runtime path");
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    write_if_changed(
+        &root.join("Cargo.toml"),
+        "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"guarded\"]\n",
+    );
+    // The workspace's lock, so the same dependency versions resolve offline.
+    if !root.join("Cargo.lock").exists() {
+        std::fs::copy(&lock, root.join("Cargo.lock")).expect("copy Cargo.lock");
+    }
+    for (name, protected) in [("plain", false), ("guarded", true)] {
+        let manifest = format!(
+            "[package]\nname = \"fst-bench-{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             publish = false\n\n[dependencies]\nsecurity-runtime = {{ path = {:?} }}\n\
+             rocket = {{ version = \"0.5.1\", default-features = false, features = [\"json\", \"secrets\"] }}\n",
+            runtime.display().to_string()
+        );
+        write_if_changed(&root.join(name).join("Cargo.toml"), &manifest);
+        write_if_changed(
+            &root.join(name).join("src/main.rs"),
+            &generated_main(protected),
+        );
+    }
+    root
+}
+
+fn cargo_build(root: &Path, name: &str, incremental: bool) -> Duration {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let start = Instant::now();
+    let status = Command::new(cargo)
+        .args(["build", "--offline", "--quiet", "-p"])
+        .arg(format!("fst-bench-{name}"))
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", "/tmp/bench-target")
+        .env("CARGO_INCREMENTAL", if incremental { "1" } else { "0" })
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "cargo build of {name} failed");
+    start.elapsed()
+}
+
+fn compile_bench() {
+    let rounds = env_usize("BENCH_COMPILE_ROUNDS", 3);
+    let root = generate_crates();
+    println!(
+        "\n## Compile time: {HANDLERS} handlers, dev profile, deps prebuilt in /tmp/bench-target\n"
+    );
+    println!("| rebuild after `touch src/main.rs` | unprotected s | protected s | protected ÷ unprotected | extra ms/handler |");
+    println!("|---|---:|---:|---:|---:|");
+    for incremental in [true, false] {
+        // Warm: dependencies (and security-runtime, whose incremental setting follows
+        // CARGO_INCREMENTAL as a path dependency) built once.
+        for name in ["plain", "guarded"] {
+            cargo_build(&root, name, incremental);
+        }
+        let (mut plain, mut guarded) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            for (name, times) in [("plain", &mut plain), ("guarded", &mut guarded)] {
+                touch(&root.join(name).join("src/main.rs"));
+                times.push(cargo_build(&root, name, incremental).as_secs_f64());
+            }
+        }
+        let (p, g) = (median(&plain), median(&guarded));
+        println!(
+            "| {} | {p:.2} | {g:.2} | {:.2} | {:.1} |",
+            if incremental {
+                "incremental (cargo default)"
+            } else {
+                "CARGO_INCREMENTAL=0 (whole crate)"
+            },
+            g / p,
+            (g - p) * 1000.0 / HANDLERS as f64
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |s: &str| args.iter().any(|a| a == s || a == "all");
+    let sections: Vec<&str> = ["throughput", "login", "compile"]
+        .into_iter()
+        .filter(|s| wants(s))
+        .collect();
+    let sections = if sections.is_empty() {
+        vec!["throughput", "login"]
+    } else {
+        sections
+    };
+    println!(
+        "# auth_overhead ({} profile, {} CPUs)",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if sections.contains(&"throughput") {
+        runtime.block_on(throughput());
+    }
+    if sections.contains(&"login") {
+        runtime.block_on(login_bench());
+    }
+    if sections.contains(&"compile") {
+        compile_bench();
+    }
+}

@@ -1,0 +1,504 @@
+//! Account lifecycle over HTTP: register, confirm, reset, change password/email/username,
+//! recover username; mail through a real SMTP server on loopback where a link is followed.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::serde::json::{json, Value};
+use security_runtime::mail::CapturingMailer;
+use security_runtime::{Security, UserQuery};
+use security_tests::smtp::SmtpSink;
+use security_tests::{backends, Backend, TestApp};
+
+fn features(f: Figment) -> Figment {
+    f.merge(("security.registerable", true))
+        .merge(("security.recoverable", true))
+        .merge(("security.changeable", true))
+        .merge(("security.change_email", true))
+        .merge(("security.username_enable", true))
+        .merge(("security.change_username", true))
+        .merge(("security.username_recovery", true))
+        .merge(("security.external_url", "https://app.example.com"))
+}
+
+async fn captured(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> (TestApp, CapturingMailer) {
+    let mailer = CapturingMailer::new();
+    let app = TestApp::with(
+        b,
+        |f| tweak(features(f)),
+        Security::new().mail_util(Arc::new(mailer.clone())),
+    )
+    .await;
+    (app, mailer)
+}
+
+async fn with_smtp(b: Backend, sink: &SmtpSink, tweak: impl FnOnce(Figment) -> Figment) -> TestApp {
+    let port = sink.port();
+    TestApp::with(
+        b,
+        move |f| {
+            tweak(
+                features(f)
+                    .merge(("security.mail_server", "127.0.0.1"))
+                    .merge(("security.mail_port", port)),
+            )
+        },
+        Security::new(),
+    )
+    .await
+}
+
+/// The first `https://app.example.com/...` link in a text.
+fn find_link(text: &str) -> String {
+    let start = text.find("https://app.example.com/").expect("no link in mail");
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn path_of(link: &str) -> String {
+    link.trim_start_matches("https://app.example.com").to_owned()
+}
+
+fn errs(v: &Value, field: &str) -> Vec<String> {
+    v["response"]["field_errors"][field]
+        .as_array()
+        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+async fn post(app: &TestApp, uri: &str, body: Value) -> (Status, Value) {
+    let r = app.post_json(uri, body).await;
+    let s = r.status();
+    (s, r.into_json().await.unwrap_or(Value::Null))
+}
+
+#[rocket::async_test]
+async fn register_logs_in_when_not_confirmable() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        let (s, v) = post(
+            &app,
+            "/register?include_auth_token",
+            json!({
+                "email": "New@Example.com", "password": "battery staple 9",
+                "password_confirm": "battery staple 9",
+                // Security plan A4: these are ignored.
+                "active": false, "roles": ["admin"], "fs_uniquifier": "x", "id": 99
+            }),
+        )
+        .await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        assert!(v["response"]["user"]["authentication_token"].is_string());
+        assert!(v["response"]["csrf_token"].is_string());
+        assert_eq!(app.get_json("/profile").await.status(), Status::Ok);
+        let u = app
+            .datastore()
+            .find_user(&UserQuery::Email("New@example.com".into()), false)
+            .await
+            .unwrap()
+            .expect("domain lower-cased, local part kept");
+        assert!(u.active && u.roles.is_empty() && u.fs_uniquifier != "x" && u.id != 99);
+        let m = mailer.messages();
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].template.as_str(), m[0].to.as_str()), ("welcome", "New@example.com"));
+        assert_eq!(m[0].subject, "Welcome");
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        // Field errors, Flask-Security's messages.
+        let cases = [
+            (json!({"email": "new@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "new@example.com is already associated with an account."),
+            (json!({"email": "b@example.com", "password": "short", "password_confirm": "short"}), "password", "Password must be at least 8 characters"),
+            (json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "other one 99"}), "password_confirm", "Passwords do not match"),
+            (json!({"email": "b@example.com", "password": "battery staple 9"}), "password_confirm", "Password not provided"),
+            (json!({"email": "not an email", "password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "Invalid email address"),
+            (json!({"password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "Email not provided"),
+            (json!({"email": "b@example.com", "password": 12345678, "password_confirm": "x"}), "password", "Input not appropriate for requested API"),
+            (json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9", "username": "ab"}), "username", "Username must be at least 4 characters and less than 32 characters"),
+        ];
+        for (body, field, msg) in cases {
+            let (s, v) = post(&app, "/register", body.clone()).await;
+            assert_eq!(s, Status::BadRequest, "{body}");
+            assert_eq!(errs(&v, field), vec![msg.to_string()], "{b:?} {body} -> {v}");
+        }
+        assert!(app
+            .datastore()
+            .find_user(&UserQuery::Email("b@example.com".into()), true)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(mailer.messages().len(), 1, "no mail for failed registrations");
+    }
+}
+
+#[rocket::async_test]
+async fn register_confirm_login_through_real_smtp() {
+    for b in backends() {
+        let sink = SmtpSink::start().await;
+        let app = with_smtp(b, &sink, |f| f.merge(("security.confirmable", true))).await;
+        let (s, v) = post(
+            &app,
+            "/register",
+            json!({"email": "conf@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+        )
+        .await;
+        assert_eq!(s, Status::Ok, "{v}");
+        assert_eq!(v["response"]["user"], json!({}));
+        assert_eq!(app.get_json("/profile").await.status(), Status::Unauthorized, "not logged in");
+        let (s, v) = app.login("conf@example.com", "battery staple 9").await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(errs(&v, "email"), vec!["Email requires confirmation."]);
+        let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(mail[0].rcpt_to, vec!["conf@example.com"]);
+        assert_eq!(mail[0].header("Subject").as_deref(), Some("Welcome"));
+        let link = find_link(&mail[0].body_text());
+        assert!(link.starts_with("https://app.example.com/confirm/"), "{link}");
+        let r = app.get_json(&path_of(&link)).await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let (s, _) = app.login("conf@example.com", "battery staple 9").await;
+        assert_eq!(s, Status::Ok);
+        // Already used: info, no change.
+        let r = app.client.get(path_of(&link)).dispatch().await;
+        assert_eq!(r.into_string().await.unwrap(), "Your email has already been confirmed.");
+        let r = app.get_json("/confirm/not-a-token").await;
+        assert_eq!(r.status(), Status::BadRequest);
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(v["response"]["errors"], json!(["Invalid confirmation token."]));
+    }
+}
+
+#[rocket::async_test]
+async fn confirmation_expiry_and_resend() {
+    let b = backends()[0];
+    let now = Arc::new(AtomicU64::new(1_800_000_000));
+    let c = now.clone();
+    let mailer = CapturingMailer::new();
+    let app = TestApp::with(
+        b,
+        |f| features(f).merge(("security.confirmable", true)),
+        Security::new()
+            .mail_util(Arc::new(mailer.clone()))
+            .clock(move || c.load(Ordering::SeqCst) as f64),
+    )
+    .await;
+    post(&app, "/register", json!({"email": "e@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"})).await;
+    let link = find_link(mailer.messages()[0].text.as_deref().unwrap());
+    now.fetch_add(2 * 24 * 3600 + 1, Ordering::SeqCst);
+    let r = app.get_json(&path_of(&link)).await;
+    assert_eq!(r.status(), Status::BadRequest);
+    let v: Value = r.into_json().await.unwrap();
+    assert!(v["response"]["errors"][0].as_str().unwrap().starts_with("You did not confirm your email within 2 days."));
+    // Resend: a fresh link that works.
+    let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert!(v["response"].get("user").is_none());
+    let m = mailer.messages();
+    assert_eq!(m.last().unwrap().template, "confirmation_instructions");
+    let link = find_link(m.last().unwrap().text.as_deref().unwrap());
+    assert_eq!(app.get_json(&path_of(&link)).await.status(), Status::Ok);
+    let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(errs(&v, "email"), vec!["Your email has already been confirmed."]);
+    let (s, v) = post(&app, "/confirm", json!({"email": "nobody@example.com"})).await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(errs(&v, "email"), vec!["Specified user does not exist"]);
+}
+
+#[rocket::async_test]
+async fn smtp_refusal_leaves_no_half_registered_user() {
+    for b in backends() {
+        let sink = SmtpSink::start_refusing().await;
+        let app = with_smtp(b, &sink, |f| f.merge(("security.confirmable", true))).await;
+        let body = json!({"email": "r@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"});
+        let (s, v) = post(&app, "/register", body.clone()).await;
+        assert_eq!(s, Status::ServiceUnavailable, "{b:?} {v}");
+        assert_eq!(v["response"]["errors"], json!(["We could not send the email; please try again later."]));
+        assert!(app
+            .datastore()
+            .find_user(&UserQuery::Email("r@example.com".into()), true)
+            .await
+            .unwrap()
+            .is_none(), "{b:?}: user rolled back");
+        // With mail working again the same address registers.
+        let ok = SmtpSink::start().await;
+        let app2 = with_smtp(b, &ok, |f| f.merge(("security.confirmable", true))).await;
+        let (s, _) = post(&app2, "/register", body).await;
+        assert_eq!(s, Status::Ok);
+    }
+}
+
+#[rocket::async_test]
+async fn forgot_and_reset_password_through_real_smtp() {
+    for b in backends() {
+        let sink = SmtpSink::start().await;
+        let app = with_smtp(b, &sink, |f| f).await;
+        app.user("reset@example.com", "old password 1", &[]).await;
+        let old_token = app.token_login("reset@example.com", "old password 1").await;
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let (s, v) = post(&app, "/reset", json!({"email": "reset@example.com"})).await;
+        assert_eq!(s, Status::Ok, "{v}");
+        assert_eq!(v["response"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["csrf_token"]);
+        let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(mail[0].header("Subject").as_deref(), Some("Password reset instructions"));
+        let link = find_link(&mail[0].body_text());
+        let path = path_of(&link);
+        assert!(path.starts_with("/reset/"));
+        assert_eq!(app.get_json(&path).await.status(), Status::Ok);
+        let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "nope nope 2"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(errs(&v, "password_confirm"), vec!["Passwords do not match"]);
+        let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "new password 2"})).await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        assert_eq!(v, json!({"meta": {"code": 200}, "response": {}}), "no csrf_token, as Flask-Security");
+        // Old credentials are dead, the new password works, the link is single-use.
+        assert_eq!(app.get_with_token("/token", &old_token).await.status(), Status::Unauthorized);
+        assert_eq!(app.login("reset@example.com", "old password 1").await.0, Status::BadRequest);
+        assert_eq!(app.login("reset@example.com", "new password 2").await.0, Status::Ok);
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let (s, v) = post(&app, &path, json!({"password": "third password 3", "password_confirm": "third password 3"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(v["response"]["errors"], json!(["Invalid reset password token."]));
+        let notice = sink.wait_for(2, Duration::from_secs(10)).await;
+        assert_eq!(notice[1].header("Subject").as_deref(), Some("Your password has been reset"));
+        // Unknown and inactive addresses.
+        let (s, v) = post(&app, "/reset", json!({"email": "nobody@example.com"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(errs(&v, "email"), vec!["Specified user does not exist"]);
+    }
+}
+
+#[rocket::async_test]
+async fn reset_link_expires() {
+    let b = backends()[0];
+    let now = Arc::new(AtomicU64::new(1_800_000_000));
+    let c = now.clone();
+    let mailer = CapturingMailer::new();
+    let app = TestApp::with(
+        b,
+        features,
+        Security::new()
+            .mail_util(Arc::new(mailer.clone()))
+            .clock(move || c.load(Ordering::SeqCst) as f64),
+    )
+    .await;
+    app.user("x@example.com", "old password 1", &[]).await;
+    post(&app, "/reset", json!({"email": "x@example.com"})).await;
+    let path = path_of(&find_link(mailer.messages()[0].text.as_deref().unwrap()));
+    now.fetch_add(24 * 3600, Ordering::SeqCst);
+    assert_eq!(app.get_json(&path).await.status(), Status::Ok, "valid at the limit");
+    now.fetch_add(1, Ordering::SeqCst);
+    let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "new password 2"})).await;
+    assert_eq!(s, Status::BadRequest);
+    assert!(v["response"]["errors"][0].as_str().unwrap().starts_with("You did not reset your password within 1 day."));
+}
+
+#[rocket::async_test]
+async fn change_password() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        app.user("c@example.com", "old password 1", &[]).await;
+        let token = app.token_login("c@example.com", "old password 1").await;
+        let r = app.get_json("/change").await;
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(v["response"]["active_password"], json!(true));
+        let cases = [
+            (json!({"password": "wrong", "new_password": "new password 2", "new_password_confirm": "new password 2"}), "password", "Invalid password"),
+            (json!({"password": "old password 1", "new_password": "old password 1", "new_password_confirm": "old password 1"}), "new_password", "Your new password must be different than your previous password."),
+            (json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "x"}), "new_password_confirm", "Passwords do not match"),
+            (json!({"new_password": "new password 2", "new_password_confirm": "new password 2"}), "password", "Password not provided"),
+        ];
+        for (body, field, msg) in cases {
+            let (s, v) = post(&app, "/change", body.clone()).await;
+            assert_eq!(s, Status::BadRequest, "{body}");
+            assert_eq!(errs(&v, field), vec![msg.to_string()], "{b:?} {body}");
+        }
+        let (s, v) = post(&app, "/change?include_auth_token", json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "new password 2"})).await;
+        assert_eq!(s, Status::Ok, "{v}");
+        assert!(v["response"]["user"]["authentication_token"].is_string());
+        // This browser stays logged in; the old token still works only if token
+        // uniquifier is separate, and the old session identity is gone.
+        assert_eq!(app.get_json("/session").await.status(), Status::Ok);
+        let _ = token;
+        assert_eq!(mailer.messages().last().unwrap().template, "change_notice");
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        assert_eq!(app.login("c@example.com", "new password 2").await.0, Status::Ok);
+        // Anonymous: 401.
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        assert_eq!(app.get_json("/change").await.status(), Status::Unauthorized);
+    }
+}
+
+#[rocket::async_test]
+async fn change_email_through_real_smtp_and_freshness() {
+    for b in backends() {
+        let sink = SmtpSink::start().await;
+        let app = with_smtp(b, &sink, |f| f).await;
+        app.user("before@example.com", "password 123", &[]).await;
+        app.user("taken@example.com", "password 123", &[]).await;
+        app.login("before@example.com", "password 123").await;
+        let v: Value = app.get_json("/change-email").await.into_json().await.unwrap();
+        assert_eq!(v["response"]["current_email"], json!("before@example.com"));
+        let (s, v) = post(&app, "/change-email", json!({"email": "taken@example.com"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(errs(&v, "email"), vec!["taken@example.com is already associated with an account."]);
+        let (s, v) = post(&app, "/change-email", json!({"email": "after@example.com"})).await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(mail[0].rcpt_to, vec!["after@example.com"]);
+        assert_eq!(mail[0].header("Subject").as_deref(), Some("Confirm your new email address"));
+        let path = path_of(&find_link(&mail[0].body_text()));
+        // The link works without a login.
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = app.get_json(&path).await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        assert_eq!(app.login("after@example.com", "password 123").await.0, Status::Ok);
+        assert_eq!(app.get_json(&path).await.status(), Status::BadRequest, "used link");
+    }
+    // Freshness: 24 h after login, /change-email asks to re-authenticate.
+    let now = Arc::new(AtomicU64::new(1_800_000_000));
+    let c = now.clone();
+    let app = TestApp::with(
+        backends()[0],
+        features,
+        Security::new()
+            .mail_util(Arc::new(CapturingMailer::new()))
+            .clock(move || c.load(Ordering::SeqCst) as f64),
+    )
+    .await;
+    app.user("f@example.com", "password 123", &[]).await;
+    app.login("f@example.com", "password 123").await;
+    now.fetch_add(24 * 3600 + 3600 + 1, Ordering::SeqCst);
+    let r = app.get_json("/change-email").await;
+    assert_eq!(r.status(), Status::Unauthorized);
+    let v: Value = r.into_json().await.unwrap();
+    assert_eq!(v["response"]["reauth_required"], json!(true));
+}
+
+#[rocket::async_test]
+async fn change_and_recover_username() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        app.user("u@example.com", "password 123", &[]).await;
+        app.user("o@example.com", "password 123", &[]).await;
+        app.login("o@example.com", "password 123").await;
+        post(&app, "/change-username", json!({"username": "taken"})).await;
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.login("u@example.com", "password 123").await;
+        let (s, v) = post(&app, "/change-username", json!({"username": "Taken"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(errs(&v, "username"), vec!["Taken is already associated with an account."]);
+        let (s, v) = post(&app, "/change-username", json!({"username": "bad name!"})).await;
+        assert_eq!(s, Status::BadRequest, "{v}");
+        let (s, v) = post(&app, "/change-username", json!({"username": "newname"})).await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        assert_eq!(mailer.messages().last().unwrap().template, "change_username_notice");
+        let v: Value = app.get_json("/change-username").await.into_json().await.unwrap();
+        assert_eq!(v["response"]["current_username"], json!("newname"));
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        // Log in by username; recover it by mail.
+        let (s, _) = post(&app, "/login", json!({"username": "newname", "password": "password 123"})).await;
+        assert_eq!(s, Status::Ok);
+        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let (s, _) = post(&app, "/recover-username", json!({"email": "u@example.com"})).await;
+        assert_eq!(s, Status::Ok);
+        let m = mailer.messages();
+        let last = m.last().unwrap();
+        assert_eq!(last.template, "username_recovery");
+        assert!(last.text.as_deref().unwrap().contains("newname"));
+    }
+}
+
+/// Generic responses: existing and new addresses get the same status and body.
+#[rocket::async_test]
+async fn generic_mode_does_not_reveal_accounts() {
+    let b = backends()[0];
+    let (app, mailer) = captured(b, |f| {
+        f.merge(("security.return_generic_responses", true))
+            .merge(("security.confirmable", true))
+    })
+    .await;
+    app.user("known@example.com", "password 123", &[]).await;
+    let strip = |mut v: Value| {
+        assert!(v["response"]["csrf_token"].is_string());
+        v["response"].as_object_mut().unwrap().remove("csrf_token");
+        v
+    };
+    for (uri, known, unknown) in [
+        ("/register", json!({"email": "known@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}), json!({"email": "fresh@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"})),
+        ("/reset", json!({"email": "known@example.com"}), json!({"email": "missing@example.com"})),
+        ("/confirm", json!({"email": "known@example.com"}), json!({"email": "missing2@example.com"})),
+    ] {
+        let (s1, v1) = post(&app, uri, known).await;
+        let (s2, v2) = post(&app, uri, unknown).await;
+        assert_eq!((s1, s2), (Status::Ok, Status::Ok), "{uri} {v1} {v2}");
+        assert_eq!(strip(v1), strip(v2), "{uri}");
+    }
+    let templates: Vec<String> = mailer.messages().into_iter().map(|m| m.template).collect();
+    assert!(templates.contains(&"welcome_existing".to_string()), "{templates:?}");
+}
+
+/// 50 concurrent registrations of one address: exactly one row, no 5xx.
+#[rocket::async_test]
+async fn concurrent_registrations_of_one_email() {
+    for b in backends() {
+        let (app, _) = captured(b, |f| f.merge(("security.csrf_enabled", false))).await;
+        let body = json!({"email": "same@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}).to_string();
+        let reqs = (0..50).map(|_| {
+            app.client
+                .post("/register")
+                .header(ContentType::JSON)
+                .body(body.clone())
+                .dispatch()
+        });
+        let responses = rocket::futures::future::join_all(reqs).await;
+        let mut ok = 0;
+        for r in responses {
+            let s = r.status();
+            assert!(s.code < 500, "{b:?}: {s}");
+            if s == Status::Ok {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 1, "{b:?}");
+        let n: i64 = match b {
+            _ => {
+                let u = app
+                    .datastore()
+                    .find_user(&UserQuery::Email("same@example.com".into()), true)
+                    .await
+                    .unwrap();
+                u.is_some() as i64
+            }
+        };
+        assert_eq!(n, 1);
+    }
+}
+
+#[rocket::async_test]
+async fn html_register_form() {
+    let b = backends()[0];
+    let (app, _) = captured(b, |f| f).await;
+    let page = app.client.get("/register").dispatch().await;
+    assert_eq!(page.status(), Status::Ok);
+    let html = page.into_string().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let r = app
+        .client
+        .post("/register")
+        .header(ContentType::Form)
+        .body(format!("email=h%40example.com&password=battery+staple+9&password_confirm=battery+staple+9&csrf_token={csrf}"))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Found);
+    assert_eq!(r.headers().get_one("Location"), Some("/"));
+}

@@ -1,0 +1,362 @@
+//! Launch-time validation of the `[security]` configuration (test plan O2): a bad
+//! setting stops Rocket from launching and the logged reason names the key; a good one
+//! launches. Also: a protected route on a Rocket without the `Security` fairing aborts
+//! the launch (Sentinel).
+//!
+//! Rocket only logs why a fairing refused, so this binary installs a capturing logger
+//! (before any Rocket does) and each test looks for its own message in it. The same
+//! rules are also checked directly on [`SecurityConfig::validate`] and
+//! [`PasswordContext::new`].
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Mutex, Once};
+
+use rocket::error::ErrorKind;
+use rocket::figment::Figment;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+use rocket::log::private as log;
+use rocket::{Build, Rocket};
+use security_runtime::hashing::{HashingConfig, PasswordContext};
+use security_runtime::{Security, SecurityConfig};
+use security_tests::{app, backends, fresh_database, Backend};
+
+// ---- log capture ----
+
+static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if record.level() <= log::Level::Warn {
+            if let Ok(mut lines) = LINES.lock() {
+                lines.push(format!("{}: {}", record.target(), record.args()));
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the capturing logger once, before any Rocket installs its own.
+fn capture_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        log::set_boxed_logger(Box::new(Capture)).expect("no logger installed yet");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+/// How many captured lines contain `needle`.
+fn logged(needle: &str) -> usize {
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains(needle))
+        .count()
+}
+
+// ---- launching ----
+
+/// Why a launch failed.
+#[derive(Debug)]
+enum Refused {
+    /// These fairings refused (their names).
+    Fairings(Vec<&'static str>),
+    /// These sentinels aborted (their type names).
+    Sentinels(Vec<&'static str>),
+    /// Anything else.
+    Other(String),
+}
+
+/// Launches `rocket` on another task, so a panic during launch fails the test with a
+/// clear message instead of passing for a refusal.
+async fn launch(rocket: Rocket<Build>) -> Result<Client, Refused> {
+    rocket::tokio::spawn(async move {
+        Client::tracked(rocket).await.map_err(|e| match e.kind() {
+            ErrorKind::FailedFairings(f) => Refused::Fairings(f.iter().map(|i| i.name).collect()),
+            ErrorKind::SentinelAborts(s) => {
+                Refused::Sentinels(s.iter().map(|s| s.type_name).collect())
+            }
+            other => Refused::Other(other.to_string()),
+        })
+    })
+    .await
+    .expect("launching must not panic")
+}
+
+/// A 512-bit Rocket `secret_key` (not Rocket's published example key).
+const ROCKET_KEY: &str =
+    "A6W/kpIW747UQyU6p2S9uyqToVYJTe1WjvYuFQBwN4nig8KEkbh+ZKJ1cj/ivBwgdP9xn8K3QgTKH1ow4sZ49Q==";
+
+/// The test settings, minus `password_salt` and `secret_key`.
+fn base(url: &str) -> Figment {
+    rocket::Config::figment()
+        .merge(("log_level", "critical"))
+        .merge(("secret_key", ROCKET_KEY))
+        .merge(("databases.sec.url", url))
+        .merge(("databases.sec.max_connections", 2))
+        .merge(("security.argon2_memory_cost", 1024))
+        .merge(("security.argon2_time_cost", 1))
+        .merge(("security.argon2_parallelism", 1))
+}
+
+/// The test settings with a salt and a good secret key.
+fn good(url: &str) -> Figment {
+    base(url)
+        .merge(("security.secret_key", "test-secret-key-0123456789abcdef"))
+        .merge(("security.password_salt", "test-password-salt"))
+}
+
+async fn launch_with(backend: Backend, figment: impl FnOnce(&str) -> Figment) -> Result<Client, Refused> {
+    capture_logs();
+    let url = fresh_database(backend).await;
+    launch(app(backend, figment(&url), Security::new())).await
+}
+
+/// Asserts the `Security` fairing refused the launch and logged `needle` once more
+/// than before.
+fn assert_refused(r: Result<Client, Refused>, needle: &str, before: usize, what: &str) {
+    match r {
+        Err(Refused::Fairings(names)) => assert_eq!(names, ["Security"], "{what}"),
+        Err(other) => panic!("{what}: refused for another reason: {other:?}"),
+        Ok(_) => panic!("{what}: launched"),
+    }
+    assert!(
+        logged(needle) > before,
+        "{what}: no log line names {needle:?}; captured: {:#?}",
+        LINES.lock().unwrap()
+    );
+}
+
+// ---- tests ----
+
+#[rocket::async_test]
+async fn double_hash_without_password_salt_is_refused() {
+    let direct = PasswordContext::new(HashingConfig::default()).unwrap_err().to_string();
+    assert!(direct.contains("password_salt"), "{direct}");
+    let direct = PasswordContext::new(HashingConfig {
+        password_salt: Some(String::new()),
+        ..HashingConfig::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(direct.contains("password_salt"), "{direct}");
+
+    for b in backends() {
+        let needle = "password_salt must be set when password_hash is `argon2`";
+        let before = logged(needle);
+        let r = launch_with(b, |url| {
+            base(url).merge(("security.secret_key", "test-secret-key-0123456789abcdef"))
+        })
+        .await;
+        assert_refused(r, needle, before, &format!("{b:?} no salt"));
+        let before = logged(needle);
+        let r = launch_with(b, |url| good(url).merge(("security.password_salt", ""))).await;
+        assert_refused(r, needle, before, &format!("{b:?} empty salt"));
+    }
+}
+
+#[rocket::async_test]
+async fn password_hash_outside_password_schemes_is_refused() {
+    let direct = PasswordContext::new(HashingConfig {
+        password_hash: "bcrypt".into(),
+        password_schemes: vec!["argon2".into()],
+        password_salt: Some("salt".into()),
+        ..HashingConfig::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(direct.contains("password_hash"), "{direct}");
+
+    for b in backends() {
+        let needle = "password_hash `bcrypt` is not in password_schemes";
+        let before = logged(needle);
+        let r = launch_with(b, |url| {
+            good(url)
+                .merge(("security.password_hash", "bcrypt"))
+                .merge(("security.password_schemes", ["argon2", "pbkdf2_sha512"]))
+        })
+        .await;
+        assert_refused(r, needle, before, &format!("{b:?}"));
+    }
+}
+
+#[rocket::async_test]
+async fn release_profile_needs_a_real_secret_key() {
+    // The rule itself, without Rocket.
+    for key in [None, Some(""), Some("0000000000000000000000000000000000000000"), Some("changeme"), Some("short-key")] {
+        let cfg = SecurityConfig {
+            secret_key: key.map(str::to_owned),
+            ..SecurityConfig::default()
+        };
+        let e = cfg.validate(false).unwrap_err();
+        assert!(e.contains("secret_key"), "{key:?}: {e}");
+        assert!(cfg.validate(true).is_ok(), "{key:?}: debug builds allow it");
+    }
+    let cfg = SecurityConfig {
+        secret_key: Some("a-long-and-random-secret-key-123".into()),
+        ..SecurityConfig::default()
+    };
+    assert!(cfg.validate(false).is_ok());
+
+    for b in backends() {
+        let release = |f: Figment| f.select(rocket::Config::RELEASE_PROFILE);
+        // Control: the release profile with good keys launches, so the refusals below are
+        // the security key's doing (Rocket's own `secret_key` is set in all of them).
+        let client = launch_with(b, |url| release(good(url))).await.unwrap();
+        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+
+
+        let missing = "`security.secret_key` must be set outside debug builds";
+        let before = logged(missing);
+        let r = launch_with(b, |url| {
+            release(base(url).merge(("security.password_salt", "test-password-salt")))
+        })
+        .await;
+        assert_refused(r, missing, before, &format!("{b:?} release, no secret_key"));
+
+        let weak = "`security.secret_key` is empty, zero, a well-known default";
+        for key in ["0000000000000000000000000000000000000000000000000000000000000000", "changeme", "", "secret", "short-key"] {
+            let before = logged(weak);
+            let r = launch_with(b, |url| release(good(url).merge(("security.secret_key", key)))).await;
+            assert_refused(r, weak, before, &format!("{b:?} release, secret_key {key:?}"));
+        }
+
+        // The debug profile allows a missing key (a random one is used).
+        let client = launch_with(b, |url| {
+            base(url).merge(("security.password_salt", "test-password-salt"))
+        })
+        .await
+        .unwrap();
+        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn unknown_mechanism_is_refused() {
+    let cfg = SecurityConfig {
+        api_enabled_methods: vec!["session".into(), "kerberos".into()],
+        ..SecurityConfig::default()
+    };
+    let e = cfg.validate(true).unwrap_err();
+    assert!(e.contains("kerberos") && e.contains("api_enabled_methods"), "{e}");
+
+    for b in backends() {
+        let needle = "unknown mechanism `kerberos` in `security.api_enabled_methods`";
+        let before = logged(needle);
+        let r = launch_with(b, |url| {
+            good(url).merge(("security.api_enabled_methods", ["session", "kerberos"]))
+        })
+        .await;
+        assert_refused(r, needle, before, &format!("{b:?} api_enabled_methods"));
+        let needle = "unknown mechanism `Token ` in";
+        let before = logged(needle);
+        let r = launch_with(b, |url| {
+            good(url).merge(("security.csrf_protect_mechanisms", ["Token "]))
+        })
+        .await;
+        assert_refused(r, needle, before, &format!("{b:?} csrf_protect_mechanisms"));
+    }
+}
+
+#[rocket::async_test]
+async fn invalid_login_url_is_refused() {
+    for b in backends() {
+        for url_value in ["login", "", "/login/<id>", "http://evil.example/login", "//evil.example"] {
+            let needle = format!("`security.login_url` is not a valid path: `{url_value}`");
+            let before = logged(&needle);
+            let r = launch_with(b, |url| good(url).merge(("security.login_url", url_value))).await;
+            assert_refused(r, &needle, before, &format!("{b:?} login_url {url_value:?}"));
+        }
+        let needle = "`security.logout_url` is not a valid path";
+        let before = logged(needle);
+        let r = launch_with(b, |url| good(url).merge(("security.logout_url", "logout"))).await;
+        assert_refused(r, needle, before, &format!("{b:?} logout_url"));
+    }
+}
+
+#[rocket::async_test]
+async fn invalid_url_prefix_is_refused_not_a_panic() {
+    for b in backends() {
+        // `url_prefix` + `login_url` is mounted as a route base; a prefix without a leading
+        // slash makes that base invalid.
+        let r = launch_with(b, |url| good(url).merge(("security.url_prefix", "api"))).await;
+        assert!(
+            matches!(r, Err(Refused::Fairings(ref n)) if n == &["Security"]),
+            "{b:?}: {:?}",
+            r.err()
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn unknown_logout_method_is_refused() {
+    for b in backends() {
+        let needle = "`security.logout_methods`: unknown method `FETCH`";
+        let before = logged(needle);
+        let r = launch_with(b, |url| good(url).merge(("security.logout_methods", ["POST", "FETCH"]))).await;
+        assert_refused(r, needle, before, &format!("{b:?}"));
+    }
+}
+
+#[rocket::async_test]
+async fn valid_config_launches_and_empty_logout_methods_remove_logout() {
+    for b in backends() {
+        let client = launch_with(b, good).await.unwrap();
+        let r = client.post("/logout").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?} default logout");
+        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+
+        let empty: Vec<String> = Vec::new();
+        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", empty))).await.unwrap();
+        for method in ["POST", "GET"] {
+            let r = match method {
+                "POST" => client.post("/logout"),
+                _ => client.get("/logout"),
+            }
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+            assert_eq!(r.status(), Status::NotFound, "{b:?} {method} /logout");
+        }
+        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?} login still mounted");
+
+        // GET-only logout: POST is gone, GET works.
+        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", ["GET"]))).await.unwrap();
+        let r = client.post("/logout").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::NotFound, "{b:?} POST with GET-only logout");
+        let r = client.get("/logout").header(ContentType::JSON).dispatch().await;
+        assert_eq!(r.status(), Status::Ok, "{b:?} GET logout");
+    }
+}
+
+#[rocket::async_test]
+async fn protected_routes_without_the_fairing_abort_launch() {
+    capture_logs();
+    let url = fresh_database(Backend::Sqlite).await;
+    let needle = "is protected but the `Security` fairing is not attached";
+    let before = logged(needle);
+    let r = launch(rocket::custom(good(&url)).mount("/", security_tests::demo_routes())).await;
+    match r {
+        Err(Refused::Sentinels(types)) => {
+            assert!(
+                types.iter().any(|t| t.contains("Guard")),
+                "the security guard aborted: {types:?}"
+            );
+        }
+        Err(other) => panic!("refused for another reason: {other:?}"),
+        Ok(_) => panic!("launched without the Security fairing"),
+    }
+    assert!(logged(needle) > before, "{:#?}", LINES.lock().unwrap());
+}
