@@ -1,6 +1,8 @@
 //! Example application: SQLite file, seeded admin, a protected page and JSON endpoint.
 //!
-//! `cargo run -p example-app` then open <http://127.0.0.1:8000/>. The admin is
+//! `cargo run -p example-app` then open <http://127.0.0.1:8000/>. Registration,
+//! confirmation, password reset and the change flows are on; with no `security.mail_server`
+//! configured every mail (with its link) is written to the log. The admin is
 //! `admin@example.com` / `change-me-please` unless `ROCKET_EXAMPLE={admin_email="..",
 //! admin_password=".."}` (or `[default.example]` in Rocket.toml) says otherwise.
 
@@ -25,7 +27,9 @@ fn index(user: Option<CurrentUser>) -> RawHtml<String> {
              <button>Logout</button></form>",
             security_runtime::html::escape(&u.email)
         ),
-        None => "<p><a href=\"/login\">Login</a></p>".to_owned(),
+        None => "<p><a href=\"/login\">Login</a> · <a href=\"/register\">Register</a> · \
+                 <a href=\"/reset\">Forgot password</a></p>"
+            .to_owned(),
     };
     RawHtml(format!(
         "<!doctype html><html><body><h1>Example</h1>{who}\
@@ -105,6 +109,8 @@ async fn seed_admin(rocket: &Rocket<rocket::Orbit>) {
                 email: cfg.admin_email.clone(),
                 password: Some(hash),
                 roles: vec!["admin".into()],
+                // Seeded by the operator: no confirmation mail needed.
+                confirmed_at: Some(security_runtime::chrono::Utc::now().naive_utc()),
                 ..NewUser::default()
             };
             match ds.create_user(new).await {
@@ -123,6 +129,13 @@ fn figment() -> Figment {
         .join(("security.password_salt", "example-salt-change-me"))
         .join(("security.session_cookie_secure", false))
         .join(("security.csrf_cookie.secure", false))
+        .join(("security.registerable", true))
+        .join(("security.confirmable", true))
+        .join(("security.recoverable", true))
+        .join(("security.changeable", true))
+        .join(("security.change_email", true))
+        .join(("security.trackable", true))
+        .join(("security.external_url", "http://127.0.0.1:8000"))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
 }

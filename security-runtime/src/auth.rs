@@ -203,3 +203,42 @@ pub fn logout_user(
         state.send(Signal::UserLoggedOut { user_id: id });
     }
 }
+
+/// Sets a user's password as an administrator: new hash, new `fs_uniquifier` (every
+/// session and token of the user dies), in one write; mails `change_notice` when
+/// `notify`. The password must already be validated.
+///
+/// Parity: `flask_security.admin_change_password(user, new_passwd, notify=True)`.
+pub async fn admin_change_password(
+    state: &SecurityState,
+    user: &mut User,
+    new_password: &str,
+    notify: bool,
+) -> Result<()> {
+    let mut next = user.clone();
+    next.password = Some(state.hash_password(new_password).await?);
+    next.fs_uniquifier = crate::datastore::new_uniquifier();
+    state.datastore.put_user(&mut next).await?;
+    *user = next;
+    state.send(Signal::PasswordChanged { user_id: user.id });
+    if notify && state.config.send_password_change_email {
+        let ctx = json!({"user": {"email": user.email, "username": user.username, "id": user.id}});
+        let rendered = state.mail_templates.render("change_notice", &ctx, &state.config);
+        match rendered {
+            Ok((text, html)) => {
+                let msg = crate::mail::MailMessage {
+                    to: user.email.clone(),
+                    subject: state.config.email_subject_password_change_notice.clone(),
+                    template: "change_notice".into(),
+                    text,
+                    html,
+                };
+                if let Err(e) = state.mailer.send(msg).await {
+                    rocket::warn!("change notice not sent: {e}");
+                }
+            }
+            Err(e) => rocket::warn!("change notice not rendered: {e}"),
+        }
+    }
+    Ok(())
+}

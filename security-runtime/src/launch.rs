@@ -50,7 +50,9 @@ pub fn route_report<P: Phase>(rocket: &Rocket<P>) -> String {
             .iter()
             .filter(|p| p.uri == uri && p.method == method)
             .collect();
-        let what = if found.is_empty() {
+        let what = if let Some(n) = route.name.as_deref().filter(|n| n.starts_with("security::")) {
+            format!("security endpoint ({})", n.trim_start_matches("security::"))
+        } else if found.is_empty() {
             "open".to_owned()
         } else {
             found

@@ -30,7 +30,7 @@ pub mod signals;
 pub mod tokens;
 pub mod validation;
 
-pub use auth::{get_auth_token, login_user, logout_user, lookup_identity};
+pub use auth::{admin_change_password, get_auth_token, login_user, logout_user, lookup_identity};
 pub use config::SecurityConfig;
 pub use datastore::{NewUser, SqlDatastore, UserDatastore, UserQuery};
 pub use error::{Result, SecurityError};
@@ -41,3 +41,6 @@ pub use launch::route_report;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
 pub use tokens::check_and_get_token_status;
+
+/// Re-export of the `chrono` version used by the models.
+pub use chrono;

@@ -88,8 +88,8 @@ fn bench_session() -> &'static str {
 
 /// A Rocket `secret_key` (release builds refuse to launch without one).
 fn random_secret_key() -> String {
-    let bytes: [u8; 64] = rand::thread_rng().gen();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut rng = rand::thread_rng();
+    (0..64).map(|_| format!("{:02x}", rng.gen::<u8>())).collect()
 }
 
 /// The test app on a fresh SQLite file, release-ready, with the given argon2 costs.

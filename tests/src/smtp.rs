@@ -43,13 +43,14 @@ pub struct MailPart {
 }
 
 impl ReceivedMail {
-    /// A top-level header, unfolded, by case-insensitive name.
+    /// A top-level header by case-insensitive name, unfolded, RFC 2047 words decoded.
     pub fn header(&self, name: &str) -> Option<String> {
         let (head, _) = split_head_body(&self.data);
-        header_in(head, name)
+        header_in(head, name).map(|v| decode_words(&v))
     }
 
-    /// The leaf parts of the message (a single-part message is one part), decoded.
+    /// The leaf parts of the message (a single-part message is one part), decoded, with
+    /// trailing line breaks removed (they belong to the MIME and SMTP framing).
     pub fn parts(&self) -> Vec<MailPart> {
         let mut out = Vec::new();
         collect_parts(&self.data, &mut out, 0);
@@ -386,8 +387,51 @@ fn collect_parts(entity: &str, out: &mut Vec<MailPart>, depth: usize) {
     };
     out.push(MailPart {
         content_type: media,
-        body: body.replace("\r\n", "\n"),
+        body: body.replace("\r\n", "\n").trim_end_matches('\n').to_owned(),
     });
+}
+
+/// Decodes RFC 2047 encoded words (`=?utf-8?b?...?=`, `=?utf-8?q?...?=`) in a header value.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let Some(word) = encoded_word(&rest[start..]) else {
+            out.push_str(&rest[..start + 2]);
+            rest = &rest[start + 2..];
+            last_was_word = false;
+            continue;
+        };
+        let gap = &rest[..start];
+        // Whitespace between two encoded words is not part of the text.
+        if !(last_was_word && gap.trim().is_empty()) {
+            out.push_str(gap);
+        }
+        out.push_str(&word.1);
+        rest = &rest[start + word.0..];
+        last_was_word = true;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// One encoded word at the start of `s`: (its length, its text).
+fn encoded_word(s: &str) -> Option<(usize, String)> {
+    let inner = s.strip_prefix("=?")?;
+    let (_charset, rest) = inner.split_once('?')?;
+    let (enc, rest) = rest.split_once('?')?;
+    let end = rest.find("?=")?;
+    let text = &rest[..end];
+    let bytes = match enc {
+        "b" | "B" => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?,
+        "q" | "Q" => decode_qp(&text.replace('_', " ")).into_bytes(),
+        _ => return None,
+    };
+    let len = s.len() - rest.len() + end + 2;
+    Some((len, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 fn decode_qp(s: &str) -> String {
@@ -436,9 +480,14 @@ mod tests {
             data: raw.into(),
         };
         assert_eq!(m.header("subject").as_deref(), Some("Hi there"));
+        let enc = ReceivedMail {
+            data: "Subject: =?utf-8?b?UsOp?= =?utf-8?q?a=C3=A9_b?= end\r\n\r\n".into(),
+            ..m.clone()
+        };
+        assert_eq!(enc.header("Subject").as_deref(), Some("Réaé b end"));
         assert_eq!(
             m.part("text/plain").as_deref(),
-            Some("https://x.test/reset/a=bcd café\n")
+            Some("https://x.test/reset/a=bcd café")
         );
         assert_eq!(m.part("text/html").as_deref(), Some("<b>hi</b>"));
         assert!(m.body_text().contains("a=bcd"));

@@ -71,8 +71,8 @@ enum Refused {
     Fairings(Vec<&'static str>),
     /// These sentinels aborted (their type names).
     Sentinels(Vec<&'static str>),
-    /// Anything else.
-    Other(String),
+    /// Anything else (shown by `Debug` in failure messages).
+    Other(#[allow(dead_code)] String),
 }
 
 /// Launches `rocket` on another task, so a panic during launch fails the test with a

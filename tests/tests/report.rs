@@ -26,7 +26,7 @@ async fn report_lists_every_route_with_its_requirement() {
     assert!(line("/roles_only").ends_with("roles all of: admin"));
     assert!(line("/perms_any").ends_with("permissions any of: full-write, super"));
     assert!(line("/").ends_with("open"));
-    assert!(line("/login").ends_with("open"));
+    assert!(line("/login").ends_with("security endpoint (login)"));
 }
 
 #[rocket::async_test]
