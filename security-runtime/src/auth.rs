@@ -223,7 +223,9 @@ pub async fn admin_change_password(
     state.send(Signal::PasswordChanged { user_id: user.id });
     if notify && state.config.send_password_change_email {
         let ctx = json!({"user": {"email": user.email, "username": user.username, "id": user.id}});
-        let rendered = state.mail_templates.render("change_notice", &ctx, &state.config);
+        let rendered = state
+            .mail_templates
+            .render("change_notice", &ctx, &state.config);
         match rendered {
             Ok((text, html)) => {
                 let msg = crate::mail::MailMessage {

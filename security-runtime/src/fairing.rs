@@ -15,13 +15,13 @@ use crate::config::SecurityConfig;
 use crate::datastore::{SqlDatastore, UserDatastore};
 use crate::hashing::PasswordContext;
 use crate::mail::{MailTemplates, MailUtil};
+use crate::model::User;
+use crate::responses::{self, Denial, Reply};
+use crate::tokens::TokenSerializer;
 use crate::validation::{
     DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
     UsernameUtil,
 };
-use crate::model::User;
-use crate::responses::{self, Denial, Reply};
-use crate::tokens::TokenSerializer;
 
 /// Custom response for a denial; `None` falls back to the default.
 pub type DenialHook = Arc<dyn Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync>;

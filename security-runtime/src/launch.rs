@@ -50,7 +50,11 @@ pub fn route_report<P: Phase>(rocket: &Rocket<P>) -> String {
             .iter()
             .filter(|p| p.uri == uri && p.method == method)
             .collect();
-        let what = if let Some(n) = route.name.as_deref().filter(|n| n.starts_with("security::")) {
+        let what = if let Some(n) = route
+            .name
+            .as_deref()
+            .filter(|n| n.starts_with("security::"))
+        {
             format!("security endpoint ({})", n.trim_start_matches("security::"))
         } else if found.is_empty() {
             "open".to_owned()
@@ -64,7 +68,11 @@ pub fn route_report<P: Phase>(rocket: &Rocket<P>) -> String {
         lines.push(format!("{method:<7} {uri:<32} {what}"));
     }
     lines.sort();
-    format!("route security report ({} routes):\n  {}", lines.len(), lines.join("\n  "))
+    format!(
+        "route security report ({} routes):\n  {}",
+        lines.len(),
+        lines.join("\n  ")
+    )
 }
 
 /// Roles and permissions named by mounted routes that the datastore does not have:
@@ -84,7 +92,11 @@ pub fn undeclared<P: Phase>(rocket: &Rocket<P>, roles: &[Role]) -> (Vec<String>,
                 missing_roles.insert((*r).to_owned());
             }
         }
-        for perm in req.permissions_required.iter().chain(req.permissions_accepted) {
+        for perm in req
+            .permissions_required
+            .iter()
+            .chain(req.permissions_accepted)
+        {
             if !have_perms.contains(perm) {
                 missing_perms.insert((*perm).to_owned());
             }

@@ -215,10 +215,7 @@ impl DefaultPasswordUtil {
         let url = format!("{}{prefix}", self.breached_url);
         let agent = self.agent.clone();
         let body = tokio::task::spawn_blocking(move || -> Result<String, String> {
-            let response = agent
-                .get(&url)
-                .call()
-                .map_err(|e| e.to_string())?;
+            let response = agent.get(&url).call().map_err(|e| e.to_string())?;
             response.into_string().map_err(|e| e.to_string())
         })
         .await
@@ -472,12 +469,9 @@ impl PhoneUtil for DefaultPhoneUtil {
         // request (or the CLI) down, it just means "not a phone number".
         std::panic::catch_unwind(|| {
             let number = phonenumber::parse(region, input).ok()?;
-            number.is_valid().then(|| {
-                number
-                    .format()
-                    .mode(phonenumber::Mode::E164)
-                    .to_string()
-            })
+            number
+                .is_valid()
+                .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
         })
         .ok()
         .flatten()

@@ -89,7 +89,9 @@ fn bench_session() -> &'static str {
 /// A Rocket `secret_key` (release builds refuse to launch without one).
 fn random_secret_key() -> String {
     let mut rng = rand::thread_rng();
-    (0..64).map(|_| format!("{:02x}", rng.gen::<u8>())).collect()
+    (0..32)
+        .map(|_| format!("{:02x}", rng.gen::<u8>()))
+        .collect()
 }
 
 /// The test app on a fresh SQLite file, release-ready, with the given argon2 costs.
@@ -326,6 +328,61 @@ async fn throughput() {
     ] {
         let extra = 1e6 / med(a) - 1e6 / med(b);
         println!("| {label} | {:.3} | {extra:+.1} |", ratio(a, b));
+    }
+    components(&client, &admin_token, n, rounds).await;
+}
+
+/// Where a protected request's time goes: the pieces the guards call, without HTTP.
+async fn components(client: &Client, token: &str, n: usize, rounds: usize) {
+    use security_runtime::UserQuery;
+    let st = state(client);
+    let ds = &st.datastore;
+    let admin = ds
+        .find_user(&UserQuery::Email("admin@example.com".into()), false)
+        .await
+        .expect("find")
+        .expect("admin");
+    let uniq = admin.fs_uniquifier.clone();
+    let names = [
+        "`datastore.ping()` (`SELECT 1`: one query)",
+        "`find_user(FsUniquifier)`, hit (user row + roles: two queries)",
+        "`find_user(FsTokenUniquifier)`, miss (one query, no row)",
+        "`auth_tokens.loads_at` (signature + payload, no DB)",
+        "`auth::check_auth_token`, user without fs_token_uniquifier",
+    ];
+    let mut micros: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let now = st.now() as u64;
+    let max_age = Some(st.config.token_max_age);
+    for _ in 0..rounds {
+        for (i, m) in micros.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..n {
+                match i {
+                    0 => ds.ping().await.expect("ping"),
+                    1 => assert!(ds
+                        .find_user(&UserQuery::FsUniquifier(uniq.clone()), false)
+                        .await
+                        .expect("find")
+                        .is_some()),
+                    2 => assert!(ds
+                        .find_user(&UserQuery::FsTokenUniquifier(uniq.clone()), false)
+                        .await
+                        .expect("find")
+                        .is_none()),
+                    3 => assert!(st.auth_tokens.loads_at(token, max_age, now).is_ok()),
+                    _ => assert!(matches!(
+                        security_runtime::auth::check_auth_token(st, token).await,
+                        Ok(security_runtime::auth::TokenCheck::Valid(..))
+                    )),
+                }
+            }
+            m.push(start.elapsed().as_secs_f64() * 1e6 / n as f64);
+        }
+    }
+    println!("\n| component (no HTTP) | µs/call (median) |");
+    println!("|---|---:|");
+    for (name, m) in names.iter().zip(&micros) {
+        println!("| {name} | {:.1} |", median(m));
     }
 }
 

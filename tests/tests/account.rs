@@ -25,7 +25,10 @@ fn features(f: Figment) -> Figment {
         .merge(("security.external_url", "https://app.example.com"))
 }
 
-async fn captured(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> (TestApp, CapturingMailer) {
+async fn captured(
+    b: Backend,
+    tweak: impl FnOnce(Figment) -> Figment,
+) -> (TestApp, CapturingMailer) {
     let mailer = CapturingMailer::new();
     let app = TestApp::with(
         b,
@@ -54,7 +57,9 @@ async fn with_smtp(b: Backend, sink: &SmtpSink, tweak: impl FnOnce(Figment) -> F
 
 /// The first `https://app.example.com/...` link in a text.
 fn find_link(text: &str) -> String {
-    let start = text.find("https://app.example.com/").expect("no link in mail");
+    let start = text
+        .find("https://app.example.com/")
+        .expect("no link in mail");
     text[start..]
         .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
         .next()
@@ -63,7 +68,8 @@ fn find_link(text: &str) -> String {
 }
 
 fn path_of(link: &str) -> String {
-    link.trim_start_matches("https://app.example.com").to_owned()
+    link.trim_start_matches("https://app.example.com")
+        .to_owned()
 }
 
 fn errs(v: &Value, field: &str) -> Vec<String> {
@@ -107,24 +113,67 @@ async fn register_logs_in_when_not_confirmable() {
         assert!(u.active && u.roles.is_empty() && u.fs_uniquifier != "x" && u.id != 99);
         let m = mailer.messages();
         assert_eq!(m.len(), 1);
-        assert_eq!((m[0].template.as_str(), m[0].to.as_str()), ("welcome", "New@example.com"));
+        assert_eq!(
+            (m[0].template.as_str(), m[0].to.as_str()),
+            ("welcome", "New@example.com")
+        );
         assert_eq!(m[0].subject, "Welcome");
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         // Field errors, Flask-Security's messages.
         let cases = [
-            (json!({"email": "new@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "new@example.com is already associated with an account."),
-            (json!({"email": "b@example.com", "password": "short", "password_confirm": "short"}), "password", "Password must be at least 8 characters"),
-            (json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "other one 99"}), "password_confirm", "Passwords do not match"),
-            (json!({"email": "b@example.com", "password": "battery staple 9"}), "password_confirm", "Password not provided"),
-            (json!({"email": "not an email", "password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "Invalid email address"),
-            (json!({"password": "battery staple 9", "password_confirm": "battery staple 9"}), "email", "Email not provided"),
-            (json!({"email": "b@example.com", "password": 12345678, "password_confirm": "x"}), "password", "Input not appropriate for requested API"),
-            (json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9", "username": "ab"}), "username", "Username must be at least 4 characters and less than 32 characters"),
+            (
+                json!({"email": "new@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+                "email",
+                "new@example.com is already associated with an account.",
+            ),
+            (
+                json!({"email": "b@example.com", "password": "short", "password_confirm": "short"}),
+                "password",
+                "Password must be at least 8 characters",
+            ),
+            (
+                json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "other one 99"}),
+                "password_confirm",
+                "Passwords do not match",
+            ),
+            (
+                json!({"email": "b@example.com", "password": "battery staple 9"}),
+                "password_confirm",
+                "Password not provided",
+            ),
+            (
+                json!({"email": "not an email", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+                "email",
+                "Invalid email address",
+            ),
+            (
+                json!({"password": "battery staple 9", "password_confirm": "battery staple 9"}),
+                "email",
+                "Email not provided",
+            ),
+            (
+                json!({"email": "b@example.com", "password": 12345678, "password_confirm": "x"}),
+                "password",
+                "Input not appropriate for requested API",
+            ),
+            (
+                json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9", "username": "ab"}),
+                "username",
+                "Username must be at least 4 characters and less than 32 characters",
+            ),
         ];
         for (body, field, msg) in cases {
             let (s, v) = post(&app, "/register", body.clone()).await;
             assert_eq!(s, Status::BadRequest, "{body}");
-            assert_eq!(errs(&v, field), vec![msg.to_string()], "{b:?} {body} -> {v}");
+            assert_eq!(
+                errs(&v, field),
+                vec![msg.to_string()],
+                "{b:?} {body} -> {v}"
+            );
         }
         assert!(app
             .datastore()
@@ -132,7 +181,11 @@ async fn register_logs_in_when_not_confirmable() {
             .await
             .unwrap()
             .is_none());
-        assert_eq!(mailer.messages().len(), 1, "no mail for failed registrations");
+        assert_eq!(
+            mailer.messages().len(),
+            1,
+            "no mail for failed registrations"
+        );
     }
 }
 
@@ -149,7 +202,11 @@ async fn register_confirm_login_through_real_smtp() {
         .await;
         assert_eq!(s, Status::Ok, "{v}");
         assert_eq!(v["response"]["user"], json!({}));
-        assert_eq!(app.get_json("/profile").await.status(), Status::Unauthorized, "not logged in");
+        assert_eq!(
+            app.get_json("/profile").await.status(),
+            Status::Unauthorized,
+            "not logged in"
+        );
         let (s, v) = app.login("conf@example.com", "battery staple 9").await;
         assert_eq!(s, Status::BadRequest);
         assert_eq!(errs(&v, "email"), vec!["Email requires confirmation."]);
@@ -157,18 +214,27 @@ async fn register_confirm_login_through_real_smtp() {
         assert_eq!(mail[0].rcpt_to, vec!["conf@example.com"]);
         assert_eq!(mail[0].header("Subject").as_deref(), Some("Welcome"));
         let link = find_link(&mail[0].body_text());
-        assert!(link.starts_with("https://app.example.com/confirm/"), "{link}");
+        assert!(
+            link.starts_with("https://app.example.com/confirm/"),
+            "{link}"
+        );
         let r = app.get_json(&path_of(&link)).await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
         let (s, _) = app.login("conf@example.com", "battery staple 9").await;
         assert_eq!(s, Status::Ok);
         // Already used: info, no change.
         let r = app.client.get(path_of(&link)).dispatch().await;
-        assert_eq!(r.into_string().await.unwrap(), "Your email has already been confirmed.");
+        assert_eq!(
+            r.into_string().await.unwrap(),
+            "Your email has already been confirmed."
+        );
         let r = app.get_json("/confirm/not-a-token").await;
         assert_eq!(r.status(), Status::BadRequest);
         let v: Value = r.into_json().await.unwrap();
-        assert_eq!(v["response"]["errors"], json!(["Invalid confirmation token."]));
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["Invalid confirmation token."])
+        );
     }
 }
 
@@ -192,7 +258,10 @@ async fn confirmation_expiry_and_resend() {
     let r = app.get_json(&path_of(&link)).await;
     assert_eq!(r.status(), Status::BadRequest);
     let v: Value = r.into_json().await.unwrap();
-    assert!(v["response"]["errors"][0].as_str().unwrap().starts_with("You did not confirm your email within 2 days."));
+    assert!(v["response"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("You did not confirm your email within 2 days."));
     // Resend: a fresh link that works.
     let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
     assert_eq!(s, Status::Ok, "{v}");
@@ -203,7 +272,10 @@ async fn confirmation_expiry_and_resend() {
     assert_eq!(app.get_json(&path_of(&link)).await.status(), Status::Ok);
     let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
     assert_eq!(s, Status::BadRequest);
-    assert_eq!(errs(&v, "email"), vec!["Your email has already been confirmed."]);
+    assert_eq!(
+        errs(&v, "email"),
+        vec!["Your email has already been confirmed."]
+    );
     let (s, v) = post(&app, "/confirm", json!({"email": "nobody@example.com"})).await;
     assert_eq!(s, Status::BadRequest);
     assert_eq!(errs(&v, "email"), vec!["Specified user does not exist"]);
@@ -217,13 +289,18 @@ async fn smtp_refusal_leaves_no_half_registered_user() {
         let body = json!({"email": "r@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"});
         let (s, v) = post(&app, "/register", body.clone()).await;
         assert_eq!(s, Status::ServiceUnavailable, "{b:?} {v}");
-        assert_eq!(v["response"]["errors"], json!(["We could not send the email; please try again later."]));
-        assert!(app
-            .datastore()
-            .find_user(&UserQuery::Email("r@example.com".into()), true)
-            .await
-            .unwrap()
-            .is_none(), "{b:?}: user rolled back");
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["We could not send the email; please try again later."])
+        );
+        assert!(
+            app.datastore()
+                .find_user(&UserQuery::Email("r@example.com".into()), true)
+                .await
+                .unwrap()
+                .is_none(),
+            "{b:?}: user rolled back"
+        );
         // With mail working again the same address registers.
         let ok = SmtpSink::start().await;
         let app2 = with_smtp(b, &ok, |f| f.merge(("security.confirmable", true))).await;
@@ -239,32 +316,84 @@ async fn forgot_and_reset_password_through_real_smtp() {
         let app = with_smtp(b, &sink, |f| f).await;
         app.user("reset@example.com", "old password 1", &[]).await;
         let old_token = app.token_login("reset@example.com", "old password 1").await;
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         let (s, v) = post(&app, "/reset", json!({"email": "reset@example.com"})).await;
         assert_eq!(s, Status::Ok, "{v}");
-        assert_eq!(v["response"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["csrf_token"]);
+        assert_eq!(
+            v["response"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            vec!["csrf_token"]
+        );
         let mail = sink.wait_for(1, Duration::from_secs(10)).await;
-        assert_eq!(mail[0].header("Subject").as_deref(), Some("Password reset instructions"));
+        assert_eq!(
+            mail[0].header("Subject").as_deref(),
+            Some("Password reset instructions")
+        );
         let link = find_link(&mail[0].body_text());
         let path = path_of(&link);
         assert!(path.starts_with("/reset/"));
         assert_eq!(app.get_json(&path).await.status(), Status::Ok);
-        let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "nope nope 2"})).await;
+        let (s, v) = post(
+            &app,
+            &path,
+            json!({"password": "new password 2", "password_confirm": "nope nope 2"}),
+        )
+        .await;
         assert_eq!(s, Status::BadRequest);
         assert_eq!(errs(&v, "password_confirm"), vec!["Passwords do not match"]);
-        let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "new password 2"})).await;
+        let (s, v) = post(
+            &app,
+            &path,
+            json!({"password": "new password 2", "password_confirm": "new password 2"}),
+        )
+        .await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
-        assert_eq!(v, json!({"meta": {"code": 200}, "response": {}}), "no csrf_token, as Flask-Security");
+        assert_eq!(
+            v,
+            json!({"meta": {"code": 200}, "response": {}}),
+            "no csrf_token, as Flask-Security"
+        );
         // Old credentials are dead, the new password works, the link is single-use.
-        assert_eq!(app.get_with_token("/token", &old_token).await.status(), Status::Unauthorized);
-        assert_eq!(app.login("reset@example.com", "old password 1").await.0, Status::BadRequest);
-        assert_eq!(app.login("reset@example.com", "new password 2").await.0, Status::Ok);
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
-        let (s, v) = post(&app, &path, json!({"password": "third password 3", "password_confirm": "third password 3"})).await;
+        assert_eq!(
+            app.get_with_token("/token", &old_token).await.status(),
+            Status::Unauthorized
+        );
+        assert_eq!(
+            app.login("reset@example.com", "old password 1").await.0,
+            Status::BadRequest
+        );
+        assert_eq!(
+            app.login("reset@example.com", "new password 2").await.0,
+            Status::Ok
+        );
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        let (s, v) = post(
+            &app,
+            &path,
+            json!({"password": "third password 3", "password_confirm": "third password 3"}),
+        )
+        .await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(v["response"]["errors"], json!(["Invalid reset password token."]));
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["Invalid reset password token."])
+        );
         let notice = sink.wait_for(2, Duration::from_secs(10)).await;
-        assert_eq!(notice[1].header("Subject").as_deref(), Some("Your password has been reset"));
+        assert_eq!(
+            notice[1].header("Subject").as_deref(),
+            Some("Your password has been reset")
+        );
         // Unknown and inactive addresses.
         let (s, v) = post(&app, "/reset", json!({"email": "nobody@example.com"})).await;
         assert_eq!(s, Status::BadRequest);
@@ -290,11 +419,23 @@ async fn reset_link_expires() {
     post(&app, "/reset", json!({"email": "x@example.com"})).await;
     let path = path_of(&find_link(mailer.messages()[0].text.as_deref().unwrap()));
     now.fetch_add(24 * 3600, Ordering::SeqCst);
-    assert_eq!(app.get_json(&path).await.status(), Status::Ok, "valid at the limit");
+    assert_eq!(
+        app.get_json(&path).await.status(),
+        Status::Ok,
+        "valid at the limit"
+    );
     now.fetch_add(1, Ordering::SeqCst);
-    let (s, v) = post(&app, &path, json!({"password": "new password 2", "password_confirm": "new password 2"})).await;
+    let (s, v) = post(
+        &app,
+        &path,
+        json!({"password": "new password 2", "password_confirm": "new password 2"}),
+    )
+    .await;
     assert_eq!(s, Status::BadRequest);
-    assert!(v["response"]["errors"][0].as_str().unwrap().starts_with("You did not reset your password within 1 day."));
+    assert!(v["response"]["errors"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("You did not reset your password within 1 day."));
 }
 
 #[rocket::async_test]
@@ -307,10 +448,26 @@ async fn change_password() {
         let v: Value = r.into_json().await.unwrap();
         assert_eq!(v["response"]["active_password"], json!(true));
         let cases = [
-            (json!({"password": "wrong", "new_password": "new password 2", "new_password_confirm": "new password 2"}), "password", "Invalid password"),
-            (json!({"password": "old password 1", "new_password": "old password 1", "new_password_confirm": "old password 1"}), "new_password", "Your new password must be different than your previous password."),
-            (json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "x"}), "new_password_confirm", "Passwords do not match"),
-            (json!({"new_password": "new password 2", "new_password_confirm": "new password 2"}), "password", "Password not provided"),
+            (
+                json!({"password": "wrong", "new_password": "new password 2", "new_password_confirm": "new password 2"}),
+                "password",
+                "Invalid password",
+            ),
+            (
+                json!({"password": "old password 1", "new_password": "old password 1", "new_password_confirm": "old password 1"}),
+                "new_password",
+                "Your new password must be different than your previous password.",
+            ),
+            (
+                json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "x"}),
+                "new_password_confirm",
+                "Passwords do not match",
+            ),
+            (
+                json!({"new_password": "new password 2", "new_password_confirm": "new password 2"}),
+                "password",
+                "Password not provided",
+            ),
         ];
         for (body, field, msg) in cases {
             let (s, v) = post(&app, "/change", body.clone()).await;
@@ -325,10 +482,21 @@ async fn change_password() {
         assert_eq!(app.get_json("/session").await.status(), Status::Ok);
         let _ = token;
         assert_eq!(mailer.messages().last().unwrap().template, "change_notice");
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
-        assert_eq!(app.login("c@example.com", "new password 2").await.0, Status::Ok);
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(
+            app.login("c@example.com", "new password 2").await.0,
+            Status::Ok
+        );
         // Anonymous: 401.
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(app.get_json("/change").await.status(), Status::Unauthorized);
     }
 }
@@ -341,23 +509,45 @@ async fn change_email_through_real_smtp_and_freshness() {
         app.user("before@example.com", "password 123", &[]).await;
         app.user("taken@example.com", "password 123", &[]).await;
         app.login("before@example.com", "password 123").await;
-        let v: Value = app.get_json("/change-email").await.into_json().await.unwrap();
+        let v: Value = app
+            .get_json("/change-email")
+            .await
+            .into_json()
+            .await
+            .unwrap();
         assert_eq!(v["response"]["current_email"], json!("before@example.com"));
         let (s, v) = post(&app, "/change-email", json!({"email": "taken@example.com"})).await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(errs(&v, "email"), vec!["taken@example.com is already associated with an account."]);
+        assert_eq!(
+            errs(&v, "email"),
+            vec!["taken@example.com is already associated with an account."]
+        );
         let (s, v) = post(&app, "/change-email", json!({"email": "after@example.com"})).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         let mail = sink.wait_for(1, Duration::from_secs(10)).await;
         assert_eq!(mail[0].rcpt_to, vec!["after@example.com"]);
-        assert_eq!(mail[0].header("Subject").as_deref(), Some("Confirm your new email address"));
+        assert_eq!(
+            mail[0].header("Subject").as_deref(),
+            Some("Confirm your new email address")
+        );
         let path = path_of(&find_link(&mail[0].body_text()));
         // The link works without a login.
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         let r = app.get_json(&path).await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
-        assert_eq!(app.login("after@example.com", "password 123").await.0, Status::Ok);
-        assert_eq!(app.get_json(&path).await.status(), Status::BadRequest, "used link");
+        assert_eq!(
+            app.login("after@example.com", "password 123").await.0,
+            Status::Ok
+        );
+        assert_eq!(
+            app.get_json(&path).await.status(),
+            Status::BadRequest,
+            "used link"
+        );
     }
     // Freshness: 24 h after login, /change-email asks to re-authenticate.
     let now = Arc::new(AtomicU64::new(1_800_000_000));
@@ -387,23 +577,51 @@ async fn change_and_recover_username() {
         app.user("o@example.com", "password 123", &[]).await;
         app.login("o@example.com", "password 123").await;
         post(&app, "/change-username", json!({"username": "taken"})).await;
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         app.login("u@example.com", "password 123").await;
         let (s, v) = post(&app, "/change-username", json!({"username": "Taken"})).await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(errs(&v, "username"), vec!["Taken is already associated with an account."]);
+        assert_eq!(
+            errs(&v, "username"),
+            vec!["Taken is already associated with an account."]
+        );
         let (s, v) = post(&app, "/change-username", json!({"username": "bad name!"})).await;
         assert_eq!(s, Status::BadRequest, "{v}");
         let (s, v) = post(&app, "/change-username", json!({"username": "newname"})).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
-        assert_eq!(mailer.messages().last().unwrap().template, "change_username_notice");
-        let v: Value = app.get_json("/change-username").await.into_json().await.unwrap();
+        assert_eq!(
+            mailer.messages().last().unwrap().template,
+            "change_username_notice"
+        );
+        let v: Value = app
+            .get_json("/change-username")
+            .await
+            .into_json()
+            .await
+            .unwrap();
         assert_eq!(v["response"]["current_username"], json!("newname"));
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         // Log in by username; recover it by mail.
-        let (s, _) = post(&app, "/login", json!({"username": "newname", "password": "password 123"})).await;
+        let (s, _) = post(
+            &app,
+            "/login",
+            json!({"username": "newname", "password": "password 123"}),
+        )
+        .await;
         assert_eq!(s, Status::Ok);
-        app.client.post("/logout").header(ContentType::JSON).dispatch().await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         let (s, _) = post(&app, "/recover-username", json!({"email": "u@example.com"})).await;
         assert_eq!(s, Status::Ok);
         let m = mailer.messages();
@@ -429,9 +647,21 @@ async fn generic_mode_does_not_reveal_accounts() {
         v
     };
     for (uri, known, unknown) in [
-        ("/register", json!({"email": "known@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}), json!({"email": "fresh@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"})),
-        ("/reset", json!({"email": "known@example.com"}), json!({"email": "missing@example.com"})),
-        ("/confirm", json!({"email": "known@example.com"}), json!({"email": "missing2@example.com"})),
+        (
+            "/register",
+            json!({"email": "known@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+            json!({"email": "fresh@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+        ),
+        (
+            "/reset",
+            json!({"email": "known@example.com"}),
+            json!({"email": "missing@example.com"}),
+        ),
+        (
+            "/confirm",
+            json!({"email": "known@example.com"}),
+            json!({"email": "missing2@example.com"}),
+        ),
     ] {
         let (s1, v1) = post(&app, uri, known).await;
         let (s2, v2) = post(&app, uri, unknown).await;
@@ -439,7 +669,10 @@ async fn generic_mode_does_not_reveal_accounts() {
         assert_eq!(strip(v1), strip(v2), "{uri}");
     }
     let templates: Vec<String> = mailer.messages().into_iter().map(|m| m.template).collect();
-    assert!(templates.contains(&"welcome_existing".to_string()), "{templates:?}");
+    assert!(
+        templates.contains(&"welcome_existing".to_string()),
+        "{templates:?}"
+    );
 }
 
 /// 50 concurrent registrations of one address: exactly one row, no 5xx.

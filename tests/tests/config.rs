@@ -114,7 +114,10 @@ fn good(url: &str) -> Figment {
         .merge(("security.password_salt", "test-password-salt"))
 }
 
-async fn launch_with(backend: Backend, figment: impl FnOnce(&str) -> Figment) -> Result<Client, Refused> {
+async fn launch_with(
+    backend: Backend,
+    figment: impl FnOnce(&str) -> Figment,
+) -> Result<Client, Refused> {
     capture_logs();
     let url = fresh_database(backend).await;
     launch(app(backend, figment(&url), Security::new())).await
@@ -139,7 +142,9 @@ fn assert_refused(r: Result<Client, Refused>, needle: &str, before: usize, what:
 
 #[rocket::async_test]
 async fn double_hash_without_password_salt_is_refused() {
-    let direct = PasswordContext::new(HashingConfig::default()).unwrap_err().to_string();
+    let direct = PasswordContext::new(HashingConfig::default())
+        .unwrap_err()
+        .to_string();
     assert!(direct.contains("password_salt"), "{direct}");
     let direct = PasswordContext::new(HashingConfig {
         password_salt: Some(String::new()),
@@ -191,7 +196,13 @@ async fn password_hash_outside_password_schemes_is_refused() {
 #[rocket::async_test]
 async fn release_profile_needs_a_real_secret_key() {
     // The rule itself, without Rocket.
-    for key in [None, Some(""), Some("0000000000000000000000000000000000000000"), Some("changeme"), Some("short-key")] {
+    for key in [
+        None,
+        Some(""),
+        Some("0000000000000000000000000000000000000000"),
+        Some("changeme"),
+        Some("short-key"),
+    ] {
         let cfg = SecurityConfig {
             secret_key: key.map(str::to_owned),
             ..SecurityConfig::default()
@@ -211,9 +222,12 @@ async fn release_profile_needs_a_real_secret_key() {
         // Control: the release profile with good keys launches, so the refusals below are
         // the security key's doing (Rocket's own `secret_key` is set in all of them).
         let client = launch_with(b, |url| release(good(url))).await.unwrap();
-        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
-
 
         let missing = "`security.secret_key` must be set outside debug builds";
         let before = logged(missing);
@@ -224,10 +238,24 @@ async fn release_profile_needs_a_real_secret_key() {
         assert_refused(r, missing, before, &format!("{b:?} release, no secret_key"));
 
         let weak = "`security.secret_key` is empty, zero, a well-known default";
-        for key in ["0000000000000000000000000000000000000000000000000000000000000000", "changeme", "", "secret", "short-key"] {
+        for key in [
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "changeme",
+            "",
+            "secret",
+            "short-key",
+        ] {
             let before = logged(weak);
-            let r = launch_with(b, |url| release(good(url).merge(("security.secret_key", key)))).await;
-            assert_refused(r, weak, before, &format!("{b:?} release, secret_key {key:?}"));
+            let r = launch_with(b, |url| {
+                release(good(url).merge(("security.secret_key", key)))
+            })
+            .await;
+            assert_refused(
+                r,
+                weak,
+                before,
+                &format!("{b:?} release, secret_key {key:?}"),
+            );
         }
 
         // The debug profile allows a missing key (a random one is used).
@@ -236,7 +264,11 @@ async fn release_profile_needs_a_real_secret_key() {
         })
         .await
         .unwrap();
-        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
     }
 }
@@ -248,7 +280,10 @@ async fn unknown_mechanism_is_refused() {
         ..SecurityConfig::default()
     };
     let e = cfg.validate(true).unwrap_err();
-    assert!(e.contains("kerberos") && e.contains("api_enabled_methods"), "{e}");
+    assert!(
+        e.contains("kerberos") && e.contains("api_enabled_methods"),
+        "{e}"
+    );
 
     for b in backends() {
         let needle = "unknown mechanism `kerberos` in `security.api_enabled_methods`";
@@ -271,11 +306,22 @@ async fn unknown_mechanism_is_refused() {
 #[rocket::async_test]
 async fn invalid_login_url_is_refused() {
     for b in backends() {
-        for url_value in ["login", "", "/login/<id>", "http://evil.example/login", "//evil.example"] {
+        for url_value in [
+            "login",
+            "",
+            "/login/<id>",
+            "http://evil.example/login",
+            "//evil.example",
+        ] {
             let needle = format!("`security.login_url` is not a valid path: `{url_value}`");
             let before = logged(&needle);
             let r = launch_with(b, |url| good(url).merge(("security.login_url", url_value))).await;
-            assert_refused(r, &needle, before, &format!("{b:?} login_url {url_value:?}"));
+            assert_refused(
+                r,
+                &needle,
+                before,
+                &format!("{b:?} login_url {url_value:?}"),
+            );
         }
         let needle = "`security.logout_url` is not a valid path";
         let before = logged(needle);
@@ -287,14 +333,28 @@ async fn invalid_login_url_is_refused() {
 #[rocket::async_test]
 async fn invalid_url_prefix_is_refused_not_a_panic() {
     for b in backends() {
-        // `url_prefix` + `login_url` is mounted as a route base; a prefix without a leading
-        // slash makes that base invalid.
+        // `url_prefix` + `login_url` is mounted as a route base; without a leading slash
+        // that base is no URI, and Rocket's `mount` would panic on it.
+        let needle = "`security.url_prefix` must be empty or a path";
+        let before = logged(needle);
         let r = launch_with(b, |url| good(url).merge(("security.url_prefix", "api"))).await;
-        assert!(
-            matches!(r, Err(Refused::Fairings(ref n)) if n == &["Security"]),
-            "{b:?}: {:?}",
-            r.err()
-        );
+        assert_refused(r, needle, before, &format!("{b:?} url_prefix"));
+        // Control: a proper prefix moves the endpoints.
+        let client = launch_with(b, |url| good(url).merge(("security.url_prefix", "/auth")))
+            .await
+            .unwrap();
+        let r = client
+            .get("/auth/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::NotFound, "{b:?}");
     }
 }
 
@@ -303,7 +363,10 @@ async fn unknown_logout_method_is_refused() {
     for b in backends() {
         let needle = "`security.logout_methods`: unknown method `FETCH`";
         let before = logged(needle);
-        let r = launch_with(b, |url| good(url).merge(("security.logout_methods", ["POST", "FETCH"]))).await;
+        let r = launch_with(b, |url| {
+            good(url).merge(("security.logout_methods", ["POST", "FETCH"]))
+        })
+        .await;
         assert_refused(r, needle, before, &format!("{b:?}"));
     }
 }
@@ -312,13 +375,23 @@ async fn unknown_logout_method_is_refused() {
 async fn valid_config_launches_and_empty_logout_methods_remove_logout() {
     for b in backends() {
         let client = launch_with(b, good).await.unwrap();
-        let r = client.post("/logout").header(ContentType::JSON).dispatch().await;
+        let r = client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?} default logout");
-        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
 
         let empty: Vec<String> = Vec::new();
-        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", empty))).await.unwrap();
+        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", empty)))
+            .await
+            .unwrap();
         for method in ["POST", "GET"] {
             let r = match method {
                 "POST" => client.post("/logout"),
@@ -329,14 +402,34 @@ async fn valid_config_launches_and_empty_logout_methods_remove_logout() {
             .await;
             assert_eq!(r.status(), Status::NotFound, "{b:?} {method} /logout");
         }
-        let r = client.get("/login").header(ContentType::JSON).dispatch().await;
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?} login still mounted");
 
         // GET-only logout: POST is gone, GET works.
-        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", ["GET"]))).await.unwrap();
-        let r = client.post("/logout").header(ContentType::JSON).dispatch().await;
-        assert_eq!(r.status(), Status::NotFound, "{b:?} POST with GET-only logout");
-        let r = client.get("/logout").header(ContentType::JSON).dispatch().await;
+        let client = launch_with(b, |url| {
+            good(url).merge(("security.logout_methods", ["GET"]))
+        })
+        .await
+        .unwrap();
+        let r = client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(
+            r.status(),
+            Status::NotFound,
+            "{b:?} POST with GET-only logout"
+        );
+        let r = client
+            .get("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
         assert_eq!(r.status(), Status::Ok, "{b:?} GET logout");
     }
 }

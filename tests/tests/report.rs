@@ -17,7 +17,10 @@ async fn report_lists_every_route_with_its_requirement() {
             .unwrap_or_else(|| panic!("{uri} missing from\n{report}"))
             .to_owned()
     };
-    assert!(line("/admin").ends_with("auth: token, session; roles all of: admin"), "{report}");
+    assert!(
+        line("/admin").ends_with("auth: token, session; roles all of: admin"),
+        "{report}"
+    );
     assert!(line("/profile").ends_with("auth: token, session"));
     assert!(line("/session").ends_with("auth: session"));
     assert!(line("/http").contains("auth: basic"));
@@ -41,9 +44,7 @@ async fn undeclared_roles_warn_or_refuse() {
             .rocket()
             .state::<security_runtime::SecurityState>()
             .unwrap();
-        let refuse = |u: &str| {
-            test_figment(u).merge(("security.undeclared_roles", "refuse"))
-        };
+        let refuse = |u: &str| test_figment(u).merge(("security.undeclared_roles", "refuse"));
         match Client::tracked(app(b, refuse(&url), Security::new())).await {
             Ok(_) => panic!("{b:?}: refuse must stop launch while roles are missing"),
             Err(e) => match e.kind() {

@@ -183,7 +183,10 @@ async fn breached_count_threshold_is_inclusive() {
     let mut c = breached_cfg(&server.url, "true");
     c.password_breached_count = 4;
     let util = DefaultPasswordUtil::new(&c);
-    assert!(util.validate("Breached-But-Long-1", true, &[]).await.is_ok());
+    assert!(util
+        .validate("Breached-But-Long-1", true, &[])
+        .await
+        .is_ok());
     c.password_breached_count = 3;
     let util = DefaultPasswordUtil::new(&c);
     assert_eq!(
@@ -197,7 +200,10 @@ async fn the_normalized_password_is_checked() {
     // "ﬁve-ﬁngers-long" normalises (NFKD) to "five-fingers-long", whose hash is listed.
     let server = RangeServer::start(vec![(SHA1_FIVE_FINGERS, 10)], 200).await;
     let util = DefaultPasswordUtil::new(&breached_cfg(&server.url, "true"));
-    assert_eq!(util.validate("ﬁve-ﬁngers-long", true, &[]).await, err(BREACHED));
+    assert_eq!(
+        util.validate("ﬁve-ﬁngers-long", true, &[]).await,
+        err(BREACHED)
+    );
     server.assert_only_prefix_sent(SHA1_FIVE_FINGERS, "five-fingers-long");
 }
 
@@ -220,7 +226,10 @@ async fn site_down_is_ignored_unless_strict() {
 async fn site_error_status_is_ignored_unless_strict() {
     let server = RangeServer::start(vec![(SHA1_BREACHED, 3)], 503).await;
     let lenient = DefaultPasswordUtil::new(&breached_cfg(&server.url, "true"));
-    assert!(lenient.validate("Breached-But-Long-1", true, &[]).await.is_ok());
+    assert!(lenient
+        .validate("Breached-But-Long-1", true, &[])
+        .await
+        .is_ok());
     let strict = DefaultPasswordUtil::new(&breached_cfg(&server.url, "strict"));
     assert_eq!(
         strict.validate("Breached-But-Long-1", true, &[]).await,
@@ -343,9 +352,16 @@ async fn zxcvbn_penalises_user_inputs() {
     let r = util.validate(email, true, &[email.to_owned()]).await;
     assert!(r.is_err(), "{r:?}");
     let r = util
-        .validate(email, false, &["QUINTESSA.vonharbinger@wexmoor.org".to_owned()])
+        .validate(
+            email,
+            false,
+            &["QUINTESSA.vonharbinger@wexmoor.org".to_owned()],
+        )
         .await;
-    assert!(r.is_err(), "user inputs are compared case-insensitively: {r:?}");
+    assert!(
+        r.is_err(),
+        "user inputs are compared case-insensitively: {r:?}"
+    );
 }
 
 #[tokio::test]
@@ -364,8 +380,10 @@ async fn password_util_is_replaceable() {
             }
         }
     }
-    let utils: Vec<Box<dyn PasswordUtil>> =
-        vec![Box::new(NoDigits), Box::new(DefaultPasswordUtil::new(&cfg()))];
+    let utils: Vec<Box<dyn PasswordUtil>> = vec![
+        Box::new(NoDigits),
+        Box::new(DefaultPasswordUtil::new(&cfg())),
+    ];
     assert_eq!(utils[0].validate("abc1", true, &[]).await, err("no digits"));
     assert!(utils[1].validate("abc12345", true, &[]).await.is_ok());
 }
@@ -385,7 +403,10 @@ fn usernames_accept_letters_and_numbers_of_any_script() {
     assert_eq!(u.validate("  Joe1234 "), Ok("Joe1234".to_owned()));
     assert_eq!(u.validate("Jürgen"), Ok("Ju\u{308}rgen".to_owned()));
     assert_eq!(u.validate("ｊｏｅ１２"), Ok("joe12".to_owned()));
-    assert_eq!(u.validate("日本語です"), Ok("日本語て\u{3099}す".to_owned()));
+    assert_eq!(
+        u.validate("日本語です"),
+        Ok("日本語て\u{3099}す".to_owned())
+    );
     assert_eq!(u.validate("٣٤٥٦"), Ok("٣٤٥٦".to_owned()));
     assert_eq!(u.validate("ⅫⅫⅫⅫ"), Ok("XIIXIIXIIXII".to_owned()));
 }
@@ -412,7 +433,13 @@ fn usernames_refuse_other_characters() {
 #[test]
 fn usernames_refuse_html() {
     let u = DefaultUsernameUtil::new(&cfg());
-    for bad in ["<b>joe</b>", "joe<script>", "joe&amp;", "a>b12", "joe\u{a0}doe"] {
+    for bad in [
+        "<b>joe</b>",
+        "joe<script>",
+        "joe&amp;",
+        "a>b12",
+        "joe\u{a0}doe",
+    ] {
         assert_eq!(u.validate(bad), Err(INVALID_INPUT.to_owned()), "{bad:?}");
     }
     assert_eq!(u.normalize("<i>x</i>"), None);
@@ -523,12 +550,18 @@ fn invalid_phone_numbers_give_phone_invalid() {
 #[test]
 fn emails_are_trimmed_and_their_domain_lowercased() {
     assert_eq!(normalize_email("matt@lp.com").as_deref(), Ok("matt@lp.com"));
-    assert_eq!(normalize_email(" Matt@LP.Com\n").as_deref(), Ok("Matt@lp.com"));
+    assert_eq!(
+        normalize_email(" Matt@LP.Com\n").as_deref(),
+        Ok("Matt@lp.com")
+    );
     assert_eq!(
         normalize_email("first.last+tag@sub.Example.ORG").as_deref(),
         Ok("first.last+tag@sub.example.org")
     );
-    assert_eq!(normalize_email("o'neil@lp.com").as_deref(), Ok("o'neil@lp.com"));
+    assert_eq!(
+        normalize_email("o'neil@lp.com").as_deref(),
+        Ok("o'neil@lp.com")
+    );
     assert_eq!(
         normalize_email("jörg@bücher.de").as_deref(),
         Ok("jörg@bücher.de")

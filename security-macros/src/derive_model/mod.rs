@@ -182,6 +182,8 @@ fn plan(model: Model, input: &ModelInput, errors: &mut Errors) -> Plan {
         payload: Vec::new(),
     };
     let mut held: Vec<(String, &syn::Ident)> = Vec::new();
+    // An unknown field may be the missing required one misspelt: report only the former.
+    let mut unknown = false;
     let mut payload_keys: Vec<String> = Vec::new();
     for field in &input.fields {
         if let Some((key, span)) = field.payload_key() {
@@ -204,6 +206,7 @@ fn plan(model: Model, input: &ModelInput, errors: &mut Errors) -> Plan {
         let (target, span) = field.target();
         let Some(known) = model.known().iter().find(|known| known.name == target) else {
             errors.at(span, unknown_field_message(model, field, &target));
+            unknown = true;
             continue;
         };
         if let Some((_, first)) = held.iter().find(|(name, _)| *name == target) {
@@ -231,11 +234,9 @@ fn plan(model: Model, input: &ModelInput, errors: &mut Errors) -> Plan {
         }
         plan.inits.push(conversion(model, known, field));
     }
-    for missing in model
-        .known()
-        .iter()
-        .filter(|known| known.required && !held.iter().any(|(name, _)| name == known.name))
-    {
+    for missing in model.known().iter().filter(|known| {
+        known.required && !unknown && !held.iter().any(|(name, _)| name == known.name)
+    }) {
         errors.spanned(
             &input.ident,
             format!(
@@ -252,16 +253,18 @@ fn plan(model: Model, input: &ModelInput, errors: &mut Errors) -> Plan {
 
 fn unknown_field_message(model: Model, field: &ModelField, target: &str) -> String {
     let names = model.known().iter().map(|known| known.name);
-    let subject = match &field.rename {
-        Some(_) => format!("`{target}`"),
-        None => format!("field `{target}`"),
-    };
-    format!(
-        "{subject} is not an attribute of Flask-Security's `{}`{}; mark the field `#[security(skip)]` (filled with `Default::default()`) or map it with `#[security(rename = \"...\")]` to one of {}",
-        model.source(),
-        did_you_mean(target, names.clone()),
-        backticked(names)
-    )
+    let suggestion = did_you_mean(target, names.clone());
+    let source = model.source();
+    match &field.rename {
+        Some(_) => format!(
+            "`{target}` is not an attribute of Flask-Security's `{source}`{suggestion}; `rename` takes one of {}",
+            backticked(names)
+        ),
+        None => format!(
+            "field `{target}` is not an attribute of Flask-Security's `{source}`{suggestion}; mark it `#[security(skip)]` (filled with `Default::default()`) or map it with `#[security(rename = \"...\")]` to one of {}",
+            backticked(names)
+        ),
+    }
 }
 
 /// `field: <value read from the runtime's User/Role>`, spanned at the field's type so
@@ -269,12 +272,13 @@ fn unknown_field_message(model: Model, field: &ModelField, target: &str) -> Stri
 fn conversion(model: Model, known: &Known, field: &ModelField) -> TokenStream {
     let private = quote!(::security_runtime::__private);
     let ident = &field.ident;
-    let source = match model {
-        Model::User => quote!(__security_user),
-        Model::Role => quote!(__security_role),
-    };
-    let attribute = syn::Ident::new(known.name, proc_macro2::Span::call_site());
+    // Every token of the value carries the field type's span, so a type error points there.
     let span = field.ty.span();
+    let source = match model {
+        Model::User => syn::Ident::new("__security_user", span),
+        Model::Role => syn::Ident::new("__security_role", span),
+    };
+    let attribute = syn::Ident::new(known.name, span);
     let value = match known.ty {
         Ty::Roles => {
             let names = Shape::vec_element(&field.ty).map(Shape::of) == Some(Shape::String);

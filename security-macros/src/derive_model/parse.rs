@@ -108,6 +108,7 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<ModelField> {
         rename: None,
         payload: None,
     };
+    let mut broken = None;
     for attr in field
         .attrs
         .iter()
@@ -157,7 +158,15 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<ModelField> {
         });
         if let Err(error) = result {
             errors.push(error);
+            broken = Some(attr.span());
         }
+    }
+    if broken.is_some() {
+        // Its options are unknown: check nothing else about the field.
+        parsed.skip = broken;
+        parsed.rename = None;
+        parsed.payload = None;
+        return Some(parsed);
     }
     if let (Some(_), Some(rename)) = (parsed.skip, &parsed.rename) {
         errors.spanned(

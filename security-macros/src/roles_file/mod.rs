@@ -90,12 +90,13 @@ pub(crate) fn track_env() -> TokenStream {
 }
 
 impl RolesFile {
-    /// Checks the names of a `roles_*` (`is_permission` false) or `permissions_*` attribute.
-    pub(crate) fn check(&self, is_permission: bool, names: &[LitStr], errors: &mut Errors) {
+    /// Checks the names of a `roles_*` attribute, or of a `permissions_*` one when
+    /// `permissions` is true.
+    pub(crate) fn check(&self, permissions: bool, names: &[LitStr], errors: &mut Errors) {
         let file = Path::new(&self.path)
             .file_name()
             .map_or_else(|| FILE_NAME.into(), |name| name.to_string_lossy());
-        let (noun, known): (&str, Vec<&str>) = if is_permission {
+        let (noun, known): (&str, Vec<&str>) = if permissions {
             ("permission", self.declared.permissions())
         } else {
             ("role", self.declared.role_names().collect())

@@ -1,8 +1,9 @@
 //! The ten security attributes (`auth_required`, `roles_required`, ...).
 //!
 //! Whichever of them is outermost expands first; it collects every other security
-//! attribute on the same handler, checks them together, removes them and emits one
-//! `Requirement` with one hidden guard parameter. Stacking therefore never adds two guards.
+//! attribute on the same handler, checks them together and emits one `Requirement` with
+//! one hidden guard parameter. The others stay on the handler marked as merged and expand
+//! to nothing, so stacking never adds two guards.
 
 mod parse;
 
@@ -59,7 +60,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     if let Some(file) = &roles_file {
         for attr in &attrs {
             if let Args::Names(names) = &attr.args {
-                file.check(attr.kind.item_noun() == "permission", names, &mut errors);
+                file.check(attr.kind.names_permissions(), names, &mut errors);
             }
         }
     }
@@ -71,6 +72,7 @@ pub(crate) fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenS
     generate(&attrs, roles_file.as_ref(), function)
 }
 
+/// True for the arguments of an attribute the outermost one already merged.
 fn is_merged(args: &TokenStream) -> bool {
     let mut tokens = args.clone().into_iter();
     matches!(
@@ -94,7 +96,9 @@ fn collect_attrs(
     errors: &mut Errors,
 ) -> Vec<SecurityAttr> {
     let mut parsed: Vec<SecurityAttr> = Vec::new();
-    parsed.extend(parse::parse(kind, Span::call_site(), args, errors));
+    // The invoking attribute is gone from the item; the call site spans all of it.
+    let invoking = quote::quote_spanned!(Span::call_site()=> attribute);
+    parsed.extend(parse::parse(kind, invoking, args, errors));
     let mut route: Option<String> = None;
     let mut kept = Vec::with_capacity(function.attrs.len());
     for attr in std::mem::take(&mut function.attrs) {
@@ -126,7 +130,7 @@ fn collect_attrs(
             );
         }
         if let Some(tokens) = attr_args(&attr, other, errors) {
-            parsed.extend(parse::parse(other, attr.span(), tokens, errors));
+            parsed.extend(parse::parse(other, quote!(#attr), tokens, errors));
         }
         let path = attr.path();
         let merged = syn::Ident::new(MERGED, Span::call_site());
@@ -170,20 +174,22 @@ fn check_combination(attrs: &[SecurityAttr], errors: &mut Errors) {
         if earlier.iter().any(|seen| seen.kind == kind) {
             let hint = if kind.authorizes() {
                 format!(
-                    "; list every {} in one `#[{}(...)]`",
+                    "list every {} in one `#[{}(...)]`",
                     kind.item_noun(),
                     kind.name()
                 )
+            } else if kind.authenticates() {
+                "a handler takes one authentication attribute, e.g. `#[auth_required(token, session, basic)]`".to_owned()
             } else {
-                String::new()
+                "write it once".to_owned()
             };
-            errors.at(attr.span, format!("duplicate `#[{}]`{hint}", kind.name()));
+            errors.spanned(&attr.at, format!("duplicate `#[{}]`; {hint}", kind.name()));
         } else if let Some(seen) = earlier
             .iter()
             .find(|seen| kind.authenticates() && seen.kind.authenticates())
         {
-            errors.at(
-                attr.span,
+            errors.spanned(
+                &attr.at,
                 format!(
                     "`#[{}]` conflicts with `#[{}]`; a handler takes one authentication attribute, e.g. `#[auth_required(token, session, basic)]`",
                     kind.name(),
@@ -201,8 +207,8 @@ fn check_combination(attrs: &[SecurityAttr], errors: &mut Errors) {
             } else {
                 "a caller cannot be both authenticated and anonymous"
             };
-            errors.at(
-                attr.span,
+            errors.spanned(
+                &attr.at,
                 format!(
                     "`#[{}]` contradicts `#[{}]`: {reason}",
                     other.name(),
@@ -341,8 +347,8 @@ fn minutes_field(key: &str, minutes: &Minutes) -> TokenStream {
     let none = quote!(::core::option::Option::None);
     match minutes {
         Minutes::Literal { value, .. } if *value < 0 => TokenStream::new(),
-        Minutes::Literal { value, span } => {
-            let value = syn::LitInt::new(&value.to_string(), *span);
+        Minutes::Literal { value, expr } => {
+            let value = syn::LitInt::new(&value.to_string(), expr.span());
             quote!(#field: #some(#value),)
         }
         // The `let` makes rustc check the constant's type at the user's path.
@@ -359,5 +365,125 @@ fn minutes_field(key: &str, minutes: &Minutes) -> TokenStream {
                 #some(__security_minutes)
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand_str(kind: Kind, args: TokenStream, item: TokenStream) -> String {
+        expand(kind, args, item).to_string()
+    }
+
+    #[test]
+    fn stacked_attributes_add_one_guard() {
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!(token, within = 5),
+            quote! {
+                #[roles_required("admin")]
+                #[security_runtime::permissions_accepted("a", "b")]
+                #[get("/")]
+                async fn index(id: i32) {}
+            },
+        );
+        assert_eq!(out.matches("__security_guard").count(), 1, "{out}");
+        assert!(out.contains("roles_required (__security_merged)"), "{out}");
+        assert!(out.contains("security_runtime :: permissions_accepted (__security_merged)"));
+        assert!(out.contains("roles_required : & [\"admin\"]"), "{out}");
+        assert!(
+            out.contains("permissions_accepted : & [\"a\" , \"b\"]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("within : :: core :: option :: Option :: Some (5)"),
+            "{out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
+    }
+
+    #[test]
+    fn merged_attribute_passes_the_item_through() {
+        let item = quote!(
+            fn index() {}
+        );
+        let out = expand(Kind::RolesRequired, quote!(__security_merged), item.clone());
+        assert_eq!(out.to_string(), item.to_string());
+    }
+
+    #[test]
+    fn mechanisms_are_sorted_and_defaulted() {
+        let out = expand_str(
+            Kind::AuthRequired,
+            quote!(basic, token),
+            quote!(
+                #[get("/")]
+                fn index() {}
+            ),
+        );
+        assert!(
+            out.contains(
+                "Mechanism :: Token , :: security_runtime :: __private :: Mechanism :: Basic"
+            ),
+            "{out}"
+        );
+        let out = expand_str(
+            Kind::LoginRequired,
+            quote!(),
+            quote!(
+                #[post("/")]
+                fn index() {}
+            ),
+        );
+        assert!(
+            out.contains(
+                "Mechanism :: Token , :: security_runtime :: __private :: Mechanism :: Session"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("login_required : true"), "{out}");
+    }
+
+    #[test]
+    fn errors_keep_the_handler_without_guard() {
+        let out = expand_str(
+            Kind::AnonymousUserRequired,
+            quote!(),
+            quote! {
+                #[auth_required]
+                #[get("/")]
+                fn index() {}
+            },
+        );
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("contradicts"), "{out}");
+        assert!(!out.contains("__security_guard"), "{out}");
+        assert!(out.contains("# [get (\"/\")] fn index () { }"), "{out}");
+    }
+
+    #[test]
+    fn conflicts() {
+        let check = |kinds: &[Kind]| {
+            let attrs: Vec<SecurityAttr> = kinds
+                .iter()
+                .map(|kind| SecurityAttr {
+                    kind: *kind,
+                    at: quote!(x),
+                    args: Args::Bare,
+                })
+                .collect();
+            let mut errors = Errors::default();
+            check_combination(&attrs, &mut errors);
+            errors.to_compile_errors().to_string()
+        };
+        assert!(check(&[Kind::AuthRequired, Kind::HttpAuthRequired]).contains("conflicts"));
+        assert!(check(&[Kind::UnauthCsrf, Kind::UnauthCsrf]).contains("duplicate"));
+        assert!(
+            check(&[Kind::PermissionsRequired, Kind::AnonymousUserRequired])
+                .contains("contradicts")
+        );
+        assert!(check(&[Kind::AnonymousUserRequired, Kind::UnauthCsrf]).is_empty());
+        assert!(check(&[Kind::AuthRequired, Kind::RolesRequired, Kind::RolesAccepted]).is_empty());
     }
 }

@@ -5,7 +5,6 @@
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{Expr, Lit, LitStr, Token};
 
 use crate::diag::{backticked, did_you_mean, Errors};
@@ -82,11 +81,17 @@ impl Kind {
         )
     }
 
+    /// True for `permissions_*`, whose names are permissions rather than roles.
+    pub(crate) fn names_permissions(self) -> bool {
+        matches!(self, Kind::PermissionsRequired | Kind::PermissionsAccepted)
+    }
+
     /// `role` or `permission`, for the attributes that take names.
     pub(crate) fn item_noun(self) -> &'static str {
-        match self {
-            Kind::PermissionsRequired | Kind::PermissionsAccepted => "permission",
-            _ => "role",
+        if self.names_permissions() {
+            "permission"
+        } else {
+            "role"
         }
     }
 
@@ -131,15 +136,16 @@ impl Mechanism {
 /// One security attribute, parsed.
 pub(crate) struct SecurityAttr {
     pub(crate) kind: Kind,
-    /// The whole attribute, for errors about the attribute itself.
-    pub(crate) span: Span,
+    /// The whole attribute, for errors about the attribute itself: its tokens, so that the
+    /// error spans all of it (a `Span` alone covers one token on stable).
+    pub(crate) at: TokenStream,
     pub(crate) args: Args,
 }
 
 /// The arguments of one attribute.
 pub(crate) enum Args {
     /// `auth_required(...)`.
-    Auth(AuthArgs),
+    Auth(Box<AuthArgs>),
     /// `login_required`, `auth_token_required`, `anonymous_user_required`.
     Bare,
     /// `http_auth_required`, with its realm if given.
@@ -160,17 +166,17 @@ pub(crate) struct AuthArgs {
 
 /// A `within` or `grace` value.
 pub(crate) enum Minutes {
-    /// An integer literal, sign included.
-    Literal { value: i64, span: Span },
+    /// An integer literal, sign included, and its expression for errors.
+    Literal { value: i64, expr: Expr },
     /// The path of a constant; rustc checks that it is an `i64`.
     Const(syn::Path),
 }
 
-/// Parses the argument tokens of attribute `kind`; `span` covers the attribute. Returns
-/// `None` when the arguments are unusable; every problem is recorded in `errors`.
+/// Parses the argument tokens of attribute `kind`; `at` is the attribute, for errors about
+/// it. Returns `None` when the arguments are unusable; every problem is recorded in `errors`.
 pub(crate) fn parse(
     kind: Kind,
-    span: Span,
+    at: TokenStream,
     tokens: TokenStream,
     errors: &mut Errors,
 ) -> Option<SecurityAttr> {
@@ -188,7 +194,7 @@ pub(crate) fn parse(
     // Errors of this attribute alone, to tell whether its arguments are usable.
     let mut own = Errors::default();
     let args = match kind {
-        Kind::AuthRequired => Args::Auth(parse_auth(&exprs, &mut own)),
+        Kind::AuthRequired => Args::Auth(Box::new(parse_auth(&exprs, &mut own))),
         Kind::LoginRequired | Kind::AuthTokenRequired | Kind::AnonymousUserRequired => {
             if let Some(first) = exprs.first() {
                 own.spanned(
@@ -206,14 +212,14 @@ pub(crate) fn parse(
         Kind::RolesRequired
         | Kind::RolesAccepted
         | Kind::PermissionsRequired
-        | Kind::PermissionsAccepted => Args::Names(parse_names(kind, span, &exprs, &mut own)),
+        | Kind::PermissionsAccepted => Args::Names(parse_names(kind, &at, &exprs, &mut own)),
         Kind::UnauthCsrf => Args::UnauthCsrf {
             fall_through: parse_fall_through(&exprs, &mut own),
         },
     };
     let usable = own.is_empty();
     errors.append(own);
-    usable.then_some(SecurityAttr { kind, span, args })
+    usable.then_some(SecurityAttr { kind, at, args })
 }
 
 /// Sees through the invisible groups `macro_rules!` wraps around `$x:expr`.
@@ -331,10 +337,10 @@ fn check_freshness(args: &AuthArgs, grace_key: Option<Span>, errors: &mut Errors
         ),
         Some(_) => {}
     }
-    if let Some(Minutes::Literal { value, span }) = &args.grace {
+    if let Some(Minutes::Literal { value, expr }) = &args.grace {
         if *value < 0 {
-            errors.at(
-                *span,
+            errors.spanned(
+                expr,
                 "`grace` must not be negative; write `grace = <minutes>` with minutes >= 0",
             );
         }
@@ -376,7 +382,7 @@ fn parse_minutes(key: &str, expr: &Expr, errors: &mut Errors) -> Option<Minutes>
     match digits.parse::<i64>() {
         Ok(value) => Some(Minutes::Literal {
             value,
-            span: expr.span(),
+            expr: expr.clone(),
         }),
         Err(_) => {
             errors.spanned(expr, format!("`{key}` does not fit in `i64` minutes"));
@@ -387,19 +393,26 @@ fn parse_minutes(key: &str, expr: &Expr, errors: &mut Errors) -> Option<Minutes>
 
 fn parse_realm(exprs: &[Expr], errors: &mut Errors) -> Option<LitStr> {
     let expected = "expected `#[http_auth_required]`, `#[http_auth_required(\"realm\")]` or `#[http_auth_required(realm = \"realm\")]`";
-    let realm = match exprs {
+    let (realm, value) = match exprs {
         [] => return None,
         [Expr::Assign(assign)] if as_ident(&assign.left).is_some_and(|key| key == "realm") => {
-            as_str(&assign.right)
+            (as_str(&assign.right), &*assign.right)
         }
-        [single] => as_str(single),
+        [Expr::Assign(assign)] => {
+            let hint = as_ident(&assign.left)
+                .map(|key| did_you_mean(&key.to_string(), ["realm"]))
+                .unwrap_or_default();
+            errors.spanned(&assign.left, format!("{expected}{hint}"));
+            return None;
+        }
+        [single] => (as_str(single), single),
         [_, extra, ..] => {
             errors.spanned(extra, expected);
             return None;
         }
     };
     let Some(realm) = realm else {
-        errors.spanned(&exprs[0], expected);
+        errors.spanned(value, expected);
         return None;
     };
     if realm.value().is_empty() {
@@ -412,11 +425,11 @@ fn parse_realm(exprs: &[Expr], errors: &mut Errors) -> Option<LitStr> {
     Some(realm.clone())
 }
 
-fn parse_names(kind: Kind, span: Span, exprs: &[Expr], errors: &mut Errors) -> Vec<LitStr> {
+fn parse_names(kind: Kind, at: &TokenStream, exprs: &[Expr], errors: &mut Errors) -> Vec<LitStr> {
     let noun = kind.item_noun();
     if exprs.is_empty() {
-        errors.at(
-            span,
+        errors.spanned(
+            at,
             format!(
                 "`#[{}]` needs at least one {noun}: `{}`",
                 kind.name(),
@@ -436,7 +449,7 @@ fn parse_names(kind: Kind, span: Span, exprs: &[Expr], errors: &mut Errors) -> V
         let name = lit.value();
         if name.trim().is_empty() {
             errors.spanned(lit, format!("{noun} names must not be empty"));
-        } else if noun == "permission" && name.contains(',') {
+        } else if kind.names_permissions() && name.contains(',') {
             errors.spanned(
                 lit,
                 "permission names cannot contain `,` (Flask-Security stores them comma-separated); write one string per permission",
@@ -473,10 +486,14 @@ fn parse_fall_through(exprs: &[Expr], errors: &mut Errors) -> bool {
             }
         }
         [single] => {
-            let hint = as_ident(single)
-                .map(|ident| did_you_mean(&ident.to_string(), ["fall_through"]))
-                .unwrap_or_default();
-            errors.spanned(single, format!("{expected}{hint}"));
+            let message = match as_ident(single) {
+                Some(ident) => format!(
+                    "unknown argument `{ident}`{}; {expected}",
+                    did_you_mean(&ident.to_string(), ["fall_through"])
+                ),
+                None => expected.to_owned(),
+            };
+            errors.spanned(single, message);
             false
         }
         [_, extra, ..] => {
@@ -493,7 +510,7 @@ mod tests {
 
     fn run(kind: Kind, tokens: TokenStream) -> (Option<SecurityAttr>, String) {
         let mut errors = Errors::default();
-        let parsed = parse(kind, Span::call_site(), tokens, &mut errors);
+        let parsed = parse(kind, quote!(#[attr]), tokens, &mut errors);
         (parsed, errors.to_compile_errors().to_string())
     }
 
@@ -505,7 +522,7 @@ mod tests {
                     ..
                 }),
                 _,
-            ) => args,
+            ) => *args,
             (_, errors) => panic!("unexpected errors: {errors}"),
         }
     }

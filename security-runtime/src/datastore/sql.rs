@@ -568,6 +568,19 @@ impl UserDatastore for SqlDatastore {
     }
 
     async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>> {
+        // No stored value contains NUL (PostgreSQL refuses it in text): no match, rather
+        // than a database error.
+        let has_nul = match query {
+            UserQuery::Id(_) => false,
+            UserQuery::Email(v)
+            | UserQuery::Username(v)
+            | UserQuery::FsUniquifier(v)
+            | UserQuery::FsTokenUniquifier(v)
+            | UserQuery::UsPhoneNumber(v) => v.contains('\0'),
+        };
+        if has_nul {
+            return Ok(None);
+        }
         dispatch!(self, find_user(query, case_insensitive))
     }
 
@@ -592,6 +605,9 @@ impl UserDatastore for SqlDatastore {
     }
 
     async fn find_role(&self, name: &str) -> Result<Option<Role>> {
+        if name.contains('\0') {
+            return Ok(None);
+        }
         dispatch!(self, find_role(name))
     }
 

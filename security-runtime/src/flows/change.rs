@@ -40,7 +40,13 @@ pub async fn change_password_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
         return json_ok(&ctx, m, Some((&user, false)));
     }
     let cfg = &ctx.state.config;
-    page(&ctx, "Change password", &cfg.url(&cfg.change_url), &pw_fields(), &[])
+    page(
+        &ctx,
+        "Change password",
+        &cfg.url(&cfg.change_url),
+        &pw_fields(),
+        &[],
+    )
 }
 
 /// `POST /change`.
@@ -107,10 +113,8 @@ pub async fn change_password(
         }
     };
     match (new.as_deref(), confirm.as_deref()) {
-        (_, None) => {
-            if errors.first("new_password_confirm").is_none() {
-                errors.field("new_password_confirm", msg::PASSWORD_NOT_PROVIDED);
-            }
+        (_, None) if errors.first("new_password_confirm").is_none() => {
+            errors.field("new_password_confirm", msg::PASSWORD_NOT_PROVIDED);
         }
         (Some(n), Some(c)) if n != c => {
             errors.field("new_password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
@@ -125,7 +129,17 @@ pub async fn change_password(
     user.password = Some(st.hash_password(&pw).await?);
     user.fs_uniquifier = new_uniquifier();
     let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-    login_user(st, ctx.cell, ctx.jar, &mut user, remember, &["change"], ctx.remote, true).await?;
+    login_user(
+        st,
+        ctx.cell,
+        ctx.jar,
+        &mut user,
+        remember,
+        &["change"],
+        ctx.remote,
+        true,
+    )
+    .await?;
     st.send(Signal::PasswordChanged { user_id: user.id });
     if cfg.send_password_change_email {
         if let Err(e) = send_mail(
@@ -168,7 +182,13 @@ pub async fn change_email_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
         return json_ok(&ctx, m, Some((&user, false)));
     }
     let cfg = &ctx.state.config;
-    page(&ctx, "Change email", &cfg.url(&cfg.change_email_url), &email_field(""), &[])
+    page(
+        &ctx,
+        "Change email",
+        &cfg.url(&cfg.change_email_url),
+        &email_field(""),
+        &[],
+    )
 }
 
 /// `POST /change-email`: mails a confirmation link to the new address.
@@ -181,7 +201,11 @@ pub async fn change_email_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInpu
 }
 
 /// The change-email request flow without Rocket.
-pub async fn change_email(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) -> crate::Result<Reply> {
+pub async fn change_email(
+    ctx: &SecurityCtx<'_>,
+    who: Fresh,
+    input: &FormInput,
+) -> crate::Result<Reply> {
     let st = ctx.state;
     let cfg = &st.config;
     let user = who.0.user;
@@ -214,7 +238,13 @@ pub async fn change_email(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) 
     }
     let action = cfg.url(&cfg.change_email_url);
     let Some(new_email) = new_email.filter(|_| errors.is_empty()) else {
-        return Ok(fail(ctx, &errors, "Change email", &action, &email_field(raw.as_deref().unwrap_or(""))));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Change email",
+            &action,
+            &email_field(raw.as_deref().unwrap_or("")),
+        ));
     };
     if !taken {
         let token = make_token(
@@ -250,8 +280,15 @@ pub async fn change_email(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) 
         m.insert("current_email".into(), json!(user.email));
         return Ok(json_ok(ctx, m, Some((&user, false))));
     }
-    let info = format!("Instructions to confirm your new email address have been sent to {new_email}.");
-    Ok(page(ctx, "Change email", &action, &email_field(""), &[info]))
+    let info =
+        format!("Instructions to confirm your new email address have been sent to {new_email}.");
+    Ok(page(
+        ctx,
+        "Change email",
+        &action,
+        &email_field(""),
+        &[info],
+    ))
 }
 
 /// `GET /change-email/<token>`: the link in the mail; needs no login.
@@ -266,11 +303,19 @@ pub async fn change_email_confirm(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Reply> {
     let st = ctx.state;
     let cfg = &st.config;
-    let (expired, invalid, data) = check_token(st, &cfg.change_email_salt, token, cfg.change_email_within);
-    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let (expired, invalid, data) =
+        check_token(st, &cfg.change_email_salt, token, cfg.change_email_within);
+    let parts = data
+        .as_ref()
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let err = |m: String| -> Reply {
         if spa(st) && !ctx.want_json {
-            let view = cfg.change_email_error_view.clone().unwrap_or_else(|| "/".into());
+            let view = cfg
+                .change_email_error_view
+                .clone()
+                .unwrap_or_else(|| "/".into());
             return redirect_with(&view, &[("error", &m)]);
         }
         if ctx.want_json {
@@ -279,7 +324,9 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         Reply::new(Status::BadRequest, ReplyBody::Text(m))
     };
     if expired && !invalid {
-        return Ok(err(msg::change_email_expired(&within_text(cfg.change_email_within))));
+        return Ok(err(msg::change_email_expired(&within_text(
+            cfg.change_email_within,
+        ))));
     }
     let (Some(uid), Some(old_hash), Some(new_email)) = (
         parts.first().and_then(Value::as_str),
@@ -299,8 +346,8 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         return Ok(err(msg::API_ERROR.into()));
     };
     let old_email = std::mem::replace(&mut user.email, new_email.to_owned());
-    user.confirmed_at = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
-        .map(|d| d.naive_utc());
+    user.confirmed_at =
+        chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64).map(|d| d.naive_utc());
     match st.datastore.put_user(&mut user).await {
         Ok(()) => {}
         // The address was taken after the link was sent.
@@ -353,7 +400,13 @@ pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
         return json_ok(&ctx, m, Some((&user, false)));
     }
     let cfg = &ctx.state.config;
-    page(&ctx, "Change username", &cfg.url(&cfg.change_username_url), &username_field(""), &[])
+    page(
+        &ctx,
+        "Change username",
+        &cfg.url(&cfg.change_username_url),
+        &username_field(""),
+        &[],
+    )
 }
 
 /// `POST /change-username`.
@@ -366,7 +419,11 @@ pub async fn change_username_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormI
 }
 
 /// The change-username flow without Rocket.
-pub async fn change_username(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInput) -> crate::Result<Reply> {
+pub async fn change_username(
+    ctx: &SecurityCtx<'_>,
+    who: Fresh,
+    input: &FormInput,
+) -> crate::Result<Reply> {
     let st = ctx.state;
     let cfg = &st.config;
     let mut user = who.0.user;
@@ -399,14 +456,26 @@ pub async fn change_username(ctx: &SecurityCtx<'_>, who: Fresh, input: &FormInpu
     }
     let action = cfg.url(&cfg.change_username_url);
     let Some(new) = new.filter(|_| errors.is_empty()) else {
-        return Ok(fail(ctx, &errors, "Change username", &action, &username_field(raw.as_deref().unwrap_or(""))));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Change username",
+            &action,
+            &username_field(raw.as_deref().unwrap_or("")),
+        ));
     };
-    let old = std::mem::replace(&mut user.username, Some(new.clone()));
+    let old = user.username.replace(new.clone());
     match st.datastore.put_user(&mut user).await {
         Ok(()) => {}
         Err(SecurityError::AlreadyExists { .. }) => {
             errors.field("username", msg::username_already_associated(&new));
-            return Ok(fail(ctx, &errors, "Change username", &action, &username_field(&new)));
+            return Ok(fail(
+                ctx,
+                &errors,
+                "Change username",
+                &action,
+                &username_field(&new),
+            ));
         }
         Err(e) => return Err(e),
     }

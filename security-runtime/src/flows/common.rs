@@ -210,7 +210,12 @@ pub(crate) fn same_hash(a: &str, b: &str) -> bool {
 
 /// English duration, as `_td_format`: "2 days", "1 hour, 30 minutes".
 pub(crate) fn within_text(secs: u64) -> String {
-    let units = [("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)];
+    let units = [
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+        ("second", 1),
+    ];
     let mut rest = secs;
     let mut parts = Vec::new();
     for (name, size) in units {
@@ -332,7 +337,11 @@ pub(crate) async fn validate_password(
     field_name: &str,
     errors: &mut FormErrors,
 ) -> Option<String> {
-    match st.password_util.validate(password, is_register, inputs).await {
+    match st
+        .password_util
+        .validate(password, is_register, inputs)
+        .await
+    {
         Ok(p) => Some(p),
         Err(msgs) => {
             for m in msgs {

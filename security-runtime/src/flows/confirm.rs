@@ -76,7 +76,11 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
     let fields = email_field(raw.as_deref().unwrap_or(""));
     let csrf_failed = errors.first("csrf_token").is_some();
     let user = match (&email, errors.is_empty()) {
-        (Some(e), true) => st.datastore.find_user(&UserQuery::Email(e.clone()), true).await?,
+        (Some(e), true) => {
+            st.datastore
+                .find_user(&UserQuery::Email(e.clone()), true)
+                .await?
+        }
         _ => None,
     };
     if errors.is_empty() {
@@ -95,7 +99,13 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
         }
     }
     if !errors.is_empty() || (csrf_failed && cfg.return_generic_responses) {
-        return Ok(fail(ctx, &errors, "Resend confirmation instructions", &action, &fields));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Resend confirmation instructions",
+            &action,
+            &fields,
+        ));
     }
     if let Some(u) = user.filter(|u| u.confirmed_at.is_none()) {
         let (link, token) = confirmation_link(st, &u);
@@ -125,7 +135,13 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
         return Ok(json_ok(ctx, Map::new(), None));
     }
     let info = msg::confirmation_request(raw.as_deref().unwrap_or(""));
-    Ok(page(ctx, "Resend confirmation instructions", &action, &fields, &[info]))
+    Ok(page(
+        ctx,
+        "Resend confirmation instructions",
+        &action,
+        &fields,
+        &[info],
+    ))
 }
 
 /// Outcome of checking a confirmation token.
@@ -139,8 +155,13 @@ enum Confirmed {
 async fn check_confirm(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Confirmed> {
     let st = ctx.state;
     let cfg = &st.config;
-    let (expired, invalid, data) = check_token(st, &cfg.confirm_salt, token, cfg.confirm_email_within);
-    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let (expired, invalid, data) =
+        check_token(st, &cfg.confirm_salt, token, cfg.confirm_email_within);
+    let parts = data
+        .as_ref()
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let (Some(uid), Some(email_hash)) = (
         parts.first().and_then(Value::as_str),
         parts.get(1).and_then(Value::as_str),
@@ -225,11 +246,25 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
     }
     // Someone else logged in on this browser is logged out first.
     if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
-        logout_user(st, ctx.cell, ctx.jar, ctx.current.as_ref().map(|a| a.user.id));
+        logout_user(
+            st,
+            ctx.cell,
+            ctx.jar,
+            ctx.current.as_ref().map(|a| a.user.id),
+        );
     }
     if cfg.auto_login_after_confirm {
-        if let Err(e) =
-            login_user(st, ctx.cell, ctx.jar, &mut user, false, &["confirm"], ctx.remote, false).await
+        if let Err(e) = login_user(
+            st,
+            ctx.cell,
+            ctx.jar,
+            &mut user,
+            false,
+            &["confirm"],
+            ctx.remote,
+            false,
+        )
+        .await
         {
             return crate::responses::internal_error(st, ctx.want_json, &e);
         }

@@ -15,8 +15,8 @@ use crate::guards::{self, deny, Authn};
 use crate::responses::Denial;
 use crate::session::{self, SessionCell, SessionData};
 
-mod common;
 pub mod change;
+mod common;
 pub mod confirm;
 pub mod login;
 pub mod logout;
@@ -141,11 +141,20 @@ fn named(mut route: Route, method: Method, name: &str) -> Route {
 
 /// Checks that a configured URL is a usable Rocket path.
 fn valid_path(p: &str) -> bool {
-    p.starts_with('/') && rocket::http::uri::Origin::parse(p).is_ok() && !p.contains('<')
+    p.starts_with('/')
+        && !p.contains("//")
+        && !p.contains('<')
+        && rocket::http::uri::Origin::parse(p).is_ok_and(|o| o.query().is_none())
 }
 
 /// The routes to mount, each with its base (`url_prefix` + the configured URL).
 pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String> {
+    if !cfg.url_prefix.is_empty() && !valid_path(&cfg.url_prefix) {
+        return Err(format!(
+            "`security.url_prefix` must be empty or a path such as `/auth`, not `{}`",
+            cfg.url_prefix
+        ));
+    }
     for (key, p) in [
         ("login_url", &cfg.login_url),
         ("logout_url", &cfg.logout_url),
@@ -225,7 +234,10 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
         "username_recovery_url",
         &cfg.username_recovery_url,
         "recover_username",
-        rocket::routes![recover::recover_username_get, recover::recover_username_post],
+        rocket::routes![
+            recover::recover_username_get,
+            recover::recover_username_post
+        ],
     )?;
     add(
         cfg.changeable,

@@ -25,7 +25,11 @@ use crate::validation::normalize_email;
 /// The reset link and token for `user`.
 pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
     let pw_hash = user.password.as_deref().map(|p| hash_data(st, p));
-    let token = make_token(st, &st.config.reset_salt, json!([user.fs_uniquifier, pw_hash]));
+    let token = make_token(
+        st,
+        &st.config.reset_salt,
+        json!([user.fs_uniquifier, pw_hash]),
+    );
     (link(st, &token_path(&st.config.reset_url, &token)), token)
 }
 
@@ -67,7 +71,10 @@ async fn recovery_user(
     let Some(email) = email else {
         return Ok((raw, None));
     };
-    let user = st.datastore.find_user(&UserQuery::Email(email), true).await?;
+    let user = st
+        .datastore
+        .find_user(&UserQuery::Email(email), true)
+        .await?;
     match &user {
         None => {
             // Same cost as for a real user.
@@ -105,7 +112,13 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
         return json_ok(&ctx, Map::new(), None);
     }
     let cfg = &ctx.state.config;
-    page(&ctx, "Send password reset instructions", &cfg.url(&cfg.reset_url), &email_field(""), &[])
+    page(
+        &ctx,
+        "Send password reset instructions",
+        &cfg.url(&cfg.reset_url),
+        &email_field(""),
+        &[],
+    )
 }
 
 /// `POST /reset`: mails reset instructions.
@@ -125,7 +138,13 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
     let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
     let action = cfg.url(&cfg.reset_url);
     if !errors.is_empty() {
-        return Ok(fail(ctx, &errors, "Send password reset instructions", &action, &email_field(raw.as_deref().unwrap_or(""))));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Send password reset instructions",
+            &action,
+            &email_field(raw.as_deref().unwrap_or("")),
+        ));
     }
     if let Some(u) = user {
         if cfg.send_password_reset_email {
@@ -161,7 +180,13 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
     } else {
         msg::password_reset_request(raw.as_deref().unwrap_or(""))
     };
-    Ok(page(ctx, "Send password reset instructions", &action, &email_field(""), &[info]))
+    Ok(page(
+        ctx,
+        "Send password reset instructions",
+        &action,
+        &email_field(""),
+        &[info],
+    ))
 }
 
 /// Outcome of checking a reset token.
@@ -173,11 +198,16 @@ enum ResetCheck {
 
 async fn check_reset(st: &SecurityState, token: &str) -> crate::Result<ResetCheck> {
     let cfg = &st.config;
-    let (expired, invalid, data) = check_token(st, &cfg.reset_salt, token, cfg.reset_password_within);
+    let (expired, invalid, data) =
+        check_token(st, &cfg.reset_salt, token, cfg.reset_password_within);
     if invalid {
         return Ok(ResetCheck::Invalid);
     }
-    let parts = data.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+    let parts = data
+        .as_ref()
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let Some(uid) = parts.first().and_then(Value::as_str) else {
         return Ok(ResetCheck::Invalid);
     };
@@ -222,7 +252,11 @@ fn reset_fields() -> [HtmlField<'static>; 2] {
 fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
     let st = ctx.state;
     if spa(st) && !ctx.want_json {
-        let view = st.config.reset_error_view.clone().unwrap_or_else(|| "/".into());
+        let view = st
+            .config
+            .reset_error_view
+            .clone()
+            .unwrap_or_else(|| "/".into());
         return redirect_with(&view, &[("error", err)]);
     }
     if ctx.want_json {
@@ -243,7 +277,9 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     let within = within_text(cfg.reset_password_within);
     match check {
         ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN),
-        ResetCheck::Expired(email) => token_error(&ctx, &msg::password_reset_expired(&within, &email)),
+        ResetCheck::Expired(email) => {
+            token_error(&ctx, &msg::password_reset_expired(&within, &email))
+        }
         ResetCheck::Valid(_) => {
             if spa(st) && !ctx.want_json {
                 let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
@@ -280,7 +316,10 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     let mut user = match check {
         ResetCheck::Invalid => return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN)),
         ResetCheck::Expired(email) => {
-            return Ok(token_error(ctx, &msg::password_reset_expired(&within, &email)))
+            return Ok(token_error(
+                ctx,
+                &msg::password_reset_expired(&within, &email),
+            ))
         }
         ResetCheck::Valid(u) => *u,
     };
@@ -297,17 +336,25 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
         Some(p) => validate_password(st, p, false, &inputs, "password", &mut errors).await,
     };
     match (password.as_deref(), confirm.as_deref()) {
-        (_, None) if cfg.password_confirm_required => {
-            if errors.first("password_confirm").is_none() {
-                errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED)
-            }
+        (_, None)
+            if cfg.password_confirm_required && errors.first("password_confirm").is_none() =>
+        {
+            errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED)
         }
-        (Some(p), Some(c)) if p != c => errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH),
+        (Some(p), Some(c)) if p != c => {
+            errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
+        }
         _ => {}
     }
     let action = cfg.url(&token_path(&cfg.reset_url, token));
     let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
-        return Ok(fail(ctx, &errors, "Reset password", &action, &reset_fields()));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Reset password",
+            &action,
+            &reset_fields(),
+        ));
     };
     // One write: new hash and new uniquifiers (every session and token dies).
     user.password = Some(st.hash_password(&pw).await?);
@@ -348,7 +395,13 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
         return json_ok(&ctx, Map::new(), None);
     }
     let cfg = &ctx.state.config;
-    page(&ctx, "Recover username", &cfg.url(&cfg.username_recovery_url), &email_field(""), &[])
+    page(
+        &ctx,
+        "Recover username",
+        &cfg.url(&cfg.username_recovery_url),
+        &email_field(""),
+        &[],
+    )
 }
 
 /// `POST /recover-username`: mails the username.
@@ -368,7 +421,13 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
     let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
     let action = cfg.url(&cfg.username_recovery_url);
     if !errors.is_empty() {
-        return Ok(fail(ctx, &errors, "Recover username", &action, &email_field(raw.as_deref().unwrap_or(""))));
+        return Ok(fail(
+            ctx,
+            &errors,
+            "Recover username",
+            &action,
+            &email_field(raw.as_deref().unwrap_or("")),
+        ));
     }
     if let Some(u) = user {
         let sent = send_mail(

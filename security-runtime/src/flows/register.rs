@@ -77,7 +77,11 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
 
 fn already_authenticated(ctx: &SecurityCtx<'_>) -> Reply {
     if ctx.want_json {
-        errors_reply(ctx.state, Status::BadRequest, &[msg::ANONYMOUS_USER_REQUIRED])
+        errors_reply(
+            ctx.state,
+            Status::BadRequest,
+            &[msg::ANONYMOUS_USER_REQUIRED],
+        )
     } else {
         Reply::redirect(ctx.state.config.post_login_view.clone())
     }
@@ -93,7 +97,10 @@ pub(crate) fn confirmation_link(
     let token = make_token(
         st,
         &st.config.confirm_salt,
-        json!([user.fs_uniquifier, super::common::hash_data(st, &user.email)]),
+        json!([
+            user.fs_uniquifier,
+            super::common::hash_data(st, &user.email)
+        ]),
     );
     let url = link(st, &token_path(&st.config.confirm_url, &token));
     (url, token)
@@ -152,8 +159,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
             }
         },
         None => {
-            if cfg.username_enable && cfg.username_required && errors.first("username").is_none()
-            {
+            if cfg.username_enable && cfg.username_required && errors.first("username").is_none() {
                 errors.field("username", msg::USERNAME_NOT_PROVIDED);
             }
             None
@@ -172,10 +178,8 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     };
     if cfg.password_confirm_required {
         match (password.as_deref(), password_confirm.as_deref()) {
-            (_, None) => {
-                if errors.first("password_confirm").is_none() {
-                    errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED);
-                }
+            (_, None) if errors.first("password_confirm").is_none() => {
+                errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED);
             }
             (Some(p), Some(c)) if p != c => {
                 errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
@@ -212,7 +216,12 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     }
     let form_email = raw_email.clone().unwrap_or_default();
     let action = cfg.url(&cfg.register_url);
-    let fields = html_fields(&form_email, raw_username.as_deref().or(cfg.username_enable.then_some("")));
+    let fields = html_fields(
+        &form_email,
+        raw_username
+            .as_deref()
+            .or(cfg.username_enable.then_some("")),
+    );
     if !errors.is_empty() {
         return Ok(fail(ctx, &errors, "Register", &action, &fields));
     }
@@ -222,7 +231,9 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     if taken {
         // Generic responses: answer as for a new address, tell the owner by mail.
         st.hash_password("not-a-password").await?;
-        return Ok(generic_existing(ctx, existing_email, existing_username, &email, username).await);
+        return Ok(
+            generic_existing(ctx, existing_email, existing_username, &email, username).await,
+        );
     }
     let hash = st.hash_password(&pw).await?;
     let created = ds
@@ -278,8 +289,17 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     });
     let login_now = !cfg.confirmable || cfg.login_without_confirmation;
     if login_now {
-        login_user(st, ctx.cell, ctx.jar, &mut user, false, &["register"], ctx.remote, false)
-            .await?;
+        login_user(
+            st,
+            ctx.cell,
+            ctx.jar,
+            &mut user,
+            false,
+            &["register"],
+            ctx.remote,
+            false,
+        )
+        .await?;
     }
     if ctx.want_json {
         if cfg.return_generic_responses {
@@ -329,7 +349,8 @@ async fn generic_existing(
     });
     let sent = if let Some(u) = &existing_email {
         let reset = cfg.recoverable.then(|| super::recover::reset_link(st, u));
-        let confirm = (cfg.confirmable && u.confirmed_at.is_none()).then(|| confirmation_link(st, u));
+        let confirm =
+            (cfg.confirmable && u.confirmed_at.is_none()).then(|| confirmation_link(st, u));
         send_mail(
             st,
             "welcome_existing",

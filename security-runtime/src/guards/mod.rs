@@ -1,6 +1,6 @@
 //! Request guards: who is calling, and may they.
 //!
-//! [`Guard`] evaluates a [`Requirement`](requirement::Requirement) (what the attribute
+//! [`Guard`] evaluates a [`Requirement`] (what the attribute
 //! macros expand to); [`CurrentUser`] hands the authenticated user to a handler without
 //! another query. Denials are recorded for the fairing, which answers them as
 //! Flask-Security does (JSON 401/403, redirect to login, `WWW-Authenticate`...).

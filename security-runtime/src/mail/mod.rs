@@ -62,9 +62,9 @@ pub trait MailUtil: Send + Sync + 'static {
 
 /// Checks the header fields of a message before any transport sees it.
 ///
-/// Refuses an empty recipient or subject line break, a control character, a leading `-`
-/// (it could be read as an option by a sendmail-style transport) and a recipient that is
-/// not a valid mailbox. Every mailer in this module calls it; a custom [`MailUtil`] should too.
+/// Refuses a recipient or subject with a line break or other control character (header
+/// injection) or a leading `-` (read as an option by a sendmail-style transport), and a
+/// recipient that is empty or not a mailbox lettre can parse. Every mailer in this module calls it; a custom [`MailUtil`] should too.
 pub fn validate(msg: &MailMessage) -> Result<(), MailError> {
     check_header_value("recipient", &msg.to)?;
     check_header_value("subject", &msg.subject)?;

@@ -107,9 +107,10 @@ pub(crate) fn build_message(sender: &Mailbox, msg: &MailMessage) -> Result<Messa
         .to(to)
         .subject(msg.subject.clone());
     let built = match (&msg.text, &msg.html) {
-        (Some(text), Some(html)) => {
-            builder.multipart(MultiPart::alternative_plain_html(text.clone(), html.clone()))
-        }
+        (Some(text), Some(html)) => builder.multipart(MultiPart::alternative_plain_html(
+            text.clone(),
+            html.clone(),
+        )),
         (Some(text), None) => builder.singlepart(SinglePart::plain(text.clone())),
         (None, Some(html)) => builder.singlepart(SinglePart::html(html.clone())),
         // Both kinds switched off (`email_plaintext = email_html = false`): Flask-Mail
@@ -152,7 +153,10 @@ mod tests {
         for s in ["none", "starttls", "tls", "TLS"] {
             let m = SmtpMailer::from_config(&cfg(s)).unwrap();
             let dbg = format!("{m:?}");
-            assert!(dbg.contains("smtp.example.com") && !dbg.contains("hunter2"), "{dbg}");
+            assert!(
+                dbg.contains("smtp.example.com") && !dbg.contains("hunter2"),
+                "{dbg}"
+            );
         }
         assert!(matches!(
             SmtpMailer::from_config(&cfg("ssl")),
@@ -189,6 +193,9 @@ mod tests {
         assert!(raw.contains("text body") && raw.contains("<p>html body</p>"));
         m.html = None;
         let raw = String::from_utf8(build_message(&sender, &m).unwrap().formatted()).unwrap();
-        assert!(!raw.contains("multipart") && raw.contains("text/plain"), "{raw}");
+        assert!(
+            !raw.contains("multipart") && raw.contains("text/plain"),
+            "{raw}"
+        );
     }
 }

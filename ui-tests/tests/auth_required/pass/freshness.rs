@@ -1,4 +1,6 @@
 // `within` and `grace` take minutes as literals or `i64` constants; negative `within` is no check.
+#![deny(warnings)]
+
 use security_runtime::auth_required;
 use ui_tests::requirement_of;
 

@@ -1,4 +1,6 @@
 // Mechanisms as identifiers or strings, in any order, are tried as token, session, basic.
+#![deny(warnings)]
+
 use security_runtime::auth_required;
 use security_runtime::guards::requirement::Mechanism;
 use ui_tests::requirement_of;

@@ -1,4 +1,6 @@
 // `#[auth_required]` and `#[auth_required()]` accept token or session, without freshness.
+#![deny(warnings)]
+
 use security_runtime::auth_required;
 use security_runtime::guards::requirement::{AuthRequirement, Mechanism, Requirement};
 use ui_tests::requirement_of;

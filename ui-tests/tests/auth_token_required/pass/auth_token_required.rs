@@ -1,4 +1,6 @@
 // `#[auth_token_required]` accepts the token mechanism only.
+#![deny(warnings)]
+
 use security_runtime::auth_token_required;
 use security_runtime::guards::requirement::Mechanism;
 use ui_tests::requirement_of;

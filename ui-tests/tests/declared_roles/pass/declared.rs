@@ -1,4 +1,6 @@
 // Declared roles and permissions pass the check and reach the report.
+#![deny(warnings)]
+
 use security_runtime::report::declared_roles;
 use security_runtime::{auth_required, permissions_accepted, roles_accepted, roles_required};
 

@@ -1,4 +1,6 @@
 // `#[http_auth_required]` takes no realm, a realm, or `realm = "..."`; Basic only.
+#![deny(warnings)]
+
 use security_runtime::guards::requirement::Mechanism;
 use security_runtime::http_auth_required;
 use ui_tests::requirement_of;

@@ -1,4 +1,6 @@
 // `#[login_required]` accepts token or session and marks the requirement `login_required`.
+#![deny(warnings)]
+
 use security_runtime::guards::requirement::{AuthRequirement, Mechanism, Requirement};
 use security_runtime::login_required;
 use ui_tests::requirement_of;

@@ -1,4 +1,6 @@
 // `#[permissions_accepted]` lists permissions of which one must be held.
+#![deny(warnings)]
+
 use security_runtime::{auth_required, permissions_accepted};
 use ui_tests::requirement_of;
 

@@ -1,4 +1,6 @@
 // `#[permissions_required]` lists permissions that must all be held.
+#![deny(warnings)]
+
 use security_runtime::{auth_required, permissions_required};
 use ui_tests::requirement_of;
 

@@ -1,4 +1,6 @@
 // A role model with a renamed name, known optional fields and a skipped field.
+#![deny(warnings)]
+
 use chrono::NaiveDateTime;
 use security_runtime::{Role, RoleModel};
 

@@ -1,4 +1,6 @@
 // `#[roles_accepted]` lists roles of which one must be held.
+#![deny(warnings)]
+
 use security_runtime::{auth_required, roles_accepted};
 use ui_tests::requirement_of;
 

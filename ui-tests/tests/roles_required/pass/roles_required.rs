@@ -1,4 +1,6 @@
 // `#[roles_required]` lists roles that must all be held, in written order.
+#![deny(warnings)]
+
 use security_runtime::{auth_required, roles_required};
 use ui_tests::requirement_of;
 
@@ -13,7 +15,10 @@ fn alone() {}
 
 fn main() {
     let _ = rocket::build().mount("/", rocket::routes![dashboard, alone]);
-    assert_eq!(requirement_of(module_path!(), "dashboard").roles_required, ["admin", "editor"]);
+    assert_eq!(
+        requirement_of(module_path!(), "dashboard").roles_required,
+        ["admin", "editor"]
+    );
     let alone = requirement_of(module_path!(), "alone");
     assert_eq!(alone.roles_required, ["admin"]);
     assert!(alone.auth.is_none());

@@ -1,4 +1,6 @@
 // Authentication, roles and permissions stacked on one handler combine into one requirement.
+#![deny(warnings)]
+
 use security_runtime::guards::requirement::{AuthRequirement, Mechanism, Requirement};
 use security_runtime::{
     auth_required, permissions_accepted, permissions_required, roles_accepted, roles_required,

@@ -1,4 +1,6 @@
 // Path parameters, query parameters, a data guard and other request guards keep working.
+#![deny(warnings)]
+
 use rocket::http::CookieJar;
 use rocket::serde::json::Json;
 use security_runtime::{auth_required, permissions_required, CurrentUser, User};

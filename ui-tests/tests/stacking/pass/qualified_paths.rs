@@ -1,4 +1,6 @@
 // Attributes written with paths (`security_runtime::roles_required`) are stacked as well.
+#![deny(warnings)]
+
 #[security_runtime::auth_required(basic)]
 #[security_runtime::roles_required("admin")]
 #[rocket::delete("/items/<id>")]

@@ -1,4 +1,6 @@
 // Every protected handler is in the route security report, with a readable summary.
+#![deny(warnings)]
+
 use security_runtime::report::{format_report, route_records};
 use security_runtime::{anonymous_user_required, auth_required, roles_required};
 
@@ -18,8 +20,14 @@ fn main() {
     let handlers: Vec<_> = ours.iter().map(|record| record.handler).collect();
     assert_eq!(handlers, ["admin", "signup"]);
     let report = format_report(ours);
-    assert!(report.starts_with("route security report: 2 handlers"), "{report}");
-    assert!(report.contains("auth: token (fresh within 10 min, grace default); roles all of: admin"), "{report}");
+    assert!(
+        report.starts_with("route security report: 2 handlers"),
+        "{report}"
+    );
+    assert!(
+        report.contains("auth: token (fresh within 10 min, grace default); roles all of: admin"),
+        "{report}"
+    );
     assert!(report.contains("anonymous only"), "{report}");
     let _ = rocket::build().mount("/", rocket::routes![admin, signup]);
 }

@@ -1,4 +1,6 @@
 // A plain (non-async) handler takes the hidden guard like an async one.
+#![deny(warnings)]
+
 use security_runtime::{auth_token_required, roles_required};
 
 #[auth_token_required]

@@ -1,4 +1,6 @@
 // Every known user attribute, each with the runtime `User`'s type, is filled from the user.
+#![deny(warnings)]
+
 use chrono::NaiveDateTime;
 use security_runtime::{Role, User, UserModel};
 
@@ -69,9 +71,19 @@ fn main() {
     assert_eq!(app.roles, [role]);
     assert!(app.security_payload().is_empty());
     let _ = (
-        app.password, app.fs_uniquifier, app.fs_token_uniquifier, app.confirmed_at,
-        app.last_login_at, app.current_login_at, app.last_login_ip, app.tf_primary_method,
-        app.tf_totp_secret, app.tf_phone_number, app.us_phone_number, app.us_totp_secrets,
-        app.create_datetime, app.update_datetime,
+        app.password,
+        app.fs_uniquifier,
+        app.fs_token_uniquifier,
+        app.confirmed_at,
+        app.last_login_at,
+        app.current_login_at,
+        app.last_login_ip,
+        app.tf_primary_method,
+        app.tf_totp_secret,
+        app.tf_phone_number,
+        app.us_phone_number,
+        app.us_totp_secrets,
+        app.create_datetime,
+        app.update_datetime,
     );
 }

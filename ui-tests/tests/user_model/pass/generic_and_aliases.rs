@@ -1,4 +1,6 @@
 // Generic models derive too, and an alias of the right type is left for rustc to accept.
+#![deny(warnings)]
+
 use security_runtime::{RoleModel, UserModel};
 
 type Email = String;

@@ -1,4 +1,6 @@
 // `rename` maps a field, `skip` fills it with `Default`, `payload` shapes the JSON `user` object.
+#![deny(warnings)]
+
 use chrono::NaiveDateTime;
 use security_runtime::{RoleModel, User, UserModel};
 
@@ -79,6 +81,12 @@ fn main() {
             "visits": 0,
         })
     );
-    let _ = (app.password, app.active, app.fs_uniquifier, app.r#nick, app.confirmed);
+    let _ = (
+        app.password,
+        app.active,
+        app.fs_uniquifier,
+        app.r#nick,
+        app.confirmed,
+    );
     let _ = Unused::from_role;
 }
