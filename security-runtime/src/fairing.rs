@@ -36,6 +36,8 @@ pub type AugmentTokenHook = Arc<dyn Fn(&User, &mut serde_json::Map<String, Value
 /// Extra verification of an auth token's claims.
 pub type VerifyTokenHook =
     Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
+/// Builds the JSON `user` object (`get_security_payload`).
+pub type UserPayloadHook = Arc<dyn Fn(&User) -> serde_json::Map<String, Value> + Send + Sync>;
 /// The clock: epoch seconds.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
 
@@ -66,6 +68,8 @@ pub struct Hooks {
     pub clock: Clock,
     /// Signal subscribers.
     pub listeners: Vec<crate::signals::Listener>,
+    /// Builds the JSON `user` object from the stored user.
+    pub user_payload: UserPayloadHook,
 }
 
 impl Default for Hooks {
@@ -86,6 +90,7 @@ impl Default for Hooks {
                     .unwrap_or(0.0)
             }),
             listeners: Vec::new(),
+            user_payload: Arc::new(|u| crate::model::UserModel::security_payload(u)),
         }
     }
 }
@@ -344,6 +349,15 @@ impl Security {
         f: impl Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.hooks.verify_auth_token = Some(Arc::new(f));
+        self
+    }
+
+    /// Uses the application's user model for the JSON `user` object of every response
+    /// (its [`UserModel::security_payload`](crate::UserModel::security_payload)).
+    ///
+    /// Parity: `UserMixin.get_security_payload` on the application's `User` class.
+    pub fn user_model<U: crate::UserModel>(mut self) -> Self {
+        self.hooks.user_payload = Arc::new(|u| U::from_user(u).security_payload());
         self
     }
 

@@ -209,6 +209,50 @@ fn perms_any() -> &'static str {
     "perms_any"
 }
 
+#[security_runtime::login_required]
+#[get("/login_required")]
+fn login_required_view(user: CurrentUser) -> String {
+    format!("login_required {}", user.email)
+}
+
+#[security_runtime::anonymous_user_required]
+#[get("/anon")]
+fn anon() -> &'static str {
+    "anon"
+}
+
+#[security_runtime::unauth_csrf]
+#[post("/unauth_csrf")]
+fn unauth_csrf_view() -> &'static str {
+    "unauth_csrf"
+}
+
+#[security_runtime::unauth_csrf(fall_through)]
+#[post("/unauth_csrf_fall_through")]
+fn unauth_csrf_fall_through() -> &'static str {
+    "fall_through"
+}
+
+/// The application's own user model: its payload shapes the JSON `user` object.
+#[derive(security_runtime::UserModel)]
+pub struct AppUser {
+    #[security(payload)]
+    pub email: String,
+    pub password: Option<String>,
+    pub active: bool,
+    pub fs_uniquifier: String,
+    #[security(payload = "logins")]
+    pub login_count: Option<i32>,
+    #[security(skip)]
+    pub nickname: Option<String>,
+}
+
+#[auth_required(token, session)]
+#[get("/app_user")]
+fn app_user(user: CurrentUser<AppUser>) -> Json<Value> {
+    Json(json!({"email": user.email, "nickname": user.nickname, "active": user.active}))
+}
+
 /// The application routes of the tests.
 pub fn demo_routes() -> Vec<rocket::Route> {
     routes![
@@ -226,7 +270,12 @@ pub fn demo_routes() -> Vec<rocket::Route> {
         admin_or_editor,
         roles_only,
         perms_all,
-        perms_any
+        perms_any,
+        login_required_view,
+        anon,
+        unauth_csrf_view,
+        unauth_csrf_fall_through,
+        app_user
     ]
 }
 

@@ -559,3 +559,127 @@ async fn custom_denial_hooks() {
     assert_eq!(v["status"], 200);
     assert!(v["data"]["csrf_token"].is_string());
 }
+
+#[rocket::async_test]
+async fn login_required_anonymous_required_and_unauth_csrf() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        app.user("matt@lp.com", "password123", &[]).await;
+        assert_eq!(
+            app.get_json("/login_required").await.status(),
+            Status::Unauthorized
+        );
+        assert_eq!(app.get_json("/anon").await.status(), Status::Ok);
+        // unauth_csrf: anonymous POST without a token is refused, with one accepted.
+        let r = app
+            .client
+            .post("/unauth_csrf")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::BadRequest, "{b:?}");
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(
+            v["response"]["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("CSRF"),
+            true
+        );
+        let tok = app.csrf().await;
+        let r = app
+            .client
+            .post("/unauth_csrf")
+            .header(ContentType::JSON)
+            .header(Header::new("X-CSRF-Token", tok))
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let r = app
+            .client
+            .post("/unauth_csrf_fall_through")
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok, "fall_through lets it pass");
+        app.login("matt@lp.com", "password123").await;
+        assert_eq!(app.get_json("/login_required").await.status(), Status::Ok);
+        let r = app.get_json("/anon").await;
+        assert_eq!(r.status(), Status::BadRequest);
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["You can only access this endpoint when not logged in."])
+        );
+        let r = app
+            .client
+            .get("/anon")
+            .header(Accept::HTML)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Found);
+        assert_eq!(r.headers().get_one("Location"), Some("/"));
+    }
+    // login_disabled lets everyone through login_required, but not auth_required.
+    let app = TestApp::with(
+        backends()[0],
+        |f| f.merge(("security.login_disabled", true)),
+        Security::new(),
+    )
+    .await;
+    assert_eq!(
+        app.get_json("/profile").await.status(),
+        Status::Unauthorized
+    );
+    let r = app.get_json("/login_required").await;
+    assert_eq!(
+        r.status(),
+        Status::Unauthorized,
+        "the handler itself still asks for CurrentUser"
+    );
+    // csrf_ignore_unauth_endpoints skips the anonymous check.
+    let app = TestApp::with(
+        backends()[0],
+        |f| f.merge(("security.csrf_ignore_unauth_endpoints", true)),
+        Security::new(),
+    )
+    .await;
+    let r = app.client.post("/unauth_csrf").dispatch().await;
+    assert_eq!(r.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn options_requests_are_exempt() {
+    let app = TestApp::new(backends()[0]).await;
+    // No OPTIONS route exists: Rocket answers 404 itself, not our 401.
+    let r = app
+        .client
+        .req(rocket::http::Method::Options, "/profile")
+        .dispatch()
+        .await;
+    assert_ne!(r.status(), Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn application_user_model_shapes_payload_and_current_user() {
+    for b in backends() {
+        let app = TestApp::with(
+            b,
+            |f| f.merge(("security.trackable", true)),
+            Security::new().user_model::<security_tests::AppUser>(),
+        )
+        .await;
+        app.user("matt@lp.com", "password123", &[]).await;
+        let (s, v) = app.login("matt@lp.com", "password123").await;
+        assert_eq!(s, Status::Ok);
+        assert_eq!(
+            v["response"]["user"],
+            json!({"email": "matt@lp.com", "logins": 1}),
+            "{b:?}"
+        );
+        let v: Value = app.get_json("/app_user").await.into_json().await.unwrap();
+        assert_eq!(
+            v,
+            json!({"email": "matt@lp.com", "nickname": null, "active": true})
+        );
+    }
+}

@@ -100,7 +100,7 @@ pub(crate) fn csrf(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormEr
 /// The JSON `user` object, with the auth token when the request asked for one.
 pub(crate) fn user_json(ctx: &SecurityCtx<'_>, user: &User, with_token: bool) -> Value {
     let st = ctx.state;
-    let mut u = crate::model::UserModel::security_payload(user);
+    let mut u = (st.hooks.user_payload)(user);
     if with_token && (ctx.include_auth_token || st.config.backwards_compat_auth_token) {
         let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
         u.insert(

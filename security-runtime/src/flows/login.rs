@@ -9,14 +9,14 @@ use super::SecurityCtx;
 use crate::auth::{get_auth_token, login_user, lookup_identity};
 use crate::input::FormInput;
 use crate::messages as msg;
-use crate::model::{User, UserModel};
+use crate::model::User;
 use crate::redirect::{post_action_redirect, validate_redirect_url};
 use crate::responses::{form_error_reply, json_reply, FormErrors, Reply, ReplyBody};
 use crate::signals::Signal;
 
-/// The JSON `user` object: `get_security_payload()` plus the token when asked for.
-pub(crate) fn user_payload(user: &User) -> Value {
-    Value::Object(UserModel::security_payload(user))
+/// The JSON `user` object: the user model's `security_payload()`.
+pub(crate) fn user_payload(st: &crate::fairing::SecurityState, user: &User) -> Value {
+    Value::Object((st.hooks.user_payload)(user))
 }
 
 fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
@@ -34,7 +34,7 @@ pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     if ctx.want_json {
         let mut p = Map::new();
         if let Some(a) = &ctx.current {
-            p.insert("user".into(), user_payload(&a.user));
+            p.insert("user".into(), user_payload(st, &a.user));
         }
         p.insert("identity_attributes".into(), identity_attributes(&ctx));
         p.insert("csrf_token".into(), json!(csrf));
@@ -255,7 +255,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     )
     .await?;
     if ctx.want_json {
-        let mut u = match user_payload(&user) {
+        let mut u = match user_payload(st, &user) {
             Value::Object(m) => m,
             _ => Map::new(),
         };
