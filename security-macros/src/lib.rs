@@ -5,7 +5,7 @@
 //!
 //! Write the security attributes **above** Rocket's route attribute:
 //!
-//! ```ignore
+//! ```
 //! use security_runtime::{auth_required, permissions_accepted, roles_required};
 //!
 //! #[auth_required(token, session, within = 10)]
@@ -98,7 +98,7 @@ use route_attr::Kind;
 /// `within` and `grace` take an integer literal or the path of an `i64` constant
 /// (`within = FRESHNESS_MINUTES`); a negative constant `within` also means no check.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::auth_required;
 ///
 /// #[auth_required]
@@ -125,7 +125,7 @@ pub fn auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Parity: `flask_security.login_required`: like `#[auth_required]`, but the check is
 /// skipped when the `login_disabled` setting is on.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::login_required;
 ///
 /// #[login_required]
@@ -143,7 +143,7 @@ pub fn login_required(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Parity: `flask_security.auth_token_required`, i.e. `#[auth_required(token)]`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::auth_token_required;
 ///
 /// #[auth_token_required]
@@ -163,7 +163,7 @@ pub fn auth_token_required(args: TokenStream, item: TokenStream) -> TokenStream 
 /// `#[http_auth_required]` (realm from the `default_http_auth_realm` setting),
 /// `#[http_auth_required("realm")]`, `#[http_auth_required(realm = "realm")]`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::http_auth_required;
 ///
 /// #[http_auth_required("Reports")]
@@ -182,7 +182,7 @@ pub fn http_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Parity: `flask_security.roles_required(*roles)`. Stack it under an authentication
 /// attribute; checked against `security-roles.toml` when that file exists.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{auth_required, roles_required};
 ///
 /// #[auth_required]
@@ -201,7 +201,7 @@ pub fn roles_required(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Parity: `flask_security.roles_accepted(*roles)`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{auth_required, roles_accepted};
 ///
 /// #[auth_required]
@@ -221,7 +221,7 @@ pub fn roles_accepted(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Parity: `flask_security.permissions_required(*fsperms)`. Permission names cannot
 /// contain `,`, as Flask-Security stores them comma-separated.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{auth_required, permissions_required};
 ///
 /// #[auth_required]
@@ -240,7 +240,7 @@ pub fn permissions_required(args: TokenStream, item: TokenStream) -> TokenStream
 ///
 /// Parity: `flask_security.permissions_accepted(*fsperms)`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{auth_required, permissions_accepted};
 ///
 /// #[auth_required]
@@ -260,7 +260,7 @@ pub fn permissions_accepted(args: TokenStream, item: TokenStream) -> TokenStream
 ///
 /// Parity: `flask_security.anonymous_user_required`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{anonymous_user_required, unauth_csrf};
 ///
 /// #[anonymous_user_required]
@@ -281,7 +281,7 @@ pub fn anonymous_user_required(args: TokenStream, item: TokenStream) -> TokenStr
 /// `#[unauth_csrf]`, `#[unauth_csrf(fall_through)]`, `#[unauth_csrf(fall_through = true)]`.
 /// With `fall_through` a CSRF failure lets the request through, marked not CSRF-valid.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::unauth_csrf;
 ///
 /// #[unauth_csrf(fall_through)]
@@ -316,7 +316,7 @@ pub fn unauth_csrf(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `user` object, under the field's name or `key`. Parity:
 ///   `UserMixin.get_security_payload`.
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::{RoleModel, UserModel};
 ///
 /// #[derive(UserModel)]
@@ -352,7 +352,7 @@ pub fn derive_user_model(input: TokenStream) -> TokenStream {
 /// `permissions: Vec<String>`, `update_datetime: NaiveDateTime`. Field options `skip` and
 /// `rename` work as for [`macro@UserModel`].
 ///
-/// ```ignore
+/// ```
 /// use security_runtime::RoleModel;
 ///
 /// #[derive(RoleModel)]

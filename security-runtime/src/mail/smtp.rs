@@ -21,6 +21,7 @@ pub struct SmtpMailer {
     host: String,
     port: u16,
     security: String,
+    timeout: Duration,
 }
 
 impl fmt::Debug for SmtpMailer {
@@ -31,6 +32,7 @@ impl fmt::Debug for SmtpMailer {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("security", &self.security)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -39,6 +41,9 @@ impl SmtpMailer {
     /// Builds the transport from `mail_server`, `mail_port`, `mail_security`
     /// (`none`, `starttls` or `tls`), `mail_username` / `mail_password`, `mail_timeout`
     /// and `email_sender`. No connection is made until the first message.
+    ///
+    /// `mail_timeout` (seconds, at least 1) bounds the whole delivery of one message,
+    /// connect included.
     pub fn from_config(cfg: &SecurityConfig) -> Result<Self, MailError> {
         let host = cfg
             .mail_server
@@ -82,6 +87,7 @@ impl SmtpMailer {
             host: host.to_owned(),
             port: cfg.mail_port,
             security,
+            timeout,
         })
     }
 
@@ -125,11 +131,18 @@ impl MailUtil for SmtpMailer {
     async fn send(&self, msg: MailMessage) -> Result<(), MailError> {
         validate(&msg)?;
         let message = build_message(&self.sender, &msg)?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Transport(e.to_string()))
+        // lettre's async timeout covers only the TCP connect; a server that accepts and then
+        // stays silent would hold the request forever. Bound the whole exchange instead.
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(MailError::Transport(e.to_string())),
+            Err(_) => Err(MailError::Transport(format!(
+                "no answer from {}:{} within {} s",
+                self.host,
+                self.port,
+                self.timeout.as_secs()
+            ))),
+        }
     }
 }
 
