@@ -38,7 +38,7 @@ use rocket::figment::Figment;
 use rocket::http::{ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
-use rocket::{get, routes};
+use rocket::{get, routes, Build, Rocket};
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{auth_required, auth_token_required, NewUser, Security, SecurityState};
 use security_tests::{app, fresh_database, test_figment, Backend};
@@ -94,18 +94,29 @@ fn random_secret_key() -> String {
         .collect()
 }
 
-/// The test app on a fresh SQLite file, release-ready, with the given argon2 costs.
-async fn client(m: u32, t: u32, p: u32) -> Client {
+/// The test app (demo routes plus `/bench/*`) on a fresh SQLite file, release-ready,
+/// with the given argon2 costs.
+async fn bench_app(
+    m: u32,
+    t: u32,
+    p: u32,
+    tweak: impl FnOnce(Figment) -> Figment,
+) -> Rocket<Build> {
     let url = fresh_database(Backend::Sqlite).await;
     let figment: Figment = test_figment(&url)
         .merge(("secret_key", random_secret_key()))
         .merge(("security.argon2_memory_cost", m))
         .merge(("security.argon2_time_cost", t))
         .merge(("security.argon2_parallelism", p));
-    let rocket = app(Backend::Sqlite, figment, Security::new())
-        .mount("/bench", routes![bench_open, bench_token, bench_session]);
-    // Untracked: every request carries exactly the cookies given to it.
-    Client::untracked(rocket).await.expect("launch")
+    app(Backend::Sqlite, tweak(figment), Security::new())
+        .mount("/bench", routes![bench_open, bench_token, bench_session])
+}
+
+/// An untracked local client: every request carries exactly the cookies given to it.
+async fn client(m: u32, t: u32, p: u32) -> Client {
+    Client::untracked(bench_app(m, t, p, |f| f).await)
+        .await
+        .expect("launch")
 }
 
 fn state(client: &Client) -> &SecurityState {
@@ -116,8 +127,7 @@ fn state(client: &Client) -> &SecurityState {
 }
 
 /// Creates a user (roles created when absent); returns its stored hash.
-async fn create_user(client: &Client, email: &str, password: &str, roles: &[&str]) -> String {
-    let st = state(client);
+async fn create_user(st: &SecurityState, email: &str, password: &str, roles: &[&str]) -> String {
     for role in roles {
         st.datastore
             .find_or_create_role(role, &[])
@@ -239,8 +249,8 @@ async fn throughput() {
     let rounds = env_usize("BENCH_ROUNDS", 7);
     let client = client(1024, 1, 1).await;
     let password = "correct horse battery";
-    create_user(&client, "admin@example.com", password, &["admin"]).await;
-    create_user(&client, "tu@example.com", password, &["admin"]).await;
+    create_user(state(&client), "admin@example.com", password, &["admin"]).await;
+    create_user(state(&client), "tu@example.com", password, &["admin"]).await;
     // A user with its own fs_token_uniquifier: tokens name it, so the token lookup
     // hits on the first query.
     let st = state(&client);
@@ -463,7 +473,7 @@ async fn login_bench() {
         let client = Arc::new(client(m, t, p).await);
         let password = "correct horse battery";
         let email = "user@example.com";
-        let stored = create_user(&client, email, password, &[]).await;
+        let stored = create_user(state(&client), email, password, &[]).await;
         let ctx = state(&client).passwords.clone();
         assert!(!ctx.needs_update(&stored));
         // Warm-up: allocator, connections, blocking pool.
@@ -497,7 +507,7 @@ fn generated_main(protected: bool) -> String {
     if protected {
         s.push_str("use security_runtime::{auth_required, roles_accepted};\n");
     }
-    s.push_str("use rocket::{get, routes};\n\n");
+    s.push_str("use rocket::{get, routes, Build, Rocket};\n\n");
     for i in 0..HANDLERS {
         if protected {
             s.push_str(
@@ -616,6 +626,28 @@ fn compile_bench() {
     }
 }
 
+// ---- a real server on loopback, for scripts/load.sh ----
+
+/// Serves the bench app on `127.0.0.1:$BENCH_PORT` (default 8765) with the users of the
+/// throughput section; `scripts/load.sh` logs in with curl and drives it with wrk.
+async fn serve() {
+    let port = env_usize("BENCH_PORT", 8765);
+    let rocket = bench_app(1024, 1, 1, |f| {
+        f.merge(("address", "127.0.0.1"))
+            .merge(("port", port))
+            // Plain-HTTP loopback: curl would not send a `Secure` cookie back.
+            .merge(("security.session_cookie_secure", false))
+    })
+    .await
+    .ignite()
+    .await
+    .expect("ignite");
+    let st = rocket.state::<SecurityState>().expect("security state");
+    create_user(st, "admin@example.com", "correct horse battery", &["admin"]).await;
+    println!("serving on http://127.0.0.1:{port}/ (admin@example.com / correct horse battery)");
+    rocket.launch().await.expect("launch");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |s: &str| args.iter().any(|a| a == s || a == "all");
@@ -623,7 +655,7 @@ fn main() {
         .into_iter()
         .filter(|s| wants(s))
         .collect();
-    let sections = if sections.is_empty() {
+    let sections = if sections.is_empty() && !args.iter().any(|a| a == "serve") {
         vec!["throughput", "login"]
     } else {
         sections
@@ -650,5 +682,8 @@ fn main() {
     }
     if sections.contains(&"compile") {
         compile_bench();
+    }
+    if args.iter().any(|a| a == "serve") {
+        runtime.block_on(serve());
     }
 }
