@@ -90,7 +90,7 @@ impl Default for Hooks {
                     .unwrap_or(0.0)
             }),
             listeners: Vec::new(),
-            user_payload: Arc::new(|u| crate::model::UserModel::security_payload(u)),
+            user_payload: Arc::new(<User as crate::model::UserModel>::security_payload),
         }
     }
 }
