@@ -23,6 +23,8 @@
 //!   `#[roles_accepted]`), builds them once with `CARGO_TARGET_DIR=/tmp/bench-target`
 //!   to warm the dependencies, then times `touch src/main.rs && cargo build` of each,
 //!   both incremental and with `CARGO_INCREMENTAL=0`, and reports medians.
+//! - `serve` (not part of `all`): runs the same app on `127.0.0.1:$BENCH_PORT` for
+//!   `scripts/load.sh`, which measures it over real HTTP with wrk.
 //!
 //! Environment: `BENCH_REQUESTS` (requests per case and round, default 2000),
 //! `BENCH_ROUNDS` (default 7), `BENCH_COMPILE_ROUNDS` (default 3).
@@ -556,10 +558,9 @@ fn generate_crates() -> PathBuf {
         &root.join("Cargo.toml"),
         "[workspace]\nresolver = \"2\"\nmembers = [\"plain\", \"guarded\"]\n",
     );
-    // The workspace's lock, so the same dependency versions resolve offline.
-    if !root.join("Cargo.lock").exists() {
-        std::fs::copy(&lock, root.join("Cargo.lock")).expect("copy Cargo.lock");
-    }
+    // The workspace's lock (copied each run: cargo prunes it), so the same dependency
+    // versions resolve offline.
+    std::fs::copy(&lock, root.join("Cargo.lock")).expect("copy Cargo.lock");
     for (name, protected) in [("plain", false), ("guarded", true)] {
         let manifest = format!(
             "[package]\nname = \"fst-bench-{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
@@ -669,6 +670,9 @@ fn main() {
         },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    // Other processes skew absolute numbers (ratios less so): show how busy the box was.
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at start: {}", loadavg().trim());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -683,6 +687,7 @@ fn main() {
     if sections.contains(&"compile") {
         compile_bench();
     }
+    println!("\nload average at end: {}", loadavg().trim());
     if args.iter().any(|a| a == "serve") {
         runtime.block_on(serve());
     }

@@ -422,7 +422,7 @@ async fn valid_config_launches_and_empty_logout_methods_remove_logout() {
             .await;
         assert_eq!(
             r.status(),
-            Status::NotFound,
+            Status::MethodNotAllowed,
             "{b:?} POST with GET-only logout"
         );
         let r = client

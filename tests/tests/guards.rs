@@ -579,7 +579,10 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
             .await;
         assert_eq!(r.status(), Status::BadRequest, "{b:?}");
         let v: Value = r.into_json().await.unwrap();
-        assert_eq!(v["response"]["errors"], json!(["The CSRF token is missing."]));
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["The CSRF token is missing."])
+        );
         let tok = app.csrf().await;
         let r = app
             .client

@@ -313,9 +313,9 @@ async fn logout_json_and_form() {
         assert_eq!(r.headers().get_one("Location"), Some("/after"));
         let r = app.client.post("/logout?next=//evil.com").dispatch().await;
         assert_eq!(r.headers().get_one("Location"), Some("/"));
-        // GET is not a logout method by default.
+        // GET is not a logout method by default: 405, and still logged out state unchanged.
         let r = app.client.get("/logout").dispatch().await;
-        assert_eq!(r.status(), Status::NotFound);
+        assert_eq!(r.status(), Status::MethodNotAllowed);
     }
 }
 

@@ -30,3 +30,10 @@ pub async fn logout(ctx: SecurityCtx<'_>) -> Reply {
         ctx.host.as_deref(),
     ))
 }
+
+/// `GET /logout` (or any method not in `logout_methods`): 405, as Flask answers a route
+/// that exists for other methods. Ranked low so an application route wins.
+#[rocket::get("/", rank = 100)]
+pub fn logout_not_allowed() -> rocket::http::Status {
+    rocket::http::Status::MethodNotAllowed
+}

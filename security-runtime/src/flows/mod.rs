@@ -177,6 +177,19 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
             logout.push(named(r, method, "logout"));
         }
     }
+    if !cfg.logout_methods.is_empty() {
+        for m in [Method::Get, Method::Post] {
+            if !cfg
+                .logout_methods
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(m.as_str()))
+            {
+                for r in rocket::routes![logout::logout_not_allowed] {
+                    logout.push(named(r, m, "logout"));
+                }
+            }
+        }
+    }
     let mut out = vec![
         (cfg.url(&cfg.login_url), login),
         (cfg.url(&cfg.logout_url), logout),
