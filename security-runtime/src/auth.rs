@@ -37,6 +37,19 @@ pub fn get_auth_token(state: &SecurityState, user: &User, fs_paa: f64) -> String
         .dumps_at(&Value::Object(data), state.now() as u64)
 }
 
+/// Gives `user` an `fs_token_uniquifier` before its first auth token, so tokens are
+/// found with one lookup and survive session-identity rotation; returns whether the user
+/// changed (the caller stores it with its other writes).
+///
+/// Parity: Flask-Security generates `fs_token_uniquifier` lazily when it is NULL.
+pub fn prepare_token_identity(user: &mut User, token_wanted: bool) -> bool {
+    if token_wanted && user.fs_token_uniquifier.is_none() {
+        user.fs_token_uniquifier = Some(crate::datastore::new_uniquifier());
+        return true;
+    }
+    false
+}
+
 /// Outcome of checking an auth token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenCheck {

@@ -477,10 +477,20 @@ async fn change_password() {
         let (s, v) = post(&app, "/change?include_auth_token", json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "new password 2"})).await;
         assert_eq!(s, Status::Ok, "{v}");
         assert!(v["response"]["user"]["authentication_token"].is_string());
-        // This browser stays logged in; the old token still works only if token
-        // uniquifier is separate, and the old session identity is gone.
+        // This browser stays logged in with a new session; the old auth token is dead
+        // (stricter than Flask-Security, which keeps tokens with a token uniquifier).
         assert_eq!(app.get_json("/session").await.status(), Status::Ok);
-        let _ = token;
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Unauthorized
+        );
+        let new_token = v["response"]["user"]["authentication_token"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            app.get_with_token("/token", new_token).await.status(),
+            Status::Ok
+        );
         assert_eq!(mailer.messages().last().unwrap().template, "change_notice");
         app.client
             .post("/logout")

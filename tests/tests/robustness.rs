@@ -456,10 +456,28 @@ fn query_junk(real: &str, rng: &mut StdRng) -> Vec<String> {
 async fn malformed_auth_tokens_are_401() {
     for b in backends() {
         let app = TestApp::new(b).await;
-        let user = app.user(EMAIL, PASSWORD, &[]).await;
+        let first = app.user(EMAIL, PASSWORD, &[]).await;
         let real = app.token_login(EMAIL, PASSWORD).await;
         // From here on only the token may authenticate.
         logout(&app).await;
+        // The first token gave the user an fs_token_uniquifier; tokens keyed on the
+        // session identity (fs_uniquifier) are no longer accepted.
+        let user = app
+            .datastore()
+            .find_user(&security_runtime::UserQuery::Id(first.id), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(user.fs_token_uniquifier.is_some() && first.fs_token_uniquifier.is_none());
+        let (_, stale) = signed_tokens(&app, &first);
+        for t in &stale {
+            let r = app.get_with_token("/token", t).await;
+            assert_eq!(
+                r.status(),
+                Status::Unauthorized,
+                "{b:?}: fs_uniquifier-keyed token"
+            );
+        }
 
         let mut rng = StdRng::seed_from_u64(0x4b31_4b32);
         let mut inputs = malformed_tokens(&real, &mut rng);

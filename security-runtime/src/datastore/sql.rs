@@ -69,6 +69,65 @@ macro_rules! user_select {
     };
 }
 
+/// A user with its roles in one round trip: one row per role (or one row with NULL role
+/// columns for a user without roles).
+macro_rules! user_join {
+    ($where:literal) => {
+        concat!(
+            "SELECT u.id, u.email, u.username, u.password, u.active, u.fs_uniquifier, ",
+            "u.fs_token_uniquifier, u.confirmed_at, u.last_login_at, u.current_login_at, ",
+            "u.last_login_ip, u.current_login_ip, u.login_count, u.tf_primary_method, ",
+            "u.tf_totp_secret, u.tf_phone_number, u.us_phone_number, u.us_totp_secrets, ",
+            "u.create_datetime, u.update_datetime, r.id AS role_id, r.name AS role_name, ",
+            "r.description AS role_description, r.permissions AS role_permissions, ",
+            "r.update_datetime AS role_update_datetime ",
+            "FROM \"user\" u LEFT JOIN roles_users ru ON ru.user_id = u.id ",
+            "LEFT JOIN \"role\" r ON r.id = ru.role_id WHERE ",
+            $where,
+            " ORDER BY u.id, r.name"
+        )
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRoleRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role_id: Option<i32>,
+    role_name: Option<String>,
+    role_description: Option<String>,
+    role_permissions: Option<String>,
+    role_update_datetime: Option<NaiveDateTime>,
+}
+
+/// Folds joined rows into one user; `None` unless exactly one user matched.
+fn fold_user(rows: Vec<UserRoleRow>) -> Option<User> {
+    let first_id = rows.first()?.user.id;
+    if rows.iter().any(|r| r.user.id != first_id) {
+        // A case-insensitive match hit two users (a database written without
+        // normalisation): refuse to guess which one is meant.
+        return None;
+    }
+    let mut roles = Vec::new();
+    let mut user = None;
+    for r in rows {
+        if let (Some(id), Some(name), Some(upd)) = (r.role_id, r.role_name, r.role_update_datetime)
+        {
+            roles.push(Role {
+                id,
+                name,
+                description: r.role_description,
+                permissions: split_permissions(r.role_permissions.as_deref()),
+                update_datetime: upd,
+            });
+        }
+        if user.is_none() {
+            user = Some(r.user);
+        }
+    }
+    user.map(|u| u.into_user(roles))
+}
+
 const ROLES_OF_USER: &str = "SELECT r.id, r.name, r.description, r.permissions, \
     r.update_datetime FROM \"role\" r JOIN roles_users ru ON ru.role_id = r.id \
     WHERE ru.user_id = ? ORDER BY r.name";
@@ -213,21 +272,21 @@ macro_rules! backend {
                 ci: bool,
             ) -> Result<Option<User>> {
                 let q = match (query, ci) {
-                    (UserQuery::Id(_), _) => user_select!("id = ?"),
-                    (UserQuery::Email(_), false) => user_select!("email = ?"),
-                    (UserQuery::Email(_), true) => user_select!("LOWER(email) = LOWER(?)"),
-                    (UserQuery::Username(_), false) => user_select!("username = ?"),
+                    (UserQuery::Id(_), _) => user_join!("u.id = ?"),
+                    (UserQuery::Email(_), false) => user_join!("u.email = ?"),
+                    (UserQuery::Email(_), true) => user_join!("LOWER(u.email) = LOWER(?)"),
+                    (UserQuery::Username(_), false) => user_join!("u.username = ?"),
                     (UserQuery::Username(_), true) => {
-                        user_select!("LOWER(username) = LOWER(?)")
+                        user_join!("LOWER(u.username) = LOWER(?)")
                     }
-                    (UserQuery::FsUniquifier(_), _) => user_select!("fs_uniquifier = ?"),
+                    (UserQuery::FsUniquifier(_), _) => user_join!("u.fs_uniquifier = ?"),
                     (UserQuery::FsTokenUniquifier(_), _) => {
-                        user_select!("fs_token_uniquifier = ?")
+                        user_join!("u.fs_token_uniquifier = ?")
                     }
-                    (UserQuery::UsPhoneNumber(_), _) => user_select!("us_phone_number = ?"),
+                    (UserQuery::UsPhoneNumber(_), _) => user_join!("u.us_phone_number = ?"),
                 };
                 let sql = D.sql(q);
-                let stmt = sqlx::query_as::<$db, UserRow>(&sql);
+                let stmt = sqlx::query_as::<$db, UserRoleRow>(&sql);
                 let stmt = match query {
                     UserQuery::Id(id) => stmt.bind(*id),
                     UserQuery::Email(v)
@@ -236,15 +295,7 @@ macro_rules! backend {
                     | UserQuery::FsTokenUniquifier(v)
                     | UserQuery::UsPhoneNumber(v) => stmt.bind(v.as_str()),
                 };
-                // A case-insensitive match can hit two rows in a database written
-                // without normalisation; refuse to guess which one is meant.
-                let mut rows = stmt.fetch_all(pool).await?;
-                if rows.len() != 1 {
-                    return Ok(None);
-                }
-                let row = rows.remove(0);
-                let roles = roles_of(pool, row.id).await?;
-                Ok(Some(row.into_user(roles)))
+                Ok(fold_user(stmt.fetch_all(pool).await?))
             }
 
             pub(super) async fn create_user(pool: &$pool, new: NewUser) -> Result<User> {

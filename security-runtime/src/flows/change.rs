@@ -126,8 +126,16 @@ pub async fn change_password(
     };
     // New hash and new session identity in one write; then a new session for this
     // browser (the remember cookie is kept when there was one).
+    // Stricter than Flask-Security: auth tokens die with the old password too.
     user.password = Some(st.hash_password(&pw).await?);
     user.fs_uniquifier = new_uniquifier();
+    if user.fs_token_uniquifier.is_some() {
+        user.fs_token_uniquifier = Some(new_uniquifier());
+    }
+    crate::auth::prepare_token_identity(
+        &mut user,
+        ctx.include_auth_token || cfg.backwards_compat_auth_token,
+    );
     let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
     login_user(
         st,

@@ -239,10 +239,12 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     let Some(fields) = read_fields(ctx, input, &mut errors) else {
         return Ok(failure(ctx, errors, input));
     };
-    let (mut user, dirty) = match check_credentials(ctx, &fields).await? {
+    let (mut user, mut dirty) = match check_credentials(ctx, &fields).await? {
         Checked::Ok(u, d) => (u, d),
         Checked::Failed(errors) => return Ok(failure(ctx, errors, input)),
     };
+    let token_wanted = ctx.want_json && (ctx.include_auth_token || cfg.backwards_compat_auth_token);
+    dirty |= crate::auth::prepare_token_identity(&mut user, token_wanted);
     login_user(
         st,
         ctx.cell,
