@@ -235,25 +235,8 @@ pub async fn admin_change_password(
     *user = next;
     state.send(Signal::PasswordChanged { user_id: user.id });
     if notify && state.config.send_password_change_email {
-        let ctx = json!({"user": {"email": user.email, "username": user.username, "id": user.id}});
-        let rendered = state
-            .mail_templates
-            .render("change_notice", &ctx, &state.config);
-        match rendered {
-            Ok((text, html)) => {
-                let msg = crate::mail::MailMessage {
-                    to: user.email.clone(),
-                    subject: state.config.email_subject_password_change_notice.clone(),
-                    template: "change_notice".into(),
-                    text,
-                    html,
-                };
-                if let Err(e) = state.mailer.send(msg).await {
-                    rocket::warn!("change notice not sent: {e}");
-                }
-            }
-            Err(e) => rocket::warn!("change notice not rendered: {e}"),
-        }
+        let subject = &state.config.email_subject_password_change_notice;
+        crate::flows::common::notify(state, "change_notice", user, subject).await;
     }
     Ok(())
 }

@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use super::common::{
     check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
-    page, redirect_with, same_hash, send_mail, spa, token_path, validate_password, within_text,
-    Authed, Fresh, HtmlField,
+    notify, one_field, page, read_email, redirect_with, same_hash, send_mail, spa, token_path,
+    validate_password, within_text, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
 use crate::auth::login_user;
@@ -18,7 +18,6 @@ use crate::input::FormInput;
 use crate::messages as msg;
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
 use crate::signals::Signal;
-use crate::validation::normalize_email;
 use crate::SecurityError;
 
 fn pw_fields() -> [HtmlField<'static>; 3] {
@@ -150,17 +149,13 @@ pub async fn change_password(
     .await?;
     st.send(Signal::PasswordChanged { user_id: user.id });
     if cfg.send_password_change_email {
-        if let Err(e) = send_mail(
+        notify(
             st,
             "change_notice",
-            &user.email,
+            &user,
             &cfg.email_subject_password_change_notice,
-            json!({"user": mail_user(&user)}),
         )
-        .await
-        {
-            rocket::warn!("change notice not sent: {e}");
-        }
+        .await;
     }
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
@@ -170,14 +165,6 @@ pub async fn change_password(
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
     ))
-}
-
-fn email_field(v: &str) -> [HtmlField<'static>; 1] {
-    [HtmlField {
-        name: "email",
-        kind: "email",
-        value: v.to_owned(),
-    }]
 }
 
 /// `GET /change-email`: `user` and `current_email`.
@@ -194,7 +181,7 @@ pub async fn change_email_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
         &ctx,
         "Change email",
         &cfg.url(&cfg.change_email_url),
-        &email_field(""),
+        &one_field("email", "email", ""),
         &[],
     )
 }
@@ -219,20 +206,7 @@ pub async fn change_email(
     let user = who.0.user;
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
-    let raw = field(input, "email", &mut errors);
-    let new_email = match raw.as_deref().map(normalize_email) {
-        None => {
-            if errors.first("email").is_none() {
-                errors.field("email", msg::EMAIL_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(Err(m)) => {
-            errors.field("email", m);
-            None
-        }
-        Some(Ok(e)) => Some(e),
-    };
+    let (raw, new_email) = read_email(input, &mut errors);
     let mut taken = false;
     if let Some(e) = &new_email {
         taken = st
@@ -251,7 +225,7 @@ pub async fn change_email(
             &errors,
             "Change email",
             &action,
-            &email_field(raw.as_deref().unwrap_or("")),
+            &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
     };
     if !taken {
@@ -294,7 +268,7 @@ pub async fn change_email(
         ctx,
         "Change email",
         &action,
-        &email_field(""),
+        &one_field("email", "email", ""),
         &[info],
     ))
 }
@@ -390,14 +364,6 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
     ))
 }
 
-fn username_field(v: &str) -> [HtmlField<'static>; 1] {
-    [HtmlField {
-        name: "username",
-        kind: "text",
-        value: v.to_owned(),
-    }]
-}
-
 /// `GET /change-username`: `user` and `current_username`.
 #[rocket::get("/")]
 pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
@@ -412,7 +378,7 @@ pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
         &ctx,
         "Change username",
         &cfg.url(&cfg.change_username_url),
-        &username_field(""),
+        &one_field("username", "text", ""),
         &[],
     )
 }
@@ -469,7 +435,7 @@ pub async fn change_username(
             &errors,
             "Change username",
             &action,
-            &username_field(raw.as_deref().unwrap_or("")),
+            &one_field("username", "text", raw.as_deref().unwrap_or("")),
         ));
     };
     let old = user.username.replace(new.clone());
@@ -482,7 +448,7 @@ pub async fn change_username(
                 &errors,
                 "Change username",
                 &action,
-                &username_field(&new),
+                &one_field("username", "text", &new),
             ));
         }
         Err(e) => return Err(e),
@@ -492,17 +458,13 @@ pub async fn change_username(
         old_username: old,
     });
     if cfg.send_username_change_email {
-        if let Err(e) = send_mail(
+        notify(
             st,
             "change_username_notice",
-            &user.email,
+            &user,
             &cfg.email_subject_username_change_notice,
-            json!({"user": mail_user(&user)}),
         )
-        .await
-        {
-            rocket::warn!("username change notice not sent: {e}");
-        }
+        .await;
     }
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, false))));

@@ -133,6 +133,57 @@ pub(crate) struct HtmlField<'a> {
     pub value: String,
 }
 
+/// A one-field form.
+pub(crate) fn one_field(
+    name: &'static str,
+    kind: &'static str,
+    value: &str,
+) -> [HtmlField<'static>; 1] {
+    [HtmlField {
+        name,
+        kind,
+        value: value.to_owned(),
+    }]
+}
+
+/// Reads and normalises the `email` field into `errors`: (as typed, normalised).
+pub(crate) fn read_email(
+    input: &FormInput,
+    errors: &mut FormErrors,
+) -> (Option<String>, Option<String>) {
+    let raw = field(input, "email", errors);
+    let email = match raw.as_deref().map(crate::validation::normalize_email) {
+        None => {
+            if errors.first("email").is_none() {
+                errors.field("email", msg::EMAIL_NOT_PROVIDED);
+            }
+            None
+        }
+        Some(Err(m)) => {
+            errors.field("email", m);
+            None
+        }
+        Some(Ok(e)) => Some(e),
+    };
+    (raw, email)
+}
+
+/// Sends a notice about a change to the user; a failure is logged, not fatal (the
+/// change is already stored).
+pub(crate) async fn notify(st: &SecurityState, template: &str, user: &User, subject: &str) {
+    if let Err(e) = send_mail(
+        st,
+        template,
+        &user.email,
+        subject,
+        json!({"user": mail_user(user)}),
+    )
+    .await
+    {
+        rocket::warn!("{template} mail not sent: {e}");
+    }
+}
+
 /// A built-in HTML form page.
 pub(crate) fn page(
     ctx: &SecurityCtx<'_>,

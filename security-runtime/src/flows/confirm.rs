@@ -6,8 +6,8 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    check_token, csrf, fail, field, hash_data, json_ok, mail_failed, mail_user, page,
-    redirect_with, same_hash, send_mail, spa, within_text, HtmlField,
+    check_token, csrf, fail, hash_data, json_ok, mail_failed, mail_user, one_field, page,
+    read_email, redirect_with, same_hash, send_mail, spa, within_text,
 };
 use super::register::confirmation_link;
 use super::SecurityCtx;
@@ -17,15 +17,6 @@ use crate::input::FormInput;
 use crate::messages as msg;
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
 use crate::signals::Signal;
-use crate::validation::normalize_email;
-
-fn email_field(value: &str) -> [HtmlField<'static>; 1] {
-    [HtmlField {
-        name: "email",
-        kind: "email",
-        value: value.to_owned(),
-    }]
-}
 
 /// `GET /confirm`: the form (email prefilled from `?email=`), or `{csrf_token}`.
 #[rocket::get("/?<email>")]
@@ -38,7 +29,7 @@ pub async fn send_confirmation_get(ctx: SecurityCtx<'_>, email: Option<String>) 
         &ctx,
         "Resend confirmation instructions",
         &cfg.url(&cfg.confirm_url),
-        &email_field(email.as_deref().unwrap_or("")),
+        &one_field("email", "email", email.as_deref().unwrap_or("")),
         &[],
     )
 }
@@ -58,22 +49,9 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
     let cfg = &st.config;
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
-    let raw = field(input, "email", &mut errors);
-    let email = match raw.as_deref().map(normalize_email) {
-        None => {
-            if errors.first("email").is_none() {
-                errors.field("email", msg::EMAIL_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(Err(m)) => {
-            errors.field("email", m);
-            None
-        }
-        Some(Ok(e)) => Some(e),
-    };
+    let (raw, email) = read_email(input, &mut errors);
     let action = cfg.url(&cfg.confirm_url);
-    let fields = email_field(raw.as_deref().unwrap_or(""));
+    let fields = one_field("email", "email", raw.as_deref().unwrap_or(""));
     let csrf_failed = errors.first("csrf_token").is_some();
     let user = match (&email, errors.is_empty()) {
         (Some(e), true) => {

@@ -16,7 +16,7 @@ use crate::responses::Denial;
 use crate::session::{self, SessionCell, SessionData};
 
 pub mod change;
-mod common;
+pub(crate) mod common;
 pub mod confirm;
 pub mod login;
 pub mod logout;

@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::common::{
     check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
-    page, redirect_with, same_hash, send_mail, spa, token_path, validate_password, within_text,
-    HtmlField,
+    notify, one_field, page, read_email, redirect_with, same_hash, send_mail, spa, token_path,
+    validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
 use crate::datastore::{new_uniquifier, UserQuery};
@@ -20,7 +20,6 @@ use crate::messages as msg;
 use crate::model::User;
 use crate::responses::{json_reply, FormErrors, Reply, ReplyBody};
 use crate::signals::Signal;
-use crate::validation::normalize_email;
 
 /// The reset link and token for `user`.
 pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
@@ -33,14 +32,6 @@ pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
     (link(st, &token_path(&st.config.reset_url, &token)), token)
 }
 
-fn email_field(v: &str) -> [HtmlField<'static>; 1] {
-    [HtmlField {
-        name: "email",
-        kind: "email",
-        value: v.to_owned(),
-    }]
-}
-
 /// Reads and checks the `email` of a recovery form; finds its user.
 async fn recovery_user(
     ctx: &SecurityCtx<'_>,
@@ -51,20 +42,7 @@ async fn recovery_user(
     let st = ctx.state;
     let cfg = &st.config;
     csrf(ctx, input, errors);
-    let raw = field(input, "email", errors);
-    let email = match raw.as_deref().map(normalize_email) {
-        None => {
-            if errors.first("email").is_none() {
-                errors.field("email", msg::EMAIL_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(Err(m)) => {
-            errors.field("email", m);
-            None
-        }
-        Some(Ok(e)) => Some(e),
-    };
+    let (raw, email) = read_email(input, errors);
     if !errors.is_empty() {
         return Ok((raw, None));
     }
@@ -116,7 +94,7 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
         &ctx,
         "Send password reset instructions",
         &cfg.url(&cfg.reset_url),
-        &email_field(""),
+        &one_field("email", "email", ""),
         &[],
     )
 }
@@ -143,7 +121,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
             &errors,
             "Send password reset instructions",
             &action,
-            &email_field(raw.as_deref().unwrap_or("")),
+            &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
     }
     if let Some(u) = user {
@@ -184,7 +162,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
         ctx,
         "Send password reset instructions",
         &action,
-        &email_field(""),
+        &one_field("email", "email", ""),
         &[info],
     ))
 }
@@ -365,17 +343,13 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     st.datastore.put_user(&mut user).await?;
     st.send(Signal::PasswordReset { user_id: user.id });
     if cfg.send_password_reset_notice_email {
-        if let Err(e) = send_mail(
+        notify(
             st,
             "reset_notice",
-            &user.email,
+            &user,
             &cfg.email_subject_password_notice,
-            json!({"user": mail_user(&user)}),
         )
-        .await
-        {
-            rocket::warn!("reset notice not sent: {e}");
-        }
+        .await;
     }
     if ctx.want_json {
         // Parity: `{}` without csrf_token.
@@ -399,7 +373,7 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
         &ctx,
         "Recover username",
         &cfg.url(&cfg.username_recovery_url),
-        &email_field(""),
+        &one_field("email", "email", ""),
         &[],
     )
 }
@@ -426,7 +400,7 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
             &errors,
             "Recover username",
             &action,
-            &email_field(raw.as_deref().unwrap_or("")),
+            &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
     }
     if let Some(u) = user {
