@@ -92,7 +92,7 @@ pub fn change_email_expired(within: &str) -> String {
 /// `CHANGE_EMAIL_CONFIRMED`.
 pub const CHANGE_EMAIL_CONFIRMED: &str = "Change of email address confirmed";
 /// `USERNAME_CHANGE`.
-pub const USERNAME_CHANGE: &str = "Username successfully changed";
+pub const USERNAME_CHANGE: &str = "You successfully changed your username";
 /// `USERNAME_RECOVERY_REQUEST`.
 pub const USERNAME_RECOVERY_REQUEST: &str =
     "If registered, your username will be sent to your email.";
