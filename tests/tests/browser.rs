@@ -138,12 +138,45 @@ impl Driver {
             .to_owned()
     }
 
+    /// Waits (up to 10 s) for the page at `url`: a click that submits a form returns
+    /// before the navigation it starts has always finished.
+    fn wait_for_url(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.current_url() != url {
+            assert!(
+                Instant::now() < deadline,
+                "still at {} instead of {url}; page: {}",
+                self.current_url(),
+                self.body_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits (up to 10 s) until the page shows `text`.
+    fn wait_for_text(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.body_text().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "page never showed {text:?}: {}",
+                self.body_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The page's text, read by script (no element reference that a navigation could
+    /// make stale).
     fn body_text(&self) -> String {
-        let id = self.find("body");
-        call("GET", &self.url(&format!("/element/{id}/text")), None)["value"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let v = call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(
+                json!({"script": "return document.body ? document.body.innerText : '';", "args": []}),
+            ),
+        );
+        v["value"].as_str().unwrap_or_default().to_owned()
     }
 
     fn cookies(&self) -> Vec<Value> {
@@ -194,14 +227,10 @@ async fn browser_signs_in_through_the_login_form() {
         d.type_into("#email", "matt@lp.com");
         d.type_into("#password", "wrong-password");
         d.click("#submit");
-        assert!(
-            d.body_text().contains("Invalid password"),
-            "{}",
-            d.body_text()
-        );
+        d.wait_for_text("Invalid password");
         d.type_into("#password", "password123");
         d.click("#submit");
-        assert_eq!(d.current_url(), format!("{base}/profile"));
+        d.wait_for_url(&format!("{base}/profile"));
         assert_eq!(d.body_text(), "profile matt@lp.com");
         let cookies = d.cookies();
         let session = cookies.iter().find(|c| c["name"] == "session").unwrap();
