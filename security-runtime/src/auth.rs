@@ -231,6 +231,9 @@ pub async fn admin_change_password(
     let mut next = user.clone();
     next.password = Some(state.hash_password(new_password).await?);
     next.fs_uniquifier = crate::datastore::new_uniquifier();
+    if next.fs_token_uniquifier.is_some() {
+        next.fs_token_uniquifier = Some(crate::datastore::new_uniquifier());
+    }
     state.datastore.put_user(&mut next).await?;
     *user = next;
     state.send(Signal::PasswordChanged { user_id: user.id });

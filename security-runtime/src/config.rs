@@ -137,6 +137,8 @@ pub struct SecurityConfig {
     pub login_url: String,
     /// Parity: `SECURITY_LOGOUT_URL`.
     pub logout_url: String,
+    /// Parity: `SECURITY_LOGOUT_CSRF`: logout requires a CSRF token.
+    pub logout_csrf: bool,
     /// Parity: `SECURITY_LOGOUT_METHODS` (empty disables the route).
     pub logout_methods: Vec<String>,
     /// Parity: `SECURITY_VERIFY_URL`.
@@ -349,6 +351,7 @@ impl Default for SecurityConfig {
             url_prefix: String::new(),
             login_url: "/login".into(),
             logout_url: "/logout".into(),
+            logout_csrf: false,
             logout_methods: vec!["POST".into()],
             verify_url: "/verify".into(),
             post_login_view: "/".into(),
@@ -533,6 +536,31 @@ impl SecurityConfig {
         if self.max_concurrent_hashes == 0 {
             return Err("`security.max_concurrent_hashes` must be at least 1".into());
         }
+        let salts = [
+            ("remember_salt", &self.remember_salt),
+            ("confirm_salt", &self.confirm_salt),
+            ("reset_salt", &self.reset_salt),
+            ("change_email_salt", &self.change_email_salt),
+        ];
+        for (i, (k, v)) in salts.iter().enumerate() {
+            if v.as_str() == "wtf-csrf-token" {
+                return Err(format!("`security.{k}` must differ from the CSRF salt"));
+            }
+            if let Some((k2, _)) = salts[i + 1..].iter().find(|(_, v2)| v2 == v) {
+                return Err(format!(
+                    "`security.{k}` and `security.{k2}` must differ: a token of one purpose \
+                     would be accepted for the other"
+                ));
+            }
+        }
+        if !matches!(
+            self.password_check_breached.as_str(),
+            "false" | "true" | "strict"
+        ) {
+            return Err(
+                "`security.password_check_breached` must be `false`, `true` or `strict`".into(),
+            );
+        }
         if !matches!(self.undeclared_roles.as_str(), "warn" | "refuse") {
             return Err("`security.undeclared_roles` must be `warn` or `refuse`".into());
         }
@@ -547,6 +575,17 @@ impl SecurityConfig {
             }
         }
         Ok(())
+    }
+
+    /// True when a flow that sends mail is enabled.
+    pub fn sends_mail(&self) -> bool {
+        self.registerable
+            || self.confirmable
+            || self.recoverable
+            || self.changeable
+            || self.change_email
+            || self.change_username
+            || self.username_recovery
     }
 
     /// The full URL of a security endpoint (prefix + path).

@@ -453,6 +453,13 @@ impl Fairing for Security {
                 return Err(rocket);
             }
         }
+        if self.mailer.is_none() && config.mail_server.is_none() && !debug && config.sends_mail() {
+            rocket::error!(
+                "security configuration: `security.mail_server` must be set outside debug \
+                 builds when mail flows are enabled (mail with live links would go to the log)"
+            );
+            return Err(rocket);
+        }
         let mailer = match &self.mailer {
             Some(m) => m.clone(),
             None => match crate::mail::mailer_from_config(&config) {
@@ -522,7 +529,10 @@ impl Fairing for Security {
             return;
         };
         let denial = req.local_cache(crate::guards::DenialSlot::default);
-        if let Some(d) = denial.take() {
+        // Only a response that is the denial itself (the catcher Rocket ran for the failed
+        // guard) is replaced: an `Option<CurrentUser>` that found nobody records a denial
+        // too, but its handler answered.
+        if let Some(d) = denial.take().filter(|d| d.status() == res.status()) {
             let custom = match &d {
                 Denial::Unauthenticated { .. } => state.hooks.unauthn.as_ref(),
                 Denial::Unauthorized { .. } => state.hooks.unauthz.as_ref(),

@@ -36,7 +36,7 @@ pub use datastore::{NewUser, SqlDatastore, UserDatastore, UserQuery};
 pub use error::{Result, SecurityError};
 pub use fairing::{Security, SecurityState};
 pub use guards::requirement::Mechanism;
-pub use guards::{CurrentUser, Guard};
+pub use guards::{CsrfStatus, CurrentUser, Guard};
 pub use launch::route_report;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;

@@ -229,8 +229,26 @@ fn unauth_csrf_view() -> &'static str {
 
 #[security_runtime::unauth_csrf(fall_through)]
 #[post("/unauth_csrf_fall_through")]
-fn unauth_csrf_fall_through() -> &'static str {
-    "fall_through"
+fn unauth_csrf_fall_through(csrf: security_runtime::CsrfStatus) -> &'static str {
+    if csrf.valid {
+        "csrf valid"
+    } else {
+        "csrf invalid"
+    }
+}
+
+#[roles_required("admin")]
+#[post("/roles_only")]
+fn roles_only_post() -> &'static str {
+    "roles_only_post"
+}
+
+#[get("/maybe")]
+fn maybe(user: Option<CurrentUser>) -> String {
+    match user {
+        Some(u) => format!("user {}", u.email),
+        None => "anonymous".into(),
+    }
 }
 
 /// The application's own user model: its payload shapes the JSON `user` object.
@@ -275,6 +293,8 @@ pub fn demo_routes() -> Vec<rocket::Route> {
         anon,
         unauth_csrf_view,
         unauth_csrf_fall_through,
+        roles_only_post,
+        maybe,
         app_user
     ]
 }

@@ -886,3 +886,64 @@ async fn form_mode_forgot_reset_confirm_and_change() {
         );
     }
 }
+
+#[rocket::async_test]
+async fn admin_change_password_and_token_callers_of_change() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| {
+            f.merge(("security.csrf_protect_mechanisms", ["session", "basic"]))
+        })
+        .await;
+        let mut u = app.user("a@example.com", "old password 1", &[]).await;
+        let token = app.token_login("a@example.com", "old password 1").await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        // A token caller changing the password gets no session cookie.
+        let r = app
+            .client
+            .post("/change")
+            .header(ContentType::JSON)
+            .header(rocket::http::Header::new("Authentication-Token", token.clone()))
+            .body(json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "new password 2"}).to_string())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let cookies: Vec<String> = r.headers().get("Set-Cookie").map(str::to_owned).collect();
+        assert!(
+            !cookies.iter().any(|c| c.starts_with("session=")),
+            "{cookies:?}"
+        );
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Unauthorized
+        );
+        // admin_change_password: new password works, tokens die, notice mailed.
+        let token = app.token_login("a@example.com", "new password 2").await;
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        u = app
+            .datastore()
+            .find_user(&UserQuery::Id(u.id), false)
+            .await
+            .unwrap()
+            .unwrap();
+        security_runtime::admin_change_password(app.state(), &mut u, "admin set 3", true)
+            .await
+            .unwrap();
+        assert_eq!(
+            app.get_with_token("/token", &token).await.status(),
+            Status::Unauthorized
+        );
+        assert_eq!(
+            app.login("a@example.com", "admin set 3").await.0,
+            Status::Ok
+        );
+        assert_eq!(mailer.messages().last().unwrap().template, "change_notice");
+    }
+}

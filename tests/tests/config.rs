@@ -453,3 +453,24 @@ async fn protected_routes_without_the_fairing_abort_launch() {
     }
     assert!(logged(needle) > before, "{:#?}", LINES.lock().unwrap());
 }
+
+#[rocket::async_test]
+async fn review_fixes_salts_and_mail_server_in_release() {
+    let b = backends()[0];
+    let needle = "`security.confirm_salt` and `security.reset_salt` must differ";
+    let before = logged(needle);
+    let r = launch_with(b, |url| {
+        good(url).merge(("security.reset_salt", "confirm-salt"))
+    })
+    .await;
+    assert_refused(r, needle, before, "duplicate salts");
+    let needle = "`security.mail_server` must be set outside debug";
+    let before = logged(needle);
+    let r = launch_with(b, |url| {
+        good(url)
+            .merge(("security.registerable", true))
+            .select(rocket::Config::RELEASE_PROFILE)
+    })
+    .await;
+    assert_refused(r, needle, before, "release without mail server");
+}

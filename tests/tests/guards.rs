@@ -680,3 +680,87 @@ async fn application_user_model_shapes_payload_and_current_user() {
         );
     }
 }
+
+#[rocket::async_test]
+async fn review_fixes_csrf_on_authz_only_routes_fall_through_and_optional_user() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        app.user("x@lp.com", "password123", &[("admin", &[])]).await;
+        // Optional user: anonymous is fine, not a 401.
+        let r = app.client.get("/maybe").dispatch().await;
+        assert_eq!(r.status(), Status::Ok);
+        assert_eq!(r.into_string().await.unwrap(), "anonymous");
+        // fall_through: the handler is told the check failed.
+        let r = app
+            .client
+            .post("/unauth_csrf_fall_through")
+            .dispatch()
+            .await;
+        assert_eq!(r.into_string().await.unwrap(), "csrf invalid");
+        let tok = app.csrf().await;
+        let r = app
+            .client
+            .post("/unauth_csrf_fall_through")
+            .header(Header::new("X-CSRF-Token", tok))
+            .dispatch()
+            .await;
+        assert_eq!(r.into_string().await.unwrap(), "csrf valid");
+        // A roles-only POST still checks CSRF for the session that found the user.
+        let (_, body) = app.login("x@lp.com", "password123").await;
+        let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let r = app
+            .client
+            .post("/roles_only")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::BadRequest, "{b:?}");
+        let r = app
+            .client
+            .post("/roles_only")
+            .header(ContentType::JSON)
+            .header(Header::new("X-CSRF-Token", csrf))
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let r = app.client.get("/maybe").dispatch().await;
+        assert_eq!(r.into_string().await.unwrap(), "user x@lp.com");
+    }
+}
+
+#[rocket::async_test]
+async fn logout_csrf_when_configured() {
+    let app = TestApp::with(
+        backends()[0],
+        |f| f.merge(("security.logout_csrf", true)),
+        Security::new(),
+    )
+    .await;
+    app.user("x@lp.com", "password123", &[]).await;
+    let (_, body) = app.login("x@lp.com", "password123").await;
+    let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
+    let r = app
+        .client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::BadRequest);
+    assert_eq!(
+        app.get_json("/profile").await.status(),
+        Status::Ok,
+        "still logged in"
+    );
+    let r = app
+        .client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .body(json!({"csrf_token": csrf}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(
+        app.get_json("/profile").await.status(),
+        Status::Unauthorized
+    );
+}

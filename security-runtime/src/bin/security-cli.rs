@@ -517,6 +517,10 @@ async fn change_password(ctx: &Ctx, identity: &str, password: Option<String>) ->
         })?;
     user.password = Some(hash(&ctx.cfg, password).await?);
     user.fs_uniquifier = new_uniquifier();
+    // Outstanding auth tokens die with the old password too.
+    if user.fs_token_uniquifier.is_some() {
+        user.fs_token_uniquifier = Some(new_uniquifier());
+    }
     ctx.ds.put_user(&mut user).await.map_err(db_error)?;
     Ok(format!(
         "Password of user \"{identity}\" has been changed; all of their sessions have ended."

@@ -135,18 +135,24 @@ pub async fn change_password(
         &mut user,
         ctx.include_auth_token || cfg.backwards_compat_auth_token,
     );
-    let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-    login_user(
-        st,
-        ctx.cell,
-        ctx.jar,
-        &mut user,
-        remember,
-        &["change"],
-        ctx.remote,
-        true,
-    )
-    .await?;
+    if who.0.via == crate::Mechanism::Token {
+        // A token caller gets no session: writing one here would let a cross-site form
+        // carrying someone else's token sign this browser in as them.
+        st.datastore.put_user(&mut user).await?;
+    } else {
+        let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
+        login_user(
+            st,
+            ctx.cell,
+            ctx.jar,
+            &mut user,
+            remember,
+            &["change"],
+            ctx.remote,
+            true,
+        )
+        .await?;
+    }
     st.send(Signal::PasswordChanged { user_id: user.id });
     if cfg.send_password_change_email {
         notify(

@@ -12,9 +12,22 @@ use crate::redirect::post_action_redirect;
 use crate::responses::{json_reply, Reply};
 
 /// `POST /logout`.
-#[rocket::post("/")]
-pub async fn logout(ctx: SecurityCtx<'_>) -> Reply {
+#[rocket::post("/", data = "<input>")]
+pub async fn logout(ctx: SecurityCtx<'_>, input: crate::input::FormInput) -> Reply {
     let st = ctx.state;
+    if st.config.logout_csrf {
+        let token = input.str("csrf_token").ok().flatten();
+        if let Err(e) = ctx.check_csrf(token) {
+            return if ctx.want_json {
+                crate::responses::errors_reply(st, rocket::http::Status::BadRequest, &[e.message()])
+            } else {
+                crate::responses::Reply::new(
+                    rocket::http::Status::BadRequest,
+                    crate::responses::ReplyBody::Text(e.message().into()),
+                )
+            };
+        }
+    }
     let user_id = ctx.current.as_ref().map(|a| a.user.id);
     if ctx.current.is_some() || ctx.session().user_id.is_some() {
         logout_user(st, ctx.cell, ctx.jar, user_id);

@@ -123,7 +123,8 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             jar: req.cookies(),
             cell: req.local_cache(SessionCell::default),
             want_json: (state.hooks.want_json)(req),
-            remote: req.client_ip(),
+            // The peer address, as Flask's `remote_addr`: a client-sent header is not trusted.
+            remote: req.remote().map(|a| a.ip()),
             host: req.host().map(|h| h.to_string()),
             next_query: req.query_value::<String>("next").and_then(Result::ok),
             include_auth_token: req.query_value::<&str>("include_auth_token").is_some(),

@@ -231,9 +231,15 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     if taken {
         // Generic responses: answer as for a new address, tell the owner by mail.
         st.hash_password("not-a-password").await?;
-        return Ok(
-            generic_existing(ctx, existing_email, existing_username, &email, username).await,
-        );
+        return Ok(generic_existing(
+            ctx,
+            existing_email,
+            existing_username,
+            &email,
+            username,
+            next.as_deref(),
+        )
+        .await);
     }
     let hash = st.hash_password(&pw).await?;
     let created = ds
@@ -249,7 +255,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
         // Lost a race with a concurrent registration of the same identity.
         Err(SecurityError::AlreadyExists { .. }) => {
             if cfg.return_generic_responses {
-                return Ok(generic_answer(ctx));
+                return Ok(generic_answer(ctx, next.as_deref()));
             }
             errors.field("email", msg::email_already_associated(&email));
             return Ok(fail(ctx, &errors, "Register", &action, &fields));
@@ -276,7 +282,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
                 ds.delete_user(&user).await?;
                 if cfg.return_generic_responses {
                     rocket::error!("security mail failed: {e}");
-                    return Ok(generic_answer(ctx));
+                    return Ok(generic_answer(ctx, next.as_deref()));
                 }
                 return Ok(mail_failed(ctx, &e));
             }
@@ -303,33 +309,34 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     }
     if ctx.want_json {
         if cfg.return_generic_responses {
-            return Ok(generic_answer(ctx));
+            return Ok(generic_answer(ctx, next.as_deref()));
         }
         return Ok(json_ok(ctx, Map::new(), Some((&user, login_now))));
     }
+    Ok(after_register(ctx, next.as_deref()))
+}
+
+/// Where a form registration goes afterwards: a valid `next`, else the configured view.
+fn after_register(ctx: &SecurityCtx<'_>, next: Option<&str>) -> Reply {
+    let cfg = &ctx.state.config;
     let fallback = cfg
         .post_register_view
         .clone()
         .unwrap_or_else(|| cfg.post_login_view.clone());
-    Ok(Reply::redirect(post_action_redirect(
+    Reply::redirect(post_action_redirect(
         cfg,
-        &[next.as_deref(), ctx.next_query.as_deref()],
+        &[next, ctx.next_query.as_deref()],
         &fallback,
         ctx.host.as_deref(),
-    )))
+    ))
 }
 
-/// The answer for generic mode: the same for new and known identities.
-fn generic_answer(ctx: &SecurityCtx<'_>) -> Reply {
+/// The answer for generic mode: the same for new and known identities (`next` included).
+fn generic_answer(ctx: &SecurityCtx<'_>, next: Option<&str>) -> Reply {
     if ctx.want_json {
         json_ok(ctx, Map::<String, Value>::new(), None)
     } else {
-        let cfg = &ctx.state.config;
-        Reply::redirect(
-            cfg.post_register_view
-                .clone()
-                .unwrap_or_else(|| cfg.post_login_view.clone()),
-        )
+        after_register(ctx, next)
     }
 }
 
@@ -339,6 +346,7 @@ async fn generic_existing(
     existing_username: Option<User>,
     email: &str,
     username: Option<String>,
+    next: Option<&str>,
 ) -> Reply {
     let st = ctx.state;
     let cfg = &st.config;
@@ -381,5 +389,5 @@ async fn generic_existing(
     if let Err(e) = sent {
         rocket::error!("security mail failed: {e}");
     }
-    generic_answer(ctx)
+    generic_answer(ctx, next)
 }

@@ -452,10 +452,23 @@ pub async fn evaluate_with(
     if reqm.has_authz() {
         let user = match &authn {
             Some(a) => Some(a.user.clone()),
-            None => current_user(req)
-                .await
-                .map_err(|_| Denial::Unavailable)?
-                .map(|a| a.user),
+            None => {
+                let found = current_user(req).await.map_err(|_| Denial::Unavailable)?;
+                // Without an authentication attribute the CSRF check of the mechanism
+                // that found the user still applies to unsafe methods.
+                if let Some(a) = &found {
+                    if check_csrf_header
+                        && cfg.csrf_enabled
+                        && is_unsafe(req.method())
+                        && cfg.csrf_mechanisms().contains(&a.via)
+                    {
+                        if let Err(e) = check_csrf(req, st) {
+                            return Err(Denial::Csrf(e.message()));
+                        }
+                    }
+                }
+                found.map(|a| a.user)
+            }
         };
         let Some(user) = user else {
             return Err(Denial::Unauthorized {
@@ -504,6 +517,10 @@ pub async fn evaluate_with(
                     if !uc.fall_through {
                         return Err(Denial::Csrf(e.message()));
                     }
+                    // The handler can see it through `CsrfStatus`.
+                    if let Ok(mut g) = req.local_cache(CsrfFailed::default).0.lock() {
+                        *g = true;
+                    }
                 }
             }
         }
@@ -514,6 +531,35 @@ pub async fn evaluate_with(
         }
     }
     Ok(authn)
+}
+
+#[derive(Default)]
+struct CsrfFailed(Mutex<bool>);
+
+/// Whether the request passed the CSRF check; `false` only after an
+/// `#[unauth_csrf(fall_through)]` route let a failed check through, so the handler must
+/// decide.
+///
+/// Parity: the `csrf_valid` request attribute of Flask-Security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsrfStatus {
+    /// False when a CSRF check failed and fell through.
+    pub valid: bool,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfStatus {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let failed = req
+            .local_cache(CsrfFailed::default)
+            .0
+            .lock()
+            .map(|g| *g)
+            .unwrap_or(true);
+        Outcome::Success(CsrfStatus { valid: !failed })
+    }
 }
 
 /// The request guard the security attributes expand to.
