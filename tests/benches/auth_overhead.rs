@@ -357,7 +357,7 @@ async fn components(client: &Client, token: &str, n: usize, rounds: usize) {
     let uniq = admin.fs_uniquifier.clone();
     let names = [
         "`datastore.ping()` (`SELECT 1`: one query)",
-        "`find_user(FsUniquifier)`, hit (user row + roles: two queries)",
+        "`find_user(FsUniquifier)`, hit (user and roles: one joined query)",
         "`find_user(FsTokenUniquifier)`, miss (one query, no row)",
         "`auth_tokens.loads_at` (signature + payload, no DB)",
         "`auth::check_auth_token`, user without fs_token_uniquifier",
