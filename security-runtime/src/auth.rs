@@ -14,7 +14,6 @@ use crate::fairing::SecurityState;
 use crate::model::User;
 use crate::session::{self, SessionCell, SessionData};
 use crate::signals::Signal;
-use crate::tokens::TokenError;
 
 /// Creates an auth token for `user`.
 ///
@@ -69,7 +68,7 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
         .loads_at(token, Some(state.config.token_max_age), now as u64)
     {
         Ok(v) => v,
-        Err(TokenError::Expired) | Err(_) => return Ok(TokenCheck::Rejected),
+        Err(_) => return Ok(TokenCheck::Rejected),
     };
     let (uid, claims) = match &data {
         Value::Object(m) => {

@@ -215,6 +215,18 @@ fn login_required_view(user: CurrentUser) -> String {
     format!("login_required {}", user.email)
 }
 
+#[security_runtime::login_required]
+#[get("/login_required_open")]
+fn login_required_open() -> &'static str {
+    "login_required_open"
+}
+
+#[auth_required]
+#[rocket::options("/profile")]
+fn profile_options() -> &'static str {
+    "options"
+}
+
 #[security_runtime::anonymous_user_required]
 #[get("/anon")]
 fn anon() -> &'static str {
@@ -295,6 +307,8 @@ pub fn demo_routes() -> Vec<rocket::Route> {
         unauth_csrf_fall_through,
         roles_only_post,
         maybe,
+        login_required_open,
+        profile_options,
         app_user
     ]
 }

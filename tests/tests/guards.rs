@@ -569,6 +569,10 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
             app.get_json("/login_required").await.status(),
             Status::Unauthorized
         );
+        assert_eq!(
+            app.get_json("/login_required_open").await.status(),
+            Status::Unauthorized
+        );
         assert_eq!(app.get_json("/anon").await.status(), Status::Ok);
         // unauth_csrf: anonymous POST without a token is refused, with one accepted.
         let r = app
@@ -627,6 +631,8 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
         app.get_json("/profile").await.status(),
         Status::Unauthorized
     );
+    let r = app.get_json("/login_required_open").await;
+    assert_eq!(r.status(), Status::Ok, "login_required is skipped");
     let r = app.get_json("/login_required").await;
     assert_eq!(
         r.status(),
@@ -647,13 +653,18 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
 #[rocket::async_test]
 async fn options_requests_are_exempt() {
     let app = TestApp::new(backends()[0]).await;
-    // No OPTIONS route exists: Rocket answers 404 itself, not our 401.
+    // The same attribute that refuses an anonymous GET lets the preflight through.
+    assert_eq!(
+        app.get_json("/profile").await.status(),
+        Status::Unauthorized
+    );
     let r = app
         .client
         .req(rocket::http::Method::Options, "/profile")
         .dispatch()
         .await;
-    assert_ne!(r.status(), Status::Unauthorized);
+    assert_eq!(r.status(), Status::Ok);
+    assert_eq!(r.into_string().await.unwrap(), "options");
 }
 
 #[rocket::async_test]

@@ -520,14 +520,6 @@ async fn remember_me_restores_the_session() {
         );
         let rem = app.client.cookies().get_private("remember_token").unwrap();
         // A client with only the remember cookie (browser restarted).
-        let r = app
-            .client
-            .get("/profile")
-            .header(ContentType::JSON)
-            .private_cookie(rem.clone())
-            .dispatch()
-            .await;
-        let _ = r;
         let fresh = rocket::local::asynchronous::Client::tracked(security_tests::app(
             b,
             app.client.rocket().figment().clone(),

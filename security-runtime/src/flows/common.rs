@@ -14,7 +14,7 @@ use crate::input::FormInput;
 use crate::mail::{MailError, MailMessage};
 use crate::messages as msg;
 use crate::model::User;
-use crate::responses::{form_error_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::responses::{form_error_reply, json_reply, Denial, FormErrors, Reply, ReplyBody};
 
 const API_METHODS: &[Mechanism] = &[Mechanism::Token, Mechanism::Session];
 
@@ -29,9 +29,9 @@ pub struct Authed(pub Authn);
 /// Parity: `auth_required(within=FRESHNESS, grace=FRESHNESS_GRACE_PERIOD)`.
 pub struct Fresh(pub Authn);
 
-async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial2> {
+async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial> {
     let Some(st) = req.rocket().state::<SecurityState>() else {
-        return Err(Denial2(crate::responses::Denial::Unavailable));
+        return Err(Denial::Unavailable);
     };
     let cfg = &st.config;
     let within = (fresh && cfg.freshness >= 0).then_some(cfg.freshness / 60);
@@ -46,34 +46,32 @@ async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial2> {
     };
     match evaluate_with(req, &reqm, "security", false).await {
         Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(Denial2(crate::responses::Denial::Unauthenticated {
+        Ok(None) => Err(Denial::Unauthenticated {
             mechanisms: API_METHODS.to_vec(),
             realm: cfg.default_http_auth_realm.clone(),
-        })),
-        Err(d) => Err(Denial2(d)),
+        }),
+        Err(d) => Err(d),
     }
 }
 
-struct Denial2(crate::responses::Denial);
-
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Authed {
-    type Error = crate::responses::Denial;
+    type Error = Denial;
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match authed(req, false).await {
             Ok(a) => Outcome::Success(Authed(a)),
-            Err(Denial2(d)) => deny(req, d),
+            Err(d) => deny(req, d),
         }
     }
 }
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Fresh {
-    type Error = crate::responses::Denial;
+    type Error = Denial;
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         match authed(req, true).await {
             Ok(a) => Outcome::Success(Fresh(a)),
-            Err(Denial2(d)) => deny(req, d),
+            Err(d) => deny(req, d),
         }
     }
 }
@@ -200,12 +198,17 @@ pub(crate) fn page(
     let inputs: String = fields
         .iter()
         .map(|f| {
-            format!(
-                "<label>{n} <input type=\"{k}\" name=\"{n}\" id=\"{n}\" value=\"{v}\"></label>\n",
+            let input = format!(
+                "<input type=\"{k}\" name=\"{n}\" id=\"{n}\" value=\"{v}\">",
                 n = escape(f.name),
                 k = escape(f.kind),
                 v = escape(&f.value)
-            )
+            );
+            if f.kind == "hidden" {
+                format!("{input}\n")
+            } else {
+                format!("<label>{} {input}</label>\n", escape(f.name))
+            }
         })
         .collect();
     let html = format!(

@@ -5,13 +5,14 @@
 use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
+use super::common::{csrf, fail, field, page, HtmlField};
 use super::SecurityCtx;
 use crate::auth::{get_auth_token, login_user, lookup_identity};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
 use crate::redirect::{post_action_redirect, validate_redirect_url};
-use crate::responses::{form_error_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::responses::{json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 
 /// The JSON `user` object: the user model's `security_payload()`.
@@ -45,10 +46,24 @@ pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     }
     let next = ctx.next_query.clone().unwrap_or_default();
     let action = st.config.url(&st.config.login_url);
-    Reply::new(
-        Status::Ok,
-        ReplyBody::Html(crate::html::login_page(&action, &csrf, "", &next, &[])),
-    )
+    page(&ctx, "Login", &action, &login_fields("", &next), &[])
+}
+
+/// The login form: `email`, `password`, `remember`, `next`.
+///
+/// Parity: `security/login_user.html`.
+fn login_fields(email: &str, next: &str) -> [HtmlField<'static>; 4] {
+    let f = |name, kind, value: &str| HtmlField {
+        name,
+        kind,
+        value: value.to_owned(),
+    };
+    [
+        f("email", "email", email),
+        f("password", "password", ""),
+        f("remember", "checkbox", "y"),
+        f("next", "hidden", next),
+    ]
 }
 
 /// What a valid login form carried.
@@ -65,25 +80,15 @@ fn read_fields(
     errors: &mut FormErrors,
 ) -> Option<LoginFields> {
     let cfg = &ctx.state.config;
-    let mut get = |name: &str| match input.str(name) {
-        Ok(v) => v.map(str::to_owned),
-        Err(_) => {
-            errors.field(name, msg::API_ERROR);
-            None
-        }
-    };
-    let csrf = get("csrf_token");
-    let email = get("email").filter(|s| !s.trim().is_empty());
+    let email = field(input, "email", errors).filter(|s| !s.trim().is_empty());
     let username = if cfg.username_enable {
-        get("username").filter(|s| !s.trim().is_empty())
+        field(input, "username", errors).filter(|s| !s.trim().is_empty())
     } else {
         None
     };
-    let password = get("password").filter(|s| !s.is_empty());
-    let next = get("next").filter(|s| !s.is_empty());
-    if let Err(e) = ctx.check_csrf(csrf.as_deref()) {
-        errors.field("csrf_token", e.message());
-    }
+    let password = field(input, "password", errors);
+    let next = field(input, "next", errors);
+    csrf(ctx, input, errors);
     let identity = match (email, username) {
         (Some(e), _) => {
             if !e.contains('@') && !cfg.identity_attributes().iter().any(|a| a == "username") {
@@ -195,24 +200,10 @@ fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> 
         }
         errors = generic;
     }
-    if ctx.want_json {
-        return form_error_reply(st, &errors);
-    }
-    let mut all: Vec<String> = errors.form.clone();
-    all.extend(errors.fields.iter().flat_map(|(_, m)| m.iter().cloned()));
     let email = input.str("email").ok().flatten().unwrap_or("");
     let next = input.str("next").ok().flatten().unwrap_or("");
     let action = st.config.url(&st.config.login_url);
-    Reply::new(
-        Status::Ok,
-        ReplyBody::Html(crate::html::login_page(
-            &action,
-            &ctx.csrf_token(),
-            email,
-            next,
-            &all,
-        )),
-    )
+    fail(ctx, &errors, "Login", &action, &login_fields(email, next))
 }
 
 /// `POST /login`.

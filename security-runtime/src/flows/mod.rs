@@ -112,12 +112,7 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             Ok(c) => c,
             Err(()) => return deny(req, Denial::Unavailable),
         };
-        let csrf_header = crate::csrf::CSRF_HEADERS
-            .iter()
-            .copied()
-            .chain(std::iter::once(state.config.csrf_header.as_str()))
-            .find_map(|h| req.headers().get_one(h))
-            .map(str::to_owned);
+        let csrf_header = guards::header_csrf(req, state).map(str::to_owned);
         Outcome::Success(SecurityCtx {
             state,
             jar: req.cookies(),

@@ -283,7 +283,7 @@ fn is_unsafe(method: Method) -> bool {
 }
 
 /// The CSRF token a request carries in a header.
-fn header_csrf<'r>(req: &'r Request<'_>, st: &SecurityState) -> Option<&'r str> {
+pub(crate) fn header_csrf<'r>(req: &'r Request<'_>, st: &SecurityState) -> Option<&'r str> {
     CSRF_HEADERS
         .iter()
         .copied()
