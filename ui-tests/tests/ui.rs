@@ -23,6 +23,13 @@ const MACROS: &[&str] = &[
 
 #[test]
 fn ui() {
+    // trybuild's cargo does not read the workspace's `[profile]`; without this every pass
+    // case is a 150 MB binary full of debug info (7 GB in all). The variables reach it
+    // through the environment it inherits.
+    std::env::set_var("CARGO_PROFILE_DEV_DEBUG", "false");
+    std::env::set_var("CARGO_PROFILE_DEV_STRIP", "debuginfo");
+    std::env::set_var("CARGO_INCREMENTAL", "0");
+
     let cases = trybuild::TestCases::new();
     for name in MACROS {
         cases.pass(format!("tests/{name}/pass/*.rs"));
