@@ -887,6 +887,405 @@ async fn form_mode_forgot_reset_confirm_and_change() {
     }
 }
 
+/// A browser GET (no JSON `Accept`, no JSON body): (status, `Location`, body).
+async fn browser_get(app: &TestApp, uri: &str) -> (Status, Option<String>, String) {
+    let r = app.client.get(uri.to_owned()).dispatch().await;
+    let loc = r.headers().get_one("Location").map(str::to_owned);
+    (r.status(), loc, r.into_string().await.unwrap_or_default())
+}
+
+/// A browser form POST (`application/x-www-form-urlencoded`): (status, `Location`, body).
+async fn browser_post(app: &TestApp, uri: &str, body: &str) -> (Status, Option<String>, String) {
+    let r = app
+        .client
+        .post(uri.to_owned())
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    let loc = r.headers().get_one("Location").map(str::to_owned);
+    (r.status(), loc, r.into_string().await.unwrap_or_default())
+}
+
+/// The CSRF token of the HTML form at `uri`, after checking the form is the one expected.
+async fn form_csrf(app: &TestApp, uri: &str, field: &str) -> String {
+    let (s, _, html) = browser_get(app, uri).await;
+    assert_eq!(s, Status::Ok, "GET {uri}: {html}");
+    assert!(
+        html.contains(&format!("<form action=\"{uri}\" method=\"POST\">")),
+        "{html}"
+    );
+    assert!(html.contains(&format!("name=\"{field}\"")), "{html}");
+    csrf_from(&html)
+}
+
+/// Signs in through the HTML login form; `identity` is `email=..` or `username=..`.
+async fn browser_login(app: &TestApp, identity: &str, password: &str) {
+    let csrf = form_csrf(app, "/login", "password").await;
+    let (s, loc, body) = browser_post(
+        app,
+        "/login",
+        &format!("{identity}&password={password}&csrf_token={csrf}"),
+    )
+    .await;
+    assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{body}");
+}
+
+/// The messages list of a built-in page.
+fn page_messages(html: &str) -> Vec<String> {
+    let list = html
+        .split("<ul class=\"messages\">")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .unwrap_or_default();
+    list.split("<li>")
+        .skip(1)
+        .map(|m| m.trim_end_matches("</li>").to_owned())
+        .collect()
+}
+
+async fn set_username(app: &TestApp, email: &str, username: &str) {
+    let mut u = app
+        .datastore()
+        .find_user(&UserQuery::Email(email.into()), false)
+        .await
+        .unwrap()
+        .unwrap();
+    u.username = Some(username.into());
+    app.datastore().put_user(&mut u).await.unwrap();
+}
+
+/// `/change-email` and its mailed link driven as a browser would, mail through real SMTP.
+#[rocket::async_test]
+async fn form_mode_change_email_through_real_smtp() {
+    for b in backends() {
+        let sink = SmtpSink::start().await;
+        let app = with_smtp(b, &sink, |f| f).await;
+        let me = app.user("before@example.com", "password 123", &[]).await;
+        app.user("taken@example.com", "password 123", &[]).await;
+        // Anonymous: a browser is sent to the login page, with `next`.
+        let (s, loc, _) = browser_get(&app, "/change-email").await;
+        assert_eq!(
+            (s, loc.as_deref()),
+            (Status::Found, Some("/login?next=%2Fchange-email")),
+            "{b:?}"
+        );
+        browser_login(&app, "email=before%40example.com", "password+123").await;
+        let csrf = form_csrf(&app, "/change-email", "email").await;
+        // Without the CSRF token: the form again, with Flask-WTF's message; nothing mailed.
+        let (s, loc, html) = browser_post(&app, "/change-email", "email=after%40example.com").await;
+        assert_eq!((s, loc), (Status::Ok, None), "{b:?}");
+        assert_eq!(page_messages(&html), vec!["The CSRF token is missing."]);
+        // Field errors: the form again (200), the message in the page, the input kept.
+        for (email, typed, message) in [
+            (
+                "taken%40example.com",
+                "taken@example.com",
+                "taken@example.com is already associated with an account.",
+            ),
+            (
+                "before%40example.com",
+                "before@example.com",
+                "before@example.com is already associated with an account.",
+            ),
+            ("not+an+email", "not an email", "Invalid email address"),
+            ("", "", "Email not provided"),
+        ] {
+            let (s, loc, html) = browser_post(
+                &app,
+                "/change-email",
+                &format!("email={email}&csrf_token={csrf}"),
+            )
+            .await;
+            assert_eq!((s, loc), (Status::Ok, None), "{b:?} {typed}");
+            assert_eq!(page_messages(&html), vec![message], "{b:?} {typed}");
+            assert!(
+                html.contains(&format!("name=\"email\" id=\"email\" value=\"{typed}\"")),
+                "{html}"
+            );
+        }
+        assert!(
+            sink.received().is_empty(),
+            "{b:?}: no mail for failed forms"
+        );
+        // Success: the form again with CHANGE_EMAIL_SENT (the normalised address).
+        let (s, loc, html) = browser_post(
+            &app,
+            "/change-email",
+            &format!("email=After%40EXAMPLE.com&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!((s, loc), (Status::Ok, None), "{b:?} {html}");
+        assert_eq!(
+            page_messages(&html),
+            vec!["Instructions to confirm your new email address have been sent to After@example.com."]
+        );
+        let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0].rcpt_to, vec!["After@example.com"]);
+        assert_eq!(
+            mail[0].header("Subject").as_deref(),
+            Some("Confirm your new email address")
+        );
+        // Nothing changes before the link is followed.
+        assert_eq!(
+            browser_get(&app, "/profile").await.2,
+            "profile before@example.com"
+        );
+        let path = path_of(&find_link(&mail[0].body_text()));
+        assert!(path.starts_with("/change-email/"), "{path}");
+        // The browser follows the link: redirected to POST_LOGIN_VIEW, address changed,
+        // still signed in (the session identity is not rotated).
+        let (s, loc, _) = browser_get(&app, &path).await;
+        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let u = app
+            .datastore()
+            .find_user(&UserQuery::Id(me.id), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(u.email, "After@example.com");
+        assert!(u.confirmed_at.is_some());
+        assert!(app
+            .datastore()
+            .find_user(&UserQuery::Email("before@example.com".into()), false)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            browser_get(&app, "/profile").await.2,
+            "profile After@example.com"
+        );
+        // A used link (bound to the old address) is refused; nothing changes.
+        // Flask-Security flashes API_ERROR and redirects to /change-email; here the
+        // browser gets the message as a 400 (as for confirm/reset links).
+        let (s, loc, body) = browser_get(&app, &path).await;
+        assert_eq!(
+            (s, loc, body.as_str()),
+            (
+                Status::BadRequest,
+                None,
+                "Input not appropriate for requested API"
+            ),
+            "{b:?}"
+        );
+        // The new address signs in through the form; the old one does not.
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        let csrf = form_csrf(&app, "/login", "password").await;
+        let (s, loc, html) = browser_post(
+            &app,
+            "/login",
+            &format!("email=before%40example.com&password=password+123&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!((s, loc), (Status::Ok, None));
+        assert_eq!(page_messages(&html), vec!["Specified user does not exist"]);
+        browser_login(&app, "email=After%40example.com", "password+123").await;
+    }
+}
+
+/// `/change-username` driven as a browser would.
+#[rocket::async_test]
+async fn form_mode_change_username() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        let me = app.user("u@example.com", "password 123", &[]).await;
+        app.user("o@example.com", "password 123", &[]).await;
+        set_username(&app, "o@example.com", "taken").await;
+        let (s, loc, _) = browser_get(&app, "/change-username").await;
+        assert_eq!(
+            (s, loc.as_deref()),
+            (Status::Found, Some("/login?next=%2Fchange-username")),
+            "{b:?}"
+        );
+        browser_login(&app, "email=u%40example.com", "password+123").await;
+        let csrf = form_csrf(&app, "/change-username", "username").await;
+        let (s, _, html) = browser_post(&app, "/change-username", "username=newname").await;
+        assert_eq!(s, Status::Ok, "{b:?}");
+        assert_eq!(page_messages(&html), vec!["The CSRF token is missing."]);
+        for (username, typed, message) in [
+            (
+                "Taken",
+                "Taken",
+                "Taken is already associated with an account.",
+            ),
+            (
+                "bad+name%21",
+                "bad name!",
+                "Username can contain only letters and numbers",
+            ),
+            (
+                "ab",
+                "ab",
+                "Username must be at least 4 characters and less than 32 characters",
+            ),
+            ("", "", "Username not provided"),
+        ] {
+            let (s, loc, html) = browser_post(
+                &app,
+                "/change-username",
+                &format!("username={username}&csrf_token={csrf}"),
+            )
+            .await;
+            assert_eq!((s, loc), (Status::Ok, None), "{b:?} {typed}");
+            assert_eq!(page_messages(&html), vec![message], "{b:?} {typed}");
+            assert!(
+                html.contains(&format!(
+                    "name=\"username\" id=\"username\" value=\"{}\"",
+                    typed
+                )),
+                "{html}"
+            );
+        }
+        let unchanged = app
+            .datastore()
+            .find_user(&UserQuery::Id(me.id), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unchanged.username, None);
+        assert!(
+            mailer.messages().is_empty(),
+            "{b:?}: no notice for failures"
+        );
+        // Success: redirect to POST_LOGIN_VIEW, username stored, notice mailed.
+        let (s, loc, _) = browser_post(
+            &app,
+            "/change-username",
+            &format!("username=newname&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let changed = app
+            .datastore()
+            .find_user(&UserQuery::Id(me.id), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(changed.username.as_deref(), Some("newname"));
+        let m = mailer.messages();
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].template.as_str(), m[0].to.as_str()),
+            ("change_username_notice", "u@example.com")
+        );
+        // The new username signs in through the login form.
+        app.client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        browser_login(&app, "username=newname", "password+123").await;
+        assert_eq!(
+            browser_get(&app, "/profile").await.2,
+            "profile u@example.com"
+        );
+    }
+}
+
+/// `/recover-username` driven as a browser would.
+#[rocket::async_test]
+async fn form_mode_recover_username() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        app.user("r@example.com", "password 123", &[]).await;
+        set_username(&app, "r@example.com", "recoverme").await;
+        let csrf = form_csrf(&app, "/recover-username", "email").await;
+        let (s, _, html) = browser_post(&app, "/recover-username", "email=r%40example.com").await;
+        assert_eq!(s, Status::Ok, "{b:?}");
+        assert_eq!(page_messages(&html), vec!["The CSRF token is missing."]);
+        for (email, typed, message) in [
+            (
+                "nobody%40example.com",
+                "nobody@example.com",
+                "Specified user does not exist",
+            ),
+            ("r%40", "r@", "Invalid email address"),
+            ("", "", "Email not provided"),
+        ] {
+            let (s, loc, html) = browser_post(
+                &app,
+                "/recover-username",
+                &format!("email={email}&csrf_token={csrf}"),
+            )
+            .await;
+            assert_eq!((s, loc), (Status::Ok, None), "{b:?} {typed}");
+            assert_eq!(page_messages(&html), vec![message], "{b:?} {typed}");
+            assert!(
+                html.contains(&format!("name=\"email\" id=\"email\" value=\"{typed}\"")),
+                "{html}"
+            );
+        }
+        assert!(mailer.messages().is_empty(), "{b:?}: nothing mailed");
+        // Success: the username is mailed and the browser goes to the login page
+        // (Flask-Security also flashes USERNAME_RECOVERY_REQUEST there).
+        let (s, loc, _) = browser_post(
+            &app,
+            "/recover-username",
+            &format!("email=R%40Example.com&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!(
+            (s, loc.as_deref()),
+            (Status::Found, Some("/login")),
+            "{b:?}"
+        );
+        let m = mailer.messages();
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].template.as_str(), m[0].to.as_str()),
+            ("username_recovery", "r@example.com")
+        );
+        assert!(m[0].text.as_deref().unwrap().contains("recoverme"));
+        // A disabled account gets Flask-Security's message, and no mail.
+        let mut u = app
+            .datastore()
+            .find_user(&UserQuery::Email("r@example.com".into()), false)
+            .await
+            .unwrap()
+            .unwrap();
+        u.active = false;
+        app.datastore().put_user(&mut u).await.unwrap();
+        let (s, _, html) = browser_post(
+            &app,
+            "/recover-username",
+            &format!("email=r%40example.com&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!(s, Status::Ok);
+        assert_eq!(page_messages(&html), vec!["Account is disabled."]);
+        assert_eq!(mailer.messages().len(), 1);
+        // Signed in: `anonymous_user_required` sends a browser to POST_LOGIN_VIEW.
+        app.user("in@example.com", "password 123", &[]).await;
+        browser_login(&app, "email=in%40example.com", "password+123").await;
+        let (s, loc, _) = browser_get(&app, "/recover-username").await;
+        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let (s, loc, _) = browser_post(
+            &app,
+            "/recover-username",
+            &format!("email=in%40example.com&csrf_token={csrf}"),
+        )
+        .await;
+        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let (s, v) = post(
+            &app,
+            "/recover-username",
+            json!({"email": "in@example.com"}),
+        )
+        .await;
+        assert_eq!(s, Status::BadRequest, "{b:?} {v}");
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["You can only access this endpoint when not logged in."])
+        );
+        assert_eq!(mailer.messages().len(), 1, "{b:?}: nothing mailed");
+    }
+}
+
 #[rocket::async_test]
 async fn admin_change_password_and_token_callers_of_change() {
     for b in backends() {

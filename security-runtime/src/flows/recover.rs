@@ -365,6 +365,10 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
 /// `GET /recover-username`.
 #[rocket::get("/")]
 pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
+    // Parity: `recover_username` is `anonymous_user_required`.
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
     }
@@ -381,6 +385,9 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /recover-username`: mails the username.
 #[rocket::post("/", data = "<input>")]
 pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     match recover_username(&ctx, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),

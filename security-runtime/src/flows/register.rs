@@ -75,7 +75,9 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
     )
 }
 
-fn already_authenticated(ctx: &SecurityCtx<'_>) -> Reply {
+/// Parity: `anonymous_user_required` for the security views: JSON 400, else a redirect
+/// to `post_login_view`.
+pub(crate) fn already_authenticated(ctx: &SecurityCtx<'_>) -> Reply {
     if ctx.want_json {
         errors_reply(
             ctx.state,
