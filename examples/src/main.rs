@@ -8,6 +8,7 @@
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
+use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
@@ -20,7 +21,18 @@ use security_runtime::{CurrentUser, NewUser, Security, SecurityState};
 pub struct Db(sqlx::SqlitePool);
 
 #[get("/")]
-fn index(user: Option<CurrentUser>) -> RawHtml<String> {
+fn index(user: Option<CurrentUser>, flash: Option<FlashMessage<'_>>) -> RawHtml<String> {
+    // What the security flow that redirected here flashed ("Thank you. Your email has been
+    // confirmed.", ...), as a Flask template shows `get_flashed_messages()`.
+    let flashed = flash
+        .map(|f| {
+            format!(
+                "<p class=\"{}\">{}</p>",
+                security_runtime::html::escape(f.kind()),
+                security_runtime::html::escape(f.message())
+            )
+        })
+        .unwrap_or_default();
     let who = match &user {
         Some(u) => format!(
             "<p>Signed in as {}.</p><form method=\"post\" action=\"/logout\">\
@@ -32,7 +44,7 @@ fn index(user: Option<CurrentUser>) -> RawHtml<String> {
             .to_owned(),
     };
     RawHtml(format!(
-        "<!doctype html><html><body><h1>Example</h1>{who}\
+        "<!doctype html><html><body><h1>Example</h1>{flashed}{who}\
          <p><a href=\"/profile\">Profile</a> (session login) · \
          <a href=\"/api/me\">/api/me</a> (token or session) · \
          <a href=\"/admin\">Admin</a> (role admin)</p></body></html>"

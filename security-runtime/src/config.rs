@@ -76,6 +76,9 @@ pub struct SecurityConfig {
     pub login_without_confirmation: bool,
     /// Parity: `SECURITY_RETURN_GENERIC_RESPONSES`.
     pub return_generic_responses: bool,
+    /// Parity: `SECURITY_FLASH_MESSAGES`. Form flows flash their outcome through Rocket's
+    /// flash cookie (read it with `rocket::request::FlashMessage`).
+    pub flash_messages: bool,
     /// Parity: Flask-Login `LOGIN_DISABLED`: `login_required` lets everyone in.
     pub login_disabled: bool,
 
@@ -323,6 +326,7 @@ impl Default for SecurityConfig {
             confirmable: false,
             login_without_confirmation: false,
             return_generic_responses: false,
+            flash_messages: true,
             login_disabled: false,
             token_authentication_key: "auth_token".into(),
             token_authentication_header: "Authentication-Token".into(),

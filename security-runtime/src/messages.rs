@@ -56,25 +56,24 @@ pub const ALREADY_CONFIRMED: &str = "Your email has already been confirmed.";
 pub const EMAIL_CONFIRMED: &str = "Thank you. Your email has been confirmed.";
 /// `INVALID_CONFIRMATION_TOKEN`.
 pub const INVALID_CONFIRMATION_TOKEN: &str = "Invalid confirmation token.";
-/// `CONFIRMATION_EXPIRED`.
-pub fn confirmation_expired(within: &str, email: &str) -> String {
-    format!(
-        "You did not confirm your email within {within}. New instructions to confirm your \
-         email have been sent to {email}."
-    )
+/// `CONFIRMATION_EXPIRED` (5.x wording: no new link is sent, and the address is not
+/// shown to whoever holds the link; the trailing space is Flask-Security's).
+pub fn confirmation_expired(within: &str) -> String {
+    format!("You did not confirm your email within {within}. ")
 }
 /// `CONFIRMATION_REQUEST`.
 pub fn confirmation_request(email: &str) -> String {
     format!("Confirmation instructions have been sent to {email}.")
 }
+/// `CONFIRM_REGISTRATION`.
+pub fn confirm_registration(email: &str) -> String {
+    format!("Thank you. Confirmation instructions have been sent to {email}.")
+}
 /// `INVALID_RESET_PASSWORD_TOKEN`.
 pub const INVALID_RESET_PASSWORD_TOKEN: &str = "Invalid reset password token.";
-/// `PASSWORD_RESET_EXPIRED`.
-pub fn password_reset_expired(within: &str, email: &str) -> String {
-    format!(
-        "You did not reset your password within {within}. New instructions have been sent \
-         to {email}."
-    )
+/// `PASSWORD_RESET_EXPIRED` (5.x wording, as `CONFIRMATION_EXPIRED`).
+pub fn password_reset_expired(within: &str) -> String {
+    format!("You did not reset your password within {within}. ")
 }
 /// `PASSWORD_RESET_REQUEST`.
 pub fn password_reset_request(email: &str) -> String {
@@ -83,6 +82,9 @@ pub fn password_reset_request(email: &str) -> String {
 /// `PASSWORD_RESET`.
 pub const PASSWORD_RESET: &str =
     "You successfully reset your password and you have been logged in automatically.";
+/// `PASSWORD_RESET_NO_LOGIN`.
+pub const PASSWORD_RESET_NO_LOGIN: &str =
+    "You successfully reset your password. Please authenticate using your new password.";
 /// `PASSWORD_CHANGE`.
 pub const PASSWORD_CHANGE: &str = "You successfully changed your password.";
 /// `CHANGE_EMAIL_EXPIRED`.

@@ -36,6 +36,10 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: ReplyBody,
+    /// A message for the next page (category, text), as Flask's `flash()`. It travels in
+    /// Rocket's flash cookie, so the application's own pages read it with
+    /// [`rocket::request::FlashMessage`]; the security pages show it themselves.
+    pub flash: Option<(String, String)>,
 }
 
 impl Reply {
@@ -45,7 +49,14 @@ impl Reply {
             status,
             headers: Vec::new(),
             body,
+            flash: None,
         }
+    }
+
+    /// Adds a flash message (`category` is Flask-Security's: `success`, `info`, `error`).
+    pub fn flash(mut self, category: &str, message: impl Into<String>) -> Self {
+        self.flash = Some((category.to_owned(), message.into()));
+        self
     }
 
     /// Adds a header.
@@ -61,7 +72,10 @@ impl Reply {
 }
 
 impl<'r> Responder<'r, 'static> for Reply {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(mut self, req: &'r Request<'_>) -> response::Result<'static> {
+        if let Some((category, message)) = self.flash.take() {
+            return response::Flash::new(self, category, message).respond_to(req);
+        }
         let mut b = Response::build();
         b.status(self.status);
         match self.body {

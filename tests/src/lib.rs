@@ -115,9 +115,14 @@ pub fn test_figment(url: &str) -> Figment {
 
 // ---- the demo views of Flask-Security's conftest ----
 
+/// The application's landing page; shows a message the security flows flashed, as a
+/// Flask template would with `get_flashed_messages()`.
 #[get("/")]
-fn index() -> &'static str {
-    "index"
+fn index(flash: Option<rocket::request::FlashMessage<'_>>) -> String {
+    match flash {
+        Some(f) => format!("index [{}] {}", f.kind(), f.message()),
+        None => "index".to_owned(),
+    }
 }
 
 #[auth_required]

@@ -222,11 +222,16 @@ async fn register_confirm_login_through_real_smtp() {
         assert_eq!(r.status(), Status::Ok, "{b:?}");
         let (s, _) = app.login("conf@example.com", "battery staple 9").await;
         assert_eq!(s, Status::Ok);
-        // Already used: info, no change.
+        // Already used: a browser goes back to /confirm with the info flashed, no change.
         let r = app.client.get(path_of(&link)).dispatch().await;
+        assert_eq!(r.status(), Status::Found);
+        assert_eq!(r.headers().get_one("Location"), Some("/confirm"));
         assert_eq!(
-            r.into_string().await.unwrap(),
-            "Your email has already been confirmed."
+            flashed_on(&app, "/confirm").await,
+            Some((
+                "info".into(),
+                "Your email has already been confirmed.".into()
+            ))
         );
         let r = app.get_json("/confirm/not-a-token").await;
         assert_eq!(r.status(), Status::BadRequest);
@@ -258,10 +263,23 @@ async fn confirmation_expiry_and_resend() {
     let r = app.get_json(&path_of(&link)).await;
     assert_eq!(r.status(), Status::BadRequest);
     let v: Value = r.into_json().await.unwrap();
-    assert!(v["response"]["errors"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("You did not confirm your email within 2 days."));
+    // 5.x wording: the address is not shown to the link holder, and no mail is claimed.
+    assert_eq!(
+        v["response"]["errors"],
+        json!(["You did not confirm your email within 2 days. "])
+    );
+    // A browser goes back to /confirm with the same message flashed; nothing is mailed.
+    let r = app.client.get(path_of(&link)).dispatch().await;
+    assert_eq!(r.status(), Status::Found);
+    assert_eq!(r.headers().get_one("Location"), Some("/confirm"));
+    assert_eq!(
+        flashed_on(&app, "/confirm").await,
+        Some((
+            "error".into(),
+            "You did not confirm your email within 2 days. ".into()
+        ))
+    );
+    assert_eq!(mailer.messages().len(), 1);
     // Resend: a fresh link that works.
     let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
     assert_eq!(s, Status::Ok, "{v}");
@@ -432,10 +450,10 @@ async fn reset_link_expires() {
     )
     .await;
     assert_eq!(s, Status::BadRequest);
-    assert!(v["response"]["errors"][0]
-        .as_str()
-        .unwrap()
-        .starts_with("You did not reset your password within 1 day."));
+    assert_eq!(
+        v["response"]["errors"],
+        json!(["You did not reset your password within 1 day. "])
+    );
 }
 
 #[rocket::async_test]
@@ -740,6 +758,65 @@ async fn html_register_form() {
         .await;
     assert_eq!(r.status(), Status::Found);
     assert_eq!(r.headers().get_one("Location"), Some("/"));
+    // Not confirmable: nothing to say.
+    app.client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    assert_eq!(flashed_on(&app, "/login").await, None);
+}
+
+#[rocket::async_test]
+async fn html_register_form_flashes_confirmation_sent() {
+    let b = backends()[0];
+    for flash in [true, false] {
+        let (app, mailer) = captured(b, |f| {
+            f.merge(("security.confirmable", true))
+                .merge(("security.flash_messages", flash))
+        })
+        .await;
+        let csrf = csrf_from(
+            &app.client
+                .get("/register")
+                .dispatch()
+                .await
+                .into_string()
+                .await
+                .unwrap(),
+        );
+        let r = app
+        .client
+        .post("/register")
+        .header(ContentType::Form)
+        .body(format!("email=c%40example.com&password=battery+staple+9&password_confirm=battery+staple+9&csrf_token={csrf}"))
+        .dispatch()
+        .await;
+        assert_eq!(r.status(), Status::Found);
+        assert_eq!(mailer.messages().len(), 1);
+        let expected = flash.then(|| {
+            (
+                "success".to_owned(),
+                "Thank you. Confirmation instructions have been sent to c@example.com.".to_owned(),
+            )
+        });
+        assert_eq!(flashed_on(&app, "/login").await, expected);
+    }
+}
+
+/// The flashed message a security page shows first: `<li class="category">text</li>`.
+fn flashed(html: &str) -> Option<(String, String)> {
+    let rest = html.split("<ul class=\"messages\"><li class=\"").nth(1)?;
+    let (category, rest) = rest.split_once("\">")?;
+    let (message, _) = rest.split_once("</li>")?;
+    Some((category.to_owned(), message.to_owned()))
+}
+
+/// GETs a security page as a browser and returns the flashed message it shows.
+async fn flashed_on(app: &TestApp, uri: &str) -> Option<(String, String)> {
+    let r = app.client.get(uri.to_owned()).dispatch().await;
+    assert_eq!(r.status(), Status::Ok, "GET {uri}");
+    flashed(&r.into_string().await.unwrap_or_default())
 }
 
 fn csrf_from(html: &str) -> String {
@@ -785,6 +862,23 @@ async fn form_mode_forgot_reset_confirm_and_change() {
         let r = app.client.get(path_of(&link)).dispatch().await;
         assert_eq!(r.status(), Status::Found, "{b:?}");
         assert_eq!(r.headers().get_one("Location"), Some("/login"));
+        // The outcome is flashed; the next security page shows it, once.
+        assert_eq!(
+            flashed_on(&app, "/login").await,
+            Some((
+                "success".into(),
+                "Thank you. Your email has been confirmed.".into()
+            ))
+        );
+        assert_eq!(flashed_on(&app, "/login").await, None);
+        // A bad link sends the browser back to "send me a new link", with the reason.
+        let r = app.client.get("/confirm/not-a-token").dispatch().await;
+        assert_eq!(r.status(), Status::Found);
+        assert_eq!(r.headers().get_one("Location"), Some("/confirm"));
+        assert_eq!(
+            flashed_on(&app, "/confirm").await,
+            Some(("error".into(), "Invalid confirmation token.".into()))
+        );
         u = app
             .datastore()
             .find_user(&UserQuery::Id(u.id), false)
@@ -829,6 +923,24 @@ async fn form_mode_forgot_reset_confirm_and_change() {
             .await;
         assert_eq!(r.status(), Status::Found, "{b:?}");
         assert_eq!(r.headers().get_one("Location"), Some("/login"));
+        assert_eq!(
+            flashed_on(&app, "/login").await,
+            Some((
+                "success".into(),
+                "You successfully reset your password. Please authenticate using your new password."
+                    .into()
+            ))
+        );
+        // The used link, and a forged one, go back to "forgot password" with the reason.
+        for bad in [path_of(&link), "/reset/not-a-token".to_owned()] {
+            let r = app.client.get(bad.clone()).dispatch().await;
+            assert_eq!(r.status(), Status::Found, "{bad}");
+            assert_eq!(r.headers().get_one("Location"), Some("/reset"));
+            assert_eq!(
+                flashed_on(&app, "/reset").await,
+                Some(("error".into(), "Invalid reset password token.".into()))
+            );
+        }
         // Log in with the form, then change the password with the form.
         let html = app
             .client
@@ -884,6 +996,16 @@ async fn form_mode_forgot_reset_confirm_and_change() {
             app.client.get("/profile").dispatch().await.status(),
             Status::Ok
         );
+        // /profile did not read the flash; the landing page (an application route with
+        // Rocket's `FlashMessage`) shows it, once.
+        for expected in [
+            "index [success] You successfully changed your password.",
+            "index",
+        ] {
+            let r = app.client.get("/").dispatch().await;
+            assert_eq!(r.into_string().await.unwrap(), expected);
+        }
+        assert_eq!(flashed_on(&app, "/change").await, None);
     }
 }
 
@@ -1046,6 +1168,10 @@ async fn form_mode_change_email_through_real_smtp() {
             .unwrap();
         assert_eq!(u.email, "After@example.com");
         assert!(u.confirmed_at.is_some());
+        assert_eq!(
+            flashed_on(&app, "/change-email").await,
+            Some(("success".into(), "Change of email address confirmed".into()))
+        );
         assert!(app
             .datastore()
             .find_user(&UserQuery::Email("before@example.com".into()), false)
@@ -1056,18 +1182,20 @@ async fn form_mode_change_email_through_real_smtp() {
             browser_get(&app, "/profile").await.2,
             "profile After@example.com"
         );
-        // A used link (bound to the old address) is refused; nothing changes.
-        // Flask-Security flashes API_ERROR and redirects to /change-email; here the
-        // browser gets the message as a 400 (as for confirm/reset links).
-        let (s, loc, body) = browser_get(&app, &path).await;
+        // A used link (bound to the old address) is refused; nothing changes. As in
+        // Flask-Security, the browser goes back to /change-email with API_ERROR flashed.
+        let (s, loc, _) = browser_get(&app, &path).await;
         assert_eq!(
-            (s, loc, body.as_str()),
-            (
-                Status::BadRequest,
-                None,
-                "Input not appropriate for requested API"
-            ),
+            (s, loc.as_deref()),
+            (Status::Found, Some("/change-email")),
             "{b:?}"
+        );
+        assert_eq!(
+            flashed_on(&app, "/change-email").await,
+            Some((
+                "error".into(),
+                "Input not appropriate for requested API".into()
+            ))
         );
         // The new address signs in through the form; the old one does not.
         app.client
@@ -1167,6 +1295,13 @@ async fn form_mode_change_username() {
             .unwrap()
             .unwrap();
         assert_eq!(changed.username.as_deref(), Some("newname"));
+        assert_eq!(
+            flashed_on(&app, "/change-username").await,
+            Some((
+                "success".into(),
+                "You successfully changed your username".into()
+            ))
+        );
         let m = mailer.messages();
         assert_eq!(m.len(), 1);
         assert_eq!(
@@ -1233,6 +1368,13 @@ async fn form_mode_recover_username() {
             (s, loc.as_deref()),
             (Status::Found, Some("/login")),
             "{b:?}"
+        );
+        assert_eq!(
+            flashed_on(&app, "/login").await,
+            Some((
+                "info".into(),
+                "If registered, your username will be sent to your email.".into()
+            ))
         );
         let m = mailer.messages();
         assert_eq!(m.len(), 1);

@@ -7,16 +7,16 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
-    notify, one_field, page, read_email, redirect_with, same_hash, send_mail, spa, token_path,
-    validate_password, within_text, Authed, Fresh, HtmlField,
+    check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
+    mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
+    send_mail, spa, token_path, validate_password, within_text, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
 use crate::auth::login_user;
 use crate::datastore::{new_uniquifier, UserQuery};
 use crate::input::FormInput;
 use crate::messages as msg;
-use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 use crate::SecurityError;
 
@@ -166,10 +166,13 @@ pub async fn change_password(
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }
-    Ok(Reply::redirect(
+    Ok(flash_redirect(
+        st,
         cfg.post_change_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
+        "success",
+        msg::PASSWORD_CHANGE,
     ))
 }
 
@@ -309,7 +312,12 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         if ctx.want_json {
             return errors_reply(st, Status::BadRequest, &[&m]);
         }
-        Reply::new(Status::BadRequest, ReplyBody::Text(m))
+        // A browser goes back to the change-email page, with the reason flashed.
+        let to = cfg
+            .change_email_error_view
+            .clone()
+            .unwrap_or_else(|| cfg.url(&cfg.change_email_url));
+        flash_redirect(st, to, "error", m)
     };
     if expired && !invalid {
         return Ok(err(msg::change_email_expired(&within_text(
@@ -363,10 +371,13 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
     if ctx.want_json {
         return Ok(json_reply(st, Status::Ok, json!({})));
     }
-    Ok(Reply::redirect(
+    Ok(flash_redirect(
+        st,
         cfg.post_change_email_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
+        "success",
+        msg::CHANGE_EMAIL_CONFIRMED,
     ))
 }
 
@@ -475,9 +486,12 @@ pub async fn change_username(
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, false))));
     }
-    Ok(Reply::redirect(
+    Ok(flash_redirect(
+        st,
         cfg.post_change_username_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
+        "success",
+        msg::USERNAME_CHANGE,
     ))
 }

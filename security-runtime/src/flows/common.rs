@@ -191,9 +191,18 @@ pub(crate) fn page(
     messages: &[String],
 ) -> Reply {
     use crate::html::escape;
-    let msgs: String = messages
-        .iter()
-        .map(|m| format!("<li>{}</li>", escape(m)))
+    // A message flashed by the redirect that led here comes first, as in Flask-Security's
+    // templates (`get_flashed_messages(with_categories=true)`).
+    let flashed = ctx.flash.as_ref().map(|f| {
+        format!(
+            "<li class=\"{}\">{}</li>",
+            escape(f.kind()),
+            escape(f.message())
+        )
+    });
+    let msgs: String = flashed
+        .into_iter()
+        .chain(messages.iter().map(|m| format!("<li>{}</li>", escape(m))))
         .collect();
     let inputs: String = fields
         .iter()
@@ -345,6 +354,23 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
             Status::ServiceUnavailable,
             ReplyBody::Text(msg::MAIL_FAILED.into()),
         )
+    }
+}
+
+/// A form-mode redirect carrying a flashed message, unless `flash_messages` is off.
+///
+/// Parity: `do_flash(m, c); return redirect(...)`.
+pub(crate) fn flash_redirect(
+    st: &SecurityState,
+    to: impl Into<String>,
+    category: &str,
+    message: impl Into<String>,
+) -> Reply {
+    let r = Reply::redirect(to);
+    if st.config.flash_messages {
+        r.flash(category, message)
+    } else {
+        r
     }
 }
 

@@ -6,8 +6,8 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    check_token, csrf, fail, hash_data, json_ok, mail_failed, mail_user, one_field, page,
-    read_email, redirect_with, same_hash, send_mail, spa, within_text,
+    check_token, csrf, fail, flash_redirect, hash_data, json_ok, mail_failed, mail_user, one_field,
+    page, read_email, redirect_with, same_hash, send_mail, spa, within_text,
 };
 use super::register::confirmation_link;
 use super::SecurityCtx;
@@ -126,7 +126,7 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
 enum Confirmed {
     Done(Box<crate::model::User>),
     Already(Box<crate::model::User>),
-    Expired(String),
+    Expired,
     Invalid,
 }
 
@@ -158,7 +158,7 @@ async fn check_confirm(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Conf
         return Ok(Confirmed::Invalid);
     };
     if expired {
-        return Ok(Confirmed::Expired(user.email));
+        return Ok(Confirmed::Expired);
     }
     if user.confirmed_at.is_some() {
         return Ok(Confirmed::Already(Box::new(user)));
@@ -194,7 +194,7 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
     let within = within_text(cfg.confirm_email_within);
     let (error, info): (Option<String>, Option<&str>) = match &outcome {
         Confirmed::Invalid => (Some(msg::INVALID_CONFIRMATION_TOKEN.into()), None),
-        Confirmed::Expired(email) => (Some(msg::confirmation_expired(&within, email)), None),
+        Confirmed::Expired => (Some(msg::confirmation_expired(&within)), None),
         Confirmed::Already(_) => (None, Some(msg::ALREADY_CONFIRMED)),
         Confirmed::Done(_) => (None, None),
     };
@@ -206,7 +206,12 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
         if ctx.want_json {
             return errors_reply(st, Status::BadRequest, &[err]);
         }
-        return Reply::new(Status::BadRequest, ReplyBody::Text(err.clone()));
+        // A browser goes back to "send me a new link", with the reason flashed.
+        let to = cfg
+            .confirm_error_view
+            .clone()
+            .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
+        return flash_redirect(st, to, "error", err.clone());
     }
     let (Confirmed::Done(user) | Confirmed::Already(user)) = outcome else {
         return Reply::new(Status::BadRequest, ReplyBody::Empty);
@@ -220,7 +225,11 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
         if ctx.want_json {
             return json_reply(st, Status::Ok, json!({}));
         }
-        return Reply::new(Status::Ok, ReplyBody::Text(i.into()));
+        let to = cfg
+            .confirm_error_view
+            .clone()
+            .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
+        return flash_redirect(st, to, "info", i);
     }
     // Someone else logged in on this browser is logged out first.
     if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
@@ -268,5 +277,5 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
             cfg.url(&cfg.login_url)
         }
     });
-    Reply::redirect(to)
+    flash_redirect(st, to, "success", msg::EMAIL_CONFIRMED)
 }

@@ -8,9 +8,9 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    check_token, csrf, fail, field, hash_data, json_ok, link, mail_failed, mail_user, make_token,
-    notify, one_field, page, read_email, redirect_with, same_hash, send_mail, spa, token_path,
-    validate_password, within_text, HtmlField,
+    check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
+    mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
+    send_mail, spa, token_path, validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
 use crate::datastore::{new_uniquifier, UserQuery};
@@ -18,7 +18,7 @@ use crate::fairing::SecurityState;
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
-use crate::responses::{json_reply, FormErrors, Reply, ReplyBody};
+use crate::responses::{json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 
 /// The reset link and token for `user`.
@@ -170,7 +170,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
 /// Outcome of checking a reset token.
 enum ResetCheck {
     Valid(Box<User>),
-    Expired(String),
+    Expired,
     Invalid,
 }
 
@@ -207,7 +207,7 @@ async fn check_reset(st: &SecurityState, token: &str) -> crate::Result<ResetChec
         return Ok(ResetCheck::Invalid);
     }
     if expired {
-        return Ok(ResetCheck::Expired(user.email));
+        return Ok(ResetCheck::Expired);
     }
     Ok(ResetCheck::Valid(Box::new(user)))
 }
@@ -240,7 +240,8 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
     if ctx.want_json {
         return crate::responses::errors_reply(st, Status::BadRequest, &[err]);
     }
-    Reply::new(Status::BadRequest, ReplyBody::Text(err.to_owned()))
+    // A browser goes back to "forgot password", with the reason flashed.
+    flash_redirect(st, st.config.url(&st.config.reset_url), "error", err)
 }
 
 /// `GET /reset/<token>`: SPA redirect, or the new-password form.
@@ -255,9 +256,7 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     let within = within_text(cfg.reset_password_within);
     match check {
         ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN),
-        ResetCheck::Expired(email) => {
-            token_error(&ctx, &msg::password_reset_expired(&within, &email))
-        }
+        ResetCheck::Expired => token_error(&ctx, &msg::password_reset_expired(&within)),
         ResetCheck::Valid(_) => {
             if spa(st) && !ctx.want_json {
                 let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
@@ -293,12 +292,7 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     let within = within_text(cfg.reset_password_within);
     let mut user = match check {
         ResetCheck::Invalid => return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN)),
-        ResetCheck::Expired(email) => {
-            return Ok(token_error(
-                ctx,
-                &msg::password_reset_expired(&within, &email),
-            ))
-        }
+        ResetCheck::Expired => return Ok(token_error(ctx, &msg::password_reset_expired(&within))),
         ResetCheck::Valid(u) => *u,
     };
     let inputs: Vec<String> = std::iter::once(user.email.clone())
@@ -355,10 +349,13 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
         // Parity: `{}` without csrf_token.
         return Ok(json_reply(st, Status::Ok, json!({})));
     }
-    Ok(Reply::redirect(
+    Ok(flash_redirect(
+        st,
         cfg.post_reset_view
             .clone()
             .unwrap_or_else(|| cfg.url(&cfg.login_url)),
+        "success",
+        msg::PASSWORD_RESET_NO_LOGIN,
     ))
 }
 
@@ -428,5 +425,10 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), None));
     }
-    Ok(Reply::redirect(cfg.url(&cfg.login_url)))
+    Ok(flash_redirect(
+        st,
+        cfg.url(&cfg.login_url),
+        "info",
+        msg::USERNAME_RECOVERY_REQUEST,
+    ))
 }

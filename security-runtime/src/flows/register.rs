@@ -12,8 +12,8 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    csrf, fail, field, json_ok, link, mail_failed, mail_user, make_token, page, send_mail,
-    token_path, validate_password, within_text, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, link, mail_failed, mail_user, make_token, page,
+    send_mail, token_path, validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
 use crate::auth::login_user;
@@ -257,7 +257,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
         // Lost a race with a concurrent registration of the same identity.
         Err(SecurityError::AlreadyExists { .. }) => {
             if cfg.return_generic_responses {
-                return Ok(generic_answer(ctx, next.as_deref()));
+                return Ok(generic_answer(ctx, next.as_deref(), &email));
             }
             errors.field("email", msg::email_already_associated(&email));
             return Ok(fail(ctx, &errors, "Register", &action, &fields));
@@ -284,7 +284,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
                 ds.delete_user(&user).await?;
                 if cfg.return_generic_responses {
                     rocket::error!("security mail failed: {e}");
-                    return Ok(generic_answer(ctx, next.as_deref()));
+                    return Ok(generic_answer(ctx, next.as_deref(), &email));
                 }
                 return Ok(mail_failed(ctx, &e));
             }
@@ -311,34 +311,40 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     }
     if ctx.want_json {
         if cfg.return_generic_responses {
-            return Ok(generic_answer(ctx, next.as_deref()));
+            return Ok(generic_answer(ctx, next.as_deref(), &email));
         }
         return Ok(json_ok(ctx, Map::new(), Some((&user, login_now))));
     }
-    Ok(after_register(ctx, next.as_deref()))
+    Ok(after_register(ctx, next.as_deref(), &email))
 }
 
-/// Where a form registration goes afterwards: a valid `next`, else the configured view.
-fn after_register(ctx: &SecurityCtx<'_>, next: Option<&str>) -> Reply {
+/// Where a form registration goes afterwards: a valid `next`, else the configured view;
+/// with confirmable on, `CONFIRM_REGISTRATION` is flashed (Parity: `register_user`).
+fn after_register(ctx: &SecurityCtx<'_>, next: Option<&str>, email: &str) -> Reply {
     let cfg = &ctx.state.config;
     let fallback = cfg
         .post_register_view
         .clone()
         .unwrap_or_else(|| cfg.post_login_view.clone());
-    Reply::redirect(post_action_redirect(
+    let to = post_action_redirect(
         cfg,
         &[next, ctx.next_query.as_deref()],
         &fallback,
         ctx.host.as_deref(),
-    ))
+    );
+    if cfg.confirmable {
+        flash_redirect(ctx.state, to, "success", msg::confirm_registration(email))
+    } else {
+        Reply::redirect(to)
+    }
 }
 
 /// The answer for generic mode: the same for new and known identities (`next` included).
-fn generic_answer(ctx: &SecurityCtx<'_>, next: Option<&str>) -> Reply {
+fn generic_answer(ctx: &SecurityCtx<'_>, next: Option<&str>, email: &str) -> Reply {
     if ctx.want_json {
         json_ok(ctx, Map::<String, Value>::new(), None)
     } else {
-        after_register(ctx, next)
+        after_register(ctx, next, email)
     }
 }
 
@@ -391,5 +397,5 @@ async fn generic_existing(
     if let Err(e) = sent {
         rocket::error!("security mail failed: {e}");
     }
-    generic_answer(ctx, next)
+    generic_answer(ctx, next, email)
 }
