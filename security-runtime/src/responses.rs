@@ -37,7 +37,7 @@ pub struct Reply {
     /// Body.
     pub body: ReplyBody,
     /// A message for the next page (category, text), as Flask's `flash()`. It travels in
-    /// Rocket's flash cookie, so the application's own pages read it with
+    /// a cookie in Rocket's flash format, so the application's own pages read it with
     /// [`rocket::request::FlashMessage`]; the security pages show it themselves.
     pub flash: Option<(String, String)>,
 }
@@ -72,10 +72,7 @@ impl Reply {
 }
 
 impl<'r> Responder<'r, 'static> for Reply {
-    fn respond_to(mut self, req: &'r Request<'_>) -> response::Result<'static> {
-        if let Some((category, message)) = self.flash.take() {
-            return response::Flash::new(self, category, message).respond_to(req);
-        }
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let mut b = Response::build();
         b.status(self.status);
         match self.body {
@@ -96,6 +93,12 @@ impl<'r> Responder<'r, 'static> for Reply {
         }
         for (k, v) in self.headers {
             b.header(Header::new(k, v));
+        }
+        // A header rather than the cookie jar: denial replies are built in `on_response`,
+        // after Rocket has written the jar's changes.
+        if let Some((category, message)) = &self.flash {
+            let cfg = req.rocket().state::<SecurityState>().map(|s| &s.config);
+            b.header_adjoin(crate::session::flash_cookie(cfg, category, message));
         }
         Ok(b.finalize())
     }
@@ -253,6 +256,8 @@ pub fn quote(v: &str) -> String {
 ///
 /// Parity: `default_unauthn_handler`, `default_unauthz_handler`, `default_reauthn_handler`,
 /// `anonymous_user_required`, CSRF errors.
+///
+/// Redirects flash their reason (category `error`), as Flask-Security's handlers do.
 pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Request<'_>) -> Reply {
     let cfg = &state.config;
     let want_json = (state.hooks.want_json)(req);
@@ -274,18 +279,22 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                 )
                 .header("WWW-Authenticate", www)
             } else {
-                Reply::redirect(format!(
-                    "{}?next={}",
-                    cfg.url(&cfg.login_url),
-                    quote(&relative_url(req))
-                ))
+                flash_if(
+                    cfg,
+                    Reply::redirect(format!(
+                        "{}?next={}",
+                        cfg.url(&cfg.login_url),
+                        quote(&relative_url(req))
+                    )),
+                    messages::UNAUTHENTICATED,
+                )
             }
         }
         Denial::Unauthorized { .. } => {
             if want_json {
                 errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED])
             } else if let Some(view) = &cfg.unauthorized_view {
-                Reply::redirect(view.clone())
+                flash_if(cfg, Reply::redirect(view.clone()), messages::UNAUTHORIZED)
             } else {
                 Reply::new(
                     Status::Forbidden,
@@ -308,11 +317,15 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                     }),
                 )
             } else {
-                Reply::redirect(format!(
-                    "{}?next={}",
-                    cfg.url(&cfg.verify_url),
-                    quote(&relative_url(req))
-                ))
+                flash_if(
+                    cfg,
+                    Reply::redirect(format!(
+                        "{}?next={}",
+                        cfg.url(&cfg.verify_url),
+                        quote(&relative_url(req))
+                    )),
+                    messages::REAUTHENTICATION_REQUIRED,
+                )
             }
         }
         Denial::AnonymousRequired => {
@@ -401,5 +414,14 @@ pub fn internal_error(state: &SecurityState, want_json: bool, err: &crate::Secur
         json_reply(state, status, json!({ "errors": [text] }))
     } else {
         Reply::new(status, ReplyBody::Text(text))
+    }
+}
+
+/// Adds an `error` flash to a denial redirect unless `flash_messages` is off.
+fn flash_if(cfg: &crate::config::SecurityConfig, reply: Reply, message: &str) -> Reply {
+    if cfg.flash_messages {
+        reply.flash("error", message)
+    } else {
+        reply
     }
 }

@@ -125,6 +125,47 @@ pub fn clear_remember(jar: &CookieJar<'_>, cfg: &SecurityConfig) {
 }
 
 /// A cookie attribute set for the CSRF cookie.
+/// Name of Rocket's flash cookie, which `rocket::request::FlashMessage` reads.
+pub(crate) const FLASH_COOKIE: &str = "_flash";
+
+/// A flash message in Rocket's format (`<len(kind)>:<kind><message>`), so the
+/// application's `FlashMessage` guard reads it. Unlike Rocket's own (`SameSite=Strict`),
+/// it takes the session cookie's SameSite and Secure: a Strict cookie does not come back
+/// on the redirect that follows a link clicked in a mail. HttpOnly; five minutes, as Rocket.
+pub(crate) fn flash_cookie(
+    cfg: Option<&SecurityConfig>,
+    kind: &str,
+    message: &str,
+) -> Cookie<'static> {
+    Cookie::build((FLASH_COOKIE, format!("{}:{kind}{message}", kind.len())))
+        .path("/")
+        .http_only(true)
+        .secure(cfg.is_none_or(|c| c.session_cookie_secure))
+        .same_site(cfg.map_or(SameSite::Lax, |c| samesite(&c.session_cookie_samesite)))
+        .max_age(rocket::time::Duration::minutes(5))
+        .build()
+}
+
+/// Reads the flash cookie as Rocket does, without Rocket's panic on a length that falls
+/// inside a multi-byte character. A malformed cookie is removed (so it cannot make the
+/// application's own `FlashMessage` guard panic either) and reads as nothing.
+pub(crate) fn read_flash(jar: &CookieJar<'_>) -> Option<(String, String)> {
+    let value = jar.get(FLASH_COOKIE)?.value().to_owned();
+    let parsed = value.split_once(':').and_then(|(len, kv)| {
+        let n = len.parse::<usize>().ok()?;
+        (n <= kv.len() && kv.is_char_boundary(n)).then(|| (kv[..n].to_owned(), kv[n..].to_owned()))
+    });
+    if parsed.is_none() {
+        jar.remove(Cookie::build(FLASH_COOKIE).path("/"));
+    }
+    parsed
+}
+
+/// Removes the flash cookie once its message has been shown.
+pub(crate) fn consume_flash(jar: &CookieJar<'_>) {
+    jar.remove(Cookie::build(FLASH_COOKIE).path("/"));
+}
+
 pub(crate) fn csrf_cookie(cfg: &SecurityConfig, name: &str, value: String) -> Cookie<'static> {
     Cookie::build((name.to_owned(), value))
         .path("/")

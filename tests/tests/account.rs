@@ -1488,3 +1488,79 @@ async fn admin_change_password_and_token_callers_of_change() {
         assert_eq!(mailer.messages().last().unwrap().template, "change_notice");
     }
 }
+
+/// The flash cookie: Rocket's format, but the session cookie's SameSite (a Strict cookie
+/// would not come back on the redirect after a link clicked in a mail) and HttpOnly;
+/// denials flash their reason; a malformed cookie is dropped instead of failing the page.
+#[rocket::async_test]
+async fn flash_cookie_denials_and_malformed_cookies() {
+    let b = backends()[0];
+    let (app, _) = captured(b, |f| f).await;
+
+    // An anonymous browser sent to the login page is told why, as Flask-Security does.
+    let r = app.client.get("/session").dispatch().await;
+    assert_eq!(r.status(), Status::Found);
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some("/login?next=%2Fsession")
+    );
+    let set: Vec<&str> = r.headers().get("Set-Cookie").collect();
+    let flash = set
+        .iter()
+        .find(|c| c.starts_with("_flash="))
+        .unwrap_or_else(|| panic!("no flash cookie in {set:?}"));
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=300"] {
+        assert!(flash.contains(attr), "{attr} missing from {flash}");
+    }
+    assert_eq!(
+        flashed_on(&app, "/login").await,
+        Some((
+            "error".into(),
+            "You must sign in to view this resource.".into()
+        ))
+    );
+
+    // A JSON caller gets the 401 body and no flash.
+    let r = app.get_json("/session").await;
+    assert_eq!(r.status(), Status::Unauthorized);
+    assert!(r
+        .headers()
+        .get("Set-Cookie")
+        .all(|c| !c.starts_with("_flash=")));
+
+    // A cookie whose length falls inside a character (Rocket's own reader panics on it),
+    // or that is not in the format at all, reads as nothing and is removed.
+    for bad in ["1:\u{e9}", "x:abc", "99:abc", ":"] {
+        let r = app
+            .client
+            .get("/login")
+            .cookie(rocket::http::Cookie::new("_flash", bad))
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok, "{bad:?}");
+        let removed = r
+            .headers()
+            .get("Set-Cookie")
+            .any(|c| c.starts_with("_flash=;") || c.starts_with("_flash=\"\";"));
+        let html = r.into_string().await.unwrap();
+        assert_eq!(flashed(&html), None, "{bad:?}");
+        assert!(removed, "{bad:?}");
+    }
+
+    // /reset and /reset/<token> are anonymous-only, as Flask-Security's views.
+    app.user("anon@example.com", "battery staple 9", &[]).await;
+    let (s, _) = app.login("anon@example.com", "battery staple 9").await;
+    assert_eq!(s, Status::Ok);
+    for uri in ["/reset", "/reset/some-token"] {
+        let r = app.client.get(uri).dispatch().await;
+        assert_eq!(r.status(), Status::Found, "{uri}");
+        assert_eq!(r.headers().get_one("Location"), Some("/"), "{uri}");
+        let r = app.get_json(uri).await;
+        assert_eq!(r.status(), Status::BadRequest, "{uri}");
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(
+            v["response"]["errors"],
+            json!(["You can only access this endpoint when not logged in."])
+        );
+    }
+}

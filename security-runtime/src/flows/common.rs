@@ -193,12 +193,9 @@ pub(crate) fn page(
     use crate::html::escape;
     // A message flashed by the redirect that led here comes first, as in Flask-Security's
     // templates (`get_flashed_messages(with_categories=true)`).
-    let flashed = ctx.flash.as_ref().map(|f| {
-        format!(
-            "<li class=\"{}\">{}</li>",
-            escape(f.kind()),
-            escape(f.message())
-        )
+    let flashed = ctx.flash.as_ref().map(|(kind, message)| {
+        crate::session::consume_flash(ctx.jar);
+        format!("<li class=\"{}\">{}</li>", escape(kind), escape(message))
     });
     let msgs: String = flashed
         .into_iter()

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use rocket::http::{CookieJar, Method};
-use rocket::request::{FlashMessage, FromRequest, Outcome, Request};
+use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Route;
 
 use crate::config::SecurityConfig;
@@ -50,9 +50,9 @@ pub struct SecurityCtx<'r> {
     pub csrf_header: Option<String>,
     /// Who is signed in (token, then session).
     pub current: Option<Authn>,
-    /// A message flashed by the previous response; reading it removes the cookie, so only
-    /// the HTML pages read it (through `page`).
-    pub flash: Option<FlashMessage<'r>>,
+    /// A message (category, text) flashed by the previous response. Only the HTML pages
+    /// show it, and only then is the cookie removed (so a JSON call leaves it in place).
+    pub flash: Option<(String, String)>,
 }
 
 impl SecurityCtx<'_> {
@@ -128,11 +128,7 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             include_auth_token: req.query_value::<&str>("include_auth_token").is_some(),
             csrf_header,
             current,
-            flash: req
-                .guard::<Option<FlashMessage<'r>>>()
-                .await
-                .succeeded()
-                .flatten(),
+            flash: session::read_flash(req.cookies()),
         })
     }
 }

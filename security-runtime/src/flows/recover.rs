@@ -86,6 +86,10 @@ async fn recovery_user(
 /// `GET /reset`: the forgot-password form, or `{csrf_token}`.
 #[rocket::get("/")]
 pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
+    // Parity: `forgot_password` is `anonymous_user_required`.
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
     }
@@ -102,6 +106,10 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /reset`: mails reset instructions.
 #[rocket::post("/", data = "<input>")]
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    // Parity: `forgot_password` is `anonymous_user_required`.
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     match forgot(&ctx, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
@@ -247,6 +255,10 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
 /// `GET /reset/<token>`: SPA redirect, or the new-password form.
 #[rocket::get("/<token>")]
 pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
+    // Parity: `reset_password` is `anonymous_user_required`.
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     let st = ctx.state;
     let cfg = &st.config;
     let check = match check_reset(st, token).await {
@@ -274,6 +286,10 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 /// `POST /reset/<token>`: sets the new password.
 #[rocket::post("/<token>", data = "<input>")]
 pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
+    // Parity: `reset_password` is `anonymous_user_required`.
+    if ctx.current.is_some() {
+        return super::register::already_authenticated(&ctx);
+    }
     match reset(&ctx, token, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
