@@ -70,7 +70,7 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
         Ok(v) => v,
         Err(_) => return Ok(TokenCheck::Rejected),
     };
-    let (uid, claims) = match &data {
+    let (uid, claims) = match data {
         Value::Object(m) => {
             let (Some(Value::String(uid)), Some(_), Some(exp)) =
                 (m.get("uid"), m.get("ver"), m.get("exp"))
@@ -81,7 +81,7 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
             if exp < 0.0 || (exp > 0.0 && exp < now) {
                 return Ok(TokenCheck::Rejected);
             }
-            (uid.clone(), m.clone())
+            (uid.clone(), m)
         }
         // Legacy v4 `[uid]` and v3 `[?, ?, uid]` tokens.
         Value::Array(a) => match a.as_slice() {
@@ -227,14 +227,12 @@ pub async fn admin_change_password(
     new_password: &str,
     notify: bool,
 ) -> Result<()> {
-    let mut next = user.clone();
-    next.password = Some(state.hash_password(new_password).await?);
-    next.fs_uniquifier = crate::datastore::new_uniquifier();
-    if next.fs_token_uniquifier.is_some() {
-        next.fs_token_uniquifier = Some(crate::datastore::new_uniquifier());
-    }
-    state.datastore.put_user(&mut next).await?;
-    *user = next;
+    let hash = state.hash_password(new_password).await?;
+    crate::datastore::update(state.datastore.as_ref(), user, |u| {
+        u.password = Some(hash);
+        u.rotate_identity();
+    })
+    .await?;
     state.send(Signal::PasswordChanged { user_id: user.id });
     if notify && state.config.send_password_change_email {
         let subject = &state.config.email_subject_password_change_notice;

@@ -57,6 +57,15 @@ pub struct User {
 }
 
 impl User {
+    /// New `fs_uniquifier`, and a new `fs_token_uniquifier` when the user has one: every
+    /// session, remember cookie and auth token of the user dies once this is stored.
+    pub fn rotate_identity(&mut self) {
+        self.fs_uniquifier = crate::datastore::new_uniquifier();
+        if self.fs_token_uniquifier.is_some() {
+            self.fs_token_uniquifier = Some(crate::datastore::new_uniquifier());
+        }
+    }
+
     /// Parity: `UserMixin.has_role`.
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r.name == role)

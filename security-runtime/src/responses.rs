@@ -53,7 +53,8 @@ impl Reply {
         }
     }
 
-    /// Adds a flash message (`category` is Flask-Security's: `success`, `info`, `error`).
+    /// Adds a flash message (`category` is Flask-Security's: `success`, `info`, `error`);
+    /// not sent when `flash_messages` is off.
     pub fn flash(mut self, category: &str, message: impl Into<String>) -> Self {
         self.flash = Some((category.to_owned(), message.into()));
         self
@@ -96,9 +97,12 @@ impl<'r> Responder<'r, 'static> for Reply {
         }
         // A header rather than the cookie jar: denial replies are built in `on_response`,
         // after Rocket has written the jar's changes.
+        // `flash_messages = false` silences every flash, the crate's and a hook's alike.
         if let Some((category, message)) = &self.flash {
             let cfg = req.rocket().state::<SecurityState>().map(|s| &s.config);
-            b.header_adjoin(crate::session::flash_cookie(cfg, category, message));
+            if cfg.is_none_or(|c| c.flash_messages) {
+                b.header_adjoin(crate::session::flash_cookie(cfg, category, message));
+            }
         }
         Ok(b.finalize())
     }
@@ -279,22 +283,19 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                 )
                 .header("WWW-Authenticate", www)
             } else {
-                flash_if(
-                    cfg,
-                    Reply::redirect(format!(
-                        "{}?next={}",
-                        cfg.url(&cfg.login_url),
-                        quote(&relative_url(req))
-                    )),
-                    messages::UNAUTHENTICATED,
-                )
+                Reply::redirect(format!(
+                    "{}?next={}",
+                    cfg.url(&cfg.login_url),
+                    quote(&relative_url(req))
+                ))
+                .flash("error", messages::UNAUTHENTICATED)
             }
         }
         Denial::Unauthorized { .. } => {
             if want_json {
                 errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED])
             } else if let Some(view) = &cfg.unauthorized_view {
-                flash_if(cfg, Reply::redirect(view.clone()), messages::UNAUTHORIZED)
+                Reply::redirect(view.clone()).flash("error", messages::UNAUTHORIZED)
             } else {
                 Reply::new(
                     Status::Forbidden,
@@ -317,28 +318,15 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                     }),
                 )
             } else {
-                flash_if(
-                    cfg,
-                    Reply::redirect(format!(
-                        "{}?next={}",
-                        cfg.url(&cfg.verify_url),
-                        quote(&relative_url(req))
-                    )),
-                    messages::REAUTHENTICATION_REQUIRED,
-                )
+                Reply::redirect(format!(
+                    "{}?next={}",
+                    cfg.url(&cfg.verify_url),
+                    quote(&relative_url(req))
+                ))
+                .flash("error", messages::REAUTHENTICATION_REQUIRED)
             }
         }
-        Denial::AnonymousRequired => {
-            if want_json {
-                errors_reply(
-                    state,
-                    Status::BadRequest,
-                    &[messages::ANONYMOUS_USER_REQUIRED],
-                )
-            } else {
-                Reply::redirect(cfg.post_login_view.clone())
-            }
-        }
+        Denial::AnonymousRequired => anonymous_required_reply(state, want_json),
         Denial::Csrf(msg) => {
             if want_json {
                 errors_reply(state, Status::BadRequest, &[msg])
@@ -417,11 +405,16 @@ pub fn internal_error(state: &SecurityState, want_json: bool, err: &crate::Secur
     }
 }
 
-/// Adds an `error` flash to a denial redirect unless `flash_messages` is off.
-fn flash_if(cfg: &crate::config::SecurityConfig, reply: Reply, message: &str) -> Reply {
-    if cfg.flash_messages {
-        reply.flash("error", message)
+/// Parity: `anonymous_user_required` for a signed-in caller: JSON 400, else a redirect to
+/// `post_login_view`. The security views that are anonymous-only answer with this too.
+pub fn anonymous_required_reply(state: &SecurityState, want_json: bool) -> Reply {
+    if want_json {
+        errors_reply(
+            state,
+            Status::BadRequest,
+            &[messages::ANONYMOUS_USER_REQUIRED],
+        )
     } else {
-        reply
+        Reply::redirect(state.config.post_login_view.clone())
     }
 }

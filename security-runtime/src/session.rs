@@ -124,7 +124,6 @@ pub fn clear_remember(jar: &CookieJar<'_>, cfg: &SecurityConfig) {
     }
 }
 
-/// A cookie attribute set for the CSRF cookie.
 /// Name of Rocket's flash cookie, which `rocket::request::FlashMessage` reads.
 pub(crate) const FLASH_COOKIE: &str = "_flash";
 
@@ -166,6 +165,7 @@ pub(crate) fn consume_flash(jar: &CookieJar<'_>) {
     jar.remove(Cookie::build(FLASH_COOKIE).path("/"));
 }
 
+/// A cookie attribute set for the CSRF cookie.
 pub(crate) fn csrf_cookie(cfg: &SecurityConfig, name: &str, value: String) -> Cookie<'static> {
     Cookie::build((name.to_owned(), value))
         .path("/")

@@ -288,6 +288,19 @@ fn app_user(user: CurrentUser<AppUser>) -> Json<Value> {
     Json(json!({"email": user.email, "nickname": user.nickname, "active": user.active}))
 }
 
+/// The messages of one field in a Flask-Security error envelope
+/// (`response.field_errors.<field>`), empty when there are none.
+pub fn field_errors(body: &Value, field: &str) -> Vec<String> {
+    body["response"]["field_errors"][field]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The application routes of the tests.
 pub fn demo_routes() -> Vec<rocket::Route> {
     routes![
@@ -446,7 +459,8 @@ impl TestApp {
             .await
     }
 
-    /// GET with an auth token header, from an untracked-cookie request.
+    /// GET with an auth token header. The client is tracked, so the session cookie goes
+    /// along too: log out first to see what the token alone does.
     pub async fn get_with_token(&self, uri: &str, token: &str) -> LocalResponse<'_> {
         self.client
             .get(uri.to_owned())
@@ -462,16 +476,6 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
     use base64::Engine;
     let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
     Header::new("Authorization", format!("Basic {v}"))
-}
-
-/// Runs `f` once per configured backend.
-#[macro_export]
-macro_rules! each_backend {
-    (|$b:ident| $body:block) => {
-        for $b in $crate::backends() {
-            $body
-        }
-    };
 }
 
 pub mod smtp;

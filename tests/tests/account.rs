@@ -12,7 +12,7 @@ use rocket::serde::json::{json, Value};
 use security_runtime::mail::CapturingMailer;
 use security_runtime::{Security, UserQuery};
 use security_tests::smtp::SmtpSink;
-use security_tests::{backends, Backend, TestApp};
+use security_tests::{backends, field_errors, Backend, TestApp};
 
 fn features(f: Figment) -> Figment {
     f.merge(("security.registerable", true))
@@ -70,13 +70,6 @@ fn find_link(text: &str) -> String {
 fn path_of(link: &str) -> String {
     link.trim_start_matches("https://app.example.com")
         .to_owned()
-}
-
-fn errs(v: &Value, field: &str) -> Vec<String> {
-    v["response"]["field_errors"][field]
-        .as_array()
-        .map(|a| a.iter().map(|x| x.as_str().unwrap().to_owned()).collect())
-        .unwrap_or_default()
 }
 
 async fn post(app: &TestApp, uri: &str, body: Value) -> (Status, Value) {
@@ -170,7 +163,7 @@ async fn register_logs_in_when_not_confirmable() {
             let (s, v) = post(&app, "/register", body.clone()).await;
             assert_eq!(s, Status::BadRequest, "{body}");
             assert_eq!(
-                errs(&v, field),
+                field_errors(&v, field),
                 vec![msg.to_string()],
                 "{b:?} {body} -> {v}"
             );
@@ -209,7 +202,10 @@ async fn register_confirm_login_through_real_smtp() {
         );
         let (s, v) = app.login("conf@example.com", "battery staple 9").await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(errs(&v, "email"), vec!["Email requires confirmation."]);
+        assert_eq!(
+            field_errors(&v, "email"),
+            vec!["Email requires confirmation."]
+        );
         let mail = sink.wait_for(1, Duration::from_secs(10)).await;
         assert_eq!(mail[0].rcpt_to, vec!["conf@example.com"]);
         assert_eq!(mail[0].header("Subject").as_deref(), Some("Welcome"));
@@ -291,12 +287,15 @@ async fn confirmation_expiry_and_resend() {
     let (s, v) = post(&app, "/confirm", json!({"email": "e@example.com"})).await;
     assert_eq!(s, Status::BadRequest);
     assert_eq!(
-        errs(&v, "email"),
+        field_errors(&v, "email"),
         vec!["Your email has already been confirmed."]
     );
     let (s, v) = post(&app, "/confirm", json!({"email": "nobody@example.com"})).await;
     assert_eq!(s, Status::BadRequest);
-    assert_eq!(errs(&v, "email"), vec!["Specified user does not exist"]);
+    assert_eq!(
+        field_errors(&v, "email"),
+        vec!["Specified user does not exist"]
+    );
 }
 
 #[rocket::async_test]
@@ -365,7 +364,10 @@ async fn forgot_and_reset_password_through_real_smtp() {
         )
         .await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(errs(&v, "password_confirm"), vec!["Passwords do not match"]);
+        assert_eq!(
+            field_errors(&v, "password_confirm"),
+            vec!["Passwords do not match"]
+        );
         let (s, v) = post(
             &app,
             &path,
@@ -412,10 +414,19 @@ async fn forgot_and_reset_password_through_real_smtp() {
             notice[1].header("Subject").as_deref(),
             Some("Your password has been reset")
         );
-        // Unknown and inactive addresses.
+        // Unknown and inactive addresses; neither gets mail.
         let (s, v) = post(&app, "/reset", json!({"email": "nobody@example.com"})).await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(errs(&v, "email"), vec!["Specified user does not exist"]);
+        assert_eq!(
+            field_errors(&v, "email"),
+            vec!["Specified user does not exist"]
+        );
+        let mut off = app.user("off@example.com", "battery staple 9", &[]).await;
+        app.datastore().deactivate_user(&mut off).await.unwrap();
+        let (s, v) = post(&app, "/reset", json!({"email": "off@example.com"})).await;
+        assert_eq!(s, Status::BadRequest);
+        assert_eq!(field_errors(&v, "email"), vec!["Account is disabled."]);
+        assert_eq!(sink.received().len(), 2, "{b:?}");
     }
 }
 
@@ -490,7 +501,11 @@ async fn change_password() {
         for (body, field, msg) in cases {
             let (s, v) = post(&app, "/change", body.clone()).await;
             assert_eq!(s, Status::BadRequest, "{body}");
-            assert_eq!(errs(&v, field), vec![msg.to_string()], "{b:?} {body}");
+            assert_eq!(
+                field_errors(&v, field),
+                vec![msg.to_string()],
+                "{b:?} {body}"
+            );
         }
         let (s, v) = post(&app, "/change?include_auth_token", json!({"password": "old password 1", "new_password": "new password 2", "new_password_confirm": "new password 2"})).await;
         assert_eq!(s, Status::Ok, "{v}");
@@ -547,7 +562,7 @@ async fn change_email_through_real_smtp_and_freshness() {
         let (s, v) = post(&app, "/change-email", json!({"email": "taken@example.com"})).await;
         assert_eq!(s, Status::BadRequest);
         assert_eq!(
-            errs(&v, "email"),
+            field_errors(&v, "email"),
             vec!["taken@example.com is already associated with an account."]
         );
         let (s, v) = post(&app, "/change-email", json!({"email": "after@example.com"})).await;
@@ -614,11 +629,15 @@ async fn change_and_recover_username() {
         let (s, v) = post(&app, "/change-username", json!({"username": "Taken"})).await;
         assert_eq!(s, Status::BadRequest);
         assert_eq!(
-            errs(&v, "username"),
+            field_errors(&v, "username"),
             vec!["Taken is already associated with an account."]
         );
         let (s, v) = post(&app, "/change-username", json!({"username": "bad name!"})).await;
         assert_eq!(s, Status::BadRequest, "{v}");
+        assert_eq!(
+            field_errors(&v, "username"),
+            vec!["Username can contain only letters and numbers"]
+        );
         let (s, v) = post(&app, "/change-username", json!({"username": "newname"})).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert_eq!(
@@ -726,7 +745,7 @@ async fn concurrent_registrations_of_one_email() {
             }
         }
         assert_eq!(ok, 1, "{b:?}");
-        // The unique index allows at most one row; this proves it is there.
+        // The winner's row is there (the unique index refused the others: one 200 above).
         let u = app
             .datastore()
             .find_user(&UserQuery::Email("same@example.com".into()), false)

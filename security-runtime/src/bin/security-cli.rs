@@ -13,7 +13,6 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use security_runtime::datastore::new_uniquifier;
 use security_runtime::hashing::PasswordContext;
 use security_runtime::messages;
 use security_runtime::validation::{
@@ -516,11 +515,8 @@ async fn change_password(ctx: &Ctx, identity: &str, password: Option<String>) ->
             ))
         })?;
     user.password = Some(hash(&ctx.cfg, password).await?);
-    user.fs_uniquifier = new_uniquifier();
     // Outstanding auth tokens die with the old password too.
-    if user.fs_token_uniquifier.is_some() {
-        user.fs_token_uniquifier = Some(new_uniquifier());
-    }
+    user.rotate_identity();
     ctx.ds.put_user(&mut user).await.map_err(db_error)?;
     Ok(format!(
         "Password of user \"{identity}\" has been changed; all of their sessions have ended."

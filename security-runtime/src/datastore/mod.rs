@@ -185,10 +185,7 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// reset, in one write.
     async fn reset_user_access(&self, user: &mut User) -> Result<()> {
         update(self, user, |u| {
-            u.fs_uniquifier = new_uniquifier();
-            if u.fs_token_uniquifier.is_some() {
-                u.fs_token_uniquifier = Some(new_uniquifier());
-            }
+            u.rotate_identity();
             u.tf_primary_method = None;
             u.tf_totp_secret = None;
             u.tf_phone_number = None;
@@ -296,7 +293,7 @@ pub trait UserDatastore: Send + Sync + 'static {
 }
 
 /// Applies `change` to a copy of `user`, stores it, and only then updates `user`.
-async fn update<D, F>(ds: &D, user: &mut User, change: F) -> Result<()>
+pub(crate) async fn update<D, F>(ds: &D, user: &mut User, change: F) -> Result<()>
 where
     D: UserDatastore + ?Sized,
     F: FnOnce(&mut User) + Send,

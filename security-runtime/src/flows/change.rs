@@ -13,7 +13,7 @@ use super::common::{
 };
 use super::SecurityCtx;
 use crate::auth::login_user;
-use crate::datastore::{new_uniquifier, UserQuery};
+use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
@@ -127,10 +127,7 @@ pub async fn change_password(
     // browser (the remember cookie is kept when there was one).
     // Stricter than Flask-Security: auth tokens die with the old password too.
     user.password = Some(st.hash_password(&pw).await?);
-    user.fs_uniquifier = new_uniquifier();
-    if user.fs_token_uniquifier.is_some() {
-        user.fs_token_uniquifier = Some(new_uniquifier());
-    }
+    user.rotate_identity();
     crate::auth::prepare_token_identity(
         &mut user,
         ctx.include_auth_token || cfg.backwards_compat_auth_token,
@@ -167,7 +164,6 @@ pub async fn change_password(
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }
     Ok(flash_redirect(
-        st,
         cfg.post_change_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
@@ -317,7 +313,7 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
             .change_email_error_view
             .clone()
             .unwrap_or_else(|| cfg.url(&cfg.change_email_url));
-        flash_redirect(st, to, "error", m)
+        flash_redirect(to, "error", m)
     };
     if expired && !invalid {
         return Ok(err(msg::change_email_expired(&within_text(
@@ -372,7 +368,6 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         return Ok(json_reply(st, Status::Ok, json!({})));
     }
     Ok(flash_redirect(
-        st,
         cfg.post_change_email_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),
@@ -487,7 +482,6 @@ pub async fn change_username(
         return Ok(json_ok(ctx, Map::new(), Some((&user, false))));
     }
     Ok(flash_redirect(
-        st,
         cfg.post_change_username_view
             .clone()
             .unwrap_or_else(|| cfg.post_login_view.clone()),

@@ -354,21 +354,16 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
     }
 }
 
-/// A form-mode redirect carrying a flashed message, unless `flash_messages` is off.
+/// A form-mode redirect carrying a flashed message (dropped when `flash_messages` is
+/// off, see [`Reply::flash`]).
 ///
 /// Parity: `do_flash(m, c); return redirect(...)`.
 pub(crate) fn flash_redirect(
-    st: &SecurityState,
     to: impl Into<String>,
     category: &str,
     message: impl Into<String>,
 ) -> Reply {
-    let r = Reply::redirect(to);
-    if st.config.flash_messages {
-        r.flash(category, message)
-    } else {
-        r
-    }
+    Reply::redirect(to).flash(category, message)
 }
 
 /// A redirect to a configured view with query parameters (SPA behaviour).

@@ -15,7 +15,7 @@ use crate::auth::{login_user, logout_user};
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages as msg;
-use crate::responses::{errors_reply, json_reply, FormErrors, Reply, ReplyBody};
+use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 
 /// `GET /confirm`: the form (email prefilled from `?email=`), or `{csrf_token}`.
@@ -52,7 +52,6 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
     let (raw, email) = read_email(input, &mut errors);
     let action = cfg.url(&cfg.confirm_url);
     let fields = one_field("email", "email", raw.as_deref().unwrap_or(""));
-    let csrf_failed = errors.first("csrf_token").is_some();
     let user = match (&email, errors.is_empty()) {
         (Some(e), true) => {
             st.datastore
@@ -76,7 +75,7 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
             Some(_) => {}
         }
     }
-    if !errors.is_empty() || (csrf_failed && cfg.return_generic_responses) {
+    if !errors.is_empty() {
         return Ok(fail(
             ctx,
             &errors,
@@ -125,7 +124,7 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
 /// Outcome of checking a confirmation token.
 enum Confirmed {
     Done(Box<crate::model::User>),
-    Already(Box<crate::model::User>),
+    Already,
     Expired,
     Invalid,
 }
@@ -161,7 +160,7 @@ async fn check_confirm(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Conf
         return Ok(Confirmed::Expired);
     }
     if user.confirmed_at.is_some() {
-        return Ok(Confirmed::Already(Box::new(user)));
+        return Ok(Confirmed::Already);
     }
     let now = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
         .map(|d| d.naive_utc())
@@ -192,45 +191,36 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
         Err(e) => return crate::responses::internal_error(st, ctx.want_json, &e),
     };
     let within = within_text(cfg.confirm_email_within);
-    let (error, info): (Option<String>, Option<&str>) = match &outcome {
-        Confirmed::Invalid => (Some(msg::INVALID_CONFIRMATION_TOKEN.into()), None),
-        Confirmed::Expired => (Some(msg::confirmation_expired(&within)), None),
-        Confirmed::Already(_) => (None, Some(msg::ALREADY_CONFIRMED)),
-        Confirmed::Done(_) => (None, None),
+    // Anything but a fresh confirmation goes back to the start-over view with a notice.
+    let (category, m) = match outcome {
+        Confirmed::Done(user) => return confirmed(ctx, *user).await,
+        Confirmed::Invalid => ("error", msg::INVALID_CONFIRMATION_TOKEN.to_owned()),
+        Confirmed::Expired => ("error", msg::confirmation_expired(&within)),
+        Confirmed::Already => ("info", msg::ALREADY_CONFIRMED.to_owned()),
     };
-    if let Some(err) = &error {
-        if spa(st) {
-            let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
-            return redirect_with(&view, &[("error", err)]);
-        }
-        if ctx.want_json {
-            return errors_reply(st, Status::BadRequest, &[err]);
-        }
-        // A browser goes back to "send me a new link", with the reason flashed.
-        let to = cfg
-            .confirm_error_view
-            .clone()
-            .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
-        return flash_redirect(st, to, "error", err.clone());
+    if spa(st) {
+        let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
+        return redirect_with(&view, &[(category, &m)]);
     }
-    let (Confirmed::Done(user) | Confirmed::Already(user)) = outcome else {
-        return Reply::new(Status::BadRequest, ReplyBody::Empty);
-    };
-    let mut user = *user;
-    if let Some(i) = info {
-        if spa(st) {
-            let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
-            return redirect_with(&view, &[("info", i)]);
-        }
-        if ctx.want_json {
-            return json_reply(st, Status::Ok, json!({}));
-        }
-        let to = cfg
-            .confirm_error_view
-            .clone()
-            .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
-        return flash_redirect(st, to, "info", i);
+    if ctx.want_json {
+        return if category == "error" {
+            errors_reply(st, Status::BadRequest, &[&m])
+        } else {
+            json_reply(st, Status::Ok, json!({}))
+        };
     }
+    // A browser goes back to "send me a new link", with the notice flashed.
+    let to = cfg
+        .confirm_error_view
+        .clone()
+        .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
+    flash_redirect(to, category, m)
+}
+
+/// A fresh confirmation: other sessions on this browser end, optional login, redirect.
+async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply {
+    let st = ctx.state;
+    let cfg = &st.config;
     // Someone else logged in on this browser is logged out first.
     if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
         logout_user(
@@ -277,5 +267,5 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
             cfg.url(&cfg.login_url)
         }
     });
-    flash_redirect(st, to, "success", msg::EMAIL_CONFIRMED)
+    flash_redirect(to, "success", msg::EMAIL_CONFIRMED)
 }

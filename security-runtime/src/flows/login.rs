@@ -220,11 +220,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     let st = ctx.state;
     let cfg = &st.config;
     if ctx.current.is_some() {
-        return Ok(if ctx.want_json {
-            crate::responses::errors_reply(st, Status::BadRequest, &[msg::ANONYMOUS_USER_REQUIRED])
-        } else {
-            Reply::redirect(cfg.post_login_view.clone())
-        });
+        return Ok(ctx.already_authenticated());
     }
     let mut errors = FormErrors::default();
     let Some(fields) = read_fields(ctx, input, &mut errors) else {

@@ -56,6 +56,11 @@ pub struct SecurityCtx<'r> {
 }
 
 impl SecurityCtx<'_> {
+    /// The answer of an anonymous-only view to a signed-in caller.
+    pub fn already_authenticated(&self) -> crate::responses::Reply {
+        crate::responses::anonymous_required_reply(self.state, self.want_json)
+    }
+
     /// The session.
     pub fn session(&self) -> SessionData {
         session::load(self.cell, self.jar, &self.state.config)

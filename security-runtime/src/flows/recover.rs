@@ -13,7 +13,7 @@ use super::common::{
     send_mail, spa, token_path, validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
-use crate::datastore::{new_uniquifier, UserQuery};
+use crate::datastore::UserQuery;
 use crate::fairing::SecurityState;
 use crate::input::FormInput;
 use crate::messages as msg;
@@ -37,7 +37,6 @@ async fn recovery_user(
     ctx: &SecurityCtx<'_>,
     input: &FormInput,
     errors: &mut FormErrors,
-    check_state: bool,
 ) -> crate::Result<(Option<String>, Option<User>)> {
     let st = ctx.state;
     let cfg = &st.config;
@@ -62,7 +61,7 @@ async fn recovery_user(
             }
             return Ok((raw, None));
         }
-        Some(u) if check_state => {
+        Some(u) => {
             let problem = if !u.active {
                 Some(msg::DISABLED_ACCOUNT)
             } else if cfg.confirmable && !cfg.login_without_confirmation && u.confirmed_at.is_none()
@@ -78,7 +77,6 @@ async fn recovery_user(
                 return Ok((raw, None));
             }
         }
-        _ => {}
     }
     Ok((raw, user))
 }
@@ -88,7 +86,7 @@ async fn recovery_user(
 pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
     // Parity: `forgot_password` is `anonymous_user_required`.
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
@@ -108,7 +106,7 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     // Parity: `forgot_password` is `anonymous_user_required`.
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     match forgot(&ctx, &input).await {
         Ok(r) => r,
@@ -121,7 +119,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
     let st = ctx.state;
     let cfg = &st.config;
     let mut errors = FormErrors::default();
-    let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
+    let (raw, user) = recovery_user(ctx, input, &mut errors).await?;
     let action = cfg.url(&cfg.reset_url);
     if !errors.is_empty() {
         return Ok(fail(
@@ -249,7 +247,7 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
         return crate::responses::errors_reply(st, Status::BadRequest, &[err]);
     }
     // A browser goes back to "forgot password", with the reason flashed.
-    flash_redirect(st, st.config.url(&st.config.reset_url), "error", err)
+    flash_redirect(st.config.url(&st.config.reset_url), "error", err)
 }
 
 /// `GET /reset/<token>`: SPA redirect, or the new-password form.
@@ -257,7 +255,7 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
 pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     // Parity: `reset_password` is `anonymous_user_required`.
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     let st = ctx.state;
     let cfg = &st.config;
@@ -288,7 +286,7 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
     // Parity: `reset_password` is `anonymous_user_required`.
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     match reset(&ctx, token, &input).await {
         Ok(r) => r,
@@ -346,10 +344,7 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     };
     // One write: new hash and new uniquifiers (every session and token dies).
     user.password = Some(st.hash_password(&pw).await?);
-    user.fs_uniquifier = new_uniquifier();
-    if user.fs_token_uniquifier.is_some() {
-        user.fs_token_uniquifier = Some(new_uniquifier());
-    }
+    user.rotate_identity();
     st.datastore.put_user(&mut user).await?;
     st.send(Signal::PasswordReset { user_id: user.id });
     if cfg.send_password_reset_notice_email {
@@ -366,7 +361,6 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
         return Ok(json_reply(st, Status::Ok, json!({})));
     }
     Ok(flash_redirect(
-        st,
         cfg.post_reset_view
             .clone()
             .unwrap_or_else(|| cfg.url(&cfg.login_url)),
@@ -380,7 +374,7 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
 pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
     // Parity: `recover_username` is `anonymous_user_required`.
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
@@ -399,7 +393,7 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
 #[rocket::post("/", data = "<input>")]
 pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     if ctx.current.is_some() {
-        return super::register::already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     match recover_username(&ctx, &input).await {
         Ok(r) => r,
@@ -412,7 +406,7 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
     let st = ctx.state;
     let cfg = &st.config;
     let mut errors = FormErrors::default();
-    let (raw, user) = recovery_user(ctx, input, &mut errors, true).await?;
+    let (raw, user) = recovery_user(ctx, input, &mut errors).await?;
     let action = cfg.url(&cfg.username_recovery_url);
     if !errors.is_empty() {
         return Ok(fail(
@@ -442,7 +436,6 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
         return Ok(json_ok(ctx, Map::new(), None));
     }
     Ok(flash_redirect(
-        st,
         cfg.url(&cfg.login_url),
         "info",
         msg::USERNAME_RECOVERY_REQUEST,

@@ -8,7 +8,6 @@
 //! again; the database never keeps a user who cannot confirm. Without confirmable the
 //! welcome mail is informational: the user is kept and logged in, the failure logged.
 
-use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
@@ -22,7 +21,7 @@ use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
 use crate::redirect::{post_action_redirect, validate_redirect_url};
-use crate::responses::{errors_reply, FormErrors, Reply};
+use crate::responses::{FormErrors, Reply};
 use crate::signals::Signal;
 use crate::validation::normalize_email;
 use crate::SecurityError;
@@ -60,7 +59,7 @@ fn html_fields(email: &str, username: Option<&str>) -> Vec<HtmlField<'static>> {
 pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
     let st = ctx.state;
     if ctx.current.is_some() {
-        return already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
@@ -73,20 +72,6 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
         &html_fields("", un),
         &[],
     )
-}
-
-/// Parity: `anonymous_user_required` for the security views: JSON 400, else a redirect
-/// to `post_login_view`.
-pub(crate) fn already_authenticated(ctx: &SecurityCtx<'_>) -> Reply {
-    if ctx.want_json {
-        errors_reply(
-            ctx.state,
-            Status::BadRequest,
-            &[msg::ANONYMOUS_USER_REQUIRED],
-        )
-    } else {
-        Reply::redirect(ctx.state.config.post_login_view.clone())
-    }
 }
 
 /// The confirmation link and token for `user`.
@@ -112,7 +97,7 @@ pub(crate) fn confirmation_link(
 #[rocket::post("/", data = "<input>")]
 pub async fn register_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     if ctx.current.is_some() {
-        return already_authenticated(&ctx);
+        return ctx.already_authenticated();
     }
     match register(&ctx, &input).await {
         Ok(r) => r,
@@ -333,7 +318,7 @@ fn after_register(ctx: &SecurityCtx<'_>, next: Option<&str>, email: &str) -> Rep
         ctx.host.as_deref(),
     );
     if cfg.confirmable {
-        flash_redirect(ctx.state, to, "success", msg::confirm_registration(email))
+        flash_redirect(to, "success", msg::confirm_registration(email))
     } else {
         Reply::redirect(to)
     }

@@ -223,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn default_mailer_without_server_logs() {
+    fn mailer_from_config_accepts_no_server_and_refuses_bad_security() {
         let cfg = SecurityConfig::default();
         assert!(mailer_from_config(&cfg).is_ok());
         let cfg = SecurityConfig {
