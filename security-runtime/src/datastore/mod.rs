@@ -37,6 +37,20 @@ pub enum UserQuery {
     UsPhoneNumber(String),
 }
 
+impl UserQuery {
+    /// The searched text; `None` for [`UserQuery::Id`].
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            UserQuery::Id(_) => None,
+            UserQuery::Email(v)
+            | UserQuery::Username(v)
+            | UserQuery::FsUniquifier(v)
+            | UserQuery::FsTokenUniquifier(v)
+            | UserQuery::UsPhoneNumber(v) => Some(v),
+        }
+    }
+}
+
 /// Fields of a user to create.
 ///
 /// Parity: `UserDatastore.create_user(**kwargs)`; the password must already be hashed

@@ -289,11 +289,7 @@ macro_rules! backend {
                 let stmt = sqlx::query_as::<$db, UserRoleRow>(&sql);
                 let stmt = match query {
                     UserQuery::Id(id) => stmt.bind(*id),
-                    UserQuery::Email(v)
-                    | UserQuery::Username(v)
-                    | UserQuery::FsUniquifier(v)
-                    | UserQuery::FsTokenUniquifier(v)
-                    | UserQuery::UsPhoneNumber(v) => stmt.bind(v.as_str()),
+                    q => stmt.bind(q.text().unwrap_or_default()),
                 };
                 Ok(fold_user(stmt.fetch_all(pool).await?))
             }
@@ -621,15 +617,7 @@ impl UserDatastore for SqlDatastore {
     async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>> {
         // No stored value contains NUL (PostgreSQL refuses it in text): no match, rather
         // than a database error.
-        let has_nul = match query {
-            UserQuery::Id(_) => false,
-            UserQuery::Email(v)
-            | UserQuery::Username(v)
-            | UserQuery::FsUniquifier(v)
-            | UserQuery::FsTokenUniquifier(v)
-            | UserQuery::UsPhoneNumber(v) => v.contains('\0'),
-        };
-        if has_nul {
+        if query.text().is_some_and(|v| v.contains('\0')) {
             return Ok(None);
         }
         dispatch!(self, find_user(query, case_insensitive))

@@ -5,20 +5,15 @@
 use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
-use super::common::{csrf, fail, field, page, HtmlField};
+use super::common::{csrf, fail, field, json_ok, page, user_json, HtmlField};
 use super::SecurityCtx;
-use crate::auth::{get_auth_token, login_user, lookup_identity};
+use crate::auth::{login_user, lookup_identity};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
 use crate::redirect::{post_action_redirect, validate_redirect_url};
 use crate::responses::{json_reply, FormErrors, Reply};
 use crate::signals::Signal;
-
-/// The JSON `user` object: the user model's `security_payload()`.
-pub(crate) fn user_payload(st: &crate::fairing::SecurityState, user: &User) -> Value {
-    Value::Object((st.hooks.user_payload)(user))
-}
 
 fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
     json!(ctx.state.config.identity_attributes())
@@ -28,14 +23,16 @@ fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
 #[rocket::get("/")]
 pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     let st = ctx.state;
+    // One session write: the CSRF cookie flag and the CSRF secret together.
     let mut data = ctx.session();
     data.fs_cc = Some("set".into());
+    crate::csrf::ensure_secret(&mut data);
     ctx.save_session(&data);
-    let csrf = ctx.csrf_token();
     if ctx.want_json {
+        let csrf = ctx.csrf_token();
         let mut p = Map::new();
         if let Some(a) = &ctx.current {
-            p.insert("user".into(), user_payload(st, &a.user));
+            p.insert("user".into(), user_json(&ctx, &a.user, false));
         }
         p.insert("identity_attributes".into(), identity_attributes(&ctx));
         p.insert("csrf_token".into(), json!(csrf));
@@ -244,19 +241,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     )
     .await?;
     if ctx.want_json {
-        let mut u = match user_payload(st, &user) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        if ctx.include_auth_token || cfg.backwards_compat_auth_token {
-            let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
-            u.insert(
-                "authentication_token".into(),
-                json!(get_auth_token(st, &user, paa)),
-            );
-        }
-        let payload = json!({"user": Value::Object(u), "csrf_token": ctx.csrf_token()});
-        return Ok(json_reply(st, Status::Ok, payload));
+        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }
     Ok(Reply::redirect(post_action_redirect(
         cfg,

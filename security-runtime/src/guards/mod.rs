@@ -379,6 +379,16 @@ pub async fn evaluate(
     evaluate_with(req, reqm, handler, true).await
 }
 
+/// The header CSRF check of an unsafe request by a caller that `via` authenticated, when
+/// that mechanism is in `csrf_protect_mechanisms`.
+fn csrf_for(req: &Request<'_>, st: &SecurityState, via: Mechanism) -> Result<(), Denial> {
+    let cfg = &st.config;
+    if cfg.csrf_enabled && is_unsafe(req.method()) && cfg.csrf_mechanisms().contains(&via) {
+        check_csrf(req, st).map_err(|e| Denial::Csrf(e.message()))?;
+    }
+    Ok(())
+}
+
 /// [`evaluate`], optionally leaving the CSRF check to the caller (the security forms
 /// accept the token in the body too).
 pub async fn evaluate_with(
@@ -438,14 +448,8 @@ pub async fn evaluate_with(
                     return Err(Denial::Reauthenticate { within, grace });
                 }
             }
-            if check_csrf_header
-                && cfg.csrf_enabled
-                && is_unsafe(req.method())
-                && cfg.csrf_mechanisms().contains(&found.via)
-            {
-                if let Err(e) = check_csrf(req, st) {
-                    return Err(Denial::Csrf(e.message()));
-                }
+            if check_csrf_header {
+                csrf_for(req, st, found.via)?;
             }
         }
     }
@@ -457,14 +461,8 @@ pub async fn evaluate_with(
                 // Without an authentication attribute the CSRF check of the mechanism
                 // that found the user still applies to unsafe methods.
                 if let Some(a) = &found {
-                    if check_csrf_header
-                        && cfg.csrf_enabled
-                        && is_unsafe(req.method())
-                        && cfg.csrf_mechanisms().contains(&a.via)
-                    {
-                        if let Err(e) = check_csrf(req, st) {
-                            return Err(Denial::Csrf(e.message()));
-                        }
+                    if check_csrf_header {
+                        csrf_for(req, st, a.via)?;
                     }
                 }
                 found.map(|a| a.user)
