@@ -301,6 +301,9 @@ pub struct SecurityConfig {
     /// What to do at launch when routes name roles or permissions the datastore lacks:
     /// `"warn"` or `"refuse"`.
     pub undeclared_roles: String,
+    /// Apply the shipped schema migrations at launch (default). When `false`, launch
+    /// is refused while any is pending: run `security-cli db upgrade` first.
+    pub migrate_on_launch: bool,
 }
 
 impl Default for SecurityConfig {
@@ -435,6 +438,7 @@ impl Default for SecurityConfig {
             mail_timeout: 10,
             mail_templates_dir: None,
             undeclared_roles: "warn".into(),
+            migrate_on_launch: true,
         }
     }
 }

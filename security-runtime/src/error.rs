@@ -31,6 +31,9 @@ pub enum SecurityError {
     /// Invalid configuration; the message names the key.
     #[error("invalid security configuration: {0}")]
     Config(String),
+    /// The database schema cannot be used or upgraded; the message says why.
+    #[error("database schema: {0}")]
+    Schema(String),
     /// A blocking task was cancelled or panicked.
     #[error("background task failed")]
     Task,

@@ -427,8 +427,8 @@ impl Fairing for Security {
             );
             return Err(rocket);
         };
-        if let Err(e) = datastore.migrate().await {
-            rocket::error!("Security fairing: schema migration failed: {e}");
+        if let Err(e) = crate::launch::schema(&*datastore, config.migrate_on_launch).await {
+            rocket::error!("Security fairing: {e}");
             return Err(rocket);
         }
         match datastore.all_roles().await {

@@ -112,3 +112,37 @@ pub fn undeclared<P: Phase>(rocket: &Rocket<P>, roles: &[Role]) -> (Vec<String>,
 pub fn log_routes(rocket: &Rocket<Orbit>) {
     rocket::info!("{}", route_report(rocket));
 }
+
+/// Brings the schema up to date at launch (`migrate_on_launch`), or, when that is off,
+/// refuses a schema with pending migrations. Logs what it found and did.
+pub(crate) async fn schema(
+    datastore: &dyn crate::datastore::UserDatastore,
+    migrate_on_launch: bool,
+) -> Result<(), String> {
+    let fail = |e: crate::SecurityError| format!("schema migration failed: {e}");
+    if !migrate_on_launch {
+        let status = datastore.schema_status().await.map_err(fail)?;
+        if let Some(first) = status.pending.first() {
+            return Err(format!(
+                "the database schema is at version {} and {} migration(s) are pending, from \
+                 {} ({}); run `security-cli db upgrade` or set \
+                 `security.migrate_on_launch = true`",
+                status.version(),
+                status.pending.len(),
+                first.version,
+                first.name
+            ));
+        }
+        return Ok(());
+    }
+    let status = datastore.migrate().await.map_err(fail)?;
+    if !status.applied_now.is_empty() {
+        rocket::info!(
+            "security schema: {} upgraded to version {} (applied {:?})",
+            status.origin,
+            status.version(),
+            status.applied_now
+        );
+    }
+    Ok(())
+}

@@ -32,7 +32,9 @@ pub mod validation;
 
 pub use auth::{admin_change_password, get_auth_token, login_user, logout_user, lookup_identity};
 pub use config::SecurityConfig;
-pub use datastore::{NewUser, SqlDatastore, UserDatastore, UserQuery};
+pub use datastore::{
+    MigrationInfo, NewUser, SchemaOrigin, SchemaStatus, SqlDatastore, UserDatastore, UserQuery,
+};
 pub use error::{Result, SecurityError};
 pub use fairing::{Security, SecurityState};
 pub use guards::requirement::Mechanism;

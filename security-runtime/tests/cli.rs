@@ -747,3 +747,53 @@ async fn configuration_is_read_like_the_application() {
     run(c, None).fails(1, "password hashing configuration");
     assert!(find(&ds, "nosalt@lp.com").await.is_none());
 }
+
+#[tokio::test]
+async fn db_status_reports_and_db_upgrade_applies_migrations() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let latest = security_runtime::SchemaStatus::latest();
+        let status = cli(&url, &["db", "status"]);
+        status.ok("schema: empty database");
+        status.ok(&format!("version: 0 of {latest}"));
+        status.ok("pending     1  initial schema");
+        assert!(
+            !status.stdout.contains("applied "),
+            "{b:?}: {}",
+            status.stdout
+        );
+        // `db status` changes nothing.
+        let ds = open(&url).await;
+        assert!(
+            ds.schema_status().await.unwrap().applied.is_empty(),
+            "{b:?}"
+        );
+
+        cli(&url, &["db", "upgrade"]).ok(&format!(
+            "Upgraded the empty database to version {latest} (applied 1, 2)."
+        ));
+        let after = cli(&url, &["db", "status"]);
+        after.ok(&format!("version: {latest} of {latest}"));
+        after.ok("applied     2  columns that older Flask-Security models lack");
+        assert!(!after.stdout.contains("pending"), "{b:?}: {}", after.stdout);
+        cli(&url, &["db", "upgrade"]).ok(&format!("Schema is up to date at version {latest}."));
+    }
+}
+
+#[tokio::test]
+async fn users_commands_refuse_a_pending_schema_when_migrating_on_launch_is_off() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let mut c = command(&temp_dir());
+        c.env(
+            "ROCKET_SECURITY",
+            "{password_salt=\"cli-salt\", migrate_on_launch=false}",
+        )
+        .args(["--database-url", &url, "roles", "create", "admin"]);
+        let run = Run::from(c.output().unwrap());
+        run.fails(1, "pending migrations: run `security-cli db upgrade`");
+        cli(&url, &["db", "upgrade"]).ok("Upgraded");
+        let run = Run::from(c.output().unwrap());
+        assert_eq!(run.code, 0, "{b:?}: {}", run.stderr);
+    }
+}

@@ -11,7 +11,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
 use security_runtime::{
-    NewUser, Result, Role, Security, SqlDatastore, User, UserDatastore, UserQuery,
+    NewUser, Result, Role, SchemaStatus, Security, SqlDatastore, User, UserDatastore, UserQuery,
 };
 use security_tests::{demo_routes, fresh_database, test_figment, Backend};
 
@@ -22,8 +22,11 @@ struct Counting {
 
 #[async_trait]
 impl UserDatastore for Counting {
-    async fn migrate(&self) -> Result<()> {
+    async fn migrate(&self) -> Result<SchemaStatus> {
         self.inner.migrate().await
+    }
+    async fn schema_status(&self) -> Result<SchemaStatus> {
+        self.inner.schema_status().await
     }
     async fn create_user(&self, new: NewUser) -> Result<User> {
         self.inner.create_user(new).await

@@ -43,6 +43,18 @@ enum Group {
     /// Role commands.
     #[command(subcommand)]
     Roles(RolesCmd),
+    /// Database schema commands.
+    #[command(subcommand)]
+    Db(DbCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCmd {
+    /// Applies the schema migrations the database lacks.
+    Upgrade,
+    /// Shows what the schema is and which migrations are applied or pending; changes
+    /// nothing.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,7 +229,19 @@ async fn setup(cli: &Cli) -> Result<Ctx, Failure> {
             })?,
     };
     let ds = connect(&url).await?;
-    ds.migrate().await.map_err(db_error)?;
+    if !matches!(cli.command, Group::Db(_)) {
+        // The users and roles commands need the current schema, as the app does.
+        let status = if cfg.migrate_on_launch {
+            ds.migrate().await
+        } else {
+            ds.schema_status().await
+        };
+        if !status.map_err(db_error)?.pending.is_empty() {
+            return Err(fail(
+                "the database schema has pending migrations: run `security-cli db upgrade`",
+            ));
+        }
+    }
     Ok(Ctx { cfg, ds })
 }
 
@@ -284,7 +308,43 @@ async fn run(ctx: &Ctx, command: Group) -> Outcome {
         Group::Roles(RolesCmd::RemovePermissions { role, permissions }) => {
             role_permissions(ctx, &role, &permissions, false).await
         }
+        Group::Db(DbCmd::Upgrade) => {
+            let status = ctx.ds.migrate().await.map_err(db_error)?;
+            Ok(match status.applied_now.as_slice() {
+                [] => format!("Schema is up to date at version {}.", status.version()),
+                now => format!(
+                    "Upgraded the {} to version {} (applied {}).",
+                    status.origin,
+                    status.version(),
+                    now.iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        }
+        Group::Db(DbCmd::Status) => {
+            let status = ctx.ds.schema_status().await.map_err(db_error)?;
+            Ok(schema_report(&status))
+        }
     }
+}
+
+/// `db status`: the origin, then one line per migration.
+fn schema_report(status: &security_runtime::SchemaStatus) -> String {
+    let mut out = format!(
+        "schema: {}\nversion: {} of {}",
+        status.origin,
+        status.version(),
+        security_runtime::SchemaStatus::latest()
+    );
+    for m in &status.applied {
+        out.push_str(&format!("\napplied  {:>4}  {}", m.version, m.name));
+    }
+    for m in &status.pending {
+        out.push_str(&format!("\npending  {:>4}  {}", m.version, m.name));
+    }
+    out
 }
 
 /// Finds a user by email (when the input is an email address) or username,

@@ -13,8 +13,11 @@ use rocket::async_trait;
 use crate::error::{Result, SecurityError};
 use crate::model::{Role, User};
 
+mod migrate;
+mod schema;
 mod sql;
 
+pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
 pub use sql::SqlDatastore;
 
 /// Which column [`UserDatastore::find_user`] looks in.
@@ -82,8 +85,11 @@ pub struct NewUser {
 )]
 #[async_trait]
 pub trait UserDatastore: Send + Sync + 'static {
-    /// Creates the schema if absent (shipped migrations).
-    async fn migrate(&self) -> Result<()>;
+    /// Applies the shipped migrations that the database lacks (see the README's
+    /// "Schema and upgrades"), and returns the schema's state afterwards.
+    async fn migrate(&self) -> Result<SchemaStatus>;
+    /// The schema's state, changing nothing.
+    async fn schema_status(&self) -> Result<SchemaStatus>;
     /// Parity: `create_user`. Errors with `AlreadyExists` when email/username is taken.
     async fn create_user(&self, new: NewUser) -> Result<User>;
     /// Parity: `find_user(case_insensitive, **kwargs)`.

@@ -9,13 +9,13 @@ use std::borrow::Cow;
 use chrono::NaiveDateTime;
 use rocket::async_trait;
 
-use super::{new_uniquifier, NewUser, UserDatastore, UserQuery};
+use super::{new_uniquifier, NewUser, SchemaStatus, UserDatastore, UserQuery};
 use crate::error::{Result, SecurityError};
 use crate::model::{join_permissions, split_permissions, Role, User};
 
 /// SQL flavour of a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
+pub(super) enum Dialect {
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Sqlite,
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -26,7 +26,7 @@ enum Dialect {
 
 impl Dialect {
     /// Rewrites generic SQL (`?`, `"ident"`) for this dialect.
-    fn sql(self, generic: &'static str) -> Cow<'static, str> {
+    pub(super) fn sql(self, generic: &str) -> Cow<'_, str> {
         match self {
             Dialect::Sqlite => Cow::Borrowed(generic),
             Dialect::MySql => Cow::Owned(generic.replace('"', "`")),
@@ -44,14 +44,6 @@ impl Dialect {
                 }
                 Cow::Owned(out)
             }
-        }
-    }
-
-    fn migration(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => include_str!("../../migrations/sqlite/0001_init.sql"),
-            Dialect::Postgres => include_str!("../../migrations/postgres/0001_init.sql"),
-            Dialect::MySql => include_str!("../../migrations/mysql/0001_init.sql"),
         }
     }
 }
@@ -223,19 +215,6 @@ impl TruncMicros for NaiveDateTime {
     }
 }
 
-/// Splits a migration file into statements (no statement contains `;` inside).
-fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
-    sql.split(';').filter_map(|s| {
-        let body: String = s
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let t = body.trim();
-        (!t.is_empty()).then(|| t.to_owned())
-    })
-}
-
 macro_rules! backend {
     ($modname:ident, $db:ty, $pool:ty, $dialect:expr) => {
         mod $modname {
@@ -252,13 +231,6 @@ macro_rules! backend {
                     .fetch_all(ex)
                     .await?;
                 Ok(rows.into_iter().map(Role::from).collect())
-            }
-
-            pub(super) async fn migrate(pool: &$pool) -> Result<()> {
-                for stmt in statements(D.migration()) {
-                    sqlx::query::<$db>(&stmt).execute(pool).await?;
-                }
-                Ok(())
             }
 
             pub(super) async fn ping(pool: &$pool) -> Result<()> {
@@ -601,10 +573,27 @@ macro_rules! dispatch {
     };
 }
 
+macro_rules! schema_dispatch {
+    ($self:ident, $apply:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            SqlDatastore::Sqlite(p) => super::schema::sqlite::run(p, $apply).await,
+            #[cfg(feature = "postgres")]
+            SqlDatastore::Postgres(p) => super::schema::postgres::run(p, $apply).await,
+            #[cfg(feature = "mysql")]
+            SqlDatastore::MySql(p) => super::schema::mysql::run(p, $apply).await,
+        }
+    };
+}
+
 #[async_trait]
 impl UserDatastore for SqlDatastore {
-    async fn migrate(&self) -> Result<()> {
-        dispatch!(self, migrate())
+    async fn migrate(&self) -> Result<SchemaStatus> {
+        schema_dispatch!(self, true)
+    }
+
+    async fn schema_status(&self) -> Result<SchemaStatus> {
+        schema_dispatch!(self, false)
     }
 
     async fn create_user(&self, new: NewUser) -> Result<User> {
@@ -682,12 +671,5 @@ mod tests {
             "SELECT $1 FROM \"user\" WHERE a = $2"
         );
         assert_eq!(Dialect::MySql.sql("FROM \"user\""), "FROM `user`");
-    }
-
-    #[test]
-    fn migrations_split_into_statements() {
-        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
-            assert_eq!(statements(d.migration()).count(), 3, "{d:?}");
-        }
     }
 }

@@ -1,0 +1,502 @@
+//! Versioned schema migrations for the three SQL backends.
+//!
+//! Each migration is applied once and recorded in `rocket_security_migrations`
+//! (version, name, checksum, time). What an existing database is, is recognised from its
+//! tables and columns before anything changes: empty, written by this project before
+//! migrations were versioned, or written by Flask-Security's `fsqla` models (v1 to v4).
+//!
+//! Every step is additive and checks before it changes (`CREATE TABLE IF NOT EXISTS`,
+//! a column added only when absent), so a Flask-Security database keeps every table and
+//! column it had and Flask-Security can keep running against it. The same property makes
+//! a rerun finish a migration that a crash interrupted on MariaDB, whose DDL is not
+//! transactional. SQLite and PostgreSQL apply each migration in one transaction.
+//!
+//! Concurrency: PostgreSQL takes an advisory lock and MariaDB a named lock for the whole
+//! run; SQLite applies each migration under `BEGIN IMMEDIATE` and re-reads the record
+//! inside it. Two instances starting at once never both apply one migration.
+//!
+//! Why not sqlx's migrator: it runs fixed SQL text and checksums it, and SQLite has no
+//! `ADD COLUMN IF NOT EXISTS`, so "add the column Flask-Security's model lacks" cannot be
+//! written as one of its migrations. The runner here is small and uses sqlx throughout.
+
+use std::collections::BTreeSet;
+
+use sha2::{Digest, Sha256};
+
+use super::sql::Dialect;
+
+/// The table that records applied migrations.
+pub(crate) const RECORD_TABLE: &str = "rocket_security_migrations";
+
+/// What the database was before this project's migrations ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaOrigin {
+    /// No user table yet.
+    Empty,
+    /// Already recorded in `rocket_security_migrations`.
+    Versioned,
+    /// Written by this project's releases before migrations were versioned (0.1.0).
+    Unversioned,
+    /// Written by Flask-Security's `fsqla` models of this version (1 to 4).
+    FlaskSecurity(u8),
+}
+
+impl std::fmt::Display for SchemaOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SchemaOrigin::Empty => f.write_str("empty database"),
+            SchemaOrigin::Versioned => f.write_str("versioned schema"),
+            SchemaOrigin::Unversioned => f.write_str("unversioned schema of release 0.1.0"),
+            SchemaOrigin::FlaskSecurity(1) => f.write_str("Flask-Security fsqla schema"),
+            SchemaOrigin::FlaskSecurity(v) => write!(f, "Flask-Security fsqla_v{v} schema"),
+        }
+    }
+}
+
+/// One migration, as shipped or as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationInfo {
+    /// Its version; versions rise by one.
+    pub version: i64,
+    /// What it does.
+    pub name: String,
+}
+
+/// The state of the schema, before or after an upgrade.
+#[derive(Debug, Clone)]
+pub struct SchemaStatus {
+    /// What the database was when this run first looked at it.
+    pub origin: SchemaOrigin,
+    /// Applied migrations, oldest first.
+    pub applied: Vec<MigrationInfo>,
+    /// Shipped migrations not applied yet, oldest first.
+    pub pending: Vec<MigrationInfo>,
+    /// Versions this call applied (empty for a status query).
+    pub applied_now: Vec<i64>,
+}
+
+impl SchemaStatus {
+    /// The highest applied version, 0 when none is.
+    pub fn version(&self) -> i64 {
+        self.applied.last().map_or(0, |m| m.version)
+    }
+
+    /// The version the shipped migrations bring a database to.
+    pub fn latest() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+}
+
+/// A column type, rendered per dialect.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Column {
+    Varchar(u16),
+    Text,
+    DateTime,
+    Integer,
+}
+
+/// One step of a migration.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// SQL scripts for SQLite, PostgreSQL and MySQL, `;`-separated, idempotent.
+    Script([&'static str; 3]),
+    /// Adds a nullable column when the table lacks it; `unique` adds a unique index.
+    AddColumn {
+        table: &'static str,
+        column: &'static str,
+        ty: Column,
+        unique: bool,
+    },
+}
+
+/// A shipped migration.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) steps: &'static [Step],
+}
+
+const fn add(table: &'static str, column: &'static str, ty: Column, unique: bool) -> Step {
+    Step::AddColumn {
+        table,
+        column,
+        ty,
+        unique,
+    }
+}
+
+/// Every shipped migration, oldest first. Never edit one that has shipped: add another.
+pub(crate) static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema (Flask-Security fsqla_v3 tables)",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0001_init.sql"),
+            include_str!("../../migrations/postgres/0001_init.sql"),
+            include_str!("../../migrations/mysql/0001_init.sql"),
+        ])],
+    },
+    Migration {
+        version: 2,
+        name: "columns that older Flask-Security models lack",
+        steps: &[
+            add("user", "username", Column::Varchar(255), true),
+            add("user", "fs_token_uniquifier", Column::Varchar(64), true),
+            add("user", "fs_webauthn_user_handle", Column::Varchar(64), true),
+            add("user", "confirmed_at", Column::DateTime, false),
+            add("user", "last_login_at", Column::DateTime, false),
+            add("user", "current_login_at", Column::DateTime, false),
+            add("user", "last_login_ip", Column::Varchar(64), false),
+            add("user", "current_login_ip", Column::Varchar(64), false),
+            add("user", "login_count", Column::Integer, false),
+            add("user", "tf_primary_method", Column::Varchar(64), false),
+            add("user", "tf_totp_secret", Column::Varchar(255), false),
+            add("user", "tf_phone_number", Column::Varchar(128), false),
+            add("user", "mf_recovery_codes", Column::Text, false),
+            add("user", "us_phone_number", Column::Varchar(128), true),
+            add("user", "us_totp_secrets", Column::Text, false),
+            add("role", "description", Column::Varchar(255), false),
+            add("role", "permissions", Column::Text, false),
+        ],
+    },
+];
+
+/// Columns the datastore cannot work without; a table lacking one is refused.
+pub(crate) const REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "user",
+        &[
+            "id",
+            "email",
+            "password",
+            "active",
+            "fs_uniquifier",
+            "create_datetime",
+            "update_datetime",
+        ],
+    ),
+    ("role", &["id", "name", "update_datetime"]),
+    ("roles_users", &["user_id", "role_id"]),
+];
+
+impl Dialect {
+    fn index(self) -> usize {
+        match self {
+            Dialect::Sqlite => 0,
+            Dialect::Postgres => 1,
+            Dialect::MySql => 2,
+        }
+    }
+
+    fn quote(self, ident: &str) -> String {
+        match self {
+            Dialect::MySql => format!("`{ident}`"),
+            _ => format!("\"{ident}\""),
+        }
+    }
+
+    fn column_type(self, c: Column) -> String {
+        match (c, self) {
+            (Column::Varchar(n), _) => format!("VARCHAR({n})"),
+            (Column::Text, _) => "TEXT".into(),
+            (Column::Integer, _) => "INTEGER".into(),
+            (Column::DateTime, Dialect::Postgres) => "TIMESTAMP".into(),
+            (Column::DateTime, Dialect::MySql) => "DATETIME(6)".into(),
+            (Column::DateTime, Dialect::Sqlite) => "DATETIME".into(),
+        }
+    }
+
+    /// Creates the record table.
+    pub(crate) fn record_table_sql(self) -> String {
+        let at = self.column_type(Column::DateTime);
+        format!(
+            "CREATE TABLE IF NOT EXISTS {RECORD_TABLE} (version BIGINT NOT NULL PRIMARY KEY, \
+             name VARCHAR(255) NOT NULL, checksum VARCHAR(64) NOT NULL, applied_at {at} NOT NULL)"
+        )
+    }
+
+    /// Lists the current schema's tables (no binds).
+    pub(crate) fn tables_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+            Dialect::Postgres => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema()"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE()"
+            }
+        }
+    }
+
+    /// Lists one table's columns (one bind: the table name).
+    pub(crate) fn columns_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT name FROM pragma_table_info(?)",
+            Dialect::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        }
+    }
+
+    /// Takes the run-wide lock, where the database has one; `None` for SQLite.
+    pub(crate) fn lock_sql(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Dialect::Sqlite => None,
+            // An arbitrary constant key: "rsec" in ASCII.
+            Dialect::Postgres => Some((
+                "SELECT pg_advisory_lock(1920164195)::text",
+                "SELECT pg_advisory_unlock(1920164195)::text",
+            )),
+            Dialect::MySql => Some((
+                "SELECT CAST(GET_LOCK('rocket_security_migrations', 300) AS CHAR)",
+                "SELECT CAST(RELEASE_LOCK('rocket_security_migrations') AS CHAR)",
+            )),
+        }
+    }
+
+    /// Starts the transaction one migration runs in.
+    pub(crate) fn begin_sql(self) -> &'static str {
+        match self {
+            // Takes the write lock now, so the record re-read inside is authoritative.
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+            Dialect::MySql => "START TRANSACTION",
+        }
+    }
+
+    /// The statements of one step, given the table's current columns.
+    pub(crate) fn step_sql(self, step: &Step, columns: &BTreeSet<String>) -> Vec<String> {
+        match step {
+            Step::Script(scripts) => statements(scripts[self.index()]).collect(),
+            Step::AddColumn { column, .. } if columns.contains(*column) => Vec::new(),
+            Step::AddColumn {
+                table,
+                column,
+                ty,
+                unique,
+            } => {
+                let t = self.quote(table);
+                let mut v = vec![format!(
+                    "ALTER TABLE {t} ADD COLUMN {} {}",
+                    self.quote(column),
+                    self.column_type(*ty)
+                )];
+                if *unique {
+                    // SQLite cannot add a UNIQUE column; an index does the same everywhere.
+                    v.push(format!(
+                        "CREATE UNIQUE INDEX {} ON {t} ({})",
+                        self.quote(&format!("uq_{table}_{column}")),
+                        self.quote(column)
+                    ));
+                }
+                v
+            }
+        }
+    }
+
+    /// A fingerprint of what a migration does on this dialect, recorded with it.
+    pub(crate) fn checksum(self, m: &Migration) -> String {
+        let mut h = Sha256::new();
+        h.update(m.version.to_be_bytes());
+        h.update(m.name.as_bytes());
+        for step in m.steps {
+            match step {
+                Step::Script(s) => h.update(s[self.index()].as_bytes()),
+                Step::AddColumn {
+                    table,
+                    column,
+                    ty,
+                    unique,
+                } => h.update(
+                    format!("{table}.{column} {} {unique}", self.column_type(*ty)).as_bytes(),
+                ),
+            }
+            h.update([0]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Splits a migration script into statements (no statement contains `;` inside).
+pub(crate) fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split(';').filter_map(|s| {
+        let body: String = s
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let t = body.trim();
+        (!t.is_empty()).then(|| t.to_owned())
+    })
+}
+
+/// What the schema is, from its tables and the user table's columns.
+///
+/// Flask-SQLAlchemy names the model classes' tables `web_authn` and `fs_refresh_tracker`;
+/// Flask-Security's own defaults say `webauthn` and `fs_refresh`: either is recognised.
+pub(crate) fn recognise(
+    tables: &BTreeSet<String>,
+    user_columns: &BTreeSet<String>,
+) -> SchemaOrigin {
+    let has = |t: &str| tables.contains(t);
+    if tables.contains(RECORD_TABLE) {
+        SchemaOrigin::Versioned
+    } else if !tables.contains("user") {
+        SchemaOrigin::Empty
+    } else if has("fs_refresh") || has("fs_refresh_tracker") {
+        SchemaOrigin::FlaskSecurity(4)
+    } else if has("webauthn") || has("web_authn") {
+        SchemaOrigin::FlaskSecurity(3)
+    } else if user_columns.contains("fs_token_uniquifier") {
+        // Only this project's 0.1.0 schema has the token column without a webauthn table.
+        SchemaOrigin::Unversioned
+    } else if user_columns.contains("fs_webauthn_user_handle") {
+        SchemaOrigin::FlaskSecurity(3)
+    } else if user_columns.contains("us_phone_number") {
+        SchemaOrigin::FlaskSecurity(2)
+    } else {
+        SchemaOrigin::FlaskSecurity(1)
+    }
+}
+
+/// The columns a table lacks of those the datastore needs; empty when it is absent.
+pub(crate) fn missing_required(table: &str, columns: &BTreeSet<String>) -> Vec<&'static str> {
+    if columns.is_empty() {
+        return Vec::new();
+    }
+    REQUIRED
+        .iter()
+        .filter(|(t, _)| *t == table)
+        .flat_map(|(_, cols)| cols.iter().copied())
+        .filter(|c| !columns.contains(*c))
+        .collect()
+}
+
+/// Checks the recorded migrations against the shipped ones; returns the pending ones.
+pub(crate) fn pending(
+    dialect: Dialect,
+    recorded: &[(i64, String, String)],
+) -> Result<Vec<&'static Migration>, String> {
+    for (version, _, checksum) in recorded {
+        match MIGRATIONS.iter().find(|m| m.version == *version) {
+            None => {
+                return Err(format!(
+                    "the database has migration {version}, which this release does not ship: \
+                     it was upgraded by a newer release"
+                ))
+            }
+            Some(m) if dialect.checksum(m) != *checksum => {
+                return Err(format!(
+                    "migration {version} ({}) differs from the one applied to this database",
+                    m.name
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|m| !recorded.iter().any(|(v, _, _)| *v == m.version))
+        .collect())
+}
+
+pub(crate) fn info(m: &Migration) -> MigrationInfo {
+    MigrationInfo {
+        version: m.version,
+        name: m.name.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn versions_rise_by_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn origins_are_told_apart_by_tables_and_columns() {
+        let fs1 = set(&["id", "email", "fs_uniquifier"]);
+        let fs2 = set(&["id", "email", "fs_uniquifier", "us_phone_number"]);
+        let ours = set(&["fs_uniquifier", "fs_token_uniquifier", "us_phone_number"]);
+        let user = set(&["user", "role", "roles_users"]);
+        let mut webauthn = user.clone();
+        webauthn.insert("web_authn".into());
+        let mut refresh = webauthn.clone();
+        refresh.insert("fs_refresh_tracker".into());
+        assert_eq!(recognise(&set(&[]), &set(&[])), SchemaOrigin::Empty);
+        assert_eq!(recognise(&user, &fs1), SchemaOrigin::FlaskSecurity(1));
+        assert_eq!(recognise(&user, &fs2), SchemaOrigin::FlaskSecurity(2));
+        assert_eq!(recognise(&webauthn, &fs2), SchemaOrigin::FlaskSecurity(3));
+        assert_eq!(recognise(&refresh, &ours), SchemaOrigin::FlaskSecurity(4));
+        assert_eq!(recognise(&user, &ours), SchemaOrigin::Unversioned);
+        let mut recorded = user.clone();
+        recorded.insert(RECORD_TABLE.into());
+        assert_eq!(recognise(&recorded, &ours), SchemaOrigin::Versioned);
+    }
+
+    #[test]
+    fn present_columns_are_not_added_again() {
+        let step = add("user", "username", Column::Varchar(255), true);
+        assert!(Dialect::Sqlite
+            .step_sql(&step, &set(&["username"]))
+            .is_empty());
+        let sql = Dialect::MySql.step_sql(&step, &set(&["email"]));
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE `user` ADD COLUMN `username` VARCHAR(255)",
+                "CREATE UNIQUE INDEX `uq_user_username` ON `user` (`username`)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_or_unknown_record_is_refused() {
+        let d = Dialect::Postgres;
+        let ok: Vec<_> = MIGRATIONS
+            .iter()
+            .take(1)
+            .map(|m| (m.version, m.name.to_owned(), d.checksum(m)))
+            .collect();
+        assert_eq!(pending(d, &ok).unwrap().len(), MIGRATIONS.len() - 1);
+        let changed = vec![(1, "x".to_owned(), "0".repeat(64))];
+        assert!(pending(d, &changed).unwrap_err().contains("differs"));
+        let newer = vec![(999, "x".to_owned(), String::new())];
+        assert!(pending(d, &newer).unwrap_err().contains("newer release"));
+    }
+
+    #[test]
+    fn missing_required_columns_are_named() {
+        assert_eq!(
+            missing_required("role", &set(&["id", "name"])),
+            ["update_datetime"]
+        );
+        assert!(missing_required("role", &set(&[])).is_empty());
+    }
+
+    #[test]
+    fn scripts_split_into_statements() {
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
+            assert_eq!(d.step_sql(&MIGRATIONS[0].steps[0], &set(&[])).len(), 3);
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! Versioned schema migrations: an empty database, one written by this project's 0.1.0
+//! release, and ones written by Flask-Security-Too 5.9.2 itself (`fsqla_v3`, `fsqla_v2`,
+//! created by `scripts/flask_security_db.py`), each upgraded at launch and used over HTTP;
+//! afterwards Flask-Security opens the same database again and signs its users in.
+//!
+//! The Flask-Security checks run when `FLASK_SECURITY_PYTHON` names a Python with
+//! Flask-Security-Too, Flask-SQLAlchemy, psycopg2 and PyMySQL (`.ci/run` installs them); with
+//! `CI=true` a missing one fails the test.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+use rocket::error::ErrorKind;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+use rocket::serde::json::{json, Value};
+use rocket_db_pools::sqlx;
+use security_runtime::hashing::{HashingConfig, PasswordContext};
+use security_runtime::{
+    NewUser, SchemaOrigin, SchemaStatus, Security, SqlDatastore, UserDatastore, UserQuery,
+};
+use security_tests::smtp::SmtpSink;
+use security_tests::{app, backends, fresh_database, test_figment, Backend, TestApp};
+
+/// Opens the datastore at `url` without launching anything.
+async fn open(b: Backend, url: &str) -> SqlDatastore {
+    match b {
+        Backend::Sqlite => sqlx::SqlitePool::connect(url).await.unwrap().into(),
+        Backend::Postgres => sqlx::PgPool::connect(url).await.unwrap().into(),
+        Backend::MySql => sqlx::MySqlPool::connect(url).await.unwrap().into(),
+    }
+}
+
+/// Runs `;`-separated SQL on the database at `url`.
+async fn run_sql(b: Backend, url: &str, script: &str) {
+    let stmts = script
+        .split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty());
+    for stmt in stmts {
+        let r = match b {
+            Backend::Sqlite => {
+                let p = sqlx::SqlitePool::connect(url).await.unwrap();
+                sqlx::query(&stmt).execute(&p).await.map(|_| ())
+            }
+            Backend::Postgres => {
+                let p = sqlx::PgPool::connect(url).await.unwrap();
+                sqlx::query(&stmt).execute(&p).await.map(|_| ())
+            }
+            Backend::MySql => {
+                let p = sqlx::MySqlPool::connect(url).await.unwrap();
+                sqlx::query(&stmt).execute(&p).await.map(|_| ())
+            }
+        };
+        r.unwrap_or_else(|e| panic!("{b:?}: {stmt}: {e}"));
+    }
+}
+
+/// Tables and the user table's columns, to see that a second run changes nothing.
+async fn shape(b: Backend, url: &str) -> BTreeSet<String> {
+    let (tables, columns) = match b {
+        Backend::Sqlite => (
+            "SELECT name FROM sqlite_master ORDER BY name",
+            "SELECT name FROM pragma_table_info('user')",
+        ),
+        Backend::Postgres => (
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'user'",
+        ),
+        Backend::MySql => (
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'user'",
+        ),
+    };
+    let mut out = BTreeSet::new();
+    for (prefix, sql) in [("table ", tables), ("column ", columns)] {
+        let names: Vec<String> = match b {
+            Backend::Sqlite => {
+                let p = sqlx::SqlitePool::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+            }
+            Backend::Postgres => {
+                let p = sqlx::PgPool::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+            }
+            Backend::MySql => {
+                let p = sqlx::MySqlPool::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+            }
+        };
+        out.extend(names.into_iter().map(|n| format!("{prefix}{n}")));
+    }
+    out
+}
+
+fn versions(s: &SchemaStatus) -> Vec<i64> {
+    s.applied.iter().map(|m| m.version).collect()
+}
+
+fn all_versions() -> Vec<i64> {
+    (1..=SchemaStatus::latest()).collect()
+}
+
+#[rocket::async_test]
+async fn an_empty_database_gets_every_migration_once() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let ds = open(b, &url).await;
+        let before = ds.schema_status().await.unwrap();
+        assert_eq!(before.origin, SchemaOrigin::Empty, "{b:?}");
+        assert!(before.applied.is_empty());
+        assert_eq!(before.pending.len(), all_versions().len());
+        let first = ds.migrate().await.unwrap();
+        assert_eq!(first.applied_now, all_versions(), "{b:?}");
+        let shape_once = shape(b, &url).await;
+        let again = ds.migrate().await.unwrap();
+        assert!(again.applied_now.is_empty(), "{b:?}: {again:?}");
+        assert_eq!(again.origin, SchemaOrigin::Versioned);
+        assert_eq!(versions(&again), all_versions());
+        assert_eq!(
+            shape(b, &url).await,
+            shape_once,
+            "{b:?}: a second run changed the schema"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn two_instances_starting_at_once_apply_each_migration_once() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let (one, two) = (open(b, &url).await, open(b, &url).await);
+        let (r1, r2) = tokio::join!(one.migrate(), two.migrate());
+        let (r1, r2) = (r1.unwrap(), r2.unwrap());
+        let mut applied: Vec<i64> = r1
+            .applied_now
+            .iter()
+            .chain(&r2.applied_now)
+            .copied()
+            .collect();
+        applied.sort_unstable();
+        assert_eq!(applied, all_versions(), "{b:?}: {r1:?} / {r2:?}");
+        assert_eq!(
+            versions(&one.schema_status().await.unwrap()),
+            all_versions()
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn a_user_table_without_fs_uniquifier_is_refused_untouched() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let quoted = if b == Backend::MySql {
+            "`user`"
+        } else {
+            "\"user\""
+        };
+        run_sql(
+            b,
+            &url,
+            &format!("CREATE TABLE {quoted} (id INTEGER PRIMARY KEY, email VARCHAR(255), password VARCHAR(255), active BOOLEAN)"),
+        )
+        .await;
+        let before = shape(b, &url).await;
+        let err = open(b, &url).await.migrate().await.unwrap_err().to_string();
+        assert!(
+            err.contains("\"user\"") && err.contains("fs_uniquifier"),
+            "{b:?}: {err}"
+        );
+        assert_eq!(
+            shape(b, &url).await,
+            before,
+            "{b:?}: a refused schema was changed"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn launch_refuses_a_pending_schema_when_migrating_on_launch_is_off() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let figment = || test_figment(&url).merge(("security.migrate_on_launch", false));
+        match Client::tracked(app(b, figment(), Security::new())).await {
+            Err(e) => match e.kind() {
+                ErrorKind::FailedFairings(f) => assert!(!f.is_empty()),
+                other => panic!("{b:?}: {other}"),
+            },
+            Ok(_) => panic!("{b:?}: launched on an empty schema"),
+        }
+        assert!(open(b, &url)
+            .await
+            .schema_status()
+            .await
+            .unwrap()
+            .applied
+            .is_empty());
+        open(b, &url).await.migrate().await.unwrap();
+        let client = Client::tracked(app(b, figment(), Security::new())).await;
+        assert!(client.is_ok(), "{b:?}: refused an up-to-date schema");
+    }
+}
+
+/// The shipped hashing with the test figment's settings.
+fn test_hasher() -> PasswordContext {
+    PasswordContext::new(HashingConfig {
+        password_salt: Some("test-password-salt".into()),
+        argon2_memory_cost: 1024,
+        argon2_time_cost: 1,
+        argon2_parallelism: 1,
+        ..HashingConfig::default()
+    })
+    .unwrap()
+}
+
+#[rocket::async_test]
+async fn a_release_0_1_0_database_upgrades_with_its_rows_intact() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let fixture = match b {
+            Backend::Sqlite => include_str!("../fixtures/schema-0.1.0/sqlite.sql"),
+            Backend::Postgres => include_str!("../fixtures/schema-0.1.0/postgres.sql"),
+            Backend::MySql => include_str!("../fixtures/schema-0.1.0/mysql.sql"),
+        };
+        run_sql(b, &url, fixture).await;
+        let old = open(b, &url).await;
+        let perms = ["full-write".to_owned(), "super".to_owned()];
+        old.create_role("admin", Some("Admins"), &perms)
+            .await
+            .unwrap();
+        let mut created = old
+            .create_user(NewUser {
+                email: "old@example.com".into(),
+                username: Some("old".into()),
+                password: Some(test_hasher().hash_password("old release pw 1").unwrap()),
+                roles: vec!["admin".into()],
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        created.fs_token_uniquifier = Some("token-uniquifier-0".into());
+        old.put_user(&mut created).await.unwrap();
+        let before = old
+            .find_user(&UserQuery::Id(created.id), false)
+            .await
+            .unwrap();
+        let status = old.schema_status().await.unwrap();
+        assert_eq!(status.origin, SchemaOrigin::Unversioned, "{b:?}");
+
+        let app = launched(b, &url, |f| f).await;
+        let after = app
+            .datastore()
+            .find_user(&UserQuery::Id(created.id), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            format!("{after:?}"),
+            format!("{before:?}"),
+            "{b:?}: the row changed"
+        );
+        let (s, v) = app.login("old@example.com", "old release pw 1").await;
+        assert_eq!(s, Status::Ok, "{b:?}: {v}");
+        assert_eq!(app.get_json("/admin").await.status(), Status::Ok);
+        assert_eq!(app.get_json("/perms_all").await.status(), Status::Ok);
+        let now = app.datastore().schema_status().await.unwrap();
+        assert_eq!(versions(&now), all_versions());
+    }
+}
+
+/// Launches the test app on an existing database.
+async fn launched(
+    b: Backend,
+    url: &str,
+    tweak: impl FnOnce(rocket::figment::Figment) -> rocket::figment::Figment,
+) -> TestApp {
+    let figment = tweak(test_figment(url));
+    let client = Client::tracked(app(b, figment, Security::new()))
+        .await
+        .unwrap_or_else(|e| panic!("{b:?}: launch failed: {e}"));
+    TestApp { client, backend: b }
+}
+
+// ---- databases written by Flask-Security itself ----
+
+/// The Python that runs Flask-Security, or `None` (outside CI) to skip.
+fn flask_security_python() -> Option<String> {
+    match std::env::var("FLASK_SECURITY_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but FLASK_SECURITY_PYTHON is not set")
+        }
+        _ => {
+            eprintln!("FLASK_SECURITY_PYTHON not set: Flask-Security databases not checked");
+            None
+        }
+    }
+}
+
+/// Our test URL as SQLAlchemy's (same file, schema or database).
+fn sqlalchemy_url(b: Backend, url: &str) -> String {
+    match b {
+        Backend::Sqlite => {
+            let path = url.trim_start_matches("sqlite://");
+            let path = path.split('?').next().unwrap();
+            format!("sqlite:///{path}")
+        }
+        Backend::Postgres => url.replacen("postgres://", "postgresql+psycopg2://", 1),
+        Backend::MySql => format!(
+            "{}?charset=utf8mb4",
+            url.replacen("mysql://", "mysql+pymysql://", 1)
+        ),
+    }
+}
+
+fn flask_security(python: &str, args: &[&str]) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/flask_security_db.py"
+    );
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "flask_security_db.py {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const ADMIN: (&str, &str) = ("admin@example.com", "fs admin password 1");
+const EDITOR: (&str, &str) = ("editor@example.com", "fs editor password 2");
+const INACTIVE: (&str, &str) = ("inactive@example.com", "fs inactive password 3");
+const UNCONFIRMED: (&str, &str) = ("unconfirmed@example.com", "fs unconfirmed password 4");
+const NEWCOMER: (&str, &str) = ("newcomer@example.com", "registered on rocket 5");
+
+#[rocket::async_test]
+async fn flask_security_databases_upgrade_and_stay_usable_by_both() {
+    let Some(python) = flask_security_python() else {
+        return;
+    };
+    for b in backends() {
+        for (model, version) in [("fsqla_v3", 3), ("fsqla_v2", 2)] {
+            let url = fresh_database(b).await;
+            let sa_url = sqlalchemy_url(b, &url);
+            let created = flask_security(&python, &["create", &sa_url, model]);
+            let token = created["token"].as_str().unwrap().to_owned();
+            let status = open(b, &url).await.schema_status().await.unwrap();
+            assert_eq!(
+                status.origin,
+                SchemaOrigin::FlaskSecurity(version),
+                "{b:?} {model}"
+            );
+            let before = shape(b, &url).await;
+
+            let sink = SmtpSink::start().await;
+            let app = flask_app_on_rocket(b, &url, &sink).await;
+            let after = shape(b, &url).await;
+            assert!(
+                after.is_superset(&before),
+                "{b:?} {model}: dropped {:?}",
+                before.difference(&after)
+            );
+            signs_in_with_flask_security_data(&app, &token, b, model).await;
+            register_and_confirm(&app, &sink).await;
+            drop(app);
+
+            let both = flask_security(
+                &python,
+                &[
+                    "login", &sa_url, model, ADMIN.0, ADMIN.1, EDITOR.0, EDITOR.1, NEWCOMER.0,
+                    NEWCOMER.1,
+                ],
+            );
+            assert_eq!(
+                both,
+                json!({
+                    ADMIN.0: {"status": 200, "roles": ["admin"]},
+                    EDITOR.0: {"status": 200, "roles": ["editor"]},
+                    NEWCOMER.0: {"status": 200, "roles": []},
+                }),
+                "{b:?} {model}: Flask-Security after the upgrade"
+            );
+        }
+    }
+}
+
+async fn flask_app_on_rocket(b: Backend, url: &str, sink: &SmtpSink) -> TestApp {
+    let port = sink.port();
+    launched(b, url, move |f| {
+        f.merge(("security.confirmable", true))
+            .merge(("security.registerable", true))
+            .merge(("security.external_url", "https://app.example.com"))
+            .merge(("security.mail_server", "127.0.0.1"))
+            .merge(("security.mail_port", port))
+    })
+    .await
+}
+
+async fn logout(app: &TestApp) {
+    let r = app
+        .client
+        .post("/logout")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+}
+
+/// Users, roles, permissions, states and a token, all written by Flask-Security.
+async fn signs_in_with_flask_security_data(app: &TestApp, token: &str, b: Backend, model: &str) {
+    let ctx = format!("{b:?} {model}");
+    let (s, v) = app.login(ADMIN.0, ADMIN.1).await;
+    assert_eq!(s, Status::Ok, "{ctx}: {v}");
+    assert_eq!(app.get_json("/admin").await.status(), Status::Ok, "{ctx}");
+    assert_eq!(
+        app.get_json("/perms_all").await.status(),
+        Status::Ok,
+        "{ctx}"
+    );
+    logout(app).await;
+
+    let (s, v) = app.login(EDITOR.0, EDITOR.1).await;
+    assert_eq!(s, Status::Ok, "{ctx}: {v}");
+    assert_eq!(
+        app.get_json("/admin").await.status(),
+        Status::Forbidden,
+        "{ctx}"
+    );
+    assert_eq!(
+        app.get_json("/perms_any").await.status(),
+        Status::Forbidden,
+        "{ctx}"
+    );
+    logout(app).await;
+
+    let (s, v) = app.login(INACTIVE.0, INACTIVE.1).await;
+    assert_eq!(s, Status::BadRequest, "{ctx}: {v}");
+    assert!(v.to_string().contains("Account is disabled."), "{ctx}: {v}");
+    let (s, v) = app.login(UNCONFIRMED.0, UNCONFIRMED.1).await;
+    assert_eq!(s, Status::BadRequest, "{ctx}: {v}");
+    assert!(
+        v.to_string().contains("Email requires confirmation."),
+        "{ctx}: {v}"
+    );
+
+    let r = app.get_with_token("/token", token).await;
+    assert_eq!(
+        r.status(),
+        Status::Ok,
+        "{ctx}: Flask-Security's token refused"
+    );
+    assert_eq!(r.into_string().await.unwrap(), format!("token {}", ADMIN.0));
+    let r = app.get_with_token("/token", &format!("{token}x")).await;
+    assert_eq!(
+        r.status(),
+        Status::Unauthorized,
+        "{ctx}: a forged token accepted"
+    );
+}
+
+/// Registers through this project, confirms through the mailed link, signs in.
+async fn register_and_confirm(app: &TestApp, sink: &SmtpSink) {
+    let body = json!({"email": NEWCOMER.0, "password": NEWCOMER.1, "password_confirm": NEWCOMER.1});
+    let r = app.post_json("/register", body).await;
+    assert_eq!(r.status(), Status::Ok);
+    let mail = sink.wait_for(1, Duration::from_secs(10)).await;
+    let text = mail[0].body_text();
+    let start = text
+        .find("https://app.example.com/confirm/")
+        .expect("no confirm link");
+    let link = text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap();
+    let r = app
+        .get_json(link.trim_start_matches("https://app.example.com"))
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    let (s, v) = app.login(NEWCOMER.0, NEWCOMER.1).await;
+    assert_eq!(s, Status::Ok, "{v}");
+}
