@@ -166,7 +166,8 @@ impl FormErrors {
         let mut errors: Vec<Value> = self.form.iter().map(|m| json!(m)).collect();
         let mut fields = Map::new();
         if !self.form.is_empty() {
-            fields.insert("null".into(), json!(self.form));
+            // Parity: Flask-Security's form-level errors (`form.form_errors`) sit under "".
+            fields.insert(String::new(), json!(self.form));
         }
         for (name, msgs) in &self.fields {
             errors.extend(msgs.iter().map(|m| json!(m)));

@@ -484,7 +484,7 @@ async fn change_password() {
             ),
             (
                 json!({"password": "old password 1", "new_password": "old password 1", "new_password_confirm": "old password 1"}),
-                "new_password",
+                "password",
                 "Your new password must be different than your previous password.",
             ),
             (
@@ -1566,20 +1566,30 @@ async fn flash_cookie_denials_and_malformed_cookies() {
         assert!(removed, "{bad:?}");
     }
 
-    // /reset and /reset/<token> are anonymous-only, as Flask-Security's views.
+    // /reset and /reset/<token> are open to signed-in users, as Flask-Security's
+    // `forgot_password` and `reset_password` views are (5.9.2).
     app.user("anon@example.com", "battery staple 9", &[]).await;
     let (s, _) = app.login("anon@example.com", "battery staple 9").await;
     assert_eq!(s, Status::Ok);
-    for uri in ["/reset", "/reset/some-token"] {
-        let r = app.client.get(uri).dispatch().await;
-        assert_eq!(r.status(), Status::Found, "{uri}");
-        assert_eq!(r.headers().get_one("Location"), Some("/"), "{uri}");
-        let r = app.get_json(uri).await;
-        assert_eq!(r.status(), Status::BadRequest, "{uri}");
-        let v: Value = r.into_json().await.unwrap();
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["You can only access this endpoint when not logged in."])
-        );
-    }
+    let r = app.client.get("/reset").dispatch().await;
+    assert_eq!(r.status(), Status::Ok);
+    assert!(r.into_string().await.unwrap().contains("name=\"email\""));
+    let r = app.get_json("/reset").await;
+    assert_eq!(r.status(), Status::Ok);
+    let v: Value = r.into_json().await.unwrap();
+    assert!(v["response"]["csrf_token"].is_string(), "{v}");
+    let r = app.client.get("/reset/some-token").dispatch().await;
+    assert_eq!(r.status(), Status::Found);
+    assert_eq!(r.headers().get_one("Location"), Some("/reset"));
+    let (s, v) = post(
+        &app,
+        "/reset/some-token",
+        json!({"password": "x", "password_confirm": "x"}),
+    )
+    .await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(
+        v["response"]["errors"],
+        json!(["Invalid reset password token."])
+    );
 }

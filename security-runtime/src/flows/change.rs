@@ -104,7 +104,7 @@ pub async fn change_password(
         }
         Some(n) => {
             if current.as_deref() == Some(n) {
-                errors.field("new_password", msg::PASSWORD_IS_THE_SAME);
+                errors.field("password", msg::PASSWORD_IS_THE_SAME);
                 None
             } else {
                 validate_password(st, n, false, &inputs, "new_password", &mut errors).await
@@ -297,8 +297,9 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    // Parity: a mailed link opened in SPA mode always redirects, whatever `Accept` says.
     let err = |m: String| -> Reply {
-        if spa(st) && !ctx.want_json {
+        if spa(st) {
             let view = cfg
                 .change_email_error_view
                 .clone()
@@ -350,7 +351,7 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         user_id: user.id,
         old_email,
     });
-    if spa(st) && !ctx.want_json {
+    if spa(st) {
         let view = cfg
             .post_change_email_view
             .clone()

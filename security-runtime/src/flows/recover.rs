@@ -84,10 +84,6 @@ async fn recovery_user(
 /// `GET /reset`: the forgot-password form, or `{csrf_token}`.
 #[rocket::get("/")]
 pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
-    // Parity: `forgot_password` is `anonymous_user_required`.
-    if ctx.current.is_some() {
-        return ctx.already_authenticated();
-    }
     if ctx.want_json {
         return json_ok(&ctx, Map::new(), None);
     }
@@ -104,10 +100,6 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /reset`: mails reset instructions.
 #[rocket::post("/", data = "<input>")]
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
-    // Parity: `forgot_password` is `anonymous_user_required`.
-    if ctx.current.is_some() {
-        return ctx.already_authenticated();
-    }
     match forgot(&ctx, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
@@ -233,9 +225,13 @@ fn reset_fields() -> [HtmlField<'static>; 2] {
     ]
 }
 
-fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
+/// A bad, expired or used reset link. `link` is the GET of the mailed link, which in SPA
+/// mode always redirects to `reset_error_view` (whatever `Accept` says); JSON otherwise
+/// answers 400 with the message as a form-level error, and a form POST goes back to
+/// "forgot password" with it flashed (Flask-Security's `reset_password` view).
+fn token_error(ctx: &SecurityCtx<'_>, err: &str, link: bool) -> Reply {
     let st = ctx.state;
-    if spa(st) && !ctx.want_json {
+    if spa(st) && link {
         let view = st
             .config
             .reset_error_view
@@ -244,7 +240,9 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
         return redirect_with(&view, &[("error", err)]);
     }
     if ctx.want_json {
-        return crate::responses::errors_reply(st, Status::BadRequest, &[err]);
+        let mut errors = FormErrors::default();
+        errors.form(err);
+        return crate::responses::form_error_reply(st, &errors);
     }
     // A browser goes back to "forgot password", with the reason flashed.
     flash_redirect(st.config.url(&st.config.reset_url), "error", err)
@@ -253,10 +251,6 @@ fn token_error(ctx: &SecurityCtx<'_>, err: &str) -> Reply {
 /// `GET /reset/<token>`: SPA redirect, or the new-password form.
 #[rocket::get("/<token>")]
 pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
-    // Parity: `reset_password` is `anonymous_user_required`.
-    if ctx.current.is_some() {
-        return ctx.already_authenticated();
-    }
     let st = ctx.state;
     let cfg = &st.config;
     let check = match check_reset(st, token).await {
@@ -265,10 +259,10 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     };
     let within = within_text(cfg.reset_password_within);
     match check {
-        ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN),
-        ResetCheck::Expired => token_error(&ctx, &msg::password_reset_expired(&within)),
+        ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN, true),
+        ResetCheck::Expired => token_error(&ctx, &msg::password_reset_expired(&within), true),
         ResetCheck::Valid(_) => {
-            if spa(st) && !ctx.want_json {
+            if spa(st) {
                 let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
                 return redirect_with(&view, &[("token", token)]);
             }
@@ -284,10 +278,6 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 /// `POST /reset/<token>`: sets the new password.
 #[rocket::post("/<token>", data = "<input>")]
 pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
-    // Parity: `reset_password` is `anonymous_user_required`.
-    if ctx.current.is_some() {
-        return ctx.already_authenticated();
-    }
     match reset(&ctx, token, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
@@ -305,8 +295,16 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     let check = check_reset(st, token).await?;
     let within = within_text(cfg.reset_password_within);
     let mut user = match check {
-        ResetCheck::Invalid => return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN)),
-        ResetCheck::Expired => return Ok(token_error(ctx, &msg::password_reset_expired(&within))),
+        ResetCheck::Invalid => {
+            return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN, false))
+        }
+        ResetCheck::Expired => {
+            return Ok(token_error(
+                ctx,
+                &msg::password_reset_expired(&within),
+                false,
+            ))
+        }
         ResetCheck::Valid(u) => *u,
     };
     let inputs: Vec<String> = std::iter::once(user.email.clone())
