@@ -6,7 +6,6 @@
 //! `admin@example.com` / `change-me-please` unless `ROCKET_EXAMPLE={admin_email="..",
 //! admin_password=".."}` (or `[default.example]` in Rocket.toml) says otherwise.
 
-use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
@@ -87,51 +86,35 @@ struct ExampleConfig {
 }
 
 /// Creates the admin (and its role) on first start.
-async fn seed_admin(rocket: &Rocket<rocket::Orbit>) {
-    let Some(state) = rocket.state::<SecurityState>() else {
-        return;
-    };
-    let cfg: ExampleConfig = match rocket.figment().extract_inner("example") {
-        Ok(c) => c,
-        Err(e) => {
-            rocket::error!("example config: {e}");
-            return;
-        }
-    };
+/// Seeds the admin role and user: runs at ignition, before the launch-time role check,
+/// so `undeclared_roles = "refuse"` starts on a fresh database.
+async fn seed_admin(
+    state: &SecurityState,
+    figment: &Figment,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let cfg: ExampleConfig = figment.extract_inner("example")?;
     let ds = &state.datastore;
-    if let Err(e) = ds
-        .find_or_create_role("admin", &["admin-read".into()])
-        .await
-    {
-        rocket::error!("seeding admin role: {e}");
-        return;
-    }
+    ds.find_or_create_role("admin", &["admin-read".into()])
+        .await?;
     let q = security_runtime::UserQuery::Email(cfg.admin_email.clone());
-    match ds.find_user(&q, true).await {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let hash = match state.hash_password(&cfg.admin_password).await {
-                Ok(h) => h,
-                Err(e) => {
-                    rocket::error!("seeding admin: {e}");
-                    return;
-                }
-            };
-            let new = NewUser {
-                email: cfg.admin_email.clone(),
-                password: Some(hash),
-                roles: vec!["admin".into()],
-                // Seeded by the operator: no confirmation mail needed.
-                confirmed_at: Some(security_runtime::chrono::Utc::now().naive_utc()),
-                ..NewUser::default()
-            };
-            match ds.create_user(new).await {
-                Ok(u) => rocket::info!("created admin user {}", u.email),
-                Err(e) => rocket::error!("seeding admin: {e}"),
-            }
-        }
-        Err(e) => rocket::error!("seeding admin: {e}"),
+    if ds.find_user(&q, true).await?.is_some() {
+        return Ok(());
     }
+    let new = NewUser {
+        email: cfg.admin_email.clone(),
+        password: Some(state.hash_password(&cfg.admin_password).await?),
+        roles: vec!["admin".into()],
+        // Seeded by the operator: no confirmation mail needed.
+        confirmed_at: Some(security_runtime::chrono::Utc::now().naive_utc()),
+        ..NewUser::default()
+    };
+    match ds.create_user(new).await {
+        Ok(u) => rocket::info!("created admin user {}", u.email),
+        // Another instance seeded it meanwhile.
+        Err(security_runtime::SecurityError::AlreadyExists { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 /// Development defaults; Rocket.toml and `ROCKET_*` variables override them.
@@ -147,6 +130,7 @@ fn figment() -> Figment {
         .join(("security.changeable", true))
         .join(("security.change_email", true))
         .join(("security.trackable", true))
+        .join(("security.undeclared_roles", "refuse"))
         .join(("security.external_url", "http://127.0.0.1:8000"))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
@@ -156,12 +140,88 @@ fn figment() -> Figment {
 pub fn app(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(Db::init())
-        .attach(Security::new().database::<Db>())
-        .attach(AdHoc::on_liftoff("seed admin", |r| Box::pin(seed_admin(r))))
+        .attach(
+            Security::new()
+                .database::<Db>()
+                .seed(|state, figment| Box::pin(seed_admin(state, figment))),
+        )
         .mount("/", routes![index, profile, me, admin])
 }
 
 #[rocket::launch]
 fn rocket() -> _ {
     app(figment())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rocket::http::{ContentType, Status};
+    use rocket::local::asynchronous::Client;
+    use rocket::serde::json::{json, Value};
+
+    use super::*;
+
+    /// The example's settings on a fresh SQLite file, with cheap hashing.
+    fn fresh() -> Figment {
+        let n: u64 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let path = std::env::temp_dir().join(format!("example-app-{n:x}.db"));
+        figment()
+            .merge(("log_level", "off"))
+            .merge((
+                "databases.app.url",
+                format!("sqlite://{}?mode=rwc", path.display()),
+            ))
+            .merge(("security.argon2_memory_cost", 1024))
+            .merge(("security.argon2_time_cost", 1))
+            .merge(("security.argon2_parallelism", 1))
+    }
+
+    #[rocket::async_test]
+    async fn a_fresh_database_is_seeded_before_the_strict_role_check() {
+        // `undeclared_roles = "refuse"` and `/admin` needs the role `admin`: launch only
+        // succeeds when the seed hook has created it first.
+        let client = Client::tracked(app(fresh())).await.unwrap();
+        let r = client
+            .get("/login")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        let v: Value = r.into_json().await.unwrap();
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
+        let r = client
+            .post("/login")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let r = client
+            .get("/admin")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        assert_eq!(
+            r.into_json::<Value>().await.unwrap(),
+            json!({"admin": "admin@example.com"})
+        );
+    }
+
+    #[rocket::async_test]
+    async fn a_failing_seed_hook_stops_the_launch() {
+        let broken = fresh().merge(("example", json!({"admin_email": 5})));
+        match Client::tracked(app(broken)).await {
+            Err(e) => assert!(matches!(
+                e.kind(),
+                rocket::error::ErrorKind::FailedFairings(f) if f.iter().any(|f| f.name == "Security")
+            )),
+            Ok(_) => panic!("launched although the seed hook failed"),
+        }
+    }
 }

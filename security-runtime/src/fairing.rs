@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use serde_json::Value;
@@ -38,6 +39,17 @@ pub type VerifyTokenHook =
     Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
 /// Builds the JSON `user` object (`get_security_payload`).
 pub type UserPayloadHook = Arc<dyn Fn(&User) -> serde_json::Map<String, Value> + Send + Sync>;
+/// What the seed hook returns.
+pub type SeedFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'a,
+    >,
+>;
+/// The start-up seed hook ([`Security::seed`]).
+pub type SeedHook =
+    Arc<dyn for<'a> Fn(&'a SecurityState, &'a Figment) -> SeedFuture<'a> + Send + Sync>;
 /// The clock: epoch seconds.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
 
@@ -213,6 +225,7 @@ pub struct Security {
     password_util: Option<Arc<dyn PasswordUtil>>,
     username_util: Option<Arc<dyn UsernameUtil>>,
     phone_util: Option<Arc<dyn PhoneUtil>>,
+    seed: Option<SeedHook>,
 }
 
 impl Default for Security {
@@ -233,7 +246,36 @@ impl Security {
             password_util: None,
             username_util: None,
             phone_util: None,
+            seed: None,
         }
+    }
+
+    /// Seeds roles and users at start-up: `f` runs once at ignition, after the schema
+    /// migrations and before the launch-time comparison of the routes' roles and
+    /// permissions with the datastore's, so `undeclared_roles = "refuse"` starts on a fresh
+    /// database. It gets the built state (datastore, `hash_password`, ...) and Rocket's
+    /// figment for the application's own settings; an error stops the launch.
+    ///
+    /// ```no_run
+    /// # use rocket_db_pools::{Database, sqlx};
+    /// # #[derive(Database)]
+    /// # #[database("app")]
+    /// # struct Db(sqlx::SqlitePool);
+    /// let security = security_runtime::Security::new()
+    ///     .database::<Db>()
+    ///     .seed(|state, _figment| {
+    ///         Box::pin(async move {
+    ///             state.datastore.find_or_create_role("admin", &[]).await?;
+    ///             Ok(())
+    ///         })
+    ///     });
+    /// ```
+    pub fn seed<F>(mut self, f: F) -> Self
+    where
+        F: for<'a> Fn(&'a SecurityState, &'a Figment) -> SeedFuture<'a> + Send + Sync + 'static,
+    {
+        self.seed = Some(Arc::new(f));
+        self
     }
 
     /// Uses the pool of a `rocket_db_pools` database attached before this fairing.
@@ -379,104 +421,57 @@ impl Security {
     }
 }
 
-#[rocket::async_trait]
-impl Fairing for Security {
-    fn info(&self) -> Info {
-        Info {
-            name: "Security",
-            kind: Kind::Ignite | Kind::Liftoff | Kind::Response | Kind::Singleton,
-        }
-    }
-
-    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
-        let mut config = match SecurityConfig::from_figment(rocket.figment()) {
-            Ok(c) => c,
-            Err(e) => {
-                rocket::error!("{e}");
-                return Err(rocket);
-            }
-        };
+impl Security {
+    /// Reads and checks the configuration, opens and upgrades the datastore and builds
+    /// the state; an error is the message to log.
+    async fn build_state(&self, rocket: &Rocket<Build>) -> Result<SecurityState, String> {
+        let mut config = SecurityConfig::from_figment(rocket.figment())?;
         let profile = rocket.figment().profile().clone();
         let debug = profile == rocket::Config::DEBUG_PROFILE
             || (cfg!(debug_assertions) && profile != rocket::Config::RELEASE_PROFILE);
-        if let Err(e) = config.validate(debug) {
-            rocket::error!("security configuration: {e}");
-            return Err(rocket);
-        }
+        let conf_err = |e: &dyn std::fmt::Display| format!("security configuration: {e}");
+        config.validate(debug).map_err(|e| conf_err(&e))?;
         if config.secret_key.is_none() {
             rocket::warn!("`security.secret_key` not set: using a random key (debug only)");
             config.secret_key = Some(crate::datastore::new_uniquifier());
         }
-        let passwords = match PasswordContext::new(config.hashing()) {
-            Ok(p) => p,
-            Err(e) => {
-                rocket::error!("security configuration: {e}");
-                return Err(rocket);
-            }
-        };
-        let Some(source) = &self.source else {
-            rocket::error!(
-                "Security fairing has no datastore: call `.database::<Db>()` or `.datastore(..)`"
-            );
-            return Err(rocket);
-        };
-        let Some(datastore) = source(&rocket) else {
-            rocket::error!(
-                "Security fairing: the database is not attached; attach `Db::init()` before \
-                 `Security`"
-            );
-            return Err(rocket);
-        };
-        if let Err(e) = crate::launch::schema(&*datastore, config.migrate_on_launch).await {
-            rocket::error!("Security fairing: {e}");
-            return Err(rocket);
-        }
-        match datastore.all_roles().await {
-            Ok(roles) => {
-                let (r, p) = crate::launch::undeclared(&rocket, &roles);
-                if !r.is_empty() || !p.is_empty() {
-                    let msg = format!(
-                        "routes name roles the datastore lacks: [{}]; permissions no role \
-                         grants: [{}]",
-                        r.join(", "),
-                        p.join(", ")
-                    );
-                    if config.undeclared_roles == "refuse" {
-                        rocket::error!("{msg} (security.undeclared_roles = \"refuse\")");
-                        return Err(rocket);
-                    }
-                    rocket::warn!("{msg}");
-                }
-            }
-            Err(e) => {
-                rocket::error!("Security fairing: reading roles failed: {e}");
-                return Err(rocket);
-            }
-        }
+        let passwords = PasswordContext::new(config.hashing()).map_err(|e| conf_err(&e))?;
+        let source = self.source.as_ref().ok_or(
+            "Security fairing has no datastore: call `.database::<Db>()` or `.datastore(..)`",
+        )?;
+        let datastore = source(rocket).ok_or(
+            "Security fairing: the database is not attached; attach `Db::init()` before \
+             `Security`",
+        )?;
+        crate::launch::schema(&*datastore, config.migrate_on_launch)
+            .await
+            .map_err(|e| format!("Security fairing: {e}"))?;
         if self.mailer.is_none() && config.mail_server.is_none() && !debug && config.sends_mail() {
-            rocket::error!(
-                "security configuration: `security.mail_server` must be set outside debug \
-                 builds when mail flows are enabled (mail with live links would go to the log)"
+            return Err(
+                "security configuration: `security.mail_server` must be set outside \
+                        debug builds when mail flows are enabled (mail with live links would \
+                        go to the log)"
+                    .into(),
             );
-            return Err(rocket);
         }
         let mailer = match &self.mailer {
             Some(m) => m.clone(),
-            None => match crate::mail::mailer_from_config(&config) {
-                Ok(m) => m,
-                Err(e) => {
-                    rocket::error!("security configuration (mail): {e}");
-                    return Err(rocket);
-                }
-            },
+            None => crate::mail::mailer_from_config(&config)
+                .map_err(|e| format!("security configuration (mail): {e}"))?,
         };
-        let mail_templates = match MailTemplates::new(&config) {
-            Ok(t) => t,
-            Err(e) => {
-                rocket::error!("security configuration (mail templates): {e}");
-                return Err(rocket);
-            }
-        };
+        let mail_templates = MailTemplates::new(&config)
+            .map_err(|e| format!("security configuration (mail templates): {e}"))?;
+        Ok(self.assemble(config, passwords, datastore, mailer, mail_templates))
+    }
+
+    fn assemble(
+        &self,
+        config: SecurityConfig,
+        passwords: PasswordContext,
+        datastore: Arc<dyn UserDatastore>,
+        mailer: Arc<dyn MailUtil>,
+        mail_templates: MailTemplates,
+    ) -> SecurityState {
         let password_util = self
             .password_util
             .clone()
@@ -490,7 +485,7 @@ impl Fairing for Security {
             .clone()
             .unwrap_or_else(|| Arc::new(DefaultPhoneUtil::new(&config)));
         let keys = secret_keys(&config);
-        let state = SecurityState {
+        SecurityState {
             mailer,
             mail_templates,
             password_util,
@@ -503,7 +498,61 @@ impl Fairing for Security {
             datastore,
             hooks: self.hooks.clone(),
             config,
+        }
+    }
+}
+
+/// The launch-time comparison of the roles and permissions routes name with the
+/// datastore's (`undeclared_roles`); runs after the seed hook.
+async fn check_declared_roles(rocket: &Rocket<Build>, state: &SecurityState) -> Result<(), String> {
+    let roles = state
+        .datastore
+        .all_roles()
+        .await
+        .map_err(|e| format!("Security fairing: reading roles failed: {e}"))?;
+    let (r, p) = crate::launch::undeclared(rocket, &roles);
+    if r.is_empty() && p.is_empty() {
+        return Ok(());
+    }
+    let msg = format!(
+        "routes name roles the datastore lacks: [{}]; permissions no role grants: [{}]",
+        r.join(", "),
+        p.join(", ")
+    );
+    if state.config.undeclared_roles == "refuse" {
+        return Err(format!("{msg} (security.undeclared_roles = \"refuse\")"));
+    }
+    rocket::warn!("{msg}");
+    Ok(())
+}
+
+#[rocket::async_trait]
+impl Fairing for Security {
+    fn info(&self) -> Info {
+        Info {
+            name: "Security",
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Response | Kind::Singleton,
+        }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        let state = match self.build_state(&rocket).await {
+            Ok(s) => s,
+            Err(msg) => {
+                rocket::error!("{msg}");
+                return Err(rocket);
+            }
         };
+        if let Some(seed) = &self.seed {
+            if let Err(e) = seed(&state, rocket.figment()).await {
+                rocket::error!("Security fairing: the seed hook failed: {e}");
+                return Err(rocket);
+            }
+        }
+        if let Err(msg) = check_declared_roles(&rocket, &state).await {
+            rocket::error!("{msg}");
+            return Err(rocket);
+        }
         let routes = match crate::flows::routes(&state.config) {
             Ok(r) => r,
             Err(e) => {

@@ -190,9 +190,18 @@ impl Driver {
 #[rocket::async_test]
 async fn browser_signs_in_through_the_login_form() {
     let Ok(driver_bin) = std::env::var("CHROMEDRIVER") else {
+        // CI installs Chromium and its driver: there, a missing one is a failure.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but CHROMEDRIVER is not set: the browser test would check nothing"
+        );
         eprintln!("CHROMEDRIVER not set: browser test checked nothing");
         return;
     };
+    assert!(
+        std::path::Path::new(&driver_bin).is_file(),
+        "CHROMEDRIVER={driver_bin} does not exist"
+    );
     let port = free_port();
     let url = fresh_database(Backend::Sqlite).await;
     let figment = test_figment(&url)
