@@ -7,15 +7,53 @@
 
 use serde::Deserialize;
 
-use crate::guards::requirement::Mechanism;
 use crate::hashing::HashingConfig;
+use crate::mechanism::Mechanism;
+
+/// A cookie's `SameSite` attribute, spelt as Flask's settings do (`Strict`, `Lax`,
+/// `None`; lowercase is accepted too).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum SameSitePolicy {
+    /// `SameSite=Strict`.
+    #[serde(alias = "strict")]
+    Strict,
+    /// `SameSite=Lax`.
+    #[serde(alias = "lax")]
+    Lax,
+    /// `SameSite=None` (needs `Secure`).
+    #[serde(alias = "none")]
+    None,
+}
+
+/// Parity: `SECURITY_REDIRECT_BEHAVIOR`: Flask-Security's default (server-side redirects
+/// and pages), or `"spa"`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectBehavior {
+    /// Redirects and HTML pages as a server-rendered Flask app (Flask-Security's `None`).
+    #[default]
+    Server,
+    /// Mailed links and form outcomes redirect to the single-page app's views.
+    Spa,
+}
+
+/// What launch does when routes name roles or permissions the datastore lacks.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UndeclaredRoles {
+    /// Log a warning and launch.
+    #[default]
+    Warn,
+    /// Refuse to launch.
+    Refuse,
+}
 
 /// Cookie attributes.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct CookieConfig {
     /// `SameSite` value: `Strict`, `Lax` or `None`.
-    pub samesite: String,
+    pub samesite: SameSitePolicy,
     /// `HttpOnly` flag.
     pub httponly: bool,
     /// `Secure` flag; turn off only for plain-HTTP development.
@@ -25,7 +63,7 @@ pub struct CookieConfig {
 impl Default for CookieConfig {
     fn default() -> Self {
         CookieConfig {
-            samesite: "Strict".into(),
+            samesite: SameSitePolicy::Strict,
             httponly: false,
             secure: true,
         }
@@ -93,7 +131,7 @@ pub struct SecurityConfig {
     /// Parity: `SECURITY_REMEMBER_SALT`.
     pub remember_salt: String,
     /// Parity: `SECURITY_API_ENABLED_METHODS`.
-    pub api_enabled_methods: Vec<String>,
+    pub api_enabled_methods: Vec<Mechanism>,
     /// Parity: `SECURITY_DEFAULT_REMEMBER_ME`.
     pub default_remember_me: bool,
     /// Parity: `SECURITY_DEFAULT_HTTP_AUTH_REALM`.
@@ -111,7 +149,7 @@ pub struct SecurityConfig {
     /// Parity: `WTF_CSRF_TIME_LIMIT` (seconds).
     pub csrf_time_limit: u64,
     /// Parity: `SECURITY_CSRF_PROTECT_MECHANISMS`.
-    pub csrf_protect_mechanisms: Vec<String>,
+    pub csrf_protect_mechanisms: Vec<Mechanism>,
     /// Parity: `SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS`.
     pub csrf_ignore_unauth_endpoints: bool,
     /// Parity: `SECURITY_CSRF_COOKIE_NAME` (unset = no CSRF cookie).
@@ -128,7 +166,7 @@ pub struct SecurityConfig {
     /// Parity: `SESSION_COOKIE_SECURE` (on by default here).
     pub session_cookie_secure: bool,
     /// Parity: `SESSION_COOKIE_SAMESITE`.
-    pub session_cookie_samesite: String,
+    pub session_cookie_samesite: SameSitePolicy,
     /// Parity: `REMEMBER_COOKIE_NAME`.
     pub remember_cookie_name: String,
     /// Parity: `REMEMBER_COOKIE_DURATION` (seconds, default 365 days).
@@ -259,7 +297,7 @@ pub struct SecurityConfig {
     /// Parity: `SECURITY_USERNAME_RECOVERY_URL`.
     pub username_recovery_url: String,
     /// Parity: `SECURITY_REDIRECT_BEHAVIOR` (`"spa"` or unset).
-    pub redirect_behavior: Option<String>,
+    pub redirect_behavior: RedirectBehavior,
     /// Parity: `SECURITY_POST_REGISTER_VIEW`.
     pub post_register_view: Option<String>,
     /// Parity: `SECURITY_POST_CONFIRM_VIEW`.
@@ -300,7 +338,7 @@ pub struct SecurityConfig {
     pub mail_templates_dir: Option<String>,
     /// What to do at launch when routes name roles or permissions the datastore lacks:
     /// `"warn"` or `"refuse"`.
-    pub undeclared_roles: String,
+    pub undeclared_roles: UndeclaredRoles,
     /// Apply the shipped schema migrations at launch (default). When `false`, launch
     /// is refused while any is pending: run `security-cli db upgrade` first.
     pub migrate_on_launch: bool,
@@ -336,7 +374,7 @@ impl Default for SecurityConfig {
             token_max_age: 15 * 60,
             backwards_compat_auth_token: false,
             remember_salt: "remember-salt".into(),
-            api_enabled_methods: vec!["session".into(), "token".into()],
+            api_enabled_methods: vec![Mechanism::Session, Mechanism::Token],
             default_remember_me: false,
             default_http_auth_realm: "Login Required".into(),
             freshness: 24 * 3600,
@@ -344,7 +382,7 @@ impl Default for SecurityConfig {
             freshness_allow_auth_token: true,
             csrf_enabled: true,
             csrf_time_limit: 3600,
-            csrf_protect_mechanisms: vec!["basic".into(), "session".into(), "token".into()],
+            csrf_protect_mechanisms: vec![Mechanism::Basic, Mechanism::Session, Mechanism::Token],
             csrf_ignore_unauth_endpoints: false,
             csrf_cookie_name: None,
             csrf_cookie: CookieConfig::default(),
@@ -352,7 +390,7 @@ impl Default for SecurityConfig {
             csrf_cookie_refresh_each_request: false,
             session_cookie_name: "session".into(),
             session_cookie_secure: true,
-            session_cookie_samesite: "Lax".into(),
+            session_cookie_samesite: SameSitePolicy::Lax,
             remember_cookie_name: "remember_token".into(),
             remember_cookie_duration: 365 * 24 * 3600,
             url_prefix: String::new(),
@@ -417,7 +455,7 @@ impl Default for SecurityConfig {
             change_email_url: "/change-email".into(),
             change_username_url: "/change-username".into(),
             username_recovery_url: "/recover-username".into(),
-            redirect_behavior: None,
+            redirect_behavior: RedirectBehavior::Server,
             post_register_view: None,
             post_confirm_view: None,
             confirm_error_view: None,
@@ -437,7 +475,7 @@ impl Default for SecurityConfig {
             mail_password: None,
             mail_timeout: 10,
             mail_templates_dir: None,
-            undeclared_roles: "warn".into(),
+            undeclared_roles: UndeclaredRoles::Warn,
             migrate_on_launch: true,
         }
     }
@@ -490,12 +528,9 @@ impl SecurityConfig {
         v
     }
 
-    /// Parsed `csrf_protect_mechanisms`.
-    pub fn csrf_mechanisms(&self) -> Vec<Mechanism> {
-        self.csrf_protect_mechanisms
-            .iter()
-            .filter_map(|m| Mechanism::parse(m))
-            .collect()
+    /// The mechanisms whose unsafe requests need a CSRF token (`csrf_protect_mechanisms`).
+    pub fn csrf_mechanisms(&self) -> &[Mechanism] {
+        &self.csrf_protect_mechanisms
     }
 
     /// Checks the settings; the error names the offending key.
@@ -517,18 +552,6 @@ impl SecurityConfig {
                 )
             }
             _ => {}
-        }
-        for m in self
-            .api_enabled_methods
-            .iter()
-            .chain(&self.csrf_protect_mechanisms)
-        {
-            if Mechanism::parse(m).is_none() {
-                return Err(format!(
-                    "unknown mechanism `{m}` in `security.api_enabled_methods` or \
-                     `security.csrf_protect_mechanisms`; expected `token`, `session` or `basic`"
-                ));
-            }
         }
         for a in &self.user_identity_attributes {
             if a != "email" && a != "username" {
@@ -568,19 +591,6 @@ impl SecurityConfig {
             return Err(
                 "`security.password_check_breached` must be `false`, `true` or `strict`".into(),
             );
-        }
-        if !matches!(self.undeclared_roles.as_str(), "warn" | "refuse") {
-            return Err("`security.undeclared_roles` must be `warn` or `refuse`".into());
-        }
-        for (key, v) in [
-            ("session_cookie_samesite", &self.session_cookie_samesite),
-            ("csrf_cookie.samesite", &self.csrf_cookie.samesite),
-        ] {
-            if !matches!(v.to_ascii_lowercase().as_str(), "strict" | "lax" | "none") {
-                return Err(format!(
-                    "`security.{key}` must be `Strict`, `Lax` or `None`, not `{v}`"
-                ));
-            }
         }
         Ok(())
     }

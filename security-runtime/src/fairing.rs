@@ -519,7 +519,7 @@ async fn check_declared_roles(rocket: &Rocket<Build>, state: &SecurityState) -> 
         r.join(", "),
         p.join(", ")
     );
-    if state.config.undeclared_roles == "refuse" {
+    if state.config.undeclared_roles == crate::config::UndeclaredRoles::Refuse {
         return Err(format!("{msg} (security.undeclared_roles = \"refuse\")"));
     }
     rocket::warn!("{msg}");

@@ -20,6 +20,7 @@ pub mod html;
 pub mod input;
 pub mod launch;
 pub mod mail;
+mod mechanism;
 pub mod messages;
 pub mod model;
 pub mod redirect;
@@ -37,9 +38,9 @@ pub use datastore::{
 };
 pub use error::{Result, SecurityError};
 pub use fairing::{Security, SecurityState};
-pub use guards::requirement::Mechanism;
 pub use guards::{CsrfStatus, CurrentUser, Guard};
 pub use launch::route_report;
+pub use mechanism::Mechanism;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
 pub use tokens::check_and_get_token_status;

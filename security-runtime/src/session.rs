@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rocket::http::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 
-use crate::config::SecurityConfig;
+use crate::config::{SameSitePolicy, SecurityConfig};
 
 /// What the session cookie holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -42,11 +42,11 @@ struct RememberData {
     exp: i64,
 }
 
-fn samesite(v: &str) -> SameSite {
-    match v.to_ascii_lowercase().as_str() {
-        "strict" => SameSite::Strict,
-        "none" => SameSite::None,
-        _ => SameSite::Lax,
+fn samesite(v: SameSitePolicy) -> SameSite {
+    match v {
+        SameSitePolicy::Strict => SameSite::Strict,
+        SameSitePolicy::Lax => SameSite::Lax,
+        SameSitePolicy::None => SameSite::None,
     }
 }
 
@@ -87,7 +87,7 @@ pub fn save(cell: &SessionCell, jar: &CookieJar<'_>, cfg: &SecurityConfig, data:
         .path("/")
         .http_only(true)
         .secure(cfg.session_cookie_secure)
-        .same_site(samesite(&cfg.session_cookie_samesite));
+        .same_site(samesite(cfg.session_cookie_samesite));
     jar.add_private(cookie);
 }
 
@@ -103,7 +103,7 @@ pub fn set_remember(jar: &CookieJar<'_>, cfg: &SecurityConfig, fs_uniquifier: &s
         .path("/")
         .http_only(true)
         .secure(cfg.session_cookie_secure)
-        .same_site(samesite(&cfg.session_cookie_samesite))
+        .same_site(samesite(cfg.session_cookie_samesite))
         .max_age(rocket::time::Duration::seconds(
             cfg.remember_cookie_duration,
         ));
@@ -140,7 +140,7 @@ pub(crate) fn flash_cookie(
         .path("/")
         .http_only(true)
         .secure(cfg.is_none_or(|c| c.session_cookie_secure))
-        .same_site(cfg.map_or(SameSite::Lax, |c| samesite(&c.session_cookie_samesite)))
+        .same_site(cfg.map_or(SameSite::Lax, |c| samesite(c.session_cookie_samesite)))
         .max_age(rocket::time::Duration::minutes(5))
         .build()
 }
@@ -171,6 +171,6 @@ pub(crate) fn csrf_cookie(cfg: &SecurityConfig, name: &str, value: String) -> Co
         .path("/")
         .http_only(cfg.csrf_cookie.httponly)
         .secure(cfg.csrf_cookie.secure)
-        .same_site(samesite(&cfg.csrf_cookie.samesite))
+        .same_site(samesite(cfg.csrf_cookie.samesite))
         .build()
 }

@@ -275,11 +275,10 @@ async fn release_profile_needs_a_real_secret_key() {
 
 #[rocket::async_test]
 async fn unknown_mechanism_is_refused() {
-    let cfg = SecurityConfig {
-        api_enabled_methods: vec!["session".into(), "kerberos".into()],
-        ..SecurityConfig::default()
-    };
-    let e = cfg.validate(true).unwrap_err();
+    // Mechanisms are typed: an unknown name fails when the settings are read.
+    let figment =
+        rocket::Config::figment().merge(("security.api_enabled_methods", ["session", "kerberos"]));
+    let e = SecurityConfig::from_figment(&figment).unwrap_err();
     assert!(
         e.contains("kerberos") && e.contains("api_enabled_methods"),
         "{e}"
@@ -473,4 +472,30 @@ async fn review_fixes_salts_and_mail_server_in_release() {
     })
     .await;
     assert_refused(r, needle, before, "release without mail server");
+}
+
+#[test]
+fn choices_are_typed_and_a_bad_one_names_its_key() {
+    use security_runtime::config::{RedirectBehavior, SameSitePolicy, UndeclaredRoles};
+    for (key, bad) in [
+        ("redirect_behavior", "SPA!"),
+        ("undeclared_roles", "explode"),
+        ("session_cookie_samesite", "sideways"),
+        ("csrf_cookie.samesite", "sideways"),
+    ] {
+        let figment = rocket::Config::figment().merge((format!("security.{key}"), bad));
+        let e = SecurityConfig::from_figment(&figment).unwrap_err();
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(e.contains(leaf) && e.contains(bad), "{key}: {e}");
+    }
+    let figment = rocket::Config::figment()
+        .merge(("security.redirect_behavior", "spa"))
+        .merge(("security.undeclared_roles", "refuse"))
+        .merge(("security.session_cookie_samesite", "none"))
+        .merge(("security.csrf_cookie.samesite", "Lax"));
+    let cfg = SecurityConfig::from_figment(&figment).unwrap();
+    assert_eq!(cfg.redirect_behavior, RedirectBehavior::Spa);
+    assert_eq!(cfg.undeclared_roles, UndeclaredRoles::Refuse);
+    assert_eq!(cfg.session_cookie_samesite, SameSitePolicy::None);
+    assert_eq!(cfg.csrf_cookie.samesite, SameSitePolicy::Lax);
 }

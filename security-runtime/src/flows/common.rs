@@ -381,7 +381,7 @@ pub(crate) fn redirect_with(view: &str, params: &[(&str, &str)]) -> Reply {
 
 /// True when `redirect_behavior = "spa"`.
 pub(crate) fn spa(st: &SecurityState) -> bool {
-    st.config.redirect_behavior.as_deref() == Some("spa")
+    st.config.redirect_behavior == crate::config::RedirectBehavior::Spa
 }
 
 /// Makes a signed token for `salt`.

@@ -4,39 +4,7 @@
 //! [`Guard`](super::Guard) request guard evaluates it. Writing a `Requirement` by hand
 //! and using [`Guard`](super::Guard) directly gives the same protection without macros.
 
-/// An authentication mechanism a route accepts.
-///
-/// Parity: the `token`, `session` and `basic` names of `auth_required`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mechanism {
-    /// `Authentication-Token` header or `auth_token` query key.
-    Token,
-    /// The session cookie (or remember cookie).
-    Session,
-    /// HTTP Basic authentication.
-    Basic,
-}
-
-impl Mechanism {
-    /// Lowercase name, as Flask-Security spells it (`fs_authn_via`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Mechanism::Token => "token",
-            Mechanism::Session => "session",
-            Mechanism::Basic => "basic",
-        }
-    }
-
-    /// Parses a Flask-Security mechanism name.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "token" => Some(Mechanism::Token),
-            "session" => Some(Mechanism::Session),
-            "basic" => Some(Mechanism::Basic),
-            _ => None,
-        }
-    }
-}
+pub use crate::mechanism::Mechanism;
 
 /// Authentication part of a [`Requirement`].
 ///
