@@ -22,6 +22,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_security import Security, SQLAlchemyUserDatastore, current_user, hash_password
 from flask_security.utils import naive_utcnow
 
+MODELS = []
 SEED_ROLES = [
     ("admin", "Administrators", ["full-write", "super"]),
     ("editor", "Editors", ["read"]),
@@ -55,15 +56,20 @@ def make_app(url, model):
     class User(db.Model, fsqla.FsUserMixin):
         pass
 
+    # SQLAlchemy's class registry holds models weakly: keep every one alive.
+    MODELS.extend([User, Role])
     if hasattr(fsqla, "FsWebAuthnMixin"):
 
         class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
             pass
 
+        MODELS.append(WebAuthn)
     if hasattr(fsqla, "FsRefreshTrackerMixin"):
 
         class FsRefreshTracker(db.Model, fsqla.FsRefreshTrackerMixin):
             pass
+
+        MODELS.append(FsRefreshTracker)
 
     datastore = SQLAlchemyUserDatastore(db, User, Role)
     Security(app, datastore)

@@ -63,39 +63,83 @@ async fn run_sql(b: Backend, url: &str, script: &str) {
     }
 }
 
-/// Tables and the user table's columns, to see that a second run changes nothing.
+/// Names of the schema's objects, one query per kind.
+async fn names(b: Backend, url: &str, sql: &str) -> Vec<String> {
+    match b {
+        Backend::Sqlite => {
+            let p = sqlx::SqlitePool::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+        }
+        Backend::Postgres => {
+            let p = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+        }
+        Backend::MySql => {
+            let p = sqlx::MySqlPool::connect(url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
+        }
+    }
+}
+
+/// Tables, the user and role tables' columns, and every index: to see that a run changed
+/// nothing, or only added.
 async fn shape(b: Backend, url: &str) -> BTreeSet<String> {
-    let (tables, columns) = match b {
-        Backend::Sqlite => (
-            "SELECT name FROM sqlite_master ORDER BY name",
-            "SELECT name FROM pragma_table_info('user')",
-        ),
-        Backend::Postgres => (
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
-            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'user'",
-        ),
-        Backend::MySql => (
-            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE()",
-            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'user'",
-        ),
+    let queries: [(&str, &str); 3] = match b {
+        Backend::Sqlite => [
+            (
+                "table",
+                "SELECT name FROM sqlite_master WHERE type = 'table'",
+            ),
+            (
+                "column",
+                "SELECT 'user.' || name FROM pragma_table_info('user') \
+                 UNION ALL SELECT 'role.' || name FROM pragma_table_info('role')",
+            ),
+            (
+                "index",
+                "SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'index'",
+            ),
+        ],
+        Backend::Postgres => [
+            (
+                "table",
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema()",
+            ),
+            (
+                "column",
+                "SELECT (table_name || '.' || column_name)::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name IN ('user', 'role')",
+            ),
+            (
+                "index",
+                "SELECT (tablename || '.' || indexname)::text FROM pg_indexes \
+                 WHERE schemaname = current_schema()",
+            ),
+        ],
+        Backend::MySql => [
+            (
+                "table",
+                "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE()",
+            ),
+            (
+                "column",
+                "SELECT CAST(CONCAT(table_name, '.', column_name) AS CHAR) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = DATABASE() AND table_name IN ('user', 'role')",
+            ),
+            (
+                "index",
+                "SELECT DISTINCT CAST(CONCAT(table_name, '.', index_name) AS CHAR) \
+                 FROM information_schema.statistics WHERE table_schema = DATABASE()",
+            ),
+        ],
     };
     let mut out = BTreeSet::new();
-    for (prefix, sql) in [("table ", tables), ("column ", columns)] {
-        let names: Vec<String> = match b {
-            Backend::Sqlite => {
-                let p = sqlx::SqlitePool::connect(url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
-            }
-            Backend::Postgres => {
-                let p = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
-            }
-            Backend::MySql => {
-                let p = sqlx::MySqlPool::connect(url).await.unwrap();
-                sqlx::query_scalar(sql).fetch_all(&p).await.unwrap()
-            }
-        };
-        out.extend(names.into_iter().map(|n| format!("{prefix}{n}")));
+    for (kind, sql) in queries {
+        let found = names(b, url, sql).await;
+        out.extend(found.into_iter().map(|n| format!("{kind} {n}")));
     }
     out
 }
@@ -129,6 +173,95 @@ async fn an_empty_database_gets_every_migration_once() {
             shape_once,
             "{b:?}: a second run changed the schema"
         );
+
+        // The steps themselves are idempotent (MariaDB resumes an interrupted one by
+        // running it again): forget the records and run again.
+        run_sql(
+            b,
+            &url,
+            "DELETE FROM rocket_security_migrations WHERE version = 2",
+        )
+        .await;
+        assert_eq!(ds.migrate().await.unwrap().applied_now, [2], "{b:?}");
+        run_sql(b, &url, "DROP TABLE rocket_security_migrations").await;
+        let rerun = ds.migrate().await.unwrap();
+        assert_eq!(rerun.origin, SchemaOrigin::Unversioned, "{b:?}");
+        assert_eq!(rerun.applied_now, all_versions(), "{b:?}");
+        assert_eq!(
+            shape(b, &url).await,
+            shape_once,
+            "{b:?}: a rerun changed the schema"
+        );
+    }
+}
+
+#[rocket::async_test]
+async fn a_minimal_user_table_gets_the_optional_columns_and_keeps_its_rows() {
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let (q, ts, id) = match b {
+            Backend::Sqlite => ("\"", "DATETIME", "INTEGER PRIMARY KEY"),
+            Backend::Postgres => ("\"", "TIMESTAMP", "SERIAL PRIMARY KEY"),
+            Backend::MySql => ("`", "DATETIME", "INTEGER AUTO_INCREMENT PRIMARY KEY"),
+        };
+        run_sql(
+            b,
+            &url,
+            &format!(
+                "CREATE TABLE {q}user{q} (id {id}, email VARCHAR(255) NOT NULL UNIQUE, \
+                 password VARCHAR(255), active BOOLEAN NOT NULL, \
+                 fs_uniquifier VARCHAR(64) NOT NULL UNIQUE, create_datetime {ts} NOT NULL, \
+                 update_datetime {ts} NOT NULL); \
+                 CREATE TABLE {q}role{q} (id {id}, name VARCHAR(80) NOT NULL UNIQUE, \
+                 update_datetime {ts} NOT NULL); \
+                 CREATE TABLE roles_users (user_id INTEGER, role_id INTEGER); \
+                 INSERT INTO {q}user{q} (email, password, active, fs_uniquifier, create_datetime, \
+                 update_datetime) VALUES ('min@example.com', NULL, TRUE, 'u1', \
+                 '2024-01-02 03:04:05', '2024-01-02 03:04:05'); \
+                 INSERT INTO {q}role{q} (name, update_datetime) VALUES ('admin', \
+                 '2024-01-02 03:04:05'); \
+                 INSERT INTO roles_users (user_id, role_id) VALUES (1, 1)"
+            ),
+        )
+        .await;
+        let before = shape(b, &url).await;
+        let ds = open(b, &url).await;
+        assert_eq!(
+            ds.schema_status().await.unwrap().origin,
+            SchemaOrigin::FlaskSecurity(1)
+        );
+        ds.migrate().await.unwrap();
+        let after = shape(b, &url).await;
+        assert!(
+            after.is_superset(&before),
+            "{b:?}: {:?}",
+            before.difference(&after)
+        );
+        for col in [
+            "username",
+            "fs_token_uniquifier",
+            "us_phone_number",
+            "tf_totp_secret",
+        ] {
+            assert!(
+                after.contains(&format!("column user.{col}")),
+                "{b:?}: {col}"
+            );
+        }
+        assert!(after.contains("column role.permissions"), "{b:?}");
+        let uniques = after
+            .iter()
+            .filter(|n| n.starts_with("index user.uq_user_"))
+            .count();
+        assert_eq!(uniques, 4, "{b:?}: {after:?}");
+        let user = ds
+            .find_user(&UserQuery::Email("min@example.com".into()), false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(user.fs_uniquifier, "u1");
+        assert!(user.has_role("admin"), "{b:?}");
+        assert_eq!(user.fs_token_uniquifier, None);
     }
 }
 
@@ -349,7 +482,12 @@ async fn flask_security_databases_upgrade_and_stay_usable_by_both() {
         return;
     };
     for b in backends() {
-        for (model, version) in [("fsqla_v3", 3), ("fsqla_v2", 2)] {
+        for (model, version) in [
+            ("fsqla_v3", 3),
+            ("fsqla_v2", 2),
+            ("fsqla", 1),
+            ("fsqla_v4", 4),
+        ] {
             let url = fresh_database(b).await;
             let sa_url = sqlalchemy_url(b, &url);
             let created = flask_security(&python, &["create", &sa_url, model]);

@@ -11,9 +11,10 @@
 //! a rerun finish a migration that a crash interrupted on MariaDB, whose DDL is not
 //! transactional. SQLite and PostgreSQL apply each migration in one transaction.
 //!
-//! Concurrency: PostgreSQL takes an advisory lock and MariaDB a named lock for the whole
-//! run; SQLite applies each migration under `BEGIN IMMEDIATE` and re-reads the record
-//! inside it. Two instances starting at once never both apply one migration.
+//! Concurrency: MariaDB holds a named lock per database for the whole run; PostgreSQL
+//! takes a per-schema advisory lock inside each migration's transaction, and SQLite applies
+//! each migration under `BEGIN IMMEDIATE`; both re-read the record inside. Two instances
+//! starting at once never both apply one migration.
 //!
 //! Why not sqlx's migrator: it runs fixed SQL text and checksums it, and SQLite has no
 //! `ADD COLUMN IF NOT EXISTS`, so "add the column Flask-Security's model lacks" cannot be
@@ -248,19 +249,30 @@ impl Dialect {
         }
     }
 
-    /// Takes the run-wide lock, where the database has one; `None` for SQLite.
-    pub(crate) fn lock_sql(self) -> Option<(&'static str, &'static str)> {
+    /// The session settings and run-wide lock of MariaDB (`None` elsewhere): a named lock
+    /// per database, waited for 300 s; lock waits on tables give up after 30 s instead of
+    /// MariaDB's default year.
+    pub(crate) fn run_lock_sql(self) -> Option<[&'static str; 3]> {
         match self {
-            Dialect::Sqlite => None,
-            // An arbitrary constant key: "rsec" in ASCII.
-            Dialect::Postgres => Some((
-                "SELECT pg_advisory_lock(1920164195)::text",
-                "SELECT pg_advisory_unlock(1920164195)::text",
-            )),
-            Dialect::MySql => Some((
-                "SELECT CAST(GET_LOCK('rocket_security_migrations', 300) AS CHAR)",
-                "SELECT CAST(RELEASE_LOCK('rocket_security_migrations') AS CHAR)",
-            )),
+            Dialect::MySql => Some([
+                "SET SESSION lock_wait_timeout = 30",
+                "SELECT CAST(GET_LOCK(CONCAT('rsm.', MD5(DATABASE())), 300) AS CHAR)",
+                "SELECT CAST(RELEASE_LOCK(CONCAT('rsm.', MD5(DATABASE()))) AS CHAR)",
+            ]),
+            _ => None,
+        }
+    }
+
+    /// What runs right after `BEGIN` on PostgreSQL: a bounded wait for table locks (a
+    /// Flask app idle in a transaction must not stall every query behind our `ALTER`),
+    /// and the per-schema advisory lock, released by `COMMIT` or `ROLLBACK`.
+    pub(crate) fn transaction_lock_sql(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Postgres => &[
+                "SET LOCAL lock_timeout = '10s'",
+                "SELECT pg_advisory_xact_lock(1920165219, hashtext(current_schema()))",
+            ],
+            _ => &[],
         }
     }
 
@@ -285,42 +297,40 @@ impl Dialect {
                 ty,
                 unique,
             } => {
-                let t = self.quote(table);
-                let mut v = vec![format!(
-                    "ALTER TABLE {t} ADD COLUMN {} {}",
-                    self.quote(column),
-                    self.column_type(*ty)
-                )];
-                if *unique {
-                    // SQLite cannot add a UNIQUE column; an index does the same everywhere.
-                    v.push(format!(
-                        "CREATE UNIQUE INDEX {} ON {t} ({})",
-                        self.quote(&format!("uq_{table}_{column}")),
-                        self.quote(column)
-                    ));
+                let (t, c) = (self.quote(table), self.quote(column));
+                let add = format!("ALTER TABLE {t} ADD COLUMN {c} {}", self.column_type(*ty));
+                if !*unique {
+                    return vec![add];
                 }
-                v
+                let index = self.quote(&format!("uq_{table}_{column}"));
+                match self {
+                    // SQLite cannot add a UNIQUE column: an index, in the same transaction.
+                    Dialect::Sqlite => {
+                        vec![add, format!("CREATE UNIQUE INDEX {index} ON {t} ({c})")]
+                    }
+                    // One statement, so MariaDB (whose DDL commits on its own) never keeps
+                    // the column without its index.
+                    Dialect::MySql => vec![format!("{add}, ADD UNIQUE INDEX {index} ({c})")],
+                    Dialect::Postgres => {
+                        vec![format!("{add}, ADD CONSTRAINT {index} UNIQUE ({c})")]
+                    }
+                }
             }
         }
     }
 
-    /// A fingerprint of what a migration does on this dialect, recorded with it.
+    /// A fingerprint of what a migration does on this dialect, recorded with it: its
+    /// version and statements (comments, white space at the ends and the name left out,
+    /// so fixing a typo there does not lock deployed databases out).
     pub(crate) fn checksum(self, m: &Migration) -> String {
         let mut h = Sha256::new();
         h.update(m.version.to_be_bytes());
-        h.update(m.name.as_bytes());
         for step in m.steps {
-            match step {
-                Step::Script(s) => h.update(s[self.index()].as_bytes()),
-                Step::AddColumn {
-                    table,
-                    column,
-                    ty,
-                    unique,
-                } => h.update(
-                    format!("{table}.{column} {} {unique}", self.column_type(*ty)).as_bytes(),
-                ),
-            }
+            let text = match step {
+                Step::Script(s) => statements(s[self.index()]).collect::<Vec<_>>().join(";\n"),
+                Step::AddColumn { .. } => self.step_sql(step, &BTreeSet::new()).join(";\n"),
+            };
+            h.update(text.as_bytes());
             h.update([0]);
         }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -340,33 +350,62 @@ pub(crate) fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// What the schema is, from its tables and the user table's columns.
+/// The user columns of release 0.1.0's schema (all of them: nothing else has them all
+/// without a WebAuthn table).
+const RELEASE_0_1_COLUMNS: &[&str] = &[
+    "fs_token_uniquifier",
+    "fs_webauthn_user_handle",
+    "mf_recovery_codes",
+    "us_phone_number",
+    "us_totp_secrets",
+    "username",
+    "tf_primary_method",
+];
+
+/// What the schema is, from its tables, the user table's columns and whether migrations
+/// are recorded. Refuses Flask-Security tables without a `user` table (a renamed user
+/// table): creating one beside them would leave `roles_users` pointing elsewhere.
 ///
 /// Flask-SQLAlchemy names the model classes' tables `web_authn` and `fs_refresh_tracker`;
 /// Flask-Security's own defaults say `webauthn` and `fs_refresh`: either is recognised.
 pub(crate) fn recognise(
     tables: &BTreeSet<String>,
     user_columns: &BTreeSet<String>,
-) -> SchemaOrigin {
+    recorded: bool,
+) -> Result<SchemaOrigin, String> {
     let has = |t: &str| tables.contains(t);
-    if tables.contains(RECORD_TABLE) {
-        SchemaOrigin::Versioned
-    } else if !tables.contains("user") {
-        SchemaOrigin::Empty
-    } else if has("fs_refresh") || has("fs_refresh_tracker") {
+    let col = |c: &str| user_columns.contains(c);
+    if recorded {
+        return Ok(SchemaOrigin::Versioned);
+    }
+    if !has("user") {
+        let others: Vec<&str> = ["role", "roles_users", "webauthn", "web_authn"]
+            .into_iter()
+            .filter(|t| has(t))
+            .collect();
+        if others.is_empty() {
+            return Ok(SchemaOrigin::Empty);
+        }
+        return Err(format!(
+            "the database has the table(s) {} but no \"user\" table: a Flask-Security schema \
+             with a renamed user table is not supported; nothing was changed",
+            others.join(", ")
+        ));
+    }
+    let webauthn = has("webauthn") || has("web_authn");
+    Ok(if has("fs_refresh") || has("fs_refresh_tracker") {
         SchemaOrigin::FlaskSecurity(4)
-    } else if has("webauthn") || has("web_authn") {
+    } else if webauthn {
         SchemaOrigin::FlaskSecurity(3)
-    } else if user_columns.contains("fs_token_uniquifier") {
-        // Only this project's 0.1.0 schema has the token column without a webauthn table.
+    } else if RELEASE_0_1_COLUMNS.iter().all(|c| col(c)) {
         SchemaOrigin::Unversioned
-    } else if user_columns.contains("fs_webauthn_user_handle") {
+    } else if col("fs_webauthn_user_handle") {
         SchemaOrigin::FlaskSecurity(3)
-    } else if user_columns.contains("us_phone_number") {
+    } else if col("us_phone_number") {
         SchemaOrigin::FlaskSecurity(2)
     } else {
         SchemaOrigin::FlaskSecurity(1)
-    }
+    })
 }
 
 /// The columns a table lacks of those the datastore needs; empty when it is absent.
@@ -434,23 +473,35 @@ mod tests {
 
     #[test]
     fn origins_are_told_apart_by_tables_and_columns() {
+        let r = |t: &BTreeSet<String>, c: &BTreeSet<String>| recognise(t, c, false).unwrap();
         let fs1 = set(&["id", "email", "fs_uniquifier"]);
         let fs2 = set(&["id", "email", "fs_uniquifier", "us_phone_number"]);
-        let ours = set(&["fs_uniquifier", "fs_token_uniquifier", "us_phone_number"]);
+        let fs2_token = set(&["fs_uniquifier", "us_phone_number", "fs_token_uniquifier"]);
+        let mut ours = set(RELEASE_0_1_COLUMNS);
+        ours.insert("fs_uniquifier".into());
         let user = set(&["user", "role", "roles_users"]);
         let mut webauthn = user.clone();
         webauthn.insert("web_authn".into());
         let mut refresh = webauthn.clone();
         refresh.insert("fs_refresh_tracker".into());
-        assert_eq!(recognise(&set(&[]), &set(&[])), SchemaOrigin::Empty);
-        assert_eq!(recognise(&user, &fs1), SchemaOrigin::FlaskSecurity(1));
-        assert_eq!(recognise(&user, &fs2), SchemaOrigin::FlaskSecurity(2));
-        assert_eq!(recognise(&webauthn, &fs2), SchemaOrigin::FlaskSecurity(3));
-        assert_eq!(recognise(&refresh, &ours), SchemaOrigin::FlaskSecurity(4));
-        assert_eq!(recognise(&user, &ours), SchemaOrigin::Unversioned);
-        let mut recorded = user.clone();
-        recorded.insert(RECORD_TABLE.into());
-        assert_eq!(recognise(&recorded, &ours), SchemaOrigin::Versioned);
+        assert_eq!(r(&set(&[]), &set(&[])), SchemaOrigin::Empty);
+        assert_eq!(r(&user, &fs1), SchemaOrigin::FlaskSecurity(1));
+        assert_eq!(r(&user, &fs2), SchemaOrigin::FlaskSecurity(2));
+        // A Flask-Security model with the optional token column is still Flask-Security's.
+        assert_eq!(r(&user, &fs2_token), SchemaOrigin::FlaskSecurity(2));
+        assert_eq!(r(&webauthn, &fs2), SchemaOrigin::FlaskSecurity(3));
+        assert_eq!(r(&refresh, &ours), SchemaOrigin::FlaskSecurity(4));
+        assert_eq!(r(&user, &ours), SchemaOrigin::Unversioned);
+        assert_eq!(
+            recognise(&user, &ours, true).unwrap(),
+            SchemaOrigin::Versioned
+        );
+        let renamed = set(&["users", "role", "roles_users"]);
+        let e = recognise(&renamed, &set(&[]), false).unwrap_err();
+        assert!(
+            e.contains("role, roles_users") && e.contains("\"user\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -462,11 +513,11 @@ mod tests {
         let sql = Dialect::MySql.step_sql(&step, &set(&["email"]));
         assert_eq!(
             sql,
-            [
-                "ALTER TABLE `user` ADD COLUMN `username` VARCHAR(255)",
-                "CREATE UNIQUE INDEX `uq_user_username` ON `user` (`username`)"
-            ]
+            ["ALTER TABLE `user` ADD COLUMN `username` VARCHAR(255), \
+              ADD UNIQUE INDEX `uq_user_username` (`username`)"]
         );
+        let sql = Dialect::Sqlite.step_sql(&step, &set(&["email"]));
+        assert_eq!(sql.len(), 2, "{sql:?}");
     }
 
     #[test]

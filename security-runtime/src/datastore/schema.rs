@@ -3,8 +3,8 @@
 use std::collections::BTreeSet;
 
 use super::migrate::{
-    info, missing_required, pending, recognise, Migration, SchemaStatus, Step, RECORD_TABLE,
-    REQUIRED,
+    info, missing_required, pending, recognise, Migration, MigrationInfo, SchemaStatus, Step,
+    RECORD_TABLE, REQUIRED,
 };
 use super::sql::Dialect;
 use crate::error::{Result, SecurityError};
@@ -25,8 +25,10 @@ macro_rules! runner {
             type Conn = sqlx::pool::PoolConnection<$db>;
             const D: Dialect = $dialect;
 
+            /// A fixed statement, sent as plain text (not prepared), as sqlx's own
+            /// transaction manager sends `BEGIN`.
             async fn exec(c: &mut Conn, sql: &str) -> Result<()> {
-                sqlx::query::<$db>(sql).execute(&mut **c).await?;
+                sqlx::Executor::execute(&mut **c, sql).await?;
                 Ok(())
             }
 
@@ -47,22 +49,20 @@ macro_rules! runner {
                 names(c, D.columns_sql(), Some(table)).await
             }
 
-            /// Upgrades (`apply`) or only reports. Holds the backend's run-wide lock.
+            /// Upgrades (`apply`) or only reports. On MariaDB the whole run holds a
+            /// named lock; PostgreSQL and SQLite lock inside each migration's transaction.
             pub(crate) async fn run(pool: &$pool, apply: bool) -> Result<SchemaStatus> {
                 let mut c = pool.acquire().await?;
-                if let Some((lock, _)) = D.lock_sql() {
-                    let got: Option<String> = sqlx::query_scalar::<$db, Option<String>>(lock)
-                        .fetch_one(&mut *c)
-                        .await?;
-                    if D == Dialect::MySql && got.as_deref() != Some("1") {
-                        return Err(SecurityError::Schema(
-                            "another instance held the migration lock for 300 s".into(),
-                        ));
-                    }
-                }
-                let out = locked(&mut c, apply).await;
-                let released = match D.lock_sql() {
-                    Some((_, unlock)) => exec(&mut c, unlock).await.is_ok(),
+                let locks = D.run_lock_sql();
+                let out = match locks {
+                    Some([setup, lock, _]) => match take_run_lock(&mut c, setup, lock).await {
+                        Ok(()) => locked(&mut c, apply).await,
+                        Err(e) => Err(e),
+                    },
+                    None => locked(&mut c, apply).await,
+                };
+                let released = match locks {
+                    Some([_, _, unlock]) => exec(&mut c, unlock).await.is_ok(),
                     None => true,
                 };
                 if out.is_err() || !released {
@@ -73,28 +73,39 @@ macro_rules! runner {
                 out
             }
 
+            async fn take_run_lock(c: &mut Conn, setup: &str, lock: &str) -> Result<()> {
+                exec(c, setup).await?;
+                let got: Option<String> = sqlx::query_scalar::<$db, Option<String>>(lock)
+                    .fetch_one(&mut **c)
+                    .await?;
+                if got.as_deref() != Some("1") {
+                    return Err(SecurityError::Schema(
+                        "another instance held the migration lock for 300 s".into(),
+                    ));
+                }
+                Ok(())
+            }
+
             async fn locked(c: &mut Conn, apply: bool) -> Result<SchemaStatus> {
                 let tables = names(c, D.tables_sql(), None).await?;
                 let user_columns = columns(c, "user").await?;
-                let origin = recognise(&tables, &user_columns);
+                let recorded = if tables.contains(RECORD_TABLE) {
+                    records(c).await?
+                } else {
+                    Vec::new()
+                };
+                let origin = recognise(&tables, &user_columns, !recorded.is_empty())
+                    .map_err(SecurityError::Schema)?;
                 for (table, _) in REQUIRED {
                     let missing = missing_required(table, &columns(c, table).await?);
                     if !missing.is_empty() {
                         return Err(refused(table, &missing));
                     }
                 }
-                if apply {
-                    exec(c, &D.record_table_sql()).await?;
-                }
-                let recorded = if apply || tables.contains(RECORD_TABLE) {
-                    records(c).await?
-                } else {
-                    Vec::new()
-                };
                 let todo = pending(D, &recorded).map_err(SecurityError::Schema)?;
-                let mut applied: Vec<_> = recorded
+                let mut applied: Vec<MigrationInfo> = recorded
                     .iter()
-                    .map(|(version, name, _)| super::super::migrate::MigrationInfo {
+                    .map(|(version, name, _)| MigrationInfo {
                         version: *version,
                         name: name.clone(),
                     })
@@ -131,11 +142,20 @@ macro_rules! runner {
                     .await?)
             }
 
-            /// One migration in one transaction; `false` when another instance had
-            /// applied it meanwhile.
+            /// One migration in one transaction (on MariaDB, whose DDL commits on its
+            /// own, a sequence of steps that each check before they change); `false` when
+            /// another instance had applied it meanwhile.
             async fn apply_one(c: &mut Conn, m: &Migration) -> Result<bool> {
                 exec(c, D.begin_sql()).await?;
-                match apply_in_transaction(c, m).await {
+                let locked = async {
+                    for stmt in D.transaction_lock_sql() {
+                        exec(c, stmt).await?;
+                    }
+                    // Inside the lock: two instances cannot both create it.
+                    exec(c, &D.record_table_sql()).await?;
+                    apply_in_transaction(c, m).await
+                };
+                match locked.await {
                     Ok(done) => {
                         exec(c, "COMMIT").await?;
                         if done {
