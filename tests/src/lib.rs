@@ -450,6 +450,17 @@ impl TestApp {
             .to_owned()
     }
 
+    /// JSON `POST /logout`; asserts it succeeded.
+    pub async fn logout(&self) {
+        let r = self
+            .client
+            .post("/logout")
+            .header(ContentType::JSON)
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok, "logout");
+    }
+
     /// JSON GET.
     pub async fn get_json(&self, uri: &str) -> LocalResponse<'_> {
         self.client
@@ -469,6 +480,24 @@ impl TestApp {
             .dispatch()
             .await
     }
+}
+
+/// The first `https://app.example.com/...` link in a mail's text.
+pub fn find_link(text: &str) -> String {
+    let start = text
+        .find("https://app.example.com/")
+        .expect("no link in mail");
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The path of a link built from `external_url = "https://app.example.com"`.
+pub fn path_of(link: &str) -> String {
+    link.trim_start_matches("https://app.example.com")
+        .to_owned()
 }
 
 /// `Authorization: Basic` header value.

@@ -12,7 +12,7 @@ use rocket::serde::json::{json, Value};
 use security_runtime::mail::CapturingMailer;
 use security_runtime::{Security, UserQuery};
 use security_tests::smtp::SmtpSink;
-use security_tests::{backends, field_errors, Backend, TestApp};
+use security_tests::{backends, field_errors, find_link, path_of, Backend, TestApp};
 
 fn features(f: Figment) -> Figment {
     f.merge(("security.registerable", true))
@@ -53,23 +53,6 @@ async fn with_smtp(b: Backend, sink: &SmtpSink, tweak: impl FnOnce(Figment) -> F
         Security::new(),
     )
     .await
-}
-
-/// The first `https://app.example.com/...` link in a text.
-fn find_link(text: &str) -> String {
-    let start = text
-        .find("https://app.example.com/")
-        .expect("no link in mail");
-    text[start..]
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn path_of(link: &str) -> String {
-    link.trim_start_matches("https://app.example.com")
-        .to_owned()
 }
 
 async fn post(app: &TestApp, uri: &str, body: Value) -> (Status, Value) {

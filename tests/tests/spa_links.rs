@@ -11,7 +11,7 @@ use rocket::http::{Accept, ContentType, Status};
 use rocket::serde::json::{json, Value};
 use security_runtime::Security;
 use security_tests::smtp::SmtpSink;
-use security_tests::{backends, Backend, TestApp};
+use security_tests::{backends, find_link, path_of, Backend, TestApp};
 
 const SPA: &str = "http://spa.example.com";
 
@@ -42,19 +42,10 @@ async fn spa_app(b: Backend, sink: &SmtpSink) -> TestApp {
     .await
 }
 
-/// The path of the first `https://app.example.com/...` link in the newest mail.
+/// The path of the first `https://app.example.com/...` link in mail number `n`.
 async fn mailed_path(sink: &SmtpSink, n: usize) -> String {
     let mail = sink.wait_for(n, Duration::from_secs(10)).await;
-    let text = mail[n - 1].body_text();
-    let start = text
-        .find("https://app.example.com/")
-        .expect("no link in mail");
-    text[start..]
-        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-        .next()
-        .unwrap()
-        .trim_start_matches("https://app.example.com")
-        .to_owned()
+    path_of(&find_link(&mail[n - 1].body_text()))
 }
 
 /// GETs `path` as a JSON client would and returns the redirect target.
