@@ -502,6 +502,30 @@ impl Security {
     }
 }
 
+/// One secret for the whole stack: when Rocket's own `secret_key` (private cookies: the
+/// session and remember-me cookies) is not set, it is derived from `security.secret_key`
+/// (HMAC-SHA512 with a fixed label), so the application sets one key. A `secret_key` set
+/// for Rocket is left as it is.
+fn with_derived_rocket_key(rocket: Rocket<Build>, config: &SecurityConfig) -> Rocket<Build> {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    // Rocket's defaults hold a zero key: "not set" is a zero key, not an absent value.
+    let rocket_key_set = rocket
+        .figment()
+        .extract::<rocket::Config>()
+        .is_ok_and(|c| !c.secret_key.is_zero());
+    let (false, Some(key)) = (rocket_key_set, &config.secret_key) else {
+        return rocket;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()) else {
+        return rocket;
+    };
+    mac.update(b"rocket-security: rocket secret_key");
+    let derived = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let figment = rocket.figment().clone().merge(("secret_key", derived));
+    rocket.configure(figment)
+}
+
 /// The launch-time comparison of the roles and permissions routes name with the
 /// datastore's (`undeclared_roles`); runs after the seed hook.
 async fn check_declared_roles(rocket: &Rocket<Build>, state: &SecurityState) -> Result<(), String> {
@@ -560,6 +584,7 @@ impl Fairing for Security {
                 return Err(rocket);
             }
         };
+        let rocket = with_derived_rocket_key(rocket, &state.config);
         let mut rocket = rocket.manage(state);
         if self.mount_routes {
             for (base, r) in routes {

@@ -499,3 +499,88 @@ fn choices_are_typed_and_a_bad_one_names_its_key() {
     assert_eq!(cfg.session_cookie_samesite, SameSitePolicy::None);
     assert_eq!(cfg.csrf_cookie.samesite, SameSitePolicy::Lax);
 }
+
+/// Logs in as `email` on `client` and returns the session cookie's value.
+async fn session_cookie(client: &Client, email: &str) -> String {
+    let r = client
+        .get("/login")
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    let v: rocket::serde::json::Value = r.into_json().await.unwrap();
+    let body = rocket::serde::json::json!({
+        "email": email, "password": "one key pw 1", "csrf_token": v["response"]["csrf_token"]
+    });
+    let r = client
+        .post("/login")
+        .header(ContentType::JSON)
+        .body(body.to_string())
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    // The raw (encrypted) value, as a browser stores it.
+    r.cookies().get("session").unwrap().value().to_owned()
+}
+
+#[rocket::async_test]
+async fn rocket_secret_key_is_derived_from_the_security_key() {
+    capture_logs();
+    let b = Backend::Sqlite;
+    let url = fresh_database(b).await;
+    // Release profile, no Rocket `secret_key`: Rocket alone would refuse to launch.
+    let figment = |key: &str| {
+        rocket::Config::figment()
+            .merge(("log_level", "critical"))
+            .merge(("databases.sec.url", url.clone()))
+            .merge(("security.secret_key", key.to_owned()))
+            .merge(("security.password_salt", "test-password-salt"))
+            .merge(("security.session_cookie_secure", false))
+            .merge(("security.argon2_memory_cost", 1024))
+            .merge(("security.argon2_time_cost", 1))
+            .merge(("security.argon2_parallelism", 1))
+            .select(rocket::Config::RELEASE_PROFILE)
+    };
+    let key = "one-long-random-security-key-0123456789";
+    let one = launch(app(b, figment(key), Security::new())).await.unwrap();
+    let pw = one
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap()
+        .hash_password("one key pw 1")
+        .await
+        .unwrap();
+    let ds = one
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap()
+        .datastore
+        .clone();
+    ds.create_user(security_runtime::NewUser {
+        email: "key@example.com".into(),
+        password: Some(pw),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cookie = session_cookie(&one, "key@example.com").await;
+
+    // A second instance with the same security key reads the first one's session cookie;
+    // one with another key does not.
+    for (other_key, signed_in) in [(key, true), ("another-long-random-security-key-987", false)] {
+        let other = launch(app(b, figment(other_key), Security::new()))
+            .await
+            .unwrap();
+        let r = other
+            .get("/profile")
+            .header(ContentType::JSON)
+            .cookie(rocket::http::Cookie::new("session", cookie.clone()))
+            .dispatch()
+            .await;
+        let expected = if signed_in {
+            Status::Ok
+        } else {
+            Status::Unauthorized
+        };
+        assert_eq!(r.status(), expected, "key {other_key}");
+    }
+}
