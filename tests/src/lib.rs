@@ -507,4 +507,5 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
     Header::new("Authorization", format!("Basic {v}"))
 }
 
+pub mod flows;
 pub mod smtp;
