@@ -619,8 +619,14 @@ async fn tampered_session_cookies_are_401() {
 
         let mut rng = StdRng::seed_from_u64(0x5339);
         let mut inputs = cookie_mutations(&matt_cookie, &joe_cookie, &mut rng);
-        // Another deployment (another Rocket secret key) with the same user email.
-        let other = TestApp::new(b).await;
+        // Another deployment (another secret key, so another derived Rocket key) with the
+        // same user email.
+        let other = TestApp::with(
+            b,
+            |f| f.merge(("security.secret_key", "another-deployment-secret-key-42")),
+            Security::new(),
+        )
+        .await;
         other.user(EMAIL, PASSWORD, &[]).await;
         login_ok(&other, EMAIL).await;
         inputs.push(session_cookie(&other));
