@@ -426,9 +426,7 @@ impl Security {
     /// the state; an error is the message to log.
     async fn build_state(&self, rocket: &Rocket<Build>) -> Result<SecurityState, String> {
         let mut config = SecurityConfig::from_figment(rocket.figment())?;
-        let profile = rocket.figment().profile().clone();
-        let debug = profile == rocket::Config::DEBUG_PROFILE
-            || (cfg!(debug_assertions) && profile != rocket::Config::RELEASE_PROFILE);
+        let debug = is_debug(rocket);
         let conf_err = |e: &dyn std::fmt::Display| format!("security configuration: {e}");
         config.validate(debug).map_err(|e| conf_err(&e))?;
         if config.secret_key.is_none() {
@@ -504,26 +502,48 @@ impl Security {
 
 /// One secret for the whole stack: when Rocket's own `secret_key` (private cookies: the
 /// session and remember-me cookies) is not set, it is derived from `security.secret_key`
-/// (HMAC-SHA512 with a fixed label), so the application sets one key. A `secret_key` set
-/// for Rocket is left as it is.
-fn with_derived_rocket_key(rocket: Rocket<Build>, config: &SecurityConfig) -> Rocket<Build> {
+/// (HMAC-SHA512 under a fixed label), so the application sets one key. A `secret_key` set
+/// for Rocket is left as it is, malformed ones too (Rocket refuses those itself). Outside
+/// debug builds a key to derive from must have at least 32 bytes. `None`: nothing to set.
+fn derived_rocket_key(
+    rocket: &Rocket<Build>,
+    config: &SecurityConfig,
+    debug: bool,
+) -> Result<Option<String>, String> {
     use base64::Engine;
     use hmac::{Hmac, Mac};
-    // Rocket's defaults hold a zero key: "not set" is a zero key, not an absent value.
-    let rocket_key_set = rocket
-        .figment()
-        .extract::<rocket::Config>()
-        .is_ok_and(|c| !c.secret_key.is_zero());
-    let (false, Some(key)) = (rocket_key_set, &config.secret_key) else {
-        return rocket;
+    // Rocket's defaults hold a zero key: "not set" is an absent or zero key.
+    let unset = rocket.figment().find_value("secret_key").is_err()
+        || rocket
+            .figment()
+            .extract_inner::<rocket::config::SecretKey>("secret_key")
+            .is_ok_and(|k| k.is_zero());
+    let (true, Some(key)) = (unset, &config.secret_key) else {
+        return Ok(None);
     };
-    let Ok(mut mac) = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes()) else {
-        return rocket;
-    };
-    mac.update(b"rocket-security: rocket secret_key");
-    let derived = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let figment = rocket.figment().clone().merge(("secret_key", derived));
-    rocket.configure(figment)
+    if !debug && key.len() < 32 {
+        return Err(
+            "security configuration: Rocket's `secret_key` is not set, and \
+                    `security.secret_key` is too short (under 32 bytes) to derive it from; \
+                    set a longer `security.secret_key` or Rocket's own `secret_key`"
+                .into(),
+        );
+    }
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes())
+        .map_err(|_| "security configuration: unusable `security.secret_key`".to_owned())?;
+    mac.update(b"rocket-security: rocket secret_key v1");
+    rocket::info!("Rocket `secret_key` derived from `security.secret_key`");
+    Ok(Some(
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()),
+    ))
+}
+
+/// Debug profile, or a debug build not explicitly in the release profile (Rocket's rule
+/// for its own key).
+fn is_debug(rocket: &Rocket<Build>) -> bool {
+    let profile = rocket.figment().profile().clone();
+    profile == rocket::Config::DEBUG_PROFILE
+        || (cfg!(debug_assertions) && profile != rocket::Config::RELEASE_PROFILE)
 }
 
 /// The launch-time comparison of the roles and permissions routes name with the
@@ -567,6 +587,25 @@ impl Fairing for Security {
                 return Err(rocket);
             }
         };
+        // Every configuration refusal comes before the seed hook writes anything.
+        let routes = match crate::flows::routes(&state.config) {
+            Ok(r) => r,
+            Err(e) => {
+                rocket::error!("security configuration: {e}");
+                return Err(rocket);
+            }
+        };
+        let rocket = match derived_rocket_key(&rocket, &state.config, is_debug(&rocket)) {
+            Ok(Some(key)) => {
+                let figment = rocket.figment().clone().merge(("secret_key", key));
+                rocket.configure(figment)
+            }
+            Ok(None) => rocket,
+            Err(msg) => {
+                rocket::error!("{msg}");
+                return Err(rocket);
+            }
+        };
         if let Some(seed) = &self.seed {
             if let Err(e) = seed(&state, rocket.figment()).await {
                 rocket::error!("Security fairing: the seed hook failed: {e}");
@@ -577,14 +616,6 @@ impl Fairing for Security {
             rocket::error!("{msg}");
             return Err(rocket);
         }
-        let routes = match crate::flows::routes(&state.config) {
-            Ok(r) => r,
-            Err(e) => {
-                rocket::error!("security configuration: {e}");
-                return Err(rocket);
-            }
-        };
-        let rocket = with_derived_rocket_key(rocket, &state.config);
         let mut rocket = rocket.manage(state);
         if self.mount_routes {
             for (base, r) in routes {

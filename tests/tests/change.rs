@@ -22,6 +22,12 @@ async fn change_password() {
                 "password",
                 "Invalid password",
             ),
+            // A wrong current password that equals the new one is only a wrong password.
+            (
+                json!({"password": "wrong pw 99", "new_password": "wrong pw 99", "new_password_confirm": "wrong pw 99"}),
+                "password",
+                "Invalid password",
+            ),
             (
                 json!({"password": "old password 1", "new_password": "old password 1", "new_password_confirm": "old password 1"}),
                 "password",

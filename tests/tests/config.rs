@@ -583,4 +583,77 @@ async fn rocket_secret_key_is_derived_from_the_security_key() {
         };
         assert_eq!(r.status(), expected, "key {other_key}");
     }
+
+    // Release, no Rocket key, a security key too short to derive one from: refused.
+    let needle = "too short (under 32 bytes) to derive it from";
+    let before = logged(needle);
+    let r = launch(app(b, figment("only-20-bytes-long!!"), Security::new())).await;
+    assert_refused(r, needle, before, "short security key");
+}
+
+#[rocket::async_test]
+async fn a_rocket_secret_key_that_is_set_is_used_as_it_is() {
+    capture_logs();
+    let b = Backend::Sqlite;
+    let url = fresh_database(b).await;
+    let figment = |security_key: &str, rocket_key: &str| {
+        good(&url)
+            .merge(("security.secret_key", security_key.to_owned()))
+            .merge(("secret_key", rocket_key.to_owned()))
+            .merge(("security.session_cookie_secure", false))
+            .select(rocket::Config::RELEASE_PROFILE)
+    };
+    let one = launch(app(
+        b,
+        figment("first-security-key-0123456789abcdef", ROCKET_KEY),
+        Security::new(),
+    ))
+    .await
+    .unwrap();
+    let state = one
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap();
+    let pw = state.hash_password("one key pw 1").await.unwrap();
+    state
+        .datastore
+        .create_user(security_runtime::NewUser {
+            email: "set@example.com".into(),
+            password: Some(pw),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let cookie = session_cookie(&one, "set@example.com").await;
+    // Another security key but the same Rocket key: the session cookie still reads, so
+    // Rocket's key was not replaced by a derived one.
+    let two = launch(app(
+        b,
+        figment("second-security-key-0123456789abcde", ROCKET_KEY),
+        Security::new(),
+    ))
+    .await
+    .unwrap();
+    let r = two
+        .get("/profile")
+        .header(ContentType::JSON)
+        .cookie(rocket::http::Cookie::new("session", cookie))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    // A malformed Rocket key is not silently replaced: Rocket refuses it.
+    let r = launch(app(
+        b,
+        figment(
+            "first-security-key-0123456789abcdef",
+            "0123456789abcdef0123456789abcdef",
+        ),
+        Security::new(),
+    ))
+    .await;
+    match r {
+        Err(Refused::Other(_)) => {}
+        Err(other) => panic!("refused for another reason: {other:?}"),
+        Ok(_) => panic!("launched with a malformed Rocket key"),
+    }
 }

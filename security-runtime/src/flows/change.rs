@@ -103,7 +103,9 @@ pub async fn change_password(
             None
         }
         Some(n) => {
-            if current.as_deref() == Some(n) {
+            // Parity: checked only once the current password verified (`forms.py`).
+            let verified = user.password.is_some() && errors.first("password").is_none();
+            if verified && current.as_deref() == Some(n) {
                 errors.field("password", msg::PASSWORD_IS_THE_SAME);
                 None
             } else {
