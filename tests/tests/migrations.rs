@@ -46,20 +46,13 @@ async fn run_sql(b: Backend, url: &str, script: &str) {
                 .join("\n")
         })
         .filter(|s| !s.trim().is_empty());
+    let ds = open(b, url).await;
     for stmt in stmts {
-        let r = match b {
-            Backend::Sqlite => {
-                let p = sqlx::SqlitePool::connect(url).await.unwrap();
-                sqlx::query(&stmt).execute(&p).await.map(|_| ())
-            }
-            Backend::Postgres => {
-                let p = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query(&stmt).execute(&p).await.map(|_| ())
-            }
-            Backend::MySql => {
-                let p = sqlx::MySqlPool::connect(url).await.unwrap();
-                sqlx::query(&stmt).execute(&p).await.map(|_| ())
-            }
+        let r = match &ds {
+            SqlDatastore::Sqlite(p) => sqlx::query(&stmt).execute(p).await.map(|_| ()),
+            SqlDatastore::Postgres(p) => sqlx::query(&stmt).execute(p).await.map(|_| ()),
+            SqlDatastore::MySql(p) => sqlx::query(&stmt).execute(p).await.map(|_| ()),
+            _ => unreachable!("all three backends are built"),
         };
         r.unwrap_or_else(|e| panic!("{b:?}: {stmt}: {e}"));
     }

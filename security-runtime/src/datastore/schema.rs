@@ -97,7 +97,11 @@ macro_rules! runner {
                 let origin = recognise(&tables, &user_columns, !recorded.is_empty())
                     .map_err(SecurityError::Schema)?;
                 for (table, _) in REQUIRED {
-                    let missing = missing_required(table, &columns(c, table).await?);
+                    let present = match *table {
+                        "user" => user_columns.clone(),
+                        other => columns(c, other).await?,
+                    };
+                    let missing = missing_required(table, &present);
                     if !missing.is_empty() {
                         return Err(refused(table, &missing));
                     }
