@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::datastore::UserQuery;
 use crate::error::Result;
-use crate::fairing::SecurityState;
+use crate::state::SecurityState;
 use crate::model::User;
 use crate::session::{self, SessionCell, SessionData};
 use crate::signals::Signal;
@@ -214,29 +214,4 @@ pub fn logout_user(
     if let Some(id) = user_id {
         state.send(Signal::UserLoggedOut { user_id: id });
     }
-}
-
-/// Sets a user's password as an administrator: new hash, new `fs_uniquifier` (every
-/// session and token of the user dies), in one write; mails `change_notice` when
-/// `notify`. The password must already be validated.
-///
-/// Parity: `flask_security.admin_change_password(user, new_passwd, notify=True)`.
-pub async fn admin_change_password(
-    state: &SecurityState,
-    user: &mut User,
-    new_password: &str,
-    notify: bool,
-) -> Result<()> {
-    let hash = state.hash_password(new_password).await?;
-    crate::datastore::update(state.datastore.as_ref(), user, |u| {
-        u.password = Some(hash);
-        u.rotate_identity();
-    })
-    .await?;
-    state.send(Signal::PasswordChanged { user_id: user.id });
-    if notify && state.config.send_password_change_email {
-        let subject = &state.config.email_subject_password_change_notice;
-        crate::flows::common::notify(state, "change_notice", user, subject).await;
-    }
-    Ok(())
 }

@@ -18,6 +18,11 @@ use crate::hashing::PasswordContext;
 use crate::mail::{MailTemplates, MailUtil};
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
+use crate::state::{secret_keys, Hooks, SecurityState};
+pub use crate::state::{
+    AugmentTokenHook, Clock, RenderJsonHook, TokenExpireHook, UserPayloadHook, VerifyTokenHook,
+    WantJsonHook,
+};
 use crate::tokens::TokenSerializer;
 use crate::validation::{
     DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
@@ -26,19 +31,6 @@ use crate::validation::{
 
 /// Custom response for a denial; `None` falls back to the default.
 pub type DenialHook = Arc<dyn Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync>;
-/// Builds the JSON body from a payload and status code.
-pub type RenderJsonHook = Arc<dyn Fn(Value, u16) -> Value + Send + Sync>;
-/// Decides whether a request wants JSON.
-pub type WantJsonHook = Arc<dyn Fn(&Request<'_>) -> bool + Send + Sync>;
-/// Per-user auth-token expiry (epoch seconds, 0 = none).
-pub type TokenExpireHook = Arc<dyn Fn(&User) -> i64 + Send + Sync>;
-/// Adds claims to a new auth token.
-pub type AugmentTokenHook = Arc<dyn Fn(&User, &mut serde_json::Map<String, Value>) + Send + Sync>;
-/// Extra verification of an auth token's claims.
-pub type VerifyTokenHook =
-    Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
-/// Builds the JSON `user` object (`get_security_payload`).
-pub type UserPayloadHook = Arc<dyn Fn(&User) -> serde_json::Map<String, Value> + Send + Sync>;
 /// What the seed hook returns.
 pub type SeedFuture<'a> = std::pin::Pin<
     Box<
@@ -50,153 +42,15 @@ pub type SeedFuture<'a> = std::pin::Pin<
 /// The start-up seed hook ([`Security::seed`]).
 pub type SeedHook =
     Arc<dyn for<'a> Fn(&'a SecurityState, &'a Figment) -> SeedFuture<'a> + Send + Sync>;
-/// The clock: epoch seconds.
-pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
-
-/// Application hooks.
+/// The application's replacements for the default denial answers; the fairing applies
+/// them when it answers a denial.
 ///
-/// Parity: `Security.unauthn_handler`, `unauthz_handler`, `reauthn_handler`,
-/// `render_json`, `want_json`, `SECURITY_TOKEN_EXPIRE_TIMESTAMP`,
-/// `UserMixin.augment_auth_token`, `UserMixin.verify_auth_token`.
-#[derive(Clone)]
-pub struct Hooks {
-    /// Replaces the answer to unauthenticated requests.
-    pub unauthn: Option<DenialHook>,
-    /// Replaces the answer to unauthorized requests.
-    pub unauthz: Option<DenialHook>,
-    /// Replaces the answer to stale (not fresh) requests.
-    pub reauthn: Option<DenialHook>,
-    /// Builds every JSON body.
-    pub render_json: RenderJsonHook,
-    /// JSON or HTML.
-    pub want_json: WantJsonHook,
-    /// Per-user token expiry.
-    pub token_expire_timestamp: TokenExpireHook,
-    /// Extra token claims.
-    pub augment_auth_token: Option<AugmentTokenHook>,
-    /// Extra token verification.
-    pub verify_auth_token: Option<VerifyTokenHook>,
-    /// Time source.
-    pub clock: Clock,
-    /// Signal subscribers.
-    pub listeners: Vec<crate::signals::Listener>,
-    /// Builds the JSON `user` object from the stored user.
-    pub user_payload: UserPayloadHook,
-}
-
-impl Default for Hooks {
-    fn default() -> Self {
-        Hooks {
-            unauthn: None,
-            unauthz: None,
-            reauthn: None,
-            render_json: Arc::new(responses::default_render_json),
-            want_json: Arc::new(responses::default_want_json),
-            token_expire_timestamp: Arc::new(|_| 0),
-            augment_auth_token: None,
-            verify_auth_token: None,
-            clock: Arc::new(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(0.0)
-            }),
-            listeners: Vec::new(),
-            user_payload: Arc::new(<User as crate::model::UserModel>::security_payload),
-        }
-    }
-}
-
-/// Everything the guards and routes need, managed as Rocket state.
-pub struct SecurityState {
-    /// Validated configuration.
-    pub config: SecurityConfig,
-    /// The datastore.
-    pub datastore: Arc<dyn UserDatastore>,
-    /// Password hashing.
-    pub passwords: PasswordContext,
-    /// Auth-token serializer (`remember_salt`).
-    pub auth_tokens: TokenSerializer,
-    /// CSRF-token serializer (`wtf-csrf-token`).
-    pub csrf_tokens: TokenSerializer,
-    /// Application hooks.
-    pub hooks: Hooks,
-    /// Bounds concurrent password hashing.
-    pub(crate) hash_slots: Semaphore,
-    /// Sends mail.
-    pub mailer: Arc<dyn MailUtil>,
-    /// Mail templates.
-    pub mail_templates: MailTemplates,
-    /// Validates new passwords.
-    pub password_util: Arc<dyn PasswordUtil>,
-    /// Validates usernames.
-    pub username_util: Arc<dyn UsernameUtil>,
-    /// Canonicalises phone numbers.
-    pub phone_util: Arc<dyn PhoneUtil>,
-}
-
-impl SecurityState {
-    /// Now, epoch seconds, from the configured clock.
-    pub fn now(&self) -> f64 {
-        (self.hooks.clock)()
-    }
-
-    /// Sends a signal to every subscriber.
-    pub fn send(&self, signal: crate::signals::Signal) {
-        for l in &self.hooks.listeners {
-            l(&signal);
-        }
-    }
-
-    /// A serializer for another purpose (salt), with the same keys.
-    pub fn serializer(&self, salt: &str) -> TokenSerializer {
-        TokenSerializer::new(secret_keys(&self.config), salt)
-    }
-
-    /// Parity: `hash_password`, run off the async executor.
-    pub async fn hash_password(&self, password: &str) -> crate::Result<String> {
-        let ctx = self.passwords.clone();
-        let pw = ctx.normalize(password);
-        let _slot = self
-            .hash_slots
-            .acquire()
-            .await
-            .map_err(|_| crate::SecurityError::Task)?;
-        tokio::task::spawn_blocking(move || ctx.hash_password(&pw))
-            .await
-            .map_err(|_| crate::SecurityError::Task)?
-            .map_err(Into::into)
-    }
-
-    /// Parity: `verify_and_update_password`, off the executor; returns validity and a
-    /// replacement hash when the stored one uses an outdated scheme.
-    pub async fn verify_and_update(
-        &self,
-        password: &str,
-        stored: &str,
-    ) -> crate::Result<(bool, Option<String>)> {
-        let ctx = self.passwords.clone();
-        let pw = ctx.normalize(password);
-        let stored = stored.to_owned();
-        let _slot = self
-            .hash_slots
-            .acquire()
-            .await
-            .map_err(|_| crate::SecurityError::Task)?;
-        tokio::task::spawn_blocking(move || ctx.verify_and_update(&pw, &stored))
-            .await
-            .map_err(|_| crate::SecurityError::Task)
-    }
-}
-
-fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
-    let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
-    keys.extend(
-        cfg.secret_key_fallbacks
-            .iter()
-            .map(|k| k.as_bytes().to_vec()),
-    );
-    keys
+/// Parity: `Security.unauthn_handler`, `unauthz_handler`, `reauthn_handler`.
+#[derive(Clone, Default)]
+struct DenialHooks {
+    unauthn: Option<DenialHook>,
+    unauthz: Option<DenialHook>,
+    reauthn: Option<DenialHook>,
 }
 
 type DatastoreSource =
@@ -220,6 +74,7 @@ type DatastoreSource =
 pub struct Security {
     source: Option<DatastoreSource>,
     hooks: Hooks,
+    denial_hooks: DenialHooks,
     mount_routes: bool,
     mailer: Option<Arc<dyn MailUtil>>,
     password_util: Option<Arc<dyn PasswordUtil>>,
@@ -241,6 +96,7 @@ impl Security {
         Security {
             source: None,
             hooks: Hooks::default(),
+            denial_hooks: DenialHooks::default(),
             mount_routes: true,
             mailer: None,
             password_util: None,
@@ -333,7 +189,7 @@ impl Security {
         mut self,
         f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.unauthn = Some(Arc::new(f));
+        self.denial_hooks.unauthn = Some(Arc::new(f));
         self
     }
 
@@ -342,7 +198,7 @@ impl Security {
         mut self,
         f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.unauthz = Some(Arc::new(f));
+        self.denial_hooks.unauthz = Some(Arc::new(f));
         self
     }
 
@@ -351,7 +207,7 @@ impl Security {
         mut self,
         f: impl Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync + 'static,
     ) -> Self {
-        self.hooks.reauthn = Some(Arc::new(f));
+        self.denial_hooks.reauthn = Some(Arc::new(f));
         self
     }
 
@@ -639,9 +495,9 @@ impl Fairing for Security {
         // too, but its handler answered.
         if let Some(d) = denial.take().filter(|d| d.status() == res.status()) {
             let custom = match &d {
-                Denial::Unauthenticated { .. } => state.hooks.unauthn.as_ref(),
-                Denial::Unauthorized { .. } => state.hooks.unauthz.as_ref(),
-                Denial::Reauthenticate { .. } => state.hooks.reauthn.as_ref(),
+                Denial::Unauthenticated { .. } => self.denial_hooks.unauthn.as_ref(),
+                Denial::Unauthorized { .. } => self.denial_hooks.unauthz.as_ref(),
+                Denial::Reauthenticate { .. } => self.denial_hooks.reauthn.as_ref(),
                 _ => None,
             };
             let reply = custom

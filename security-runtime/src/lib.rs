@@ -7,6 +7,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod csrf;
@@ -28,16 +29,19 @@ pub mod report;
 pub mod responses;
 pub mod session;
 pub mod signals;
+pub mod state;
 pub mod tokens;
 pub mod validation;
 
-pub use auth::{admin_change_password, get_auth_token, login_user, logout_user, lookup_identity};
+pub use account::admin_change_password;
+pub use auth::{get_auth_token, login_user, logout_user, lookup_identity};
 pub use config::SecurityConfig;
 pub use datastore::{
     MigrationInfo, NewUser, SchemaOrigin, SchemaStatus, SqlDatastore, UserDatastore, UserQuery,
 };
 pub use error::{Result, SecurityError};
-pub use fairing::{Security, SecurityState};
+pub use fairing::Security;
+pub use state::SecurityState;
 pub use guards::{CsrfStatus, CurrentUser, Guard};
 pub use launch::route_report;
 pub use mechanism::Mechanism;

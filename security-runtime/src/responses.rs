@@ -10,7 +10,8 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde_json::{json, Map, Value};
 
-use crate::fairing::SecurityState;
+pub use crate::state::{default_render_json, default_want_json};
+use crate::state::SecurityState;
 use crate::guards::requirement::Mechanism;
 use crate::messages;
 
@@ -106,13 +107,6 @@ impl<'r> Responder<'r, 'static> for Reply {
         }
         Ok(b.finalize())
     }
-}
-
-/// The default JSON envelope: `{"meta":{"code":N},"response":payload}`.
-///
-/// Parity: `default_render_json`.
-pub fn default_render_json(payload: Value, code: u16) -> Value {
-    json!({"meta": {"code": code}, "response": payload})
 }
 
 /// A JSON reply through the configured `render_json` hook.
@@ -367,23 +361,6 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
             }
         }
     }
-}
-
-/// JSON wanted: JSON body, or `Accept` preferring `application/json`.
-///
-/// Parity: `_default_want_json`.
-pub fn default_want_json(req: &Request<'_>) -> bool {
-    if let Some(ct) = req.content_type() {
-        if ct.is_json() || ct.sub().as_str().ends_with("+json") {
-            return true;
-        }
-    }
-    req.accept()
-        .map(|a| {
-            let p = a.preferred();
-            p.top() == "application" && p.sub() == "json"
-        })
-        .unwrap_or(false)
 }
 
 /// A 503 (datastore) or 500 (anything else) with a generic body; details go to the log

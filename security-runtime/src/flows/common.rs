@@ -1,17 +1,19 @@
 //! Pieces every account flow uses: auth guards, field reading, replies, mail, links.
 
-use hmac::{Hmac, Mac};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use super::SecurityCtx;
-use crate::fairing::SecurityState;
+use crate::state::SecurityState;
 use crate::guards::requirement::{AuthRequirement, Mechanism, Requirement};
 use crate::guards::{deny, evaluate_with, Authn};
 use crate::input::FormInput;
-use crate::mail::{MailError, MailMessage};
+use crate::mail::MailError;
+pub(crate) use crate::account::links::{check_token, hash_data, make_token, same_hash};
+pub(crate) use crate::account::mail::{
+    link, mail_user, notify, send_mail, token_path, within_text,
+};
 use crate::messages as msg;
 use crate::model::User;
 use crate::responses::{form_error_reply, json_reply, Denial, FormErrors, Reply, ReplyBody};
@@ -166,22 +168,6 @@ pub(crate) fn read_email(
     (raw, email)
 }
 
-/// Sends a notice about a change to the user; a failure is logged, not fatal (the
-/// change is already stored).
-pub(crate) async fn notify(st: &SecurityState, template: &str, user: &User, subject: &str) {
-    if let Err(e) = send_mail(
-        st,
-        template,
-        &user.email,
-        subject,
-        json!({"user": mail_user(user)}),
-    )
-    .await
-    {
-        rocket::warn!("{template} mail not sent: {e}");
-    }
-}
-
 /// A built-in HTML form page.
 pub(crate) fn page(
     ctx: &SecurityCtx<'_>,
@@ -246,97 +232,6 @@ pub(crate) fn fail(
     page(ctx, title, action, fields, &all)
 }
 
-/// Hash of data carried in a token (binds it to the current email or password).
-///
-/// Parity: `hash_data` (HMAC-SHA256 with the secret key here, instead of sha256_crypt).
-pub(crate) fn hash_data(st: &SecurityState, data: &str) -> String {
-    let key = st.config.secret_key.clone().unwrap_or_default();
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(data.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Constant-time equality of two hashes.
-pub(crate) fn same_hash(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-/// English duration, as `_td_format`: "2 days", "1 hour, 30 minutes".
-pub(crate) fn within_text(secs: u64) -> String {
-    let units = [
-        ("day", 86_400),
-        ("hour", 3_600),
-        ("minute", 60),
-        ("second", 1),
-    ];
-    let mut rest = secs;
-    let mut parts = Vec::new();
-    for (name, size) in units {
-        let n = rest / size;
-        if n > 0 {
-            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
-            rest %= size;
-        }
-    }
-    if parts.is_empty() {
-        "0 seconds".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
-/// An absolute link for a mail, built from `external_url`, never from the request.
-pub(crate) fn link(st: &SecurityState, path: &str) -> String {
-    let base = st
-        .config
-        .external_url
-        .as_deref()
-        .unwrap_or("http://localhost:8000")
-        .trim_end_matches('/');
-    format!("{base}{}", st.config.url(path))
-}
-
-/// `{url}/{token}` as Flask-Security builds token URLs.
-pub(crate) fn token_path(url: &str, token: &str) -> String {
-    if url.ends_with('/') {
-        format!("{url}{token}")
-    } else {
-        format!("{url}/{token}")
-    }
-}
-
-/// The user as mail templates see it.
-pub(crate) fn mail_user(user: &User) -> Value {
-    json!({"email": user.email, "username": user.username, "id": user.id})
-}
-
-/// Renders and sends one mail.
-pub(crate) async fn send_mail(
-    st: &SecurityState,
-    template: &str,
-    to: &str,
-    subject: &str,
-    context: Value,
-) -> Result<(), MailError> {
-    let (text, html) = st.mail_templates.render(template, &context, &st.config)?;
-    st.mailer
-        .send(MailMessage {
-            to: to.to_owned(),
-            subject: subject.to_owned(),
-            template: template.to_owned(),
-            text,
-            html,
-        })
-        .await
-}
-
 /// The error answer when a mail the flow depends on failed.
 pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
     rocket::error!("security mail failed: {e}");
@@ -382,21 +277,6 @@ pub(crate) fn redirect_with(view: &str, params: &[(&str, &str)]) -> Reply {
 /// True when `redirect_behavior = "spa"`.
 pub(crate) fn spa(st: &SecurityState) -> bool {
     st.config.redirect_behavior == crate::config::RedirectBehavior::Spa
-}
-
-/// Makes a signed token for `salt`.
-pub(crate) fn make_token(st: &SecurityState, salt: &str, value: Value) -> String {
-    st.serializer(salt).dumps_at(&value, st.now() as u64)
-}
-
-/// Parity: `check_and_get_token_status` → (expired, invalid, data).
-pub(crate) fn check_token(
-    st: &SecurityState,
-    salt: &str,
-    token: &str,
-    within: u64,
-) -> (bool, bool, Option<Value>) {
-    crate::tokens::check_and_get_token_status(&st.serializer(salt), token, within, st.now() as u64)
 }
 
 /// Runs `PasswordUtil::validate` into `errors` on `field_name`; returns the normalised

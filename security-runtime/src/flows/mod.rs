@@ -10,7 +10,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Route;
 
 use crate::config::SecurityConfig;
-use crate::fairing::SecurityState;
+use crate::state::SecurityState;
 use crate::guards::{self, deny, Authn};
 use crate::responses::Denial;
 use crate::session::{self, SessionCell, SessionData};

@@ -14,7 +14,7 @@ use super::common::{
 };
 use super::SecurityCtx;
 use crate::datastore::UserQuery;
-use crate::fairing::SecurityState;
+use crate::state::SecurityState;
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;

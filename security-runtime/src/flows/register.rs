@@ -78,7 +78,7 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
 ///
 /// Parity: `generate_confirmation_link` (`[fs_uniquifier, hash_data(email)]`).
 pub(crate) fn confirmation_link(
-    st: &crate::fairing::SecurityState,
+    st: &crate::state::SecurityState,
     user: &User,
 ) -> (String, String) {
     let token = make_token(

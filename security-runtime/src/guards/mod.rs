@@ -16,7 +16,7 @@ use rocket::{Response, Sentinel};
 
 use crate::auth::{self, TokenCheck};
 use crate::csrf::{self, CSRF_HEADERS};
-use crate::fairing::SecurityState;
+use crate::state::SecurityState;
 use crate::model::{User, UserModel};
 use crate::responses::Denial;
 use crate::session;

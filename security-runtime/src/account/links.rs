@@ -1,0 +1,45 @@
+//! Signed link tokens (confirm, reset, change email) and the data they bind.
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::state::SecurityState;
+
+/// Hash of data carried in a token (binds it to the current email or password).
+///
+/// Parity: `hash_data` (HMAC-SHA256 with the secret key here, instead of sha256_crypt).
+pub(crate) fn hash_data(st: &SecurityState, data: &str) -> String {
+    let key = st.config.secret_key.clone().unwrap_or_default();
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(data.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Constant-time equality of two hashes.
+pub(crate) fn same_hash(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Makes a signed token for `salt`.
+pub(crate) fn make_token(st: &SecurityState, salt: &str, value: Value) -> String {
+    st.serializer(salt).dumps_at(&value, st.now() as u64)
+}
+
+/// Parity: `check_and_get_token_status` → (expired, invalid, data).
+pub(crate) fn check_token(
+    st: &SecurityState,
+    salt: &str,
+    token: &str,
+    within: u64,
+) -> (bool, bool, Option<Value>) {
+    crate::tokens::check_and_get_token_status(&st.serializer(salt), token, within, st.now() as u64)
+}
+

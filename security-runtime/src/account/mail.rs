@@ -1,0 +1,93 @@
+//! Mail the account flows send: rendering, sending, notices, absolute links.
+
+use serde_json::{json, Value};
+
+use crate::mail::{MailError, MailMessage};
+use crate::model::User;
+use crate::state::SecurityState;
+
+/// Sends a notice about a change to the user; a failure is logged, not fatal (the
+/// change is already stored).
+pub(crate) async fn notify(st: &SecurityState, template: &str, user: &User, subject: &str) {
+    if let Err(e) = send_mail(
+        st,
+        template,
+        &user.email,
+        subject,
+        json!({"user": mail_user(user)}),
+    )
+    .await
+    {
+        log::warn!("{template} mail not sent: {e}");
+    }
+}
+
+/// An absolute link for a mail, built from `external_url`, never from the request.
+pub(crate) fn link(st: &SecurityState, path: &str) -> String {
+    let base = st
+        .config
+        .external_url
+        .as_deref()
+        .unwrap_or("http://localhost:8000")
+        .trim_end_matches('/');
+    format!("{base}{}", st.config.url(path))
+}
+
+/// `{url}/{token}` as Flask-Security builds token URLs.
+pub(crate) fn token_path(url: &str, token: &str) -> String {
+    if url.ends_with('/') {
+        format!("{url}{token}")
+    } else {
+        format!("{url}/{token}")
+    }
+}
+
+/// The user as mail templates see it.
+pub(crate) fn mail_user(user: &User) -> Value {
+    json!({"email": user.email, "username": user.username, "id": user.id})
+}
+
+/// Renders and sends one mail.
+pub(crate) async fn send_mail(
+    st: &SecurityState,
+    template: &str,
+    to: &str,
+    subject: &str,
+    context: Value,
+) -> Result<(), MailError> {
+    let (text, html) = st.mail_templates.render(template, &context, &st.config)?;
+    st.mailer
+        .send(MailMessage {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            template: template.to_owned(),
+            text,
+            html,
+        })
+        .await
+}
+
+/// English duration, as `_td_format`: "2 days", "1 hour, 30 minutes".
+pub(crate) fn within_text(secs: u64) -> String {
+    let units = [
+        ("day", 86_400),
+        ("hour", 3_600),
+        ("minute", 60),
+        ("second", 1),
+    ];
+    let mut rest = secs;
+    let mut parts = Vec::new();
+    for (name, size) in units {
+        let n = rest / size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+            rest %= size;
+        }
+    }
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(", ")
+    }
+}
+

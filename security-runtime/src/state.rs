@@ -1,0 +1,197 @@
+//! The state every security request works with, managed by Rocket: configuration,
+//! datastore, hashing, serializers, mail and the application's hooks.
+//!
+//! It sits below the web layer and the fairing (which builds it), so identity and
+//! account logic use it without reaching upward.
+
+use std::sync::Arc;
+
+use rocket::request::Request;
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+use crate::config::SecurityConfig;
+use crate::datastore::UserDatastore;
+use crate::hashing::PasswordContext;
+use crate::mail::{MailTemplates, MailUtil};
+use crate::model::User;
+use crate::tokens::TokenSerializer;
+use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
+
+/// Builds the JSON body from a payload and status code.
+pub type RenderJsonHook = Arc<dyn Fn(Value, u16) -> Value + Send + Sync>;
+/// Decides whether a request wants JSON.
+pub type WantJsonHook = Arc<dyn Fn(&Request<'_>) -> bool + Send + Sync>;
+/// Per-user auth-token expiry (epoch seconds, 0 = none).
+pub type TokenExpireHook = Arc<dyn Fn(&User) -> i64 + Send + Sync>;
+/// Adds claims to a new auth token.
+pub type AugmentTokenHook = Arc<dyn Fn(&User, &mut serde_json::Map<String, Value>) + Send + Sync>;
+/// Extra verification of an auth token's claims.
+pub type VerifyTokenHook =
+    Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
+/// Builds the JSON `user` object (`get_security_payload`).
+pub type UserPayloadHook = Arc<dyn Fn(&User) -> serde_json::Map<String, Value> + Send + Sync>;
+/// The clock: epoch seconds.
+pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// Application hooks.
+///
+/// Parity: `Security.render_json`, `want_json`, `SECURITY_TOKEN_EXPIRE_TIMESTAMP`,
+/// `UserMixin.augment_auth_token`, `UserMixin.verify_auth_token`.
+#[derive(Clone)]
+pub struct Hooks {
+    /// Builds every JSON body.
+    pub render_json: RenderJsonHook,
+    /// JSON or HTML.
+    pub want_json: WantJsonHook,
+    /// Per-user token expiry.
+    pub token_expire_timestamp: TokenExpireHook,
+    /// Extra token claims.
+    pub augment_auth_token: Option<AugmentTokenHook>,
+    /// Extra token verification.
+    pub verify_auth_token: Option<VerifyTokenHook>,
+    /// Time source.
+    pub clock: Clock,
+    /// Signal subscribers.
+    pub listeners: Vec<crate::signals::Listener>,
+    /// Builds the JSON `user` object from the stored user.
+    pub user_payload: UserPayloadHook,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            render_json: Arc::new(default_render_json),
+            want_json: Arc::new(default_want_json),
+            token_expire_timestamp: Arc::new(|_| 0),
+            augment_auth_token: None,
+            verify_auth_token: None,
+            clock: Arc::new(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0)
+            }),
+            listeners: Vec::new(),
+            user_payload: Arc::new(<User as crate::model::UserModel>::security_payload),
+        }
+    }
+}
+
+/// Everything the guards and routes need, managed as Rocket state.
+pub struct SecurityState {
+    /// Validated configuration.
+    pub config: SecurityConfig,
+    /// The datastore.
+    pub datastore: Arc<dyn UserDatastore>,
+    /// Password hashing.
+    pub passwords: PasswordContext,
+    /// Auth-token serializer (`remember_salt`).
+    pub auth_tokens: TokenSerializer,
+    /// CSRF-token serializer (`wtf-csrf-token`).
+    pub csrf_tokens: TokenSerializer,
+    /// Application hooks.
+    pub hooks: Hooks,
+    /// Bounds concurrent password hashing.
+    pub(crate) hash_slots: Semaphore,
+    /// Sends mail.
+    pub mailer: Arc<dyn MailUtil>,
+    /// Mail templates.
+    pub mail_templates: MailTemplates,
+    /// Validates new passwords.
+    pub password_util: Arc<dyn PasswordUtil>,
+    /// Validates usernames.
+    pub username_util: Arc<dyn UsernameUtil>,
+    /// Canonicalises phone numbers.
+    pub phone_util: Arc<dyn PhoneUtil>,
+}
+
+impl SecurityState {
+    /// Now, epoch seconds, from the configured clock.
+    pub fn now(&self) -> f64 {
+        (self.hooks.clock)()
+    }
+
+    /// Sends a signal to every subscriber.
+    pub fn send(&self, signal: crate::signals::Signal) {
+        for l in &self.hooks.listeners {
+            l(&signal);
+        }
+    }
+
+    /// A serializer for another purpose (salt), with the same keys.
+    pub fn serializer(&self, salt: &str) -> TokenSerializer {
+        TokenSerializer::new(secret_keys(&self.config), salt)
+    }
+
+    /// Parity: `hash_password`, run off the async executor.
+    pub async fn hash_password(&self, password: &str) -> crate::Result<String> {
+        let ctx = self.passwords.clone();
+        let pw = ctx.normalize(password);
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| crate::SecurityError::Task)?;
+        tokio::task::spawn_blocking(move || ctx.hash_password(&pw))
+            .await
+            .map_err(|_| crate::SecurityError::Task)?
+            .map_err(Into::into)
+    }
+
+    /// Parity: `verify_and_update_password`, off the executor; returns validity and a
+    /// replacement hash when the stored one uses an outdated scheme.
+    pub async fn verify_and_update(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> crate::Result<(bool, Option<String>)> {
+        let ctx = self.passwords.clone();
+        let pw = ctx.normalize(password);
+        let stored = stored.to_owned();
+        let _slot = self
+            .hash_slots
+            .acquire()
+            .await
+            .map_err(|_| crate::SecurityError::Task)?;
+        tokio::task::spawn_blocking(move || ctx.verify_and_update(&pw, &stored))
+            .await
+            .map_err(|_| crate::SecurityError::Task)
+    }
+}
+
+pub(crate) fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
+    keys.extend(
+        cfg.secret_key_fallbacks
+            .iter()
+            .map(|k| k.as_bytes().to_vec()),
+    );
+    keys
+}
+
+
+/// The default JSON envelope: `{"meta":{"code":N},"response":payload}`.
+///
+/// Parity: `default_render_json`.
+pub fn default_render_json(payload: Value, code: u16) -> Value {
+    json!({"meta": {"code": code}, "response": payload})
+}
+
+/// JSON wanted: JSON body, or `Accept` preferring `application/json`.
+///
+/// Parity: `_default_want_json`.
+pub fn default_want_json(req: &Request<'_>) -> bool {
+    if let Some(ct) = req.content_type() {
+        if ct.is_json() || ct.sub().as_str().ends_with("+json") {
+            return true;
+        }
+    }
+    req.accept()
+        .map(|a| {
+            let p = a.preferred();
+            p.top() == "application" && p.sub() == "json"
+        })
+        .unwrap_or(false)
+}
+
