@@ -3,8 +3,6 @@
 //! Parity: `flask_security.login_user`, `logout_user`, `UserMixin.get_auth_token`,
 //! `_request_loader` and `lookup_identity`.
 
-use std::net::IpAddr;
-
 use rocket::http::CookieJar;
 use serde_json::{json, Map, Value};
 
@@ -142,56 +140,79 @@ pub async fn lookup_identity(state: &SecurityState, identity: &str) -> Result<Op
     Ok(None)
 }
 
-/// Logs `user` in: a new session (fresh CSRF secret, `fs_paa`), remember cookie,
-/// trackable columns, the `user_authenticated` signal. Any pending change on `user`
-/// (for example a rehashed password) is stored in the same single write.
+/// What checking a password against a user found.
+#[derive(Debug)]
+pub enum Credentials {
+    /// The password is right; `rehashed` when the stored hash was replaced by one of the
+    /// current scheme (set on `user`, not yet stored).
+    Verified {
+        /// The user, with any rehash applied.
+        user: Box<User>,
+        /// True when `user.password` holds a new hash to store.
+        rehashed: bool,
+    },
+    /// No user has that identity.
+    UnknownIdentity,
+    /// The user has no password (passwordless account).
+    NoPassword(Box<User>),
+    /// The password is wrong.
+    WrongPassword(Box<User>),
+}
+
+/// Checks `password` against `user`'s stored hash, off the executor. A user without a
+/// password costs one hash too. Failures send `user_failed_authn`.
 ///
-/// Parity: `flask_security.login_user(user, remember, authn_via)`.
-#[allow(clippy::too_many_arguments)]
-pub async fn login_user(
+/// This and [`verify_credentials`] are the one place every password check goes through
+/// (form and JSON login, HTTP Basic, `/change`): a failed-attempt limiter hooks in here.
+pub async fn verify_password(
     state: &SecurityState,
-    cell: &SessionCell,
-    jar: &CookieJar<'_>,
-    user: &mut User,
-    remember: bool,
-    authn_via: &[&str],
-    remote_ip: Option<IpAddr>,
-    mut dirty: bool,
-) -> Result<()> {
-    let now = state.now();
-    if state.config.trackable {
-        let now_dt = chrono::DateTime::from_timestamp_micros((now * 1e6) as i64)
-            .map(|d| d.naive_utc())
-            .unwrap_or_default();
-        user.last_login_at = Some(user.current_login_at.unwrap_or(now_dt));
-        user.current_login_at = Some(now_dt);
-        user.last_login_ip = user.current_login_ip.clone();
-        user.current_login_ip = remote_ip.map(|ip| ip.to_string());
-        user.login_count = Some(user.login_count.unwrap_or(0) + 1);
-        dirty = true;
-    }
-    if dirty {
-        state.datastore.put_user(user).await?;
-    }
-    let mut data = SessionData {
-        user_id: Some(user.fs_uniquifier.clone()),
-        fs_paa: Some(now),
-        fs_cc: Some("set".into()),
-        authn_via: authn_via.first().map(|s| (*s).to_owned()),
-        ..SessionData::default()
+    mut user: User,
+    password: &str,
+    auth_type: &str,
+) -> Result<Credentials> {
+    let Some(stored) = user.password.clone() else {
+        state.hash_password(password).await?;
+        return Ok(Credentials::NoPassword(Box::new(user)));
     };
-    crate::csrf::ensure_secret(&mut data);
-    session::save(cell, jar, &state.config, &data);
-    if remember {
-        session::set_remember(jar, &state.config, &user.fs_uniquifier, now);
-    } else {
-        session::clear_remember(jar, &state.config);
+    let (ok, new_hash) = state.verify_and_update(password, &stored).await?;
+    if !ok {
+        state.send(Signal::UserFailedAuthn {
+            user_id: Some(user.id),
+            auth_type: auth_type.to_owned(),
+        });
+        return Ok(Credentials::WrongPassword(Box::new(user)));
     }
-    state.send(Signal::UserAuthenticated {
-        user_id: user.id,
-        authn_via: authn_via.iter().map(|s| (*s).to_owned()).collect(),
-    });
-    Ok(())
+    let rehashed = new_hash.is_some();
+    if new_hash.is_some() {
+        user.password = new_hash;
+    }
+    Ok(Credentials::Verified {
+        user: Box::new(user),
+        rehashed,
+    })
+}
+
+/// Finds the user `identity` names and checks `password`. An unknown identity costs
+/// one hash, so the answer time does not tell it apart from a wrong password.
+///
+/// Parity: `LoginForm.validate` (lookup, then `verify_and_update_password`).
+pub async fn verify_credentials(
+    state: &SecurityState,
+    identity: &str,
+    password: &str,
+    auth_type: &str,
+) -> Result<Credentials> {
+    match lookup_identity(state, identity).await? {
+        Some(user) => verify_password(state, user, password, auth_type).await,
+        None => {
+            state.hash_password(password).await?;
+            state.send(Signal::UserFailedAuthn {
+                user_id: None,
+                auth_type: auth_type.to_owned(),
+            });
+            Ok(Credentials::UnknownIdentity)
+        }
+    }
 }
 
 /// Logs the current session out: session emptied (a fresh CSRF secret kept for the

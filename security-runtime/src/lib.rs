@@ -29,12 +29,14 @@ pub mod report;
 pub mod responses;
 pub mod session;
 pub mod signals;
+pub mod signin;
 pub mod state;
 pub mod tokens;
 pub mod validation;
 
 pub use account::admin_change_password;
-pub use auth::{get_auth_token, login_user, logout_user, lookup_identity};
+pub use auth::{get_auth_token, logout_user, lookup_identity};
+pub use signin::login_user;
 pub use config::SecurityConfig;
 pub use datastore::{
     MigrationInfo, NewUser, SchemaOrigin, SchemaStatus, SqlDatastore, UserDatastore, UserQuery,

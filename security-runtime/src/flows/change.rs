@@ -9,10 +9,10 @@ use serde_json::{json, Map, Value};
 use super::common::{
     check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
     mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
-    send_mail, spa, token_path, validate_password, within_text, Authed, Fresh, HtmlField,
+    send_mail, sign_in_after, spa, token_path, validate_password, within_text, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
-use crate::auth::login_user;
+use crate::auth::{verify_password, Credentials};
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages as msg;
@@ -72,7 +72,7 @@ pub async fn change_password(
     let new = field(input, "new_password", &mut errors);
     let confirm = field(input, "new_password_confirm", &mut errors);
     let action = cfg.url(&cfg.change_url);
-    if let Some(stored) = user.password.clone() {
+    if user.password.is_some() {
         match current.as_deref() {
             None => {
                 if errors.first("password").is_none() {
@@ -80,13 +80,9 @@ pub async fn change_password(
                 }
             }
             Some(c) if errors.is_empty() => {
-                let (ok, _) = st.verify_and_update(c, &stored).await?;
-                if !ok {
+                let check = verify_password(st, user.clone(), c, "password").await?;
+                if !matches!(check, Credentials::Verified { .. }) {
                     errors.field("password", msg::INVALID_PASSWORD);
-                    st.send(Signal::UserFailedAuthn {
-                        user_id: Some(user.id),
-                        auth_type: "password".into(),
-                    });
                 }
             }
             Some(_) => {}
@@ -140,17 +136,7 @@ pub async fn change_password(
         st.datastore.put_user(&mut user).await?;
     } else {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-        login_user(
-            st,
-            ctx.cell,
-            ctx.jar,
-            &mut user,
-            remember,
-            &["change"],
-            ctx.remote,
-            true,
-        )
-        .await?;
+        sign_in_after(ctx, &mut user, "change", remember, true).await?;
     }
     st.send(Signal::PasswordChanged { user_id: user.id });
     if cfg.send_password_change_email {

@@ -16,6 +16,7 @@ pub(crate) use crate::account::mail::{
 };
 use crate::messages as msg;
 use crate::model::User;
+use crate::signin::{complete, FirstFactor, SignInOutcome};
 use crate::responses::{form_error_reply, json_reply, Denial, FormErrors, Reply, ReplyBody};
 
 const API_METHODS: &[Mechanism] = &[Mechanism::Token, Mechanism::Session];
@@ -75,6 +76,31 @@ impl<'r> FromRequest<'r> for Fresh {
             Ok(a) => Outcome::Success(Fresh(a)),
             Err(d) => deny(req, d),
         }
+    }
+}
+
+/// Hands `user` to the sign-in pipeline after a flow proved who it is (`register`,
+/// `confirm`, `change`); true when signed in (`user` then holds what was stored).
+pub(crate) async fn sign_in_after(
+    ctx: &SecurityCtx<'_>,
+    user: &mut User,
+    authn_via: &str,
+    remember: bool,
+    dirty: bool,
+) -> crate::Result<bool> {
+    let factor = FirstFactor {
+        user: user.clone(),
+        dirty,
+        remember,
+        authn_via,
+        remote: ctx.remote,
+    };
+    match complete(ctx.state, ctx.cell, ctx.jar, factor).await? {
+        SignInOutcome::SignedIn(u) => {
+            *user = *u;
+            Ok(true)
+        }
+        SignInOutcome::Refused(_) => Ok(false),
     }
 }
 

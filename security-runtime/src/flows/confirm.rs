@@ -7,11 +7,11 @@ use serde_json::{json, Map, Value};
 
 use super::common::{
     check_token, csrf, fail, flash_redirect, hash_data, json_ok, mail_failed, mail_user, one_field,
-    page, read_email, redirect_with, same_hash, send_mail, spa, within_text,
+    page, read_email, redirect_with, same_hash, send_mail, sign_in_after, spa, within_text,
 };
 use super::register::confirmation_link;
 use super::SecurityCtx;
-use crate::auth::{login_user, logout_user};
+use crate::auth::logout_user;
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages as msg;
@@ -231,18 +231,7 @@ async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply
         );
     }
     if cfg.auto_login_after_confirm {
-        if let Err(e) = login_user(
-            st,
-            ctx.cell,
-            ctx.jar,
-            &mut user,
-            false,
-            &["confirm"],
-            ctx.remote,
-            false,
-        )
-        .await
-        {
+        if let Err(e) = sign_in_after(ctx, &mut user, "confirm", false, false).await {
             return crate::responses::internal_error(st, ctx.want_json, &e);
         }
     }

@@ -7,13 +7,13 @@ use serde_json::{json, Map, Value};
 
 use super::common::{csrf, fail, field, json_ok, page, user_json, HtmlField};
 use super::SecurityCtx;
-use crate::auth::{login_user, lookup_identity};
+use crate::auth::{verify_credentials, Credentials};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
 use crate::redirect::{post_action_redirect, validate_redirect_url};
 use crate::responses::{json_reply, FormErrors, Reply};
-use crate::signals::Signal;
+use crate::signin::{complete, FirstFactor, SignInOutcome};
 
 fn identity_attributes(ctx: &SecurityCtx<'_>) -> Value {
     json!(ctx.state.config.identity_attributes())
@@ -120,60 +120,31 @@ fn read_fields(
     })
 }
 
-/// Outcome of checking credentials.
-enum Checked {
-    Ok(Box<User>, bool),
-    Failed(FormErrors),
+/// Checks identity and password into form errors; the verified user and whether it
+/// carries a new hash.
+async fn check_credentials(
+    ctx: &SecurityCtx<'_>,
+    f: &LoginFields,
+    errors: &mut FormErrors,
+) -> crate::Result<Option<(Box<User>, bool)>> {
+    let id_field = id_field(&f.identity);
+    match verify_credentials(ctx.state, &f.identity, &f.password, "password").await? {
+        Credentials::Verified { user, rehashed } => return Ok(Some((user, rehashed))),
+        Credentials::UnknownIdentity => errors.field(id_field, msg::USER_DOES_NOT_EXIST),
+        Credentials::NoPassword(_) | Credentials::WrongPassword(_) => {
+            errors.field("password", msg::INVALID_PASSWORD)
+        }
+    }
+    Ok(None)
 }
 
-/// Checks identity and password. An unknown user or a user without a password still
-/// costs one hash, so the answer time does not tell them apart.
-async fn check_credentials(ctx: &SecurityCtx<'_>, f: &LoginFields) -> crate::Result<Checked> {
-    let st = ctx.state;
-    let mut errors = FormErrors::default();
-    let id_field = if f.identity.contains('@') {
+/// The field an identity's errors go under.
+fn id_field(identity: &str) -> &'static str {
+    if identity.contains('@') {
         "email"
     } else {
         "username"
-    };
-    let user = lookup_identity(st, &f.identity).await?;
-    let Some(mut user) = user else {
-        st.hash_password(&f.password).await?;
-        st.send(Signal::UserFailedAuthn {
-            user_id: None,
-            auth_type: "password".into(),
-        });
-        errors.field(id_field, msg::USER_DOES_NOT_EXIST);
-        return Ok(Checked::Failed(errors));
-    };
-    let Some(stored) = user.password.clone() else {
-        st.hash_password(&f.password).await?;
-        errors.field("password", msg::INVALID_PASSWORD);
-        return Ok(Checked::Failed(errors));
-    };
-    let (ok, new_hash) = st.verify_and_update(&f.password, &stored).await?;
-    if !ok {
-        st.send(Signal::UserFailedAuthn {
-            user_id: Some(user.id),
-            auth_type: "password".into(),
-        });
-        errors.field("password", msg::INVALID_PASSWORD);
-        return Ok(Checked::Failed(errors));
     }
-    let cfg = &st.config;
-    if cfg.confirmable && !cfg.login_without_confirmation && user.confirmed_at.is_none() {
-        errors.field(id_field, msg::CONFIRMATION_REQUIRED);
-        return Ok(Checked::Failed(errors));
-    }
-    if !user.active {
-        errors.field(id_field, msg::DISABLED_ACCOUNT);
-        return Ok(Checked::Failed(errors));
-    }
-    let dirty = new_hash.is_some();
-    if let Some(h) = new_hash {
-        user.password = Some(h);
-    }
-    Ok(Checked::Ok(Box::new(user), dirty))
 }
 
 fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> Reply {
@@ -223,23 +194,25 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     let Some(fields) = read_fields(ctx, input, &mut errors) else {
         return Ok(failure(ctx, errors, input));
     };
-    let (mut user, mut dirty) = match check_credentials(ctx, &fields).await? {
-        Checked::Ok(u, d) => (u, d),
-        Checked::Failed(errors) => return Ok(failure(ctx, errors, input)),
+    let Some((mut user, mut dirty)) = check_credentials(ctx, &fields, &mut errors).await? else {
+        return Ok(failure(ctx, errors, input));
     };
     let token_wanted = ctx.want_json && (ctx.include_auth_token || cfg.backwards_compat_auth_token);
     dirty |= crate::auth::prepare_token_identity(&mut user, token_wanted);
-    login_user(
-        st,
-        ctx.cell,
-        ctx.jar,
-        &mut user,
-        fields.remember,
-        &["password"],
-        ctx.remote,
+    let factor = FirstFactor {
+        user: *user,
         dirty,
-    )
-    .await?;
+        remember: fields.remember,
+        authn_via: "password",
+        remote: ctx.remote,
+    };
+    let user = match complete(st, ctx.cell, ctx.jar, factor).await? {
+        SignInOutcome::SignedIn(user) => user,
+        SignInOutcome::Refused(r) => {
+            errors.field(id_field(&fields.identity), r.message());
+            return Ok(failure(ctx, errors, input));
+        }
+    };
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }

@@ -11,11 +11,10 @@
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    csrf, fail, field, flash_redirect, json_ok, link, mail_failed, mail_user, make_token, page,
+    csrf, fail, field, flash_redirect, sign_in_after, json_ok, link, mail_failed, mail_user, make_token, page,
     send_mail, token_path, validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
-use crate::auth::login_user;
 use crate::datastore::{NewUser, UserQuery};
 use crate::input::FormInput;
 use crate::messages as msg;
@@ -280,20 +279,8 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
         user_id: user.id,
         confirmation_token: confirm.as_ref().map(|c| c.1.clone()),
     });
-    let login_now = !cfg.confirmable || cfg.login_without_confirmation;
-    if login_now {
-        login_user(
-            st,
-            ctx.cell,
-            ctx.jar,
-            &mut user,
-            false,
-            &["register"],
-            ctx.remote,
-            false,
-        )
-        .await?;
-    }
+    let login_now = (!cfg.confirmable || cfg.login_without_confirmation)
+        && sign_in_after(ctx, &mut user, "register", false, false).await?;
     if ctx.want_json {
         if cfg.return_generic_responses {
             return Ok(generic_answer(ctx, next.as_deref(), &email));

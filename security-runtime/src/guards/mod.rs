@@ -14,7 +14,7 @@ use rocket::http::Method;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Response, Sentinel};
 
-use crate::auth::{self, TokenCheck};
+use crate::auth::{self, Credentials, TokenCheck};
 use crate::csrf::{self, CSRF_HEADERS};
 use crate::state::SecurityState;
 use crate::model::{User, UserModel};
@@ -199,34 +199,25 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
     if password.chars().count() > 128 {
         return Ok(None);
     }
-    let user = match auth::lookup_identity(st, &identity).await {
-        Ok(u) => u,
-        Err(e) => {
-            rocket::warn!("basic authentication: datastore error: {e}");
-            return Err(());
-        }
-    };
-    let Some(mut user) = user.filter(|u| u.password.is_some()) else {
-        // Same cost as a real check, so unknown identities can't be told apart by time.
-        let _ = st.hash_password(&password).await;
-        return Ok(None);
-    };
-    let stored = user.password.clone().unwrap_or_default();
-    let (ok, new_hash) = st
-        .verify_and_update(&password, &stored)
-        .await
-        .map_err(|_| ())?;
-    if !ok || !user.active {
+    let (mut user, rehashed) =
+        match auth::verify_credentials(st, &identity, &password, "basic").await {
+            Ok(Credentials::Verified { user, rehashed }) => (user, rehashed),
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                rocket::warn!("basic authentication: {e}");
+                return Err(());
+            }
+        };
+    if !user.active {
         return Ok(None);
     }
-    if let Some(h) = new_hash {
-        user.password = Some(h);
+    if rehashed {
         if let Err(e) = st.datastore.put_user(&mut user).await {
             rocket::warn!("basic authentication: rehash not stored: {e}");
         }
     }
     Ok(Some(Authn {
-        user,
+        user: *user,
         via: Mechanism::Basic,
         paa: None,
     }))

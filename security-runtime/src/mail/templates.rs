@@ -69,6 +69,7 @@ impl MailTemplates {
         });
         env.set_formatter(markupsafe_formatter);
         env.add_function("_fsdomain", fsdomain);
+        env.add_function("_", fsdomain);
         for (name, source) in BUILTINS {
             env.add_template(name, source)
                 .map_err(|e| MailError::Template(format!("built-in `{name}`: {e}")))?;
@@ -235,6 +236,7 @@ mod tests {
     fn fsdomain_interpolates_and_html_escapes() {
         let mut env = Environment::new();
         env.add_function("_fsdomain", fsdomain);
+        env.add_function("_", fsdomain);
         let out = env
             .render_str(
                 "{{ _fsdomain('Hello %(email)s, 100%(x', email=e) }}",
