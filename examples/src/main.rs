@@ -131,6 +131,7 @@ fn figment() -> Figment {
         .join(("security.change_email", true))
         .join(("security.trackable", true))
         .join(("security.undeclared_roles", "refuse"))
+        .join(("security.i18n_negotiate", true))
         .join(("security.external_url", "http://127.0.0.1:8000"))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
@@ -211,6 +212,24 @@ mod tests {
             r.into_json::<Value>().await.unwrap(),
             json!({"admin": "admin@example.com"})
         );
+    }
+
+    #[rocket::async_test]
+    async fn pages_answer_in_the_browsers_language() {
+        let client = Client::tracked(app(fresh())).await.unwrap();
+        for (lang, expected) in [("de-DE,de;q=0.9", "de"), ("fr", "fr"), ("xx", "en")] {
+            let r = client
+                .get("/login")
+                .header(rocket::http::Header::new("Accept-Language", lang))
+                .dispatch()
+                .await;
+            assert_eq!(r.status(), Status::Ok);
+            let html = r.into_string().await.unwrap();
+            assert!(
+                html.contains(&format!("<html lang=\"{expected}\">")),
+                "{lang}: {html}"
+            );
+        }
     }
 
     #[rocket::async_test]

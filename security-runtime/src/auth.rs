@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 
 use crate::datastore::UserQuery;
 use crate::error::Result;
-use crate::state::SecurityState;
 use crate::model::User;
 use crate::session::{self, SessionCell, SessionData};
 use crate::signals::Signal;
+use crate::state::SecurityState;
 
 /// Creates an auth token for `user`.
 ///

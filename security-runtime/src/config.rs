@@ -342,6 +342,45 @@ pub struct SecurityConfig {
     /// Apply the shipped schema migrations at launch (default). When `false`, launch
     /// is refused while any is pending: run `security-cli db upgrade` first.
     pub migrate_on_launch: bool,
+    /// Folder whose `security/<name>.html` files replace the built-in pages of the same
+    /// name (an application's templates folder, as Flask's template search).
+    pub templates_dir: Option<String>,
+    /// Where translations come from, in order: `"builtin"` (this crate's catalogs) and
+    /// folders holding `<locale>/LC_MESSAGES/*.po` (gettext PO files, such as an
+    /// application's Flask-Security catalogs). Earlier entries win.
+    ///
+    /// Parity: `SECURITY_I18N_DIRNAME`.
+    pub i18n_dirname: Vec<String>,
+    /// The locale when nothing else chooses one (Flask-Babel's `BABEL_DEFAULT_LOCALE`).
+    pub default_locale: String,
+    /// Choose the locale from the request's `Accept-Language` when the application's
+    /// locale hook does not (off by default: every answer in `default_locale`).
+    pub i18n_negotiate: bool,
+    /// Replacement texts for messages, by Flask-Security name:
+    /// `[security.messages] INVALID_PASSWORD = "Wrong password"` (or `["text", "error"]`,
+    /// Flask-Security's tuple). The replacement is translated like the original.
+    ///
+    /// Parity: `SECURITY_MSG_<NAME>`.
+    pub messages: std::collections::BTreeMap<String, MessageOverride>,
+}
+
+/// A `[security.messages]` entry: a text, or Flask-Security's `(text, category)`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum MessageOverride {
+    /// The text alone; the category stays the default one.
+    Text(String),
+    /// Text and category (`error`, `info`, `success`).
+    WithCategory(String, String),
+}
+
+impl MessageOverride {
+    /// The replacement text.
+    pub fn text(&self) -> &str {
+        match self {
+            MessageOverride::Text(t) | MessageOverride::WithCategory(t, _) => t,
+        }
+    }
 }
 
 impl Default for SecurityConfig {
@@ -477,6 +516,11 @@ impl Default for SecurityConfig {
             mail_templates_dir: None,
             undeclared_roles: UndeclaredRoles::Warn,
             migrate_on_launch: true,
+            templates_dir: None,
+            i18n_dirname: vec!["builtin".into()],
+            default_locale: "en".into(),
+            i18n_negotiate: false,
+            messages: std::collections::BTreeMap::new(),
         }
     }
 }

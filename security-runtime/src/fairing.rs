@@ -81,6 +81,7 @@ pub struct Security {
     username_util: Option<Arc<dyn UsernameUtil>>,
     phone_util: Option<Arc<dyn PhoneUtil>>,
     seed: Option<SeedHook>,
+    templates: Vec<(String, String)>,
 }
 
 impl Default for Security {
@@ -103,6 +104,7 @@ impl Security {
             username_util: None,
             phone_util: None,
             seed: None,
+            templates: Vec::new(),
         }
     }
 
@@ -145,6 +147,16 @@ impl Security {
             let pool: D::Pool = (**db).clone();
             Some(Arc::new(pool.into()) as Arc<dyn UserDatastore>)
         }));
+        self
+    }
+
+    /// Replaces a built-in page template (or adds a partial) in code: `name` as
+    /// `security/login_user.html`; takes precedence over `templates_dir`. A syntax
+    /// error stops launch.
+    ///
+    /// Parity: `SECURITY_LOGIN_USER_TEMPLATE` and the other `*_TEMPLATE` settings.
+    pub fn template(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
+        self.templates.push((name.into(), source.into()));
         self
     }
 
@@ -270,6 +282,19 @@ impl Security {
         self
     }
 
+    /// Chooses the locale of each request's answers (pages, JSON messages, mail);
+    /// `None` leaves it to `Accept-Language` (when `i18n_negotiate` is on) or
+    /// `default_locale`. A locale no catalog has falls back the same way.
+    ///
+    /// Parity: Flask-Babel's `locale_selector`.
+    pub fn locale_selector(
+        mut self,
+        f: impl Fn(&Request<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.locale = Some(Arc::new(f));
+        self
+    }
+
     /// Replaces the clock (epoch seconds); for tests of expiry and freshness.
     pub fn clock(mut self, f: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.hooks.clock = Arc::new(f);
@@ -313,9 +338,15 @@ impl Security {
             None => crate::mail::mailer_from_config(&config)
                 .map_err(|e| format!("security configuration (mail): {e}"))?,
         };
-        let mail_templates = MailTemplates::new(&config)
+        let catalog = Arc::new(
+            crate::messages::Catalog::load(&config)
+                .map_err(|e| format!("security configuration: {e}"))?,
+        );
+        let mail_templates = MailTemplates::with_catalog(&config, catalog.clone())
             .map_err(|e| format!("security configuration (mail templates): {e}"))?;
-        Ok(self.assemble(config, passwords, datastore, mailer, mail_templates))
+        let mut state = self.assemble(config, passwords, datastore, mailer, mail_templates);
+        state.catalog = catalog;
+        Ok(state)
     }
 
     fn assemble(
@@ -351,6 +382,7 @@ impl Security {
             passwords,
             datastore,
             hooks: self.hooks.clone(),
+            catalog: Arc::default(),
             config,
         }
     }
@@ -472,7 +504,18 @@ impl Fairing for Security {
             rocket::error!("{msg}");
             return Err(rocket);
         }
-        let mut rocket = rocket.manage(state);
+        let pages = match crate::render::Pages::new(
+            &state.config,
+            state.catalog.clone(),
+            &self.templates,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                rocket::error!("security configuration (page templates): {e}");
+                return Err(rocket);
+            }
+        };
+        let mut rocket = rocket.manage(state).manage(pages);
         if self.mount_routes {
             for (base, r) in routes {
                 rocket = rocket.mount(base, r);

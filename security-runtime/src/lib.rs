@@ -25,6 +25,7 @@ mod mechanism;
 pub mod messages;
 pub mod model;
 pub mod redirect;
+pub mod render;
 pub mod report;
 pub mod responses;
 pub mod session;
@@ -36,19 +37,19 @@ pub mod validation;
 
 pub use account::admin_change_password;
 pub use auth::{get_auth_token, logout_user, lookup_identity};
-pub use signin::login_user;
 pub use config::SecurityConfig;
 pub use datastore::{
     MigrationInfo, NewUser, SchemaOrigin, SchemaStatus, SqlDatastore, UserDatastore, UserQuery,
 };
 pub use error::{Result, SecurityError};
 pub use fairing::Security;
-pub use state::SecurityState;
 pub use guards::{CsrfStatus, CurrentUser, Guard};
 pub use launch::route_report;
 pub use mechanism::Mechanism;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
+pub use signin::login_user;
+pub use state::SecurityState;
 pub use tokens::check_and_get_token_status;
 
 /// Re-export of the `chrono` version used by the models.

@@ -10,10 +10,10 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use serde_json::{json, Map, Value};
 
-pub use crate::state::{default_render_json, default_want_json};
-use crate::state::SecurityState;
 use crate::guards::requirement::Mechanism;
-use crate::messages;
+use crate::messages::{self, Catalog, Text};
+use crate::state::SecurityState;
+pub use crate::state::{default_render_json, default_want_json};
 
 /// Body of a [`Reply`].
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub struct Reply {
     /// A message for the next page (category, text), as Flask's `flash()`. It travels in
     /// a cookie in Rocket's flash format, so the application's own pages read it with
     /// [`rocket::request::FlashMessage`]; the security pages show it themselves.
-    pub flash: Option<(String, String)>,
+    pub flash: Option<(String, Text)>,
 }
 
 impl Reply {
@@ -56,7 +56,7 @@ impl Reply {
 
     /// Adds a flash message (`category` is Flask-Security's: `success`, `info`, `error`);
     /// not sent when `flash_messages` is off.
-    pub fn flash(mut self, category: &str, message: impl Into<String>) -> Self {
+    pub fn flash(mut self, category: &str, message: impl Into<Text>) -> Self {
         self.flash = Some((category.to_owned(), message.into()));
         self
     }
@@ -100,9 +100,14 @@ impl<'r> Responder<'r, 'static> for Reply {
         // after Rocket has written the jar's changes.
         // `flash_messages = false` silences every flash, the crate's and a hook's alike.
         if let Some((category, message)) = &self.flash {
-            let cfg = req.rocket().state::<SecurityState>().map(|s| &s.config);
+            let state = req.rocket().state::<SecurityState>();
+            let cfg = state.map(|s| &s.config);
             if cfg.is_none_or(|c| c.flash_messages) {
-                b.header_adjoin(crate::session::flash_cookie(cfg, category, message));
+                let text = match state {
+                    Some(st) => st.catalog.text(request_locale(req), message),
+                    None => message.english(),
+                };
+                b.header_adjoin(crate::session::flash_cookie(cfg, category, &text));
             }
         }
         Ok(b.finalize())
@@ -118,15 +123,15 @@ pub fn json_reply(state: &SecurityState, status: Status, payload: Value) -> Repl
 /// Field and form errors of a failed form.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FormErrors {
-    /// Form-level errors (Flask-Security serialises their key as `null`).
-    pub form: Vec<String>,
+    /// Form-level errors (serialised under the key `""`, as WTForms' form errors).
+    pub form: Vec<Text>,
     /// Errors per field, in insertion order.
-    pub fields: Vec<(String, Vec<String>)>,
+    pub fields: Vec<(String, Vec<Text>)>,
 }
 
 impl FormErrors {
     /// Adds an error to a field.
-    pub fn field(&mut self, name: &str, msg: impl Into<String>) {
+    pub fn field(&mut self, name: &str, msg: impl Into<Text>) {
         let msg = msg.into();
         if let Some((_, v)) = self.fields.iter_mut().find(|(n, _)| n == name) {
             v.push(msg);
@@ -136,7 +141,7 @@ impl FormErrors {
     }
 
     /// Adds a form-level error.
-    pub fn form(&mut self, msg: impl Into<String>) {
+    pub fn form(&mut self, msg: impl Into<Text>) {
         self.form.push(msg.into());
     }
 
@@ -146,24 +151,38 @@ impl FormErrors {
     }
 
     /// First message of a field.
-    pub fn first(&self, name: &str) -> Option<&str> {
+    pub fn first(&self, name: &str) -> Option<&Text> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.first().map(String::as_str))
+            .and_then(|(_, v)| v.first())
+    }
+
+    /// Every message, form-level first, in `locale`.
+    pub fn all(&self, catalog: &Catalog, locale: &str) -> Vec<String> {
+        self.form
+            .iter()
+            .chain(self.fields.iter().flat_map(|(_, m)| m.iter()))
+            .map(|t| catalog.text(locale, t))
+            .collect()
     }
 
     /// The error payload: `{"errors":[...],"field_errors":{...}}`.
     ///
     /// Parity: `json_error_response`.
-    pub fn payload(&self) -> Value {
-        let mut errors: Vec<Value> = self.form.iter().map(|m| json!(m)).collect();
+    pub fn payload(&self, catalog: &Catalog, locale: &str) -> Value {
+        let tr = |msgs: &[Text]| -> Vec<String> {
+            msgs.iter().map(|m| catalog.text(locale, m)).collect()
+        };
+        let form = tr(&self.form);
+        let mut errors: Vec<Value> = form.iter().map(|m| json!(m)).collect();
         let mut fields = Map::new();
-        if !self.form.is_empty() {
+        if !form.is_empty() {
             // Parity: Flask-Security's form-level errors (`form.form_errors`) sit under "".
-            fields.insert(String::new(), json!(self.form));
+            fields.insert(String::new(), json!(form));
         }
         for (name, msgs) in &self.fields {
+            let msgs = tr(msgs);
             errors.extend(msgs.iter().map(|m| json!(m)));
             fields.insert(name.clone(), json!(msgs));
         }
@@ -177,13 +196,48 @@ impl FormErrors {
 }
 
 /// A 400 JSON error reply for a failed form.
-pub fn form_error_reply(state: &SecurityState, errors: &FormErrors) -> Reply {
-    json_reply(state, Status::BadRequest, errors.payload())
+pub fn form_error_reply(state: &SecurityState, errors: &FormErrors, locale: &str) -> Reply {
+    json_reply(
+        state,
+        Status::BadRequest,
+        errors.payload(&state.catalog, locale),
+    )
 }
 
 /// A JSON reply with only `errors` (handler-generated errors).
-pub fn errors_reply(state: &SecurityState, status: Status, msgs: &[&str]) -> Reply {
+pub fn errors_reply(state: &SecurityState, status: Status, msgs: &[&str], locale: &str) -> Reply {
+    let msgs: Vec<String> = msgs
+        .iter()
+        .map(|m| state.catalog.text(locale, &Text::from(m.to_string())))
+        .collect();
     json_reply(state, status, json!({ "errors": msgs }))
+}
+
+/// The locale of this request's answers: the application's locale hook, else the
+/// best `Accept-Language` match when `i18n_negotiate` is on, else `default_locale`.
+/// Chosen once per request.
+pub fn request_locale<'r>(req: &'r Request<'_>) -> &'r str {
+    struct Chosen(String);
+    &req.local_cache(|| {
+        let Some(st) = req.rocket().state::<SecurityState>() else {
+            return Chosen("en".into());
+        };
+        let hooked = st.hooks.locale.as_ref().and_then(|h| h(req));
+        let negotiated = || {
+            st.config
+                .i18n_negotiate
+                .then(|| req.headers().get_one("Accept-Language"))
+                .flatten()
+                .and_then(|al| st.catalog.negotiate(al))
+        };
+        Chosen(
+            hooked
+                .and_then(|l| st.catalog.resolve(&l))
+                .or_else(negotiated)
+                .unwrap_or_else(|| st.catalog.default_locale().to_owned()),
+        )
+    })
+    .0
 }
 
 /// Why a guard refused a request.
@@ -260,12 +314,19 @@ pub fn quote(v: &str) -> String {
 pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Request<'_>) -> Reply {
     let cfg = &state.config;
     let want_json = (state.hooks.want_json)(req);
+    let locale = request_locale(req);
+    let text = |m: &str| state.catalog.text(locale, &Text::from(m.to_owned()));
     match denial {
         Denial::Unauthenticated { mechanisms, realm } => {
             let basic = mechanisms.contains(&Mechanism::Basic);
             let www = format!("Basic realm=\"{realm}\"");
             if want_json {
-                let r = errors_reply(state, Status::Unauthorized, &[messages::UNAUTHENTICATED]);
+                let r = errors_reply(
+                    state,
+                    Status::Unauthorized,
+                    &[messages::UNAUTHENTICATED],
+                    locale,
+                );
                 if basic {
                     r.header("WWW-Authenticate", www)
                 } else {
@@ -274,7 +335,7 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
             } else if basic {
                 Reply::new(
                     Status::Unauthorized,
-                    ReplyBody::Text(messages::UNAUTHENTICATED.into()),
+                    ReplyBody::Text(text(messages::UNAUTHENTICATED)),
                 )
                 .header("WWW-Authenticate", www)
             } else {
@@ -288,13 +349,13 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
         }
         Denial::Unauthorized { .. } => {
             if want_json {
-                errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED])
+                errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED], locale)
             } else if let Some(view) = &cfg.unauthorized_view {
                 Reply::redirect(view.clone()).flash("error", messages::UNAUTHORIZED)
             } else {
                 Reply::new(
                     Status::Forbidden,
-                    ReplyBody::Text(messages::UNAUTHORIZED.into()),
+                    ReplyBody::Text(text(messages::UNAUTHORIZED)),
                 )
             }
         }
@@ -304,7 +365,7 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                     state,
                     Status::Unauthorized,
                     json!({
-                        "errors": [messages::REAUTHENTICATION_REQUIRED],
+                        "errors": [text(messages::REAUTHENTICATION_REQUIRED)],
                         "reauth_required": true,
                         "unified_signin_enabled": false,
                         "has_webauthn_verify_credential": false,
@@ -321,28 +382,33 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                 .flash("error", messages::REAUTHENTICATION_REQUIRED)
             }
         }
-        Denial::AnonymousRequired => anonymous_required_reply(state, want_json),
+        Denial::AnonymousRequired => anonymous_required_reply(state, want_json, locale),
         Denial::Csrf(msg) => {
             if want_json {
-                errors_reply(state, Status::BadRequest, &[msg])
+                errors_reply(state, Status::BadRequest, &[msg], locale)
             } else {
-                Reply::new(Status::BadRequest, ReplyBody::Text((*msg).into()))
+                Reply::new(Status::BadRequest, ReplyBody::Text(text(msg)))
             }
         }
         Denial::BadRequest(msg) => {
             if want_json {
-                errors_reply(state, Status::BadRequest, &[msg])
+                errors_reply(state, Status::BadRequest, &[msg], locale)
             } else {
-                Reply::new(Status::BadRequest, ReplyBody::Text((*msg).into()))
+                Reply::new(Status::BadRequest, ReplyBody::Text(text(msg)))
             }
         }
         Denial::PayloadTooLarge => {
             if want_json {
-                errors_reply(state, Status::PayloadTooLarge, &[messages::TOO_LARGE])
+                errors_reply(
+                    state,
+                    Status::PayloadTooLarge,
+                    &[messages::TOO_LARGE],
+                    locale,
+                )
             } else {
                 Reply::new(
                     Status::PayloadTooLarge,
-                    ReplyBody::Text(messages::TOO_LARGE.into()),
+                    ReplyBody::Text(text(messages::TOO_LARGE)),
                 )
             }
         }
@@ -352,11 +418,12 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
                     state,
                     Status::ServiceUnavailable,
                     &[messages::SERVICE_UNAVAILABLE],
+                    locale,
                 )
             } else {
                 Reply::new(
                     Status::ServiceUnavailable,
-                    ReplyBody::Text(messages::SERVICE_UNAVAILABLE.into()),
+                    ReplyBody::Text(text(messages::SERVICE_UNAVAILABLE)),
                 )
             }
         }
@@ -365,15 +432,21 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
 
 /// A 503 (datastore) or 500 (anything else) with a generic body; details go to the log
 /// only, under an id the body repeats.
-pub fn internal_error(state: &SecurityState, want_json: bool, err: &crate::SecurityError) -> Reply {
+pub fn internal_error(
+    state: &SecurityState,
+    want_json: bool,
+    locale: &str,
+    err: &crate::SecurityError,
+) -> Reply {
     use rand::Rng;
     let id: u32 = rand::thread_rng().gen();
     let (status, text) = match err {
         crate::SecurityError::Datastore(_) | crate::SecurityError::Task => {
             (Status::ServiceUnavailable, messages::SERVICE_UNAVAILABLE)
         }
-        _ => (Status::InternalServerError, "Internal error."),
+        _ => (Status::InternalServerError, messages::INTERNAL_ERROR),
     };
+    let text = state.catalog.text(locale, &Text::new(text));
     rocket::error!("security error {id:08x}: {err}");
     let text = format!("{text} (error id {id:08x})");
     if want_json {
@@ -385,12 +458,13 @@ pub fn internal_error(state: &SecurityState, want_json: bool, err: &crate::Secur
 
 /// Parity: `anonymous_user_required` for a signed-in caller: JSON 400, else a redirect to
 /// `post_login_view`. The security views that are anonymous-only answer with this too.
-pub fn anonymous_required_reply(state: &SecurityState, want_json: bool) -> Reply {
+pub fn anonymous_required_reply(state: &SecurityState, want_json: bool, locale: &str) -> Reply {
     if want_json {
         errors_reply(
             state,
             Status::BadRequest,
             &[messages::ANONYMOUS_USER_REQUIRED],
+            locale,
         )
     } else {
         Reply::redirect(state.config.post_login_view.clone())

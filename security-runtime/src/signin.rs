@@ -157,4 +157,3 @@ pub async fn login_user(
     });
     Ok(())
 }
-

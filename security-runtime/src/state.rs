@@ -14,6 +14,7 @@ use crate::config::SecurityConfig;
 use crate::datastore::UserDatastore;
 use crate::hashing::PasswordContext;
 use crate::mail::{MailTemplates, MailUtil};
+use crate::messages::Catalog;
 use crate::model::User;
 use crate::tokens::TokenSerializer;
 use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
@@ -31,6 +32,9 @@ pub type VerifyTokenHook =
     Arc<dyn Fn(&User, &serde_json::Map<String, Value>) -> bool + Send + Sync>;
 /// Builds the JSON `user` object (`get_security_payload`).
 pub type UserPayloadHook = Arc<dyn Fn(&User) -> serde_json::Map<String, Value> + Send + Sync>;
+/// Chooses the locale of a request's answers (`None`: let negotiation or the default
+/// decide).
+pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
 /// The clock: epoch seconds.
 pub type Clock = Arc<dyn Fn() -> f64 + Send + Sync>;
 
@@ -56,6 +60,8 @@ pub struct Hooks {
     pub listeners: Vec<crate::signals::Listener>,
     /// Builds the JSON `user` object from the stored user.
     pub user_payload: UserPayloadHook,
+    /// The application's locale selector.
+    pub locale: Option<LocaleHook>,
 }
 
 impl Default for Hooks {
@@ -74,6 +80,7 @@ impl Default for Hooks {
             }),
             listeners: Vec::new(),
             user_payload: Arc::new(<User as crate::model::UserModel>::security_payload),
+            locale: None,
         }
     }
 }
@@ -104,6 +111,8 @@ pub struct SecurityState {
     pub username_util: Arc<dyn UsernameUtil>,
     /// Canonicalises phone numbers.
     pub phone_util: Arc<dyn PhoneUtil>,
+    /// Translations and message replacements.
+    pub catalog: Arc<Catalog>,
 }
 
 impl SecurityState {
@@ -170,7 +179,6 @@ pub(crate) fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
     keys
 }
 
-
 /// The default JSON envelope: `{"meta":{"code":N},"response":payload}`.
 ///
 /// Parity: `default_render_json`.
@@ -194,4 +202,3 @@ pub fn default_want_json(req: &Request<'_>) -> bool {
         })
         .unwrap_or(false)
 }
-

@@ -183,7 +183,7 @@ impl DefaultPasswordUtil {
     fn length_error(&self, password: &str) -> Option<String> {
         let n = password.chars().count();
         (n < self.length_min || n > PASSWORD_LENGTH_MAX)
-            .then(|| messages::password_invalid_length(self.length_min))
+            .then(|| messages::password_invalid_length(self.length_min).english())
     }
 
     /// Parity: `password_breached_validator`.
@@ -399,7 +399,7 @@ impl UsernameUtil for DefaultUsernameUtil {
         let clean = clean_username(username).map_err(str::to_owned)?;
         let n = clean.chars().count();
         if n < self.min || n > self.max {
-            return Err(messages::username_invalid_length(self.min, self.max));
+            return Err(messages::username_invalid_length(self.min, self.max).english());
         }
         Ok(clean)
     }

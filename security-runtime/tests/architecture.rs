@@ -35,7 +35,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "web",
         &["guards", "input", "responses", "render", "flows", "web"],
     ),
-    ("fairing", &["fairing", "launch", "report", "__private", "lib"]),
+    (
+        "fairing",
+        &["fairing", "launch", "report", "__private", "lib"],
+    ),
 ];
 
 /// Pairs that may import each other whatever their layers.

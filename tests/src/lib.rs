@@ -509,3 +509,4 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
 
 pub mod flows;
 pub mod smtp;
+pub mod webdriver;

@@ -42,4 +42,3 @@ pub(crate) fn check_token(
 ) -> (bool, bool, Option<Value>) {
     crate::tokens::check_and_get_token_status(&st.serializer(salt), token, within, st.now() as u64)
 }
-

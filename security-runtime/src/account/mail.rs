@@ -8,9 +8,16 @@ use crate::state::SecurityState;
 
 /// Sends a notice about a change to the user; a failure is logged, not fatal (the
 /// change is already stored).
-pub(crate) async fn notify(st: &SecurityState, template: &str, user: &User, subject: &str) {
+pub(crate) async fn notify(
+    st: &SecurityState,
+    locale: &str,
+    template: &str,
+    user: &User,
+    subject: &str,
+) {
     if let Err(e) = send_mail(
         st,
+        locale,
         template,
         &user.email,
         subject,
@@ -47,19 +54,24 @@ pub(crate) fn mail_user(user: &User) -> Value {
     json!({"email": user.email, "username": user.username, "id": user.id})
 }
 
-/// Renders and sends one mail.
+/// Renders and sends one mail in `locale` (templates see it as `lang`; the subject is
+/// translated too).
 pub(crate) async fn send_mail(
     st: &SecurityState,
+    locale: &str,
     template: &str,
     to: &str,
     subject: &str,
-    context: Value,
+    mut context: Value,
 ) -> Result<(), MailError> {
+    if let Value::Object(m) = &mut context {
+        m.insert("lang".into(), json!(locale));
+    }
     let (text, html) = st.mail_templates.render(template, &context, &st.config)?;
     st.mailer
         .send(MailMessage {
             to: to.to_owned(),
-            subject: subject.to_owned(),
+            subject: st.catalog.gettext(locale, subject).to_owned(),
             template: template.to_owned(),
             text,
             html,
@@ -90,4 +102,3 @@ pub(crate) fn within_text(secs: u64) -> String {
         parts.join(", ")
     }
 }
-

@@ -31,7 +31,14 @@ pub async fn admin_change_password(
     state.send(Signal::PasswordChanged { user_id: user.id });
     if notify && state.config.send_password_change_email {
         let subject = &state.config.email_subject_password_change_notice;
-        crate::account::mail::notify(state, "change_notice", user, subject).await;
+        crate::account::mail::notify(
+            state,
+            state.catalog.default_locale(),
+            "change_notice",
+            user,
+            subject,
+        )
+        .await;
     }
     Ok(())
 }

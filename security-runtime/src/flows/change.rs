@@ -9,13 +9,14 @@ use serde_json::{json, Map, Value};
 use super::common::{
     check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
     mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
-    send_mail, sign_in_after, spa, token_path, validate_password, within_text, Authed, Fresh, HtmlField,
+    send_mail, sign_in_after, spa, token_path, validate_password, within_text, Authed, Fresh,
+    HtmlField,
 };
 use super::SecurityCtx;
 use crate::auth::{verify_password, Credentials};
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
-use crate::messages as msg;
+use crate::messages::{self as msg, Text};
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 use crate::SecurityError;
@@ -41,7 +42,7 @@ pub async fn change_password_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Change password",
+        "change_password",
         &cfg.url(&cfg.change_url),
         &pw_fields(),
         &[],
@@ -53,7 +54,7 @@ pub async fn change_password_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
 pub async fn change_password_post(ctx: SecurityCtx<'_>, who: Authed, input: FormInput) -> Reply {
     match change_password(&ctx, who, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -119,7 +120,7 @@ pub async fn change_password(
         _ => {}
     }
     let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
-        return Ok(fail(ctx, &errors, "Change password", &action, &pw_fields()));
+        return Ok(fail(ctx, &errors, "change_password", &action, &pw_fields()));
     };
     // New hash and new session identity in one write; then a new session for this
     // browser (the remember cookie is kept when there was one).
@@ -142,6 +143,7 @@ pub async fn change_password(
     if cfg.send_password_change_email {
         notify(
             st,
+            ctx.locale,
             "change_notice",
             &user,
             &cfg.email_subject_password_change_notice,
@@ -172,7 +174,7 @@ pub async fn change_email_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Change email",
+        "change_email",
         &cfg.url(&cfg.change_email_url),
         &one_field("email", "email", ""),
         &[],
@@ -184,7 +186,7 @@ pub async fn change_email_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
 pub async fn change_email_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
     match change_email(&ctx, who, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -216,7 +218,7 @@ pub async fn change_email(
         return Ok(fail(
             ctx,
             &errors,
-            "Change email",
+            "change_email",
             &action,
             &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
@@ -230,6 +232,7 @@ pub async fn change_email(
         let url = link(st, &token_path(&cfg.change_email_url, &token));
         let sent = send_mail(
             st,
+            ctx.locale,
             "change_email_instructions",
             &new_email,
             &cfg.change_email_subject,
@@ -256,10 +259,11 @@ pub async fn change_email(
         return Ok(json_ok(ctx, m, Some((&user, false))));
     }
     let info =
-        format!("Instructions to confirm your new email address have been sent to {new_email}.");
+        Text::new("Instructions to confirm your new email address have been sent to %(email)s.")
+            .arg("email", &new_email);
     Ok(page(
         ctx,
-        "Change email",
+        "change_email",
         &action,
         &one_field("email", "email", ""),
         &[info],
@@ -271,7 +275,7 @@ pub async fn change_email(
 pub async fn change_email_confirm(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     match confirm_change(&ctx, token).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -286,7 +290,8 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
         .cloned()
         .unwrap_or_default();
     // Parity: a mailed link opened in SPA mode always redirects, whatever `Accept` says.
-    let err = |m: String| -> Reply {
+    let err = |m: Text| -> Reply {
+        let m = ctx.t(m);
         if spa(st) {
             let view = cfg
                 .change_email_error_view
@@ -295,14 +300,14 @@ async fn confirm_change(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Rep
             return redirect_with(&view, &[("error", &m)]);
         }
         if ctx.want_json {
-            return errors_reply(st, Status::BadRequest, &[&m]);
+            return errors_reply(st, Status::BadRequest, &[&m], ctx.locale);
         }
         // A browser goes back to the change-email page, with the reason flashed.
         let to = cfg
             .change_email_error_view
             .clone()
             .unwrap_or_else(|| cfg.url(&cfg.change_email_url));
-        flash_redirect(to, "error", m)
+        flash_redirect(to, "error", Text::from(m))
     };
     if expired && !invalid {
         return Ok(err(msg::change_email_expired(&within_text(
@@ -377,7 +382,7 @@ pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Change username",
+        "change_username",
         &cfg.url(&cfg.change_username_url),
         &one_field("username", "text", ""),
         &[],
@@ -389,7 +394,7 @@ pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
 pub async fn change_username_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
     match change_username(&ctx, who, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -434,7 +439,7 @@ pub async fn change_username(
         return Ok(fail(
             ctx,
             &errors,
-            "Change username",
+            "change_username",
             &action,
             &one_field("username", "text", raw.as_deref().unwrap_or("")),
         ));
@@ -447,7 +452,7 @@ pub async fn change_username(
             return Ok(fail(
                 ctx,
                 &errors,
-                "Change username",
+                "change_username",
                 &action,
                 &one_field("username", "text", &new),
             ));
@@ -461,6 +466,7 @@ pub async fn change_username(
     if cfg.send_username_change_email {
         notify(
             st,
+            ctx.locale,
             "change_username_notice",
             &user,
             &cfg.email_subject_username_change_notice,

@@ -5,19 +5,19 @@ use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::{json, Map, Value};
 
 use super::SecurityCtx;
-use crate::state::SecurityState;
-use crate::guards::requirement::{AuthRequirement, Mechanism, Requirement};
-use crate::guards::{deny, evaluate_with, Authn};
-use crate::input::FormInput;
-use crate::mail::MailError;
 pub(crate) use crate::account::links::{check_token, hash_data, make_token, same_hash};
 pub(crate) use crate::account::mail::{
     link, mail_user, notify, send_mail, token_path, within_text,
 };
-use crate::messages as msg;
+use crate::guards::requirement::{AuthRequirement, Mechanism, Requirement};
+use crate::guards::{deny, evaluate_with, Authn};
+use crate::input::FormInput;
+use crate::mail::MailError;
+use crate::messages::{self as msg, Text};
 use crate::model::User;
-use crate::signin::{complete, FirstFactor, SignInOutcome};
 use crate::responses::{form_error_reply, json_reply, Denial, FormErrors, Reply, ReplyBody};
+use crate::signin::{complete, FirstFactor, SignInOutcome};
+use crate::state::SecurityState;
 
 const API_METHODS: &[Mechanism] = &[Mechanism::Token, Mechanism::Session];
 
@@ -194,68 +194,143 @@ pub(crate) fn read_email(
     (raw, email)
 }
 
-/// A built-in HTML form page.
+/// A built-in HTML form page with no errors; `notices` are listed with the messages.
 pub(crate) fn page(
     ctx: &SecurityCtx<'_>,
-    title: &str,
+    template: &str,
     action: &str,
     fields: &[HtmlField<'_>],
-    messages: &[String],
+    notices: &[Text],
 ) -> Reply {
-    use crate::html::escape;
+    page_with(
+        ctx,
+        template,
+        action,
+        fields,
+        &FormErrors::default(),
+        notices,
+    )
+}
+
+/// A built-in HTML form page: `security/<template>.html` with the documented context
+/// (see [`crate::render`]).
+pub(crate) fn page_with(
+    ctx: &SecurityCtx<'_>,
+    template: &str,
+    action: &str,
+    fields: &[HtmlField<'_>],
+    errors: &FormErrors,
+    notices: &[Text],
+) -> Reply {
+    let st = ctx.state;
     // A message flashed by the redirect that led here comes first, as in Flask-Security's
     // templates (`get_flashed_messages(with_categories=true)`).
-    let flashed = ctx.flash.as_ref().map(|(kind, message)| {
-        crate::session::consume_flash(ctx.jar);
-        format!("<li class=\"{}\">{}</li>", escape(kind), escape(message))
-    });
-    let msgs: String = flashed
-        .into_iter()
-        .chain(messages.iter().map(|m| format!("<li>{}</li>", escape(m))))
-        .collect();
-    let inputs: String = fields
+    let flashed: Vec<Value> = ctx
+        .flash
         .iter()
-        .map(|f| {
-            let input = format!(
-                "<input type=\"{k}\" name=\"{n}\" id=\"{n}\" value=\"{v}\">",
-                n = escape(f.name),
-                k = escape(f.kind),
-                v = escape(&f.value)
-            );
-            if f.kind == "hidden" {
-                format!("{input}\n")
-            } else {
-                format!("<label>{} {input}</label>\n", escape(f.name))
-            }
+        .map(|(kind, message)| {
+            crate::session::consume_flash(ctx.jar);
+            json!([kind, message])
         })
         .collect();
-    let html = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>\n\
-         <h1>{t}</h1>\n<ul class=\"messages\">{msgs}</ul>\n\
-         <form action=\"{a}\" method=\"POST\">\n\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{c}\">\n{inputs}\
-         <input type=\"submit\" id=\"submit\" value=\"{t}\">\n</form>\n</body></html>\n",
-        t = escape(title),
-        a = escape(action),
-        c = escape(&ctx.csrf_token()),
+    let values: Map<String, Value> = fields
+        .iter()
+        .filter(|f| f.kind != "password")
+        .map(|f| (f.name.to_owned(), json!(f.value)))
+        .collect();
+    let field_errors: Map<String, Value> = errors
+        .fields
+        .iter()
+        .map(|(n, m)| {
+            (
+                n.clone(),
+                json!(m.iter().map(|t| ctx.t(t.clone())).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
+    let mut all: Vec<String> = notices.iter().map(|t| ctx.t(t.clone())).collect();
+    all.extend(errors.all(&st.catalog, ctx.locale));
+    let user = ctx.current.as_ref().map(|a| &a.user);
+    let context = json!({
+        "lang": ctx.locale,
+        "csrf_token": ctx.csrf_token(),
+        "messages": flashed,
+        "security": security_context(&st.config),
+        "current_user": user.map(|u| json!({"email": u.email, "username": u.username})),
+        "current_email": user.map(|u| &u.email),
+        "current_username": user.and_then(|u| u.username.as_ref()),
+        "identity_attributes": st.config.identity_attributes(),
+        "form": {
+            "action": action,
+            "values": values,
+            "errors": field_errors,
+            "form_errors": errors.form.iter().map(|t| ctx.t(t.clone())).collect::<Vec<_>>(),
+            "all_errors": all,
+        },
+    });
+    match ctx.pages.render(template, &context) {
+        Ok(html) => Reply::new(Status::Ok, ReplyBody::Html(html)),
+        Err(e) => {
+            rocket::error!("security page: {e}");
+            Reply::new(
+                Status::InternalServerError,
+                ReplyBody::Text(ctx.t(msg::INTERNAL_ERROR)),
+            )
+        }
+    }
+}
+
+/// The `security` value of the page context: URLs of the enabled endpoints and the
+/// feature switches.
+fn security_context(cfg: &crate::config::SecurityConfig) -> Value {
+    let mut urls = Map::new();
+    let mut add = |on: bool, key: &str, path: &str| {
+        if on {
+            urls.insert(key.into(), json!(cfg.url(path)));
+        }
+    };
+    add(true, "login", &cfg.login_url);
+    add(true, "logout", &cfg.logout_url);
+    add(cfg.registerable, "register", &cfg.register_url);
+    add(cfg.recoverable, "reset", &cfg.reset_url);
+    add(cfg.confirmable, "confirm", &cfg.confirm_url);
+    add(cfg.changeable, "change", &cfg.change_url);
+    add(cfg.change_email, "change_email", &cfg.change_email_url);
+    add(
+        cfg.change_username,
+        "change_username",
+        &cfg.change_username_url,
     );
-    Reply::new(Status::Ok, ReplyBody::Html(html))
+    add(
+        cfg.username_recovery,
+        "recover_username",
+        &cfg.username_recovery_url,
+    );
+    json!({
+        "urls": urls,
+        "registerable": cfg.registerable,
+        "recoverable": cfg.recoverable,
+        "confirmable": cfg.confirmable,
+        "changeable": cfg.changeable,
+        "change_email": cfg.change_email,
+        "change_username": cfg.change_username,
+        "username_recovery": cfg.username_recovery,
+        "username_enable": cfg.username_enable,
+    })
 }
 
 /// A failed form: JSON 400, or the page again with the messages.
 pub(crate) fn fail(
     ctx: &SecurityCtx<'_>,
     errors: &FormErrors,
-    title: &str,
+    template: &str,
     action: &str,
     fields: &[HtmlField<'_>],
 ) -> Reply {
     if ctx.want_json {
-        return form_error_reply(ctx.state, errors);
+        return form_error_reply(ctx.state, errors, ctx.locale);
     }
-    let mut all = errors.form.clone();
-    all.extend(errors.fields.iter().flat_map(|(_, m)| m.iter().cloned()));
-    page(ctx, title, action, fields, &all)
+    page_with(ctx, template, action, fields, errors, &[])
 }
 
 /// The error answer when a mail the flow depends on failed.
@@ -265,12 +340,12 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
         json_reply(
             ctx.state,
             Status::ServiceUnavailable,
-            json!({"errors": [msg::MAIL_FAILED]}),
+            json!({"errors": [ctx.t(msg::MAIL_FAILED)]}),
         )
     } else {
         Reply::new(
             Status::ServiceUnavailable,
-            ReplyBody::Text(msg::MAIL_FAILED.into()),
+            ReplyBody::Text(ctx.t(msg::MAIL_FAILED)),
         )
     }
 }
@@ -282,7 +357,7 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
 pub(crate) fn flash_redirect(
     to: impl Into<String>,
     category: &str,
-    message: impl Into<String>,
+    message: impl Into<Text>,
 ) -> Reply {
     Reply::redirect(to).flash(category, message)
 }

@@ -14,7 +14,7 @@ use super::SecurityCtx;
 use crate::auth::logout_user;
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
-use crate::messages as msg;
+use crate::messages::{self as msg, Text};
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 
@@ -27,7 +27,7 @@ pub async fn send_confirmation_get(ctx: SecurityCtx<'_>, email: Option<String>) 
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Resend confirmation instructions",
+        "send_confirmation",
         &cfg.url(&cfg.confirm_url),
         &one_field("email", "email", email.as_deref().unwrap_or("")),
         &[],
@@ -39,7 +39,7 @@ pub async fn send_confirmation_get(ctx: SecurityCtx<'_>, email: Option<String>) 
 pub async fn send_confirmation_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     match send_confirmation(&ctx, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -76,18 +76,13 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
         }
     }
     if !errors.is_empty() {
-        return Ok(fail(
-            ctx,
-            &errors,
-            "Resend confirmation instructions",
-            &action,
-            &fields,
-        ));
+        return Ok(fail(ctx, &errors, "send_confirmation", &action, &fields));
     }
     if let Some(u) = user.filter(|u| u.confirmed_at.is_none()) {
         let (link, token) = confirmation_link(st, &u);
         let sent = send_mail(
             st,
+            ctx.locale,
             "confirmation_instructions",
             &u.email,
             &cfg.email_subject_confirm,
@@ -112,13 +107,7 @@ pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crat
         return Ok(json_ok(ctx, Map::new(), None));
     }
     let info = msg::confirmation_request(raw.as_deref().unwrap_or(""));
-    Ok(page(
-        ctx,
-        "Resend confirmation instructions",
-        &action,
-        &fields,
-        &[info],
-    ))
+    Ok(page(ctx, "send_confirmation", &action, &fields, &[info]))
 }
 
 /// Outcome of checking a confirmation token.
@@ -188,23 +177,24 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
     let cfg = &st.config;
     let outcome = match check_confirm(ctx, token).await {
         Ok(o) => o,
-        Err(e) => return crate::responses::internal_error(st, ctx.want_json, &e),
+        Err(e) => return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e),
     };
     let within = within_text(cfg.confirm_email_within);
     // Anything but a fresh confirmation goes back to the start-over view with a notice.
     let (category, m) = match outcome {
         Confirmed::Done(user) => return confirmed(ctx, *user).await,
-        Confirmed::Invalid => ("error", msg::INVALID_CONFIRMATION_TOKEN.to_owned()),
+        Confirmed::Invalid => ("error", Text::new(msg::INVALID_CONFIRMATION_TOKEN)),
         Confirmed::Expired => ("error", msg::confirmation_expired(&within)),
-        Confirmed::Already => ("info", msg::ALREADY_CONFIRMED.to_owned()),
+        Confirmed::Already => ("info", Text::new(msg::ALREADY_CONFIRMED)),
     };
+    let m = ctx.t(m);
     if spa(st) {
         let view = cfg.confirm_error_view.clone().unwrap_or_else(|| "/".into());
         return redirect_with(&view, &[(category, &m)]);
     }
     if ctx.want_json {
         return if category == "error" {
-            errors_reply(st, Status::BadRequest, &[&m])
+            errors_reply(st, Status::BadRequest, &[&m], ctx.locale)
         } else {
             json_reply(st, Status::Ok, json!({}))
         };
@@ -214,7 +204,7 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
         .confirm_error_view
         .clone()
         .unwrap_or_else(|| cfg.url(&cfg.confirm_url));
-    flash_redirect(to, category, m)
+    flash_redirect(to, category, Text::from(m))
 }
 
 /// A fresh confirmation: other sessions on this browser end, optional login, redirect.
@@ -232,7 +222,7 @@ async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply
     }
     if cfg.auto_login_after_confirm {
         if let Err(e) = sign_in_after(ctx, &mut user, "confirm", false, false).await {
-            return crate::responses::internal_error(st, ctx.want_json, &e);
+            return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e);
         }
     }
     if spa(st) {

@@ -43,7 +43,7 @@ pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     }
     let next = ctx.next_query.clone().unwrap_or_default();
     let action = st.config.url(&st.config.login_url);
-    page(&ctx, "Login", &action, &login_fields("", &next), &[])
+    page(&ctx, "login_user", &action, &login_fields("", &next), &[])
 }
 
 /// The login form: `email`, `password`, `remember`, `next`.
@@ -171,7 +171,13 @@ fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> 
     let email = input.str("email").ok().flatten().unwrap_or("");
     let next = input.str("next").ok().flatten().unwrap_or("");
     let action = st.config.url(&st.config.login_url);
-    fail(ctx, &errors, "Login", &action, &login_fields(email, next))
+    fail(
+        ctx,
+        &errors,
+        "login_user",
+        &action,
+        &login_fields(email, next),
+    )
 }
 
 /// `POST /login`.
@@ -179,7 +185,7 @@ fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> 
 pub async fn login_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     match login(&ctx, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 

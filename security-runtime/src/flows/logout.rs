@@ -19,7 +19,12 @@ pub async fn logout(ctx: SecurityCtx<'_>, input: crate::input::FormInput) -> Rep
         let token = input.str("csrf_token").ok().flatten();
         if let Err(e) = ctx.check_csrf(token) {
             return if ctx.want_json {
-                crate::responses::errors_reply(st, rocket::http::Status::BadRequest, &[e.message()])
+                crate::responses::errors_reply(
+                    st,
+                    rocket::http::Status::BadRequest,
+                    &[e.message()],
+                    ctx.locale,
+                )
             } else {
                 crate::responses::Reply::new(
                     rocket::http::Status::BadRequest,

@@ -10,10 +10,10 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Route;
 
 use crate::config::SecurityConfig;
-use crate::state::SecurityState;
 use crate::guards::{self, deny, Authn};
 use crate::responses::Denial;
 use crate::session::{self, SessionCell, SessionData};
+use crate::state::SecurityState;
 
 pub mod change;
 pub(crate) mod common;
@@ -32,6 +32,8 @@ const ROUTE_PREFIX: &str = "security::";
 pub struct SecurityCtx<'r> {
     /// Shared state.
     pub state: &'r SecurityState,
+    /// The page templates.
+    pub pages: &'r crate::render::Pages,
     /// The cookie jar.
     pub jar: &'r CookieJar<'r>,
     /// The session as it stands during this request.
@@ -50,6 +52,8 @@ pub struct SecurityCtx<'r> {
     pub csrf_header: Option<String>,
     /// Who is signed in (token, then session).
     pub current: Option<Authn>,
+    /// The locale answers are given in (see [`crate::responses::request_locale`]).
+    pub locale: &'r str,
     /// A message (category, text) flashed by the previous response. Only the HTML pages
     /// show it, and only then is the cookie removed (so a JSON call leaves it in place).
     pub flash: Option<(String, String)>,
@@ -58,7 +62,12 @@ pub struct SecurityCtx<'r> {
 impl SecurityCtx<'_> {
     /// The answer of an anonymous-only view to a signed-in caller.
     pub fn already_authenticated(&self) -> crate::responses::Reply {
-        crate::responses::anonymous_required_reply(self.state, self.want_json)
+        crate::responses::anonymous_required_reply(self.state, self.want_json, self.locale)
+    }
+
+    /// A message in this request's locale.
+    pub fn t(&self, text: impl Into<crate::messages::Text>) -> String {
+        self.state.catalog.text(self.locale, &text.into())
     }
 
     /// The session.
@@ -116,6 +125,12 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
                 Denial::Unavailable,
             ));
         };
+        let Some(pages) = req.rocket().state::<crate::render::Pages>() else {
+            return Outcome::Error((
+                rocket::http::Status::InternalServerError,
+                Denial::Unavailable,
+            ));
+        };
         let current = match guards::current_user(req).await {
             Ok(c) => c,
             Err(()) => return deny(req, Denial::Unavailable),
@@ -123,6 +138,7 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
         let csrf_header = guards::header_csrf(req, state).map(str::to_owned);
         Outcome::Success(SecurityCtx {
             state,
+            pages,
             jar: req.cookies(),
             cell: req.local_cache(SessionCell::default),
             want_json: (state.hooks.want_json)(req),
@@ -134,6 +150,7 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             csrf_header,
             current,
             flash: session::read_flash(req.cookies()),
+            locale: crate::responses::request_locale(req),
         })
     }
 }

@@ -14,12 +14,12 @@ use super::common::{
 };
 use super::SecurityCtx;
 use crate::datastore::UserQuery;
-use crate::state::SecurityState;
 use crate::input::FormInput;
-use crate::messages as msg;
+use crate::messages::{self as msg, Text};
 use crate::model::User;
 use crate::responses::{json_reply, FormErrors, Reply};
 use crate::signals::Signal;
+use crate::state::SecurityState;
 
 /// The reset link and token for `user`.
 pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
@@ -90,7 +90,7 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Send password reset instructions",
+        "forgot_password",
         &cfg.url(&cfg.reset_url),
         &one_field("email", "email", ""),
         &[],
@@ -102,7 +102,7 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     match forgot(&ctx, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -117,7 +117,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
         return Ok(fail(
             ctx,
             &errors,
-            "Send password reset instructions",
+            "forgot_password",
             &action,
             &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
@@ -127,6 +127,7 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
             let (link, token) = reset_link(st, &u);
             let sent = send_mail(
                 st,
+                ctx.locale,
                 "reset_instructions",
                 &u.email,
                 &cfg.email_subject_password_reset,
@@ -152,13 +153,13 @@ pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<R
         return Ok(json_ok(ctx, Map::new(), None));
     }
     let info = if cfg.return_generic_responses {
-        msg::GENERIC_RECOVERY.to_owned()
+        Text::new(msg::GENERIC_RECOVERY)
     } else {
         msg::password_reset_request(raw.as_deref().unwrap_or(""))
     };
     Ok(page(
         ctx,
-        "Send password reset instructions",
+        "forgot_password",
         &action,
         &one_field("email", "email", ""),
         &[info],
@@ -229,20 +230,21 @@ fn reset_fields() -> [HtmlField<'static>; 2] {
 /// mode always redirects to `reset_error_view` (whatever `Accept` says); JSON otherwise
 /// answers 400 with the message as a form-level error, and a form POST goes back to
 /// "forgot password" with it flashed (Flask-Security's `reset_password` view).
-fn token_error(ctx: &SecurityCtx<'_>, err: &str, link: bool) -> Reply {
+fn token_error(ctx: &SecurityCtx<'_>, err: Text, link: bool) -> Reply {
     let st = ctx.state;
+    let err = ctx.t(err);
     if spa(st) && link {
         let view = st
             .config
             .reset_error_view
             .clone()
             .unwrap_or_else(|| "/".into());
-        return redirect_with(&view, &[("error", err)]);
+        return redirect_with(&view, &[("error", &err)]);
     }
     if ctx.want_json {
         let mut errors = FormErrors::default();
         errors.form(err);
-        return crate::responses::form_error_reply(st, &errors);
+        return crate::responses::form_error_reply(st, &errors, ctx.locale);
     }
     // A browser goes back to "forgot password", with the reason flashed.
     flash_redirect(st.config.url(&st.config.reset_url), "error", err)
@@ -255,12 +257,14 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     let cfg = &st.config;
     let check = match check_reset(st, token).await {
         Ok(c) => c,
-        Err(e) => return crate::responses::internal_error(st, ctx.want_json, &e),
+        Err(e) => return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e),
     };
     let within = within_text(cfg.reset_password_within);
     match check {
-        ResetCheck::Invalid => token_error(&ctx, msg::INVALID_RESET_PASSWORD_TOKEN, true),
-        ResetCheck::Expired => token_error(&ctx, &msg::password_reset_expired(&within), true),
+        ResetCheck::Invalid => {
+            token_error(&ctx, Text::new(msg::INVALID_RESET_PASSWORD_TOKEN), true)
+        }
+        ResetCheck::Expired => token_error(&ctx, msg::password_reset_expired(&within), true),
         ResetCheck::Valid(_) => {
             if spa(st) {
                 let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
@@ -270,7 +274,7 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
                 return json_ok(&ctx, Map::new(), None);
             }
             let action = cfg.url(&token_path(&cfg.reset_url, token));
-            page(&ctx, "Reset password", &action, &reset_fields(), &[])
+            page(&ctx, "reset_password", &action, &reset_fields(), &[])
         }
     }
 }
@@ -280,7 +284,7 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
     match reset(&ctx, token, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -296,12 +300,16 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     let within = within_text(cfg.reset_password_within);
     let mut user = match check {
         ResetCheck::Invalid => {
-            return Ok(token_error(ctx, msg::INVALID_RESET_PASSWORD_TOKEN, false))
+            return Ok(token_error(
+                ctx,
+                Text::new(msg::INVALID_RESET_PASSWORD_TOKEN),
+                false,
+            ))
         }
         ResetCheck::Expired => {
             return Ok(token_error(
                 ctx,
-                &msg::password_reset_expired(&within),
+                msg::password_reset_expired(&within),
                 false,
             ))
         }
@@ -335,7 +343,7 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
         return Ok(fail(
             ctx,
             &errors,
-            "Reset password",
+            "reset_password",
             &action,
             &reset_fields(),
         ));
@@ -348,6 +356,7 @@ pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> cra
     if cfg.send_password_reset_notice_email {
         notify(
             st,
+            ctx.locale,
             "reset_notice",
             &user,
             &cfg.email_subject_password_notice,
@@ -380,7 +389,7 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
     let cfg = &ctx.state.config;
     page(
         &ctx,
-        "Recover username",
+        "recover_username",
         &cfg.url(&cfg.username_recovery_url),
         &one_field("email", "email", ""),
         &[],
@@ -395,7 +404,7 @@ pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Re
     }
     match recover_username(&ctx, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -410,7 +419,7 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
         return Ok(fail(
             ctx,
             &errors,
-            "Recover username",
+            "recover_username",
             &action,
             &one_field("email", "email", raw.as_deref().unwrap_or("")),
         ));
@@ -418,6 +427,7 @@ pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate
     if let Some(u) = user {
         let sent = send_mail(
             st,
+            ctx.locale,
             "username_recovery",
             &u.email,
             &cfg.email_subject_username_recovery,

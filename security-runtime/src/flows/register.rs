@@ -11,8 +11,8 @@
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    csrf, fail, field, flash_redirect, sign_in_after, json_ok, link, mail_failed, mail_user, make_token, page,
-    send_mail, token_path, validate_password, within_text, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, link, mail_failed, mail_user, make_token, page,
+    send_mail, sign_in_after, token_path, validate_password, within_text, HtmlField,
 };
 use super::SecurityCtx;
 use crate::datastore::{NewUser, UserQuery};
@@ -66,7 +66,7 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
     let un = st.config.username_enable.then_some("");
     page(
         &ctx,
-        "Register",
+        "register_user",
         &st.config.url(&st.config.register_url),
         &html_fields("", un),
         &[],
@@ -76,10 +76,7 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
 /// The confirmation link and token for `user`.
 ///
 /// Parity: `generate_confirmation_link` (`[fs_uniquifier, hash_data(email)]`).
-pub(crate) fn confirmation_link(
-    st: &crate::state::SecurityState,
-    user: &User,
-) -> (String, String) {
+pub(crate) fn confirmation_link(st: &crate::state::SecurityState, user: &User) -> (String, String) {
     let token = make_token(
         st,
         &st.config.confirm_salt,
@@ -100,7 +97,7 @@ pub async fn register_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     }
     match register(&ctx, &input).await {
         Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, &e),
+        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
 }
 
@@ -209,10 +206,10 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
             .or(cfg.username_enable.then_some("")),
     );
     if !errors.is_empty() {
-        return Ok(fail(ctx, &errors, "Register", &action, &fields));
+        return Ok(fail(ctx, &errors, "register_user", &action, &fields));
     }
     let (Some(email), Some(pw)) = (email, normalized_pw) else {
-        return Ok(fail(ctx, &errors, "Register", &action, &fields));
+        return Ok(fail(ctx, &errors, "register_user", &action, &fields));
     };
     if taken {
         // Generic responses: answer as for a new address, tell the owner by mail.
@@ -244,7 +241,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
                 return Ok(generic_answer(ctx, next.as_deref(), &email));
             }
             errors.field("email", msg::email_already_associated(&email));
-            return Ok(fail(ctx, &errors, "Register", &action, &fields));
+            return Ok(fail(ctx, &errors, "register_user", &action, &fields));
         }
         Err(e) => return Err(e),
     };
@@ -252,6 +249,7 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
     if cfg.send_register_email {
         let mail = send_mail(
             st,
+            ctx.locale,
             "welcome",
             &user.email,
             &cfg.email_subject_register,
@@ -341,6 +339,7 @@ async fn generic_existing(
             (cfg.confirmable && u.confirmed_at.is_none()).then(|| confirmation_link(st, u));
         send_mail(
             st,
+            ctx.locale,
             "welcome_existing",
             &u.email,
             &cfg.email_subject_register,
@@ -357,6 +356,7 @@ async fn generic_existing(
     } else if existing_username.is_some() {
         send_mail(
             st,
+            ctx.locale,
             "welcome_existing_username",
             email,
             &cfg.email_subject_register,

@@ -16,10 +16,10 @@ use rocket::{Response, Sentinel};
 
 use crate::auth::{self, Credentials, TokenCheck};
 use crate::csrf::{self, CSRF_HEADERS};
-use crate::state::SecurityState;
 use crate::model::{User, UserModel};
 use crate::responses::Denial;
 use crate::session;
+use crate::state::SecurityState;
 
 pub mod requirement;
 

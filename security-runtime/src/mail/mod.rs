@@ -10,7 +10,7 @@
 //! could smuggle a header or an option into the transport (see [`validate`]).
 
 mod smtp;
-mod templates;
+pub(crate) mod templates;
 
 use std::sync::{Arc, Mutex};
 

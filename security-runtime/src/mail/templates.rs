@@ -5,8 +5,11 @@ use std::path::Path;
 use minijinja::value::Kwargs;
 use minijinja::{AutoEscape, Environment, Output, State, Value};
 
+use std::sync::Arc;
+
 use super::MailError;
 use crate::config::SecurityConfig;
+use crate::messages::Catalog;
 
 /// The built-in templates: `(file name, source)`.
 macro_rules! builtins {
@@ -58,6 +61,12 @@ impl MailTemplates {
     /// when present. A syntax error in an override, or a `mail_templates_dir` that is not a
     /// folder, is an error here rather than at the first mail.
     pub fn new(cfg: &SecurityConfig) -> Result<Self, MailError> {
+        let catalog = Catalog::load(cfg).map_err(MailError::Template)?;
+        Self::with_catalog(cfg, Arc::new(catalog))
+    }
+
+    /// [`MailTemplates::new`] translating through an already loaded catalog.
+    pub fn with_catalog(cfg: &SecurityConfig, catalog: Arc<Catalog>) -> Result<Self, MailError> {
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_auto_escape_callback(|name| {
@@ -68,8 +77,8 @@ impl MailTemplates {
             }
         });
         env.set_formatter(markupsafe_formatter);
-        env.add_function("_fsdomain", fsdomain);
-        env.add_function("_", fsdomain);
+        env.add_function("_fsdomain", gettext(catalog.clone()));
+        env.add_function("_", gettext(catalog));
         for (name, source) in BUILTINS {
             env.add_template(name, source)
                 .map_err(|e| MailError::Template(format!("built-in `{name}`: {e}")))?;
@@ -154,7 +163,7 @@ fn load_overrides(env: &mut Environment<'static>, dir: &Path) -> Result<(), Mail
 
 /// Escapes strings in `.html` templates as Jinja2's MarkupSafe does (`& < > " '`), so that
 /// links stay readable in the HTML source (minijinja's default also escapes `/`).
-fn markupsafe_formatter(
+pub(crate) fn markupsafe_formatter(
     out: &mut Output,
     state: &State,
     value: &Value,
@@ -183,8 +192,20 @@ fn markupsafe_formatter(
     }
 }
 
-/// `_fsdomain(msg, **kwargs)`: Flask-Security's gettext wrapper, without translation:
-/// `%(key)s` in `msg` becomes the value of `key`.
+/// `_(msgid, **kwargs)` (and its Flask-Security name `_fsdomain`): `msgid` in the
+/// locale the context's `lang` names, then `%(key)s` filled from the keyword arguments.
+pub(crate) fn gettext(
+    catalog: Arc<Catalog>,
+) -> impl Fn(&State, String, Kwargs) -> Result<String, minijinja::Error> + Send + Sync + 'static {
+    move |state: &State, msgid: String, kwargs: Kwargs| {
+        let lang = state.lookup("lang");
+        let locale = lang.as_ref().and_then(|l| l.as_str()).unwrap_or("en");
+        fsdomain(catalog.gettext(locale, &msgid).to_owned(), kwargs)
+    }
+}
+
+/// `%(key)s` in `msg` becomes the value of `key`. A keyword the text does not use is
+/// ignored: a translation may leave a value out.
 fn fsdomain(msg: String, kwargs: Kwargs) -> Result<String, minijinja::Error> {
     let mut out = String::with_capacity(msg.len());
     let mut rest = msg.as_str();
@@ -205,7 +226,6 @@ fn fsdomain(msg: String, kwargs: Kwargs) -> Result<String, minijinja::Error> {
         }
     }
     out.push_str(rest);
-    kwargs.assert_all_used()?;
     Ok(out)
 }
 
@@ -235,8 +255,7 @@ mod tests {
     #[test]
     fn fsdomain_interpolates_and_html_escapes() {
         let mut env = Environment::new();
-        env.add_function("_fsdomain", fsdomain);
-        env.add_function("_", fsdomain);
+        env.add_function("_fsdomain", gettext(Arc::default()));
         let out = env
             .render_str(
                 "{{ _fsdomain('Hello %(email)s, 100%(x', email=e) }}",

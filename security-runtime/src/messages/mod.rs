@@ -1,6 +1,16 @@
-//! Flask-Security's user-facing messages (`_default_messages`), English.
+//! Flask-Security's user-facing messages (`_default_messages`), English, and the
+//! catalog that translates them.
 //!
-//! Parity: `SECURITY_MSG_<KEY>`. Only the keys used by the features built so far.
+//! The constants are the English texts the features use; [`Catalog`] turns any of them
+//! (and every text of the pages and mails) into the request's locale, after the
+//! application's `[security.messages]` replacements.
+//!
+//! Parity: `SECURITY_MSG_<KEY>`, `get_message`, Flask-Babel's `gettext`.
+
+mod catalog;
+pub(crate) mod defaults;
+
+pub use catalog::{interpolate, Catalog, Text};
 
 /// `API_ERROR`.
 pub const API_ERROR: &str = "Input not appropriate for requested API";
@@ -35,15 +45,17 @@ pub const INVALID_REDIRECT: &str = "Redirections outside the domain are forbidde
 pub const USERNAME_NOT_PROVIDED: &str = "Username not provided";
 /// Generic body of a 503 when the datastore is unavailable.
 pub const SERVICE_UNAVAILABLE: &str = "Service temporarily unavailable, please try again later.";
+/// Body of a 500 (details go to the log only).
+pub const INTERNAL_ERROR: &str = "Internal error.";
 /// Body of a 413.
 pub const TOO_LARGE: &str = "Request body too large.";
 /// `EMAIL_ALREADY_ASSOCIATED` (`%(email)s` interpolated).
-pub fn email_already_associated(email: &str) -> String {
-    format!("{email} is already associated with an account.")
+pub fn email_already_associated(email: &str) -> Text {
+    Text::new("%(email)s is already associated with an account.").arg("email", email)
 }
 /// `USERNAME_ALREADY_ASSOCIATED` (`%(username)s` interpolated).
-pub fn username_already_associated(username: &str) -> String {
-    format!("{username} is already associated with an account.")
+pub fn username_already_associated(username: &str) -> Text {
+    Text::new("%(username)s is already associated with an account.").arg("username", username)
 }
 /// `RETYPE_PASSWORD_MISMATCH`.
 pub const RETYPE_PASSWORD_MISMATCH: &str = "Passwords do not match";
@@ -58,26 +70,28 @@ pub const EMAIL_CONFIRMED: &str = "Thank you. Your email has been confirmed.";
 pub const INVALID_CONFIRMATION_TOKEN: &str = "Invalid confirmation token.";
 /// `CONFIRMATION_EXPIRED` (5.x wording: no new link is sent, and the address is not
 /// shown to whoever holds the link; the trailing space is Flask-Security's).
-pub fn confirmation_expired(within: &str) -> String {
-    format!("You did not confirm your email within {within}. ")
+pub fn confirmation_expired(within: &str) -> Text {
+    Text::new("You did not confirm your email within %(within)s. ").arg("within", within)
 }
 /// `CONFIRMATION_REQUEST`.
-pub fn confirmation_request(email: &str) -> String {
-    format!("Confirmation instructions have been sent to {email}.")
+pub fn confirmation_request(email: &str) -> Text {
+    Text::new("Confirmation instructions have been sent to %(email)s.").arg("email", email)
 }
 /// `CONFIRM_REGISTRATION`.
-pub fn confirm_registration(email: &str) -> String {
-    format!("Thank you. Confirmation instructions have been sent to {email}.")
+pub fn confirm_registration(email: &str) -> Text {
+    Text::new("Thank you. Confirmation instructions have been sent to %(email)s.")
+        .arg("email", email)
 }
 /// `INVALID_RESET_PASSWORD_TOKEN`.
 pub const INVALID_RESET_PASSWORD_TOKEN: &str = "Invalid reset password token.";
 /// `PASSWORD_RESET_EXPIRED` (5.x wording, as `CONFIRMATION_EXPIRED`).
-pub fn password_reset_expired(within: &str) -> String {
-    format!("You did not reset your password within {within}. ")
+pub fn password_reset_expired(within: &str) -> Text {
+    Text::new("You did not reset your password within %(within)s. ").arg("within", within)
 }
 /// `PASSWORD_RESET_REQUEST`.
-pub fn password_reset_request(email: &str) -> String {
-    format!("Instructions to reset your password have been sent to {email}.")
+pub fn password_reset_request(email: &str) -> Text {
+    Text::new("Instructions to reset your password have been sent to %(email)s.")
+        .arg("email", email)
 }
 /// `PASSWORD_RESET`.
 pub const PASSWORD_RESET: &str =
@@ -88,8 +102,9 @@ pub const PASSWORD_RESET_NO_LOGIN: &str =
 /// `PASSWORD_CHANGE`.
 pub const PASSWORD_CHANGE: &str = "You successfully changed your password.";
 /// `CHANGE_EMAIL_EXPIRED`.
-pub fn change_email_expired(within: &str) -> String {
-    format!("Your change email link has expired ({within}). Please request a new one.")
+pub fn change_email_expired(within: &str) -> Text {
+    Text::new("Your change email link has expired (%(within)s). Please request a new one.")
+        .arg("within", within)
 }
 /// `CHANGE_EMAIL_CONFIRMED`.
 pub const CHANGE_EMAIL_CONFIRMED: &str = "Change of email address confirmed";
@@ -107,8 +122,8 @@ pub const MAIL_FAILED: &str = "We could not send the email; please try again lat
 /// `INVALID_INPUT`.
 pub const INVALID_INPUT: &str = "Value entered is not valid for the field";
 /// `PASSWORD_INVALID_LENGTH` (`%(length)s` interpolated: the minimum length).
-pub fn password_invalid_length(length: usize) -> String {
-    format!("Password must be at least {length} characters")
+pub fn password_invalid_length(length: usize) -> Text {
+    Text::new("Password must be at least %(length)s characters").arg("length", length)
 }
 /// `PASSWORD_TOO_SIMPLE`.
 pub const PASSWORD_TOO_SIMPLE: &str = "Password not complex enough";
@@ -119,8 +134,10 @@ pub const PASSWORD_BREACHED_SITE_ERROR: &str = "Failed to contact breached passw
 /// `PHONE_INVALID`.
 pub const PHONE_INVALID: &str = "Phone number not valid e.g. missing country code";
 /// `USERNAME_INVALID_LENGTH` (`%(min)d`, `%(max)d` interpolated).
-pub fn username_invalid_length(min: usize, max: usize) -> String {
-    format!("Username must be at least {min} characters and less than {max} characters")
+pub fn username_invalid_length(min: usize, max: usize) -> Text {
+    Text::new("Username must be at least %(min)d characters and less than %(max)d characters")
+        .arg("min", min)
+        .arg("max", max)
 }
 /// `USERNAME_DISALLOWED_CHARACTERS`.
 pub const USERNAME_DISALLOWED_CHARACTERS: &str = "Username can contain only letters and numbers";
