@@ -10,24 +10,18 @@ use rocket::figment::Figment;
 use rocket::http::Header;
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use crate::config::SecurityConfig;
 use crate::datastore::{SqlDatastore, UserDatastore};
-use crate::hashing::PasswordContext;
-use crate::mail::{MailTemplates, MailUtil};
+use crate::mail::MailUtil;
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
-use crate::state::{secret_keys, Hooks, SecurityState};
+use crate::state::{Hooks, SecurityState};
 pub use crate::state::{
     AugmentTokenHook, Clock, RenderJsonHook, TokenExpireHook, UserPayloadHook, VerifyTokenHook,
     WantJsonHook,
 };
-use crate::tokens::TokenSerializer;
-use crate::validation::{
-    DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
-    UsernameUtil,
-};
+use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
 
 /// Custom response for a denial; `None` falls back to the default.
 pub type DenialHook = Arc<dyn Fn(&Denial, &Request<'_>) -> Option<Reply> + Send + Sync>;
@@ -314,7 +308,6 @@ impl Security {
             rocket::warn!("`security.secret_key` not set: using a random key (debug only)");
             config.secret_key = Some(crate::datastore::new_uniquifier());
         }
-        let passwords = PasswordContext::new(config.hashing()).map_err(|e| conf_err(&e))?;
         let source = self.source.as_ref().ok_or(
             "Security fairing has no datastore: call `.database::<Db>()` or `.datastore(..)`",
         )?;
@@ -338,53 +331,27 @@ impl Security {
             None => crate::mail::mailer_from_config(&config)
                 .map_err(|e| format!("security configuration (mail): {e}"))?,
         };
-        let catalog = Arc::new(
-            crate::messages::Catalog::load(&config)
-                .map_err(|e| format!("security configuration: {e}"))?,
-        );
-        let mail_templates = MailTemplates::with_catalog(&config, catalog.clone())
-            .map_err(|e| format!("security configuration (mail templates): {e}"))?;
-        let mut state = self.assemble(config, passwords, datastore, mailer, mail_templates);
-        state.catalog = catalog;
-        Ok(state)
+        self.assemble(config, datastore, mailer)
     }
 
     fn assemble(
         &self,
         config: SecurityConfig,
-        passwords: PasswordContext,
         datastore: Arc<dyn UserDatastore>,
         mailer: Arc<dyn MailUtil>,
-        mail_templates: MailTemplates,
-    ) -> SecurityState {
-        let password_util = self
-            .password_util
-            .clone()
-            .unwrap_or_else(|| Arc::new(DefaultPasswordUtil::new(&config)));
-        let username_util = self
-            .username_util
-            .clone()
-            .unwrap_or_else(|| Arc::new(DefaultUsernameUtil::new(&config)));
-        let phone_util = self
-            .phone_util
-            .clone()
-            .unwrap_or_else(|| Arc::new(DefaultPhoneUtil::new(&config)));
-        let keys = secret_keys(&config);
-        SecurityState {
-            mailer,
-            mail_templates,
-            password_util,
-            username_util,
-            phone_util,
-            auth_tokens: TokenSerializer::new(keys.clone(), config.remember_salt.clone()),
-            csrf_tokens: TokenSerializer::new(keys, "wtf-csrf-token"),
-            hash_slots: Semaphore::new(config.max_concurrent_hashes),
-            passwords,
-            datastore,
-            hooks: self.hooks.clone(),
-            catalog: Arc::default(),
-            config,
+    ) -> Result<SecurityState, String> {
+        let mut state = SecurityState::new(config, datastore, mailer)?;
+        if let Some(u) = &self.password_util {
+            state.password_util = u.clone();
         }
+        if let Some(u) = &self.username_util {
+            state.username_util = u.clone();
+        }
+        if let Some(u) = &self.phone_util {
+            state.phone_util = u.clone();
+        }
+        state.hooks = self.hooks.clone();
+        Ok(state)
     }
 }
 

@@ -17,7 +17,10 @@ use crate::mail::{MailTemplates, MailUtil};
 use crate::messages::Catalog;
 use crate::model::User;
 use crate::tokens::TokenSerializer;
-use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
+use crate::validation::{
+    DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
+    UsernameUtil,
+};
 
 /// Builds the JSON body from a payload and status code.
 pub type RenderJsonHook = Arc<dyn Fn(Value, u16) -> Value + Send + Sync>;
@@ -116,6 +119,36 @@ pub struct SecurityState {
 }
 
 impl SecurityState {
+    /// A state from a checked configuration, with the default utilities and hooks: what
+    /// the fairing starts from, and what tools and tests use without Rocket.
+    pub fn new(
+        config: SecurityConfig,
+        datastore: Arc<dyn UserDatastore>,
+        mailer: Arc<dyn MailUtil>,
+    ) -> Result<SecurityState, String> {
+        let conf_err = |e: &dyn std::fmt::Display| format!("security configuration: {e}");
+        let passwords = PasswordContext::new(config.hashing()).map_err(|e| conf_err(&e))?;
+        let catalog = Arc::new(Catalog::load(&config).map_err(|e| conf_err(&e))?);
+        let mail_templates = MailTemplates::with_catalog(&config, catalog.clone())
+            .map_err(|e| format!("security configuration (mail templates): {e}"))?;
+        let keys = secret_keys(&config);
+        Ok(SecurityState {
+            mailer,
+            mail_templates,
+            password_util: Arc::new(DefaultPasswordUtil::new(&config)),
+            username_util: Arc::new(DefaultUsernameUtil::new(&config)),
+            phone_util: Arc::new(DefaultPhoneUtil::new(&config)),
+            auth_tokens: TokenSerializer::new(keys.clone(), config.remember_salt.clone()),
+            csrf_tokens: TokenSerializer::new(keys, "wtf-csrf-token"),
+            hash_slots: Semaphore::new(config.max_concurrent_hashes),
+            passwords,
+            datastore,
+            hooks: Hooks::default(),
+            catalog,
+            config,
+        })
+    }
+
     /// Now, epoch seconds, from the configured clock.
     pub fn now(&self) -> f64 {
         (self.hooks.clock)()
@@ -169,7 +202,7 @@ impl SecurityState {
     }
 }
 
-pub(crate) fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
+fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
     let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
     keys.extend(
         cfg.secret_key_fallbacks
