@@ -16,11 +16,11 @@ use crate::datastore::{SqlDatastore, UserDatastore};
 use crate::mail::MailUtil;
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
-use crate::state::{Hooks, SecurityState};
 pub use crate::state::{
     AugmentTokenHook, Clock, RenderJsonHook, TokenExpireHook, UserPayloadHook, VerifyTokenHook,
     WantJsonHook,
 };
+use crate::state::{Hooks, SecurityState};
 use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
 
 /// Custom response for a denial; `None` falls back to the default.

@@ -42,3 +42,26 @@ pub(crate) fn check_token(
 ) -> (bool, bool, Option<Value>) {
     crate::tokens::check_and_get_token_status(&st.serializer(salt), token, within, st.now() as u64)
 }
+
+/// What a mailed link's token (confirm, reset, change email) turned out to be.
+///
+/// Parity: `check_and_get_token_status`'s `(expired, invalid, data)`, as one value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkToken {
+    /// Signed by us and within its time: the token's parts.
+    Valid(Vec<Value>),
+    /// Signed by us but too old; its parts, for flows that still name the user.
+    Expired(Vec<Value>),
+    /// Not ours, tampered with, or not a list of parts.
+    Invalid,
+}
+
+/// Checks a link token of `salt` valid for `within` seconds.
+pub(crate) fn check_link(st: &SecurityState, salt: &str, token: &str, within: u64) -> LinkToken {
+    let (expired, invalid, data) = check_token(st, salt, token, within);
+    match (invalid, data) {
+        (false, Some(Value::Array(parts))) if expired => LinkToken::Expired(parts),
+        (false, Some(Value::Array(parts))) => LinkToken::Valid(parts),
+        _ => LinkToken::Invalid,
+    }
+}

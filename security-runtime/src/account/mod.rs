@@ -8,8 +8,11 @@ use crate::model::User;
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
+pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
+
+pub use form::FormErrors;
 
 /// Sets a user's password as an administrator: new hash, new `fs_uniquifier` (every
 /// session and token of the user dies), in one write; mails `change_notice` when
@@ -41,4 +44,74 @@ pub async fn admin_change_password(
         .await;
     }
     Ok(())
+}
+
+/// What the account unit tests build on: a state over a fresh in-memory SQLite database
+/// with captured mail, and no Rocket.
+#[cfg(test)]
+pub(crate) mod testing {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use crate::config::SecurityConfig;
+    use crate::datastore::{NewUser, SqlDatastore, UserDatastore};
+    use crate::mail::CapturingMailer;
+    use crate::model::User;
+    use crate::state::SecurityState;
+
+    /// The test settings: a fixed secret, cheap hashing, mail to `https://app.test`.
+    pub(crate) fn config() -> SecurityConfig {
+        SecurityConfig {
+            secret_key: Some("account-unit-tests-secret-key-0123456789".into()),
+            password_salt: Some("account-unit-tests-salt".into()),
+            external_url: Some("https://app.test".into()),
+            argon2_memory_cost: 1024,
+            argon2_time_cost: 1,
+            argon2_parallelism: 1,
+            ..SecurityConfig::default()
+        }
+    }
+
+    /// A state over an empty, migrated database, and the mailer that captures its mail.
+    pub(crate) async fn state(cfg: SecurityConfig) -> (SecurityState, CapturingMailer) {
+        // One connection: every connection to `sqlite::memory:` is a database of its own.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let ds: Arc<dyn UserDatastore> = Arc::new(SqlDatastore::from(pool));
+        ds.migrate().await.unwrap();
+        let mailer = CapturingMailer::new();
+        let st = SecurityState::new(cfg, ds, Arc::new(mailer.clone())).unwrap();
+        (st, mailer)
+    }
+
+    /// Creates an active user with a password.
+    pub(crate) async fn user(st: &SecurityState, email: &str, password: &str) -> User {
+        let hash = st.hash_password(password).await.unwrap();
+        st.datastore
+            .create_user(NewUser {
+                email: email.into(),
+                password: Some(hash),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_state_without_rocket_stores_and_hashes() {
+        let (st, mailer) = state(config()).await;
+        let u = user(&st, "a@example.com", "password123").await;
+        let found =
+            crate::auth::verify_credentials(&st, "a@example.com", "password123", "password")
+                .await
+                .unwrap();
+        assert!(
+            matches!(found, crate::auth::Credentials::Verified { user, .. } if user.id == u.id)
+        );
+        assert!(mailer.messages().is_empty());
+    }
 }

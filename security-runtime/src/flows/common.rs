@@ -5,6 +5,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::{json, Map, Value};
 
 use super::SecurityCtx;
+pub(crate) use crate::account::form::validate_password;
 pub(crate) use crate::account::links::{check_token, hash_data, make_token, same_hash};
 pub(crate) use crate::account::mail::{
     link, mail_user, notify, send_mail, token_path, within_text,
@@ -378,29 +379,4 @@ pub(crate) fn redirect_with(view: &str, params: &[(&str, &str)]) -> Reply {
 /// True when `redirect_behavior = "spa"`.
 pub(crate) fn spa(st: &SecurityState) -> bool {
     st.config.redirect_behavior == crate::config::RedirectBehavior::Spa
-}
-
-/// Runs `PasswordUtil::validate` into `errors` on `field_name`; returns the normalised
-/// password when valid.
-pub(crate) async fn validate_password(
-    st: &SecurityState,
-    password: &str,
-    is_register: bool,
-    inputs: &[String],
-    field_name: &str,
-    errors: &mut FormErrors,
-) -> Option<String> {
-    match st
-        .password_util
-        .validate(password, is_register, inputs)
-        .await
-    {
-        Ok(p) => Some(p),
-        Err(msgs) => {
-            for m in msgs {
-                errors.field(field_name, m);
-            }
-            None
-        }
-    }
 }
