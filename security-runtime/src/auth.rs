@@ -3,13 +3,12 @@
 //! Parity: `flask_security.login_user`, `logout_user`, `UserMixin.get_auth_token`,
 //! `_request_loader` and `lookup_identity`.
 
-use rocket::http::CookieJar;
 use serde_json::{json, Map, Value};
 
 use crate::datastore::UserQuery;
 use crate::error::Result;
 use crate::model::User;
-use crate::session::{self, SessionCell, SessionData};
+use crate::session::{self, CsrfCookie, Session, SessionData};
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
@@ -219,19 +218,14 @@ pub async fn verify_credentials(
 /// next form), remember cookie removed, CSRF cookie cleared.
 ///
 /// Parity: `flask_security.logout_user`.
-pub fn logout_user(
-    state: &SecurityState,
-    cell: &SessionCell,
-    jar: &CookieJar<'_>,
-    user_id: Option<i32>,
-) {
+pub fn logout_user(state: &SecurityState, session: &Session<'_>, user_id: Option<i32>) {
     let mut data = SessionData {
-        fs_cc: Some("clear".into()),
+        fs_cc: Some(CsrfCookie::Clear),
         ..SessionData::default()
     };
     crate::csrf::ensure_secret(&mut data);
-    session::save(cell, jar, &state.config, &data);
-    session::clear_remember(jar, &state.config);
+    session.set(data);
+    session::clear_remember(session.jar(), &state.config);
     if let Some(id) = user_id {
         state.send(Signal::UserLoggedOut { user_id: id });
     }

@@ -1,4 +1,5 @@
-//! CSRF protection, as Flask-WTF does it for Flask-Security.
+//! CSRF protection, as Flask-WTF does it for Flask-Security: the whole policy
+//! ([`required`]), the check ([`check`], once per request) and the SPA cookie.
 //!
 //! A random secret lives in the session; the token sent to clients (`csrf_token` in JSON
 //! responses, the CSRF cookie) is that secret signed with a timestamp (salt
@@ -9,7 +10,13 @@
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 
-use crate::session::SessionData;
+use rocket::http::Method;
+use rocket::{Request, Response};
+
+use crate::config::SecurityConfig;
+use crate::mechanism::Mechanism;
+use crate::session::{csrf_cookie, CsrfCookie, SessionData};
+use crate::state::SecurityState;
 use crate::tokens::{TokenError, TokenSerializer};
 
 /// Why a CSRF check failed; the message is Flask-WTF's.
@@ -87,5 +94,123 @@ pub fn validate(
         Ok(())
     } else {
         Err(CsrfError::Mismatch)
+    }
+}
+
+/// Which check a request is up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// A security form (`/login`, `/change`...): token in the body or a header.
+    Form {
+        /// How the caller authenticated; `None` when anonymous.
+        via: Option<Mechanism>,
+    },
+    /// A guarded application route, for the mechanism that authenticated the caller.
+    Route {
+        /// The request's method.
+        method: Method,
+        /// How the caller authenticated.
+        via: Mechanism,
+    },
+    /// An `#[unauth_csrf]` route.
+    Unauth {
+        /// The request's method.
+        method: Method,
+        /// True when someone is signed in.
+        authenticated: bool,
+    },
+}
+
+/// The whole CSRF policy: whether `check` needs a valid token under `cfg`.
+///
+/// Parity: Flask-WTF's `CSRFProtect` as Flask-Security configures it: off with
+/// `csrf_enabled = false`; safe methods never; callers authenticated by a mechanism
+/// outside `csrf_protect_mechanisms` are exempt; anonymous callers are exempt with
+/// `csrf_ignore_unauth_endpoints`.
+pub(crate) fn required(cfg: &SecurityConfig, check: Check) -> bool {
+    let exempt_mechanism = |m: Mechanism| !cfg.csrf_mechanisms().contains(&m);
+    cfg.csrf_enabled
+        && match check {
+            Check::Form { via: None } => !cfg.csrf_ignore_unauth_endpoints,
+            Check::Form { via: Some(m) } => !exempt_mechanism(m),
+            Check::Route { method, via } => is_unsafe(method) && !exempt_mechanism(via),
+            Check::Unauth {
+                method,
+                authenticated,
+            } => is_unsafe(method) && (authenticated || !cfg.csrf_ignore_unauth_endpoints),
+        }
+}
+
+fn is_unsafe(method: Method) -> bool {
+    !matches!(
+        method,
+        Method::Get | Method::Head | Method::Options | Method::Trace
+    )
+}
+
+/// The token a request carries in a header (`X-CSRFToken`, `X-CSRF-Token`, `csrf_header`).
+pub(crate) fn header_token<'r>(req: &'r Request<'_>, cfg: &SecurityConfig) -> Option<&'r str> {
+    CSRF_HEADERS
+        .iter()
+        .copied()
+        .chain(std::iter::once(cfg.csrf_header.as_str()))
+        .find_map(|h| req.headers().get_one(h))
+}
+
+/// Checks a submitted token against the session's secret, within `csrf_time_limit`.
+pub(crate) fn check_token(
+    st: &SecurityState,
+    session: &SessionData,
+    token: Option<&str>,
+) -> Result<(), CsrfError> {
+    validate(
+        &st.csrf_tokens,
+        session,
+        token,
+        st.config.csrf_time_limit,
+        st.now() as u64,
+    )
+}
+
+/// Checks a route request's header token against its session, once per request: a
+/// second check (an authentication and a roles attribute on one route) answers what
+/// the first found.
+pub(crate) fn check(
+    req: &Request<'_>,
+    st: &SecurityState,
+    session: &SessionData,
+) -> Result<(), CsrfError> {
+    #[derive(Default)]
+    struct Checked(std::sync::OnceLock<Result<(), CsrfError>>);
+    *req.local_cache(Checked::default)
+        .0
+        .get_or_init(|| check_token(st, session, header_token(req, &st.config)))
+}
+
+/// Sets or clears the CSRF cookie as the session's `fs_cc` says, on the way out.
+///
+/// Parity: `_csrf_cookie_handler`.
+pub(crate) fn sync_cookie(st: &SecurityState, session: &SessionData, res: &mut Response<'_>) {
+    let Some(name) = &st.config.csrf_cookie_name else {
+        return;
+    };
+    let fresh = || generate(&st.csrf_tokens, session, st.now() as u64);
+    match session.fs_cc {
+        Some(CsrfCookie::Clear) => {
+            let mut c = csrf_cookie(&st.config, name, String::new());
+            c.make_removal();
+            res.adjoin_header(c);
+        }
+        Some(CsrfCookie::Set) => {
+            if let Some(tok) = fresh() {
+                res.adjoin_header(csrf_cookie(&st.config, name, tok));
+            }
+        }
+        None if st.config.csrf_cookie_refresh_each_request => {
+            if let Some(tok) = fresh() {
+                res.adjoin_header(csrf_cookie(&st.config, name, tok));
+            }
+        }
+        None => {}
     }
 }

@@ -523,6 +523,10 @@ impl Fairing for Security {
                 state.config.cache_control.clone(),
             ));
         }
-        crate::guards::sync_csrf_cookie(state, req, res);
+        let session = crate::session::Session::of(req, &*state.sessions).await;
+        if let Err(e) = session.flush().await {
+            rocket::error!("session not stored: {e}");
+        }
+        crate::csrf::sync_cookie(state, &session.get(), res);
     }
 }

@@ -9,13 +9,11 @@
 
 use std::net::IpAddr;
 
-use rocket::http::CookieJar;
-
 use crate::config::SecurityConfig;
 use crate::error::Result;
 use crate::messages as msg;
 use crate::model::User;
-use crate::session::{self, SessionCell, SessionData};
+use crate::session::{self, CsrfCookie, Session, SessionData};
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
@@ -78,8 +76,7 @@ pub enum SignInOutcome {
 /// Ends a sign-in: refuses a disabled or unconfirmed account, or signs the user in.
 pub async fn complete(
     state: &SecurityState,
-    cell: &SessionCell,
-    jar: &CookieJar<'_>,
+    session: &Session<'_>,
     factor: FirstFactor<'_>,
 ) -> Result<SignInOutcome> {
     if let Some(refusal) = Refusal::of(&state.config, &factor.user) {
@@ -94,8 +91,7 @@ pub async fn complete(
     } = factor;
     login_user(
         state,
-        cell,
-        jar,
+        session,
         &mut user,
         remember,
         &[authn_via],
@@ -114,8 +110,7 @@ pub async fn complete(
 #[allow(clippy::too_many_arguments)]
 pub async fn login_user(
     state: &SecurityState,
-    cell: &SessionCell,
-    jar: &CookieJar<'_>,
+    session: &Session<'_>,
     user: &mut User,
     remember: bool,
     authn_via: &[&str],
@@ -140,16 +135,16 @@ pub async fn login_user(
     let mut data = SessionData {
         user_id: Some(user.fs_uniquifier.clone()),
         fs_paa: Some(now),
-        fs_cc: Some("set".into()),
+        fs_cc: Some(CsrfCookie::Set),
         authn_via: authn_via.first().map(|s| (*s).to_owned()),
         ..SessionData::default()
     };
     crate::csrf::ensure_secret(&mut data);
-    session::save(cell, jar, &state.config, &data);
+    session.set(data);
     if remember {
-        session::set_remember(jar, &state.config, &user.fs_uniquifier, now);
+        session::set_remember(session.jar(), &state.config, &user.fs_uniquifier, now);
     } else {
-        session::clear_remember(jar, &state.config);
+        session::clear_remember(session.jar(), &state.config);
     }
     state.send(Signal::UserAuthenticated {
         user_id: user.id,

@@ -16,6 +16,7 @@ use crate::hashing::PasswordContext;
 use crate::mail::{MailTemplates, MailUtil};
 use crate::messages::Catalog;
 use crate::model::User;
+use crate::session::{CookieStore, SessionStore};
 use crate::tokens::TokenSerializer;
 use crate::validation::{
     DefaultPasswordUtil, DefaultPhoneUtil, DefaultUsernameUtil, PasswordUtil, PhoneUtil,
@@ -116,6 +117,8 @@ pub struct SecurityState {
     pub phone_util: Arc<dyn PhoneUtil>,
     /// Translations and message replacements.
     pub catalog: Arc<Catalog>,
+    /// Where sessions are kept.
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl SecurityState {
@@ -145,6 +148,7 @@ impl SecurityState {
             datastore,
             hooks: Hooks::default(),
             catalog,
+            sessions: Arc::new(CookieStore::new(&config)),
             config,
         })
     }

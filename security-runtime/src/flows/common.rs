@@ -96,7 +96,7 @@ pub(crate) async fn sign_in_after(
         authn_via,
         remote: ctx.remote,
     };
-    match complete(ctx.state, ctx.cell, ctx.jar, factor).await? {
+    match complete(ctx.state, &ctx.session, factor).await? {
         SignInOutcome::SignedIn(u) => {
             *user = *u;
             Ok(true)

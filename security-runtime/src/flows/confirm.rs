@@ -213,12 +213,7 @@ async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply
     let cfg = &st.config;
     // Someone else logged in on this browser is logged out first.
     if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
-        logout_user(
-            st,
-            ctx.cell,
-            ctx.jar,
-            ctx.current.as_ref().map(|a| a.user.id),
-        );
+        logout_user(st, &ctx.session, ctx.current.as_ref().map(|a| a.user.id));
     }
     if cfg.auto_login_after_confirm {
         if let Err(e) = sign_in_after(ctx, &mut user, "confirm", false, false).await {

@@ -25,7 +25,7 @@ pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     let st = ctx.state;
     // One session write: the CSRF cookie flag and the CSRF secret together.
     let mut data = ctx.session();
-    data.fs_cc = Some("set".into());
+    data.fs_cc = Some(crate::session::CsrfCookie::Set);
     crate::csrf::ensure_secret(&mut data);
     ctx.save_session(&data);
     if ctx.want_json {
@@ -212,7 +212,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
         authn_via: "password",
         remote: ctx.remote,
     };
-    let user = match complete(st, ctx.cell, ctx.jar, factor).await? {
+    let user = match complete(st, &ctx.session, factor).await? {
         SignInOutcome::SignedIn(user) => user,
         SignInOutcome::Refused(r) => {
             errors.field(id_field(&fields.identity), r.message());

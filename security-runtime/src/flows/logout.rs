@@ -35,7 +35,7 @@ pub async fn logout(ctx: SecurityCtx<'_>, input: crate::input::FormInput) -> Rep
     }
     let user_id = ctx.current.as_ref().map(|a| a.user.id);
     if ctx.current.is_some() || ctx.session().user_id.is_some() {
-        logout_user(st, ctx.cell, ctx.jar, user_id);
+        logout_user(st, &ctx.session, user_id);
     }
     if ctx.want_json {
         return json_reply(st, Status::Ok, json!({}));

@@ -12,7 +12,7 @@ use rocket::Route;
 use crate::config::SecurityConfig;
 use crate::guards::{self, deny, Authn};
 use crate::responses::Denial;
-use crate::session::{self, SessionCell, SessionData};
+use crate::session::{self, Session, SessionData};
 use crate::state::SecurityState;
 
 pub mod change;
@@ -36,8 +36,8 @@ pub struct SecurityCtx<'r> {
     pub pages: &'r crate::render::Pages,
     /// The cookie jar.
     pub jar: &'r CookieJar<'r>,
-    /// The session as it stands during this request.
-    pub cell: &'r SessionCell,
+    /// The request's session.
+    pub session: Session<'r>,
     /// JSON or HTML.
     pub want_json: bool,
     /// Client address.
@@ -49,7 +49,7 @@ pub struct SecurityCtx<'r> {
     /// `?include_auth_token` present.
     pub include_auth_token: bool,
     /// CSRF token sent in a header.
-    pub csrf_header: Option<String>,
+    pub csrf_header: Option<&'r str>,
     /// Who is signed in (token, then session).
     pub current: Option<Authn>,
     /// The locale answers are given in (see [`crate::responses::request_locale`]).
@@ -70,14 +70,14 @@ impl SecurityCtx<'_> {
         self.state.catalog.text(self.locale, &text.into())
     }
 
-    /// The session.
+    /// The session's data.
     pub fn session(&self) -> SessionData {
-        session::load(self.cell, self.jar, &self.state.config)
+        self.session.get()
     }
 
     /// Stores the session.
     pub fn save_session(&self, data: &SessionData) {
-        session::save(self.cell, self.jar, &self.state.config, data)
+        self.session.set(data.clone())
     }
 
     /// Makes sure the session has a CSRF secret and returns the wire token.
@@ -90,27 +90,14 @@ impl SecurityCtx<'_> {
             .unwrap_or_default()
     }
 
-    /// Checks a form/header CSRF token, as the security forms do: skipped when CSRF is
-    /// off, for anonymous callers with `csrf_ignore_unauth_endpoints`, and for callers
-    /// authenticated by a mechanism outside `csrf_protect_mechanisms`.
+    /// Checks a form's CSRF token (the body's, else a header's), as the security forms
+    /// do; the policy ([`crate::csrf::required`]) decides whether the caller must.
     pub fn check_csrf(&self, form_token: Option<&str>) -> Result<(), crate::csrf::CsrfError> {
-        let cfg = &self.state.config;
-        if !cfg.csrf_enabled || (cfg.csrf_ignore_unauth_endpoints && self.current.is_none()) {
+        let via = self.current.as_ref().map(|a| a.via);
+        if !crate::csrf::required(&self.state.config, crate::csrf::Check::Form { via }) {
             return Ok(());
         }
-        if let Some(a) = &self.current {
-            if !cfg.csrf_mechanisms().contains(&a.via) {
-                return Ok(());
-            }
-        }
-        let data = self.session();
-        crate::csrf::validate(
-            &self.state.csrf_tokens,
-            &data,
-            form_token.or(self.csrf_header.as_deref()),
-            cfg.csrf_time_limit,
-            self.state.now() as u64,
-        )
+        crate::csrf::check_token(self.state, &self.session(), form_token.or(self.csrf_header))
     }
 }
 
@@ -135,19 +122,19 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             Ok(c) => c,
             Err(()) => return deny(req, Denial::Unavailable),
         };
-        let csrf_header = guards::header_csrf(req, state).map(str::to_owned);
+        let session = Session::of(req, &*state.sessions).await;
         Outcome::Success(SecurityCtx {
             state,
             pages,
             jar: req.cookies(),
-            cell: req.local_cache(SessionCell::default),
+            session,
             want_json: (state.hooks.want_json)(req),
             // The peer address, as Flask's `remote_addr`: a client-sent header is not trusted.
             remote: req.remote().map(|a| a.ip()),
             host: req.host().map(|h| h.to_string()),
             next_query: req.query_value::<String>("next").and_then(Result::ok),
             include_auth_token: req.query_value::<&str>("include_auth_token").is_some(),
-            csrf_header,
+            csrf_header: crate::csrf::header_token(req, &state.config),
             current,
             flash: session::read_flash(req.cookies()),
             locale: crate::responses::request_locale(req),

@@ -1,39 +1,15 @@
-//! Session state in an encrypted cookie, and the remember-me cookie.
+//! The cookies: the encrypted session store, the remember-me cookie, the flash cookie
+//! and the CSRF cookie's attributes.
 //!
-//! Parity: Flask's session as Flask-Security uses it (`_user_id` = `fs_uniquifier`,
-//! `fs_paa`, `fs_gexp`, `fs_cc`, the CSRF secret) and Flask-Login's `remember_token`.
-//! Both cookies are Rocket private cookies (AES-GCM with Rocket's `secret_key`), so their
-//! content can be neither read nor forged by the client.
-
-use std::sync::Mutex;
+//! The session and remember-me cookies are Rocket private cookies (AES-GCM with Rocket's
+//! `secret_key`), so their content can be neither read nor forged by the client.
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{SameSitePolicy, SecurityConfig};
+use super::{SessionData, SessionStore};
 
-/// What the session cookie holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SessionData {
-    /// The logged-in user's `fs_uniquifier`.
-    #[serde(rename = "_user_id", default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    /// Primary-authenticated-at, epoch seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fs_paa: Option<f64>,
-    /// Freshness grace expiry, epoch seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fs_gexp: Option<i64>,
-    /// CSRF-cookie state: `set` or `clear`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fs_cc: Option<String>,
-    /// Raw CSRF secret (hex); the wire token is a signed, timed form of it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csrf: Option<String>,
-    /// How the session was established (`password`, `remember`...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authn_via: Option<String>,
-}
+use crate::config::{SameSitePolicy, SecurityConfig};
 
 /// What the remember-me cookie holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +18,7 @@ struct RememberData {
     exp: i64,
 }
 
-fn samesite(v: SameSitePolicy) -> SameSite {
+pub(crate) fn samesite(v: SameSitePolicy) -> SameSite {
     match v {
         SameSitePolicy::Strict => SameSite::Strict,
         SameSitePolicy::Lax => SameSite::Lax,
@@ -50,45 +26,49 @@ fn samesite(v: SameSitePolicy) -> SameSite {
     }
 }
 
-/// The request's session as it stands now (Rocket's jar only shows the cookies that
-/// arrived, so changes made during the request are kept here). Request-local.
-#[derive(Debug, Default)]
-pub struct SessionCell(Mutex<Option<SessionData>>);
-
-/// Reads the session; a missing, tampered or unreadable cookie is an empty session.
-pub fn load(cell: &SessionCell, jar: &CookieJar<'_>, cfg: &SecurityConfig) -> SessionData {
-    let Ok(mut g) = cell.0.lock() else {
-        return SessionData::default();
-    };
-    if let Some(d) = g.as_ref() {
-        return d.clone();
-    }
-    let d: SessionData = jar
-        .get_private(&cfg.session_cookie_name)
-        .and_then(|c| serde_json::from_str(c.value()).ok())
-        .unwrap_or_default();
-    *g = Some(d.clone());
-    d
+/// The signed-and-encrypted cookie store: the whole session in a Rocket private cookie
+/// (AES-GCM with Rocket's `secret_key`), named `session_cookie_name`.
+#[derive(Debug, Clone)]
+pub struct CookieStore {
+    name: String,
+    secure: bool,
+    same_site: SameSitePolicy,
 }
 
-/// Writes the session cookie (or removes it when the session is empty).
-pub fn save(cell: &SessionCell, jar: &CookieJar<'_>, cfg: &SecurityConfig, data: &SessionData) {
-    if let Ok(mut g) = cell.0.lock() {
-        *g = Some(data.clone());
+impl CookieStore {
+    /// The store the configuration describes (`session_cookie_*`).
+    pub fn new(cfg: &SecurityConfig) -> Self {
+        CookieStore {
+            name: cfg.session_cookie_name.clone(),
+            secure: cfg.session_cookie_secure,
+            same_site: cfg.session_cookie_samesite,
+        }
     }
-    if *data == SessionData::default() {
-        jar.remove_private(Cookie::build(cfg.session_cookie_name.clone()).path("/"));
-        return;
+}
+
+#[rocket::async_trait]
+impl SessionStore for CookieStore {
+    async fn load(&self, jar: &CookieJar<'_>) -> SessionData {
+        jar.get_private(&self.name)
+            .and_then(|c| serde_json::from_str(c.value()).ok())
+            .unwrap_or_default()
     }
-    let value = serde_json::to_string(data).unwrap_or_default();
-    // A browser-session cookie, as Flask's default (no `Expires`).
-    let cookie = Cookie::build((cfg.session_cookie_name.clone(), value))
-        .expires(None)
-        .path("/")
-        .http_only(true)
-        .secure(cfg.session_cookie_secure)
-        .same_site(samesite(cfg.session_cookie_samesite));
-    jar.add_private(cookie);
+
+    fn save(&self, jar: &CookieJar<'_>, data: &SessionData) {
+        if *data == SessionData::default() {
+            jar.remove_private(Cookie::build(self.name.clone()).path("/"));
+            return;
+        }
+        let value = serde_json::to_string(data).unwrap_or_default();
+        // A browser-session cookie, as Flask's default (no `Expires`).
+        let cookie = Cookie::build((self.name.clone(), value))
+            .expires(None)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(samesite(self.same_site));
+        jar.add_private(cookie);
+    }
 }
 
 /// Sets the remember-me cookie for `fs_uniquifier`, valid `remember_cookie_duration`.

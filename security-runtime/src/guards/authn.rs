@@ -1,0 +1,252 @@
+//! Who is calling: token, session (or remember cookie) and HTTP Basic authentication,
+//! each at most once per request, and freshness.
+
+use std::sync::Mutex;
+
+use base64::Engine;
+use rocket::request::Request;
+
+use super::requirement::Mechanism;
+use crate::auth::{self, Credentials, TokenCheck};
+use crate::csrf;
+use crate::model::User;
+use crate::session::{self, CsrfCookie, Session};
+use crate::state::SecurityState;
+
+/// A successful authentication of this request.
+#[derive(Debug, Clone)]
+pub struct Authn {
+    /// The user.
+    pub user: User,
+    /// How the user authenticated.
+    pub via: Mechanism,
+    /// Primary-authenticated-at (from session or token).
+    pub paa: Option<f64>,
+}
+
+type Loaded = Result<Option<Authn>, ()>;
+
+struct TokenAuth(Loaded);
+struct SessionAuth(Loaded);
+struct BasicAuth(Loaded);
+/// The authentication a route's guard settled on.
+#[derive(Default)]
+pub(crate) struct RouteAuth(pub(crate) Mutex<Option<Authn>>);
+
+pub(crate) fn state<'r>(req: &'r Request<'_>) -> Option<&'r SecurityState> {
+    req.rocket().state::<SecurityState>()
+}
+
+/// The auth token of a request: query key wins over header, as Flask-Security.
+fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
+    if let Some(Ok(v)) = req.query_value::<String>(&st.config.token_authentication_key) {
+        return Some(v);
+    }
+    req.headers()
+        .get_one(&st.config.token_authentication_header)
+        .map(str::to_owned)
+}
+
+async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
+    let Some(token) = request_token(req, st) else {
+        return Ok(None);
+    };
+    match auth::check_auth_token(st, &token).await {
+        Ok(TokenCheck::Valid(user, paa)) => Ok(Some(Authn {
+            user: *user,
+            via: Mechanism::Token,
+            paa,
+        })),
+        Ok(_) => Ok(None),
+        Err(e) => {
+            rocket::warn!("token authentication: datastore error: {e}");
+            Err(())
+        }
+    }
+}
+
+async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
+    let cfg = &st.config;
+    let session = Session::of(req, &*st.sessions).await;
+    let jar = session.jar();
+    let mut data = session.get();
+    let ds = &st.datastore;
+    if let Some(uid) = data.user_id.clone() {
+        return match ds
+            .find_user(&crate::datastore::UserQuery::FsUniquifier(uid), false)
+            .await
+        {
+            Ok(Some(user)) if user.active => Ok(Some(Authn {
+                paa: data.fs_paa,
+                user,
+                via: Mechanism::Session,
+            })),
+            Ok(_) => {
+                // Rotated uniquifier or deactivated: the session is dead.
+                data.user_id = None;
+                data.fs_paa = None;
+                data.fs_gexp = None;
+                session.set(data);
+                Ok(None)
+            }
+            Err(e) => {
+                rocket::warn!("session authentication: datastore error: {e}");
+                Err(())
+            }
+        };
+    }
+    let Some(uid) = session::remembered(jar, cfg, st.now()) else {
+        return Ok(None);
+    };
+    match ds
+        .find_user(&crate::datastore::UserQuery::FsUniquifier(uid), false)
+        .await
+    {
+        Ok(Some(user)) if user.active => {
+            // Flask-Login restores the session from the remember cookie; it is not fresh.
+            data.user_id = Some(user.fs_uniquifier.clone());
+            data.fs_paa = None;
+            data.fs_cc = Some(CsrfCookie::Set);
+            data.authn_via = Some("remember".into());
+            csrf::ensure_secret(&mut data);
+            session.set(data);
+            Ok(Some(Authn {
+                user,
+                via: Mechanism::Session,
+                paa: None,
+            }))
+        }
+        Ok(_) => {
+            session::clear_remember(jar, cfg);
+            Ok(None)
+        }
+        Err(e) => {
+            rocket::warn!("remember-me authentication: datastore error: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Parses `Authorization: Basic ...` into (identity, password).
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, pw) = text.split_once(':')?;
+    Some((id.to_owned(), pw.to_owned()))
+}
+
+async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
+    let Some((identity, password)) = req.headers().get_one("Authorization").and_then(parse_basic)
+    else {
+        return Ok(None);
+    };
+    if password.chars().count() > 128 {
+        return Ok(None);
+    }
+    let (mut user, rehashed) =
+        match auth::verify_credentials(st, &identity, &password, "basic").await {
+            Ok(Credentials::Verified { user, rehashed }) => (user, rehashed),
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                rocket::warn!("basic authentication: {e}");
+                return Err(());
+            }
+        };
+    if !user.active {
+        return Ok(None);
+    }
+    if rehashed {
+        if let Err(e) = st.datastore.put_user(&mut user).await {
+            rocket::warn!("basic authentication: rehash not stored: {e}");
+        }
+    }
+    Ok(Some(Authn {
+        user: *user,
+        via: Mechanism::Basic,
+        paa: None,
+    }))
+}
+
+/// Authenticates the request with one mechanism (cached per request).
+pub async fn authenticate(req: &Request<'_>, mechanism: Mechanism) -> Loaded {
+    let Some(st) = state(req) else {
+        return Err(());
+    };
+    match mechanism {
+        Mechanism::Token => req
+            .local_cache_async(async { TokenAuth(load_token(req, st).await) })
+            .await
+            .0
+            .clone(),
+        Mechanism::Session => req
+            .local_cache_async(async { SessionAuth(load_session(req, st).await) })
+            .await
+            .0
+            .clone(),
+        Mechanism::Basic => req
+            .local_cache_async(async { BasicAuth(load_basic(req, st).await) })
+            .await
+            .0
+            .clone(),
+    }
+}
+
+/// Flask-Login's `current_user`: token, then session.
+pub async fn current_user(req: &Request<'_>) -> Loaded {
+    if let Some(a) = req
+        .local_cache(RouteAuth::default)
+        .0
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+    {
+        return Ok(Some(a));
+    }
+    for m in [Mechanism::Token, Mechanism::Session] {
+        if let Some(a) = authenticate(req, m).await? {
+            return Ok(Some(a));
+        }
+    }
+    Ok(None)
+}
+
+/// Freshness check, updating the grace expiry in the session.
+///
+/// Parity: `check_and_update_authn_fresh`.
+pub(crate) async fn check_fresh(
+    req: &Request<'_>,
+    st: &SecurityState,
+    a: &Authn,
+    within: i64,
+    grace: i64,
+) -> bool {
+    if a.via == Mechanism::Basic || within < 0 {
+        return true;
+    }
+    let now = st.now();
+    let grace_ts = (now + (grace * 60) as f64) as i64;
+    let session = Session::of(req, &*st.sessions).await;
+    let data = session.get();
+    let from_session = a.via == Mechanism::Session;
+    // Within the grace period (session only): fresh, and the grace moves on.
+    let in_grace = from_session && data.fs_gexp.is_some_and(|g| now < g as f64);
+    let paa = match a.via {
+        Mechanism::Session => data.fs_paa,
+        Mechanism::Token if st.config.freshness_allow_auth_token => a.paa,
+        _ => None,
+    };
+    let fresh =
+        in_grace || (within != 0 && paa.is_some_and(|paa| now - (within * 60) as f64 <= paa));
+    // A session check starts (or extends) the grace period, fresh or not when
+    // `within` is 0, as Flask-Security does.
+    if from_session && (fresh || within == 0) {
+        session.update(|d| d.fs_gexp = Some(grace_ts));
+    }
+    fresh
+}

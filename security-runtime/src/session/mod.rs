@@ -1,0 +1,151 @@
+//! The session: what it holds (typed), where it is kept ([`SessionStore`]), and the
+//! request's view of it ([`Session`]).
+//!
+//! Parity: Flask's session as Flask-Security uses it (`_user_id` = `fs_uniquifier`,
+//! `fs_paa`, `fs_gexp`, `fs_cc`, the CSRF secret) and Flask-Login's `remember_token`.
+//! Nothing outside this module reads or writes a session cookie.
+
+use std::sync::Mutex;
+
+use rocket::http::CookieJar;
+use rocket::request::Request;
+use serde::{Deserialize, Serialize};
+
+mod cookie;
+
+pub use cookie::CookieStore;
+pub(crate) use cookie::{
+    clear_remember, consume_flash, csrf_cookie, flash_cookie, read_flash, remembered, set_remember,
+};
+
+/// What the session cookie holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionData {
+    /// The logged-in user's `fs_uniquifier`.
+    #[serde(rename = "_user_id", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Primary-authenticated-at, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_paa: Option<f64>,
+    /// Freshness grace expiry, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_gexp: Option<i64>,
+    /// What the CSRF cookie should do on this response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_cc: Option<CsrfCookie>,
+    /// Raw CSRF secret (hex); the wire token is a signed, timed form of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
+    /// How the session was established (`password`, `remember`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authn_via: Option<String>,
+}
+
+/// The CSRF-cookie state a session carries (`fs_cc`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CsrfCookie {
+    /// Send the CSRF cookie (after a sign-in or `GET /login`).
+    Set,
+    /// Remove it (after a sign-out).
+    Clear,
+}
+
+/// Where sessions are kept.
+///
+/// `load` is async so that a server-side store can read its row; `save` is called when
+/// the request changes its session, while the response can still set cookies (a
+/// cookie store writes there; a server-side store sets its id cookie there); `flush`
+/// runs once at the end of a request that changed its session (a server-side store
+/// writes its row there).
+#[rocket::async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// The session a request carries; empty when there is none or it cannot be read.
+    async fn load(&self, jar: &CookieJar<'_>) -> SessionData;
+    /// Keeps `data` as the request's session; an empty one ends it.
+    fn save(&self, jar: &CookieJar<'_>, data: &SessionData);
+    /// Makes the request's last `save` durable.
+    async fn flush(&self, _jar: &CookieJar<'_>, _data: &SessionData) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+/// The request's session as it stands now (Rocket's jar only shows the cookies that
+/// arrived, so changes made during the request are kept here). Request-local.
+#[derive(Debug, Default)]
+pub struct SessionCell(Mutex<CellState>);
+
+#[derive(Debug, Default)]
+struct CellState {
+    data: Option<SessionData>,
+    changed: bool,
+}
+
+/// A request's session: loaded once from the store, then read and changed here.
+#[derive(Clone, Copy)]
+pub struct Session<'r> {
+    cell: &'r SessionCell,
+    jar: &'r CookieJar<'r>,
+    store: &'r dyn SessionStore,
+}
+
+impl<'r> Session<'r> {
+    /// The session of `req`, loaded from `store` on first use.
+    pub async fn of(req: &'r Request<'_>, store: &'r dyn SessionStore) -> Session<'r> {
+        let cell = req.local_cache(SessionCell::default);
+        let jar = req.cookies();
+        let loaded = cell.0.lock().map(|g| g.data.is_some()).unwrap_or(true);
+        if !loaded {
+            let data = store.load(jar).await;
+            if let Ok(mut g) = cell.0.lock() {
+                g.data.get_or_insert(data);
+            }
+        }
+        Session { cell, jar, store }
+    }
+
+    /// The session's data.
+    pub fn get(&self) -> SessionData {
+        self.cell
+            .0
+            .lock()
+            .ok()
+            .and_then(|g| g.data.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the session's data (empty ends the session).
+    pub fn set(&self, data: SessionData) {
+        self.store.save(self.jar, &data);
+        if let Ok(mut g) = self.cell.0.lock() {
+            g.data = Some(data);
+            g.changed = true;
+        }
+    }
+
+    /// Changes the session's data in place.
+    pub fn update(&self, f: impl FnOnce(&mut SessionData)) {
+        let mut data = self.get();
+        f(&mut data);
+        self.set(data);
+    }
+
+    /// The cookie jar the session's cookies travel in.
+    pub fn jar(&self) -> &'r CookieJar<'r> {
+        self.jar
+    }
+
+    /// Makes a changed session durable (once, at the end of the request).
+    pub async fn flush(&self) -> crate::Result<()> {
+        let changed = self
+            .cell
+            .0
+            .lock()
+            .map(|mut g| std::mem::take(&mut g.changed))
+            .unwrap_or(false);
+        if changed {
+            self.store.flush(self.jar, &self.get()).await?;
+        }
+        Ok(())
+    }
+}
