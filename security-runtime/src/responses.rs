@@ -239,120 +239,93 @@ pub fn quote(v: &str) -> String {
 /// Redirects flash their reason (category `error`), as Flask-Security's handlers do.
 pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Request<'_>) -> Reply {
     let cfg = &state.config;
-    let want_json = (state.hooks.want_json)(req);
-    let locale = request_locale(req);
-    let text = |m: &str| state.catalog.text(locale, &Text::from(m.to_owned()));
+    let answer = Answer {
+        state,
+        want_json: (state.hooks.want_json)(req),
+        locale: request_locale(req),
+    };
+    let status = denial.status();
     match denial {
         Denial::Unauthenticated { mechanisms, realm } => {
             let basic = mechanisms.contains(&Mechanism::Basic);
-            let www = format!("Basic realm=\"{realm}\"");
-            if want_json {
-                let r = errors_reply(
-                    state,
-                    Status::Unauthorized,
-                    &[messages::UNAUTHENTICATED],
-                    locale,
-                );
-                if basic {
-                    r.header("WWW-Authenticate", www)
-                } else {
-                    r
-                }
-            } else if basic {
-                Reply::new(
-                    Status::Unauthorized,
-                    ReplyBody::Text(text(messages::UNAUTHENTICATED)),
-                )
-                .header("WWW-Authenticate", www)
+            if !basic && !answer.want_json {
+                return answer.to_view(&cfg.login_url, req, messages::UNAUTHENTICATED);
+            }
+            let r = answer.error(status, messages::UNAUTHENTICATED);
+            if basic {
+                r.header("WWW-Authenticate", format!("Basic realm=\"{realm}\""))
             } else {
-                Reply::redirect(format!(
-                    "{}?next={}",
-                    cfg.url(&cfg.login_url),
-                    quote(&relative_url(req))
-                ))
-                .flash("error", messages::UNAUTHENTICATED)
+                r
             }
         }
-        Denial::Unauthorized { .. } => {
-            if want_json {
-                errors_reply(state, Status::Forbidden, &[messages::UNAUTHORIZED], locale)
-            } else if let Some(view) = &cfg.unauthorized_view {
+        Denial::Unauthorized { .. } => match &cfg.unauthorized_view {
+            Some(view) if !answer.want_json => {
                 Reply::redirect(view.clone()).flash("error", messages::UNAUTHORIZED)
-            } else {
-                Reply::new(
-                    Status::Forbidden,
-                    ReplyBody::Text(text(messages::UNAUTHORIZED)),
-                )
             }
-        }
+            _ => answer.error(status, messages::UNAUTHORIZED),
+        },
+        Denial::Reauthenticate { .. } if answer.want_json => answer.reauthenticate(),
         Denial::Reauthenticate { .. } => {
-            if want_json {
-                json_reply(
-                    state,
-                    Status::Unauthorized,
-                    json!({
-                        "errors": [text(messages::REAUTHENTICATION_REQUIRED)],
-                        "reauth_required": true,
-                        "unified_signin_enabled": false,
-                        "has_webauthn_verify_credential": false,
-                        "oauth_enabled": false,
-                        "oauth_providers": [],
-                    }),
-                )
-            } else {
-                Reply::redirect(format!(
-                    "{}?next={}",
-                    cfg.url(&cfg.verify_url),
-                    quote(&relative_url(req))
-                ))
-                .flash("error", messages::REAUTHENTICATION_REQUIRED)
-            }
+            answer.to_view(&cfg.verify_url, req, messages::REAUTHENTICATION_REQUIRED)
         }
-        Denial::AnonymousRequired => anonymous_required_reply(state, want_json, locale),
-        Denial::Csrf(msg) => {
-            if want_json {
-                errors_reply(state, Status::BadRequest, &[msg], locale)
-            } else {
-                Reply::new(Status::BadRequest, ReplyBody::Text(text(msg)))
-            }
+        Denial::AnonymousRequired => {
+            anonymous_required_reply(state, answer.want_json, answer.locale)
         }
-        Denial::BadRequest(msg) => {
-            if want_json {
-                errors_reply(state, Status::BadRequest, &[msg], locale)
-            } else {
-                Reply::new(Status::BadRequest, ReplyBody::Text(text(msg)))
-            }
+        Denial::Csrf(msg) | Denial::BadRequest(msg) => answer.error(status, msg),
+        Denial::PayloadTooLarge => answer.error(status, messages::TOO_LARGE),
+        Denial::Unavailable => answer.error(status, messages::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// How a denial is answered: in JSON or not, in which language.
+struct Answer<'a> {
+    state: &'a SecurityState,
+    want_json: bool,
+    locale: &'a str,
+}
+
+impl Answer<'_> {
+    /// `{"errors": [message]}` for JSON, the message as plain text otherwise.
+    fn error(&self, status: Status, message: &str) -> Reply {
+        if self.want_json {
+            return errors_reply(self.state, status, &[message], self.locale);
         }
-        Denial::PayloadTooLarge => {
-            if want_json {
-                errors_reply(
-                    state,
-                    Status::PayloadTooLarge,
-                    &[messages::TOO_LARGE],
-                    locale,
-                )
-            } else {
-                Reply::new(
-                    Status::PayloadTooLarge,
-                    ReplyBody::Text(text(messages::TOO_LARGE)),
-                )
-            }
-        }
-        Denial::Unavailable => {
-            if want_json {
-                errors_reply(
-                    state,
-                    Status::ServiceUnavailable,
-                    &[messages::SERVICE_UNAVAILABLE],
-                    locale,
-                )
-            } else {
-                Reply::new(
-                    Status::ServiceUnavailable,
-                    ReplyBody::Text(text(messages::SERVICE_UNAVAILABLE)),
-                )
-            }
-        }
+        let text = self
+            .state
+            .catalog
+            .text(self.locale, &Text::from(message.to_owned()));
+        Reply::new(status, ReplyBody::Text(text))
+    }
+
+    /// A redirect to a security view with `next` pointing back here, the reason flashed.
+    fn to_view(&self, path: &str, req: &Request<'_>, message: &'static str) -> Reply {
+        let cfg = &self.state.config;
+        Reply::redirect(format!(
+            "{}?next={}",
+            cfg.url(path),
+            quote(&relative_url(req))
+        ))
+        .flash("error", message)
+    }
+
+    /// The JSON 401 of a stale session, with what the client may re-authenticate with.
+    fn reauthenticate(&self) -> Reply {
+        let text = self
+            .state
+            .catalog
+            .text(self.locale, &Text::new(messages::REAUTHENTICATION_REQUIRED));
+        json_reply(
+            self.state,
+            Status::Unauthorized,
+            json!({
+                "errors": [text],
+                "reauth_required": true,
+                "unified_signin_enabled": false,
+                "has_webauthn_verify_credential": false,
+                "oauth_enabled": false,
+                "oauth_providers": [],
+            }),
+        )
     }
 }
 

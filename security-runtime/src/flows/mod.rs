@@ -164,19 +164,59 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
             cfg.url_prefix
         ));
     }
-    for (key, p) in [
-        ("login_url", &cfg.login_url),
-        ("logout_url", &cfg.logout_url),
-    ] {
-        if !valid_path(p) {
-            return Err(format!("`security.{key}` is not a valid path: `{p}`"));
+    if !valid_path(&cfg.login_url) {
+        return Err(format!(
+            "`security.login_url` is not a valid path: `{}`",
+            cfg.login_url
+        ));
+    }
+    if !valid_path(&cfg.logout_url) {
+        return Err(format!(
+            "`security.logout_url` is not a valid path: `{}`",
+            cfg.logout_url
+        ));
+    }
+    let mut out = vec![
+        mount(
+            cfg,
+            "login_url",
+            &cfg.login_url,
+            "login",
+            rocket::routes![login::login_get, login::login_post],
+        )?,
+        (cfg.url(&cfg.logout_url), logout_routes(cfg)?),
+    ];
+    for (enabled, key, url, name, routes) in feature_routes(cfg) {
+        if enabled {
+            out.push(mount(cfg, key, url, name, routes)?);
         }
     }
-    let mut login = Vec::new();
-    for r in rocket::routes![login::login_get, login::login_post] {
-        let m = r.method;
-        login.push(named(r, m, "login"));
+    Ok(out)
+}
+
+/// The routes of a URL, named for [`is_security_route`].
+fn mount(
+    cfg: &SecurityConfig,
+    key: &str,
+    url: &str,
+    name: &str,
+    routes: Vec<Route>,
+) -> Result<(String, Vec<Route>), String> {
+    if !valid_path(url) {
+        return Err(format!("`security.{key}` is not a valid path: `{url}`"));
     }
+    let named_routes = routes
+        .into_iter()
+        .map(|r| {
+            let m = r.method;
+            named(r, m, name)
+        })
+        .collect();
+    Ok((cfg.url(url), named_routes))
+}
+
+/// `/logout` on each of `logout_methods`, and 405 on GET/POST when not listed.
+fn logout_routes(cfg: &SecurityConfig) -> Result<Vec<Route>, String> {
     let mut logout = Vec::new();
     for m in &cfg.logout_methods {
         let method: Method = m
@@ -186,107 +226,97 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
             logout.push(named(r, method, "logout"));
         }
     }
-    if !cfg.logout_methods.is_empty() {
-        for m in [Method::Get, Method::Post] {
-            if !cfg
-                .logout_methods
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(m.as_str()))
-            {
-                for r in rocket::routes![logout::logout_not_allowed] {
-                    logout.push(named(r, m, "logout"));
-                }
+    if cfg.logout_methods.is_empty() {
+        return Ok(logout);
+    }
+    for m in [Method::Get, Method::Post] {
+        let listed = cfg
+            .logout_methods
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(m.as_str()));
+        if !listed {
+            for r in rocket::routes![logout::logout_not_allowed] {
+                logout.push(named(r, m, "logout"));
             }
         }
     }
-    let mut out = vec![
-        (cfg.url(&cfg.login_url), login),
-        (cfg.url(&cfg.logout_url), logout),
-    ];
-    let mut add = |enabled: bool, key: &str, url: &String, name: &str, routes: Vec<Route>| {
-        if !enabled {
-            return Ok(());
-        }
-        if !valid_path(url) {
-            return Err(format!("`security.{key}` is not a valid path: `{url}`"));
-        }
-        let named_routes = routes
-            .into_iter()
-            .map(|r| {
-                let m = r.method;
-                named(r, m, name)
-            })
-            .collect();
-        out.push((cfg.url(url), named_routes));
-        Ok(())
-    };
-    add(
-        cfg.registerable,
-        "register_url",
-        &cfg.register_url,
-        "register",
-        rocket::routes![register::register_get, register::register_post],
-    )?;
-    add(
-        cfg.confirmable,
-        "confirm_url",
-        &cfg.confirm_url,
-        "confirm",
-        rocket::routes![
-            confirm::send_confirmation_get,
-            confirm::send_confirmation_post,
-            confirm::confirm_email_get,
-            confirm::confirm_email_post
-        ],
-    )?;
-    add(
-        cfg.recoverable,
-        "reset_url",
-        &cfg.reset_url,
-        "reset",
-        rocket::routes![
-            recover::forgot_get,
-            recover::forgot_post,
-            recover::reset_get,
-            recover::reset_post
-        ],
-    )?;
-    add(
-        cfg.username_recovery,
-        "username_recovery_url",
-        &cfg.username_recovery_url,
-        "recover_username",
-        rocket::routes![
-            recover::recover_username_get,
-            recover::recover_username_post
-        ],
-    )?;
-    add(
-        cfg.changeable,
-        "change_url",
-        &cfg.change_url,
-        "change_password",
-        rocket::routes![change::change_password_get, change::change_password_post],
-    )?;
-    add(
-        cfg.change_email,
-        "change_email_url",
-        &cfg.change_email_url,
-        "change_email",
-        rocket::routes![
-            change::change_email_get,
-            change::change_email_post,
-            change::change_email_confirm
-        ],
-    )?;
-    add(
-        cfg.change_username,
-        "change_username_url",
-        &cfg.change_username_url,
-        "change_username",
-        rocket::routes![change::change_username_get, change::change_username_post],
-    )?;
-    Ok(out)
+    Ok(logout)
+}
+
+/// A feature's routes: (switched on, URL setting, URL, route name, routes).
+type FeatureRoutes<'a> = (bool, &'static str, &'a str, &'static str, Vec<Route>);
+
+/// The routes of the optional features, each under its switch.
+fn feature_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
+    use rocket::routes;
+    vec![
+        (
+            cfg.registerable,
+            "register_url",
+            &cfg.register_url,
+            "register",
+            routes![register::register_get, register::register_post],
+        ),
+        (
+            cfg.confirmable,
+            "confirm_url",
+            &cfg.confirm_url,
+            "confirm",
+            routes![
+                confirm::send_confirmation_get,
+                confirm::send_confirmation_post,
+                confirm::confirm_email_get,
+                confirm::confirm_email_post
+            ],
+        ),
+        (
+            cfg.recoverable,
+            "reset_url",
+            &cfg.reset_url,
+            "reset",
+            routes![
+                recover::forgot_get,
+                recover::forgot_post,
+                recover::reset_get,
+                recover::reset_post
+            ],
+        ),
+        (
+            cfg.username_recovery,
+            "username_recovery_url",
+            &cfg.username_recovery_url,
+            "recover_username",
+            routes![
+                recover::recover_username_get,
+                recover::recover_username_post
+            ],
+        ),
+        (
+            cfg.changeable,
+            "change_url",
+            &cfg.change_url,
+            "change_password",
+            routes![change::change_password_get, change::change_password_post],
+        ),
+        (
+            cfg.change_email,
+            "change_email_url",
+            &cfg.change_email_url,
+            "change_email",
+            routes![
+                change::change_email_get,
+                change::change_email_post,
+                change::change_email_confirm
+            ],
+        ),
+        (
+            cfg.change_username,
+            "change_username_url",
+            &cfg.change_username_url,
+            "change_username",
+            routes![change::change_username_get, change::change_username_post],
+        ),
+    ]
 }
 
 /// True when the request was routed to one of this crate's endpoints.
