@@ -38,7 +38,7 @@ pub fn get_auth_token(state: &SecurityState, user: &User, fs_paa: f64) -> String
 /// changed (the caller stores it with its other writes).
 ///
 /// Parity: Flask-Security generates `fs_token_uniquifier` lazily when it is NULL.
-pub fn prepare_token_identity(user: &mut User, token_wanted: bool) -> bool {
+pub(crate) fn prepare_token_identity(user: &mut User, token_wanted: bool) -> bool {
     if token_wanted && user.fs_token_uniquifier.is_none() {
         user.fs_token_uniquifier = Some(crate::datastore::new_uniquifier());
         return true;

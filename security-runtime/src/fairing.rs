@@ -16,10 +16,6 @@ use crate::datastore::{SqlDatastore, UserDatastore};
 use crate::mail::MailUtil;
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
-pub use crate::state::{
-    AugmentTokenHook, Clock, RenderJsonHook, TokenExpireHook, UserPayloadHook, VerifyTokenHook,
-    WantJsonHook,
-};
 use crate::state::{Hooks, SecurityState};
 use crate::validation::{PasswordUtil, PhoneUtil, UsernameUtil};
 
@@ -147,6 +143,22 @@ impl Security {
     /// Replaces a built-in page template (or adds a partial) in code: `name` as
     /// `security/login_user.html`; takes precedence over `templates_dir`. A syntax
     /// error stops launch.
+    ///
+    /// An application replaces a page by putting a file of the same name under
+    /// `<templates_dir>/security/`, or in code with this method;
+    /// a page it does not replace keeps the built-in one. Every page gets this context:
+    ///
+    /// | name | what |
+    /// |---|---|
+    /// | `lang` | the locale of the answer (`en`, `de`, ...) |
+    /// | `_(msgid, **values)` | `msgid` translated into `lang`, `%(name)s` filled in (`_fsdomain` too) |
+    /// | `csrf_token` | the form's CSRF token |
+    /// | `messages` | flashed messages, `[category, text]` pairs, translated |
+    /// | `security` | `urls` (login, logout, register, reset, confirm, change, change_email, change_username, recover_username; absent when off) and the feature switches (`registerable`, `recoverable`, `confirmable`, `changeable`, `change_email`, `change_username`, `username_recovery`, `username_enable`) |
+    /// | `current_user` | `{email, username}` of the signed-in user, or none |
+    /// | `current_email`, `current_username` | the same, for the change pages |
+    /// | `identity_attributes` | `user_identity_attributes` in force |
+    /// | `form` | `action`, `values` (field → value; never passwords), `errors` (field → messages), `form_errors`, `all_errors` (everything to list, translated) |
     ///
     /// Parity: `SECURITY_LOGIN_USER_TEMPLATE` and the other `*_TEMPLATE` settings.
     pub fn template(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {

@@ -1,4 +1,5 @@
-//! HTML escaping for the built-in pages of form (non-JSON) clients.
+//! HTML escaping for an application's own pages (the built-in pages escape through
+//! their templates).
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {

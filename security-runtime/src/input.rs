@@ -29,14 +29,6 @@ pub struct FormInput {
 pub struct NotAString;
 
 impl FormInput {
-    /// Builds input from a JSON object (for tests and custom flows).
-    pub fn from_json(fields: Map<String, Value>) -> Self {
-        FormInput {
-            fields,
-            is_json: true,
-        }
-    }
-
     /// A string field; `Ok(None)` when absent or null, `Err` when another JSON type.
     pub fn str(&self, name: &str) -> Result<Option<&str>, NotAString> {
         match self.fields.get(name) {

@@ -5,27 +5,35 @@
 //! attribute macros (or [`Guard`] by hand), and read the user with [`CurrentUser`].
 #![doc(html_no_source)]
 
+// The layers, bottom-up (tests/architecture.rs keeps them so):
+// foundation: error, config, messages, model, tokens, hashing, signals, mechanism,
+//             validation, mail, html, redirect
+// datastore:  datastore
+// identity:   state, session, csrf, auth, signin
+// account:    account
+// web:        guards, input, responses, render, flows
+// fairing:    fairing, launch, report, and this facade
 #[doc(hidden)]
 pub mod __private;
-pub mod account;
+pub(crate) mod account;
 pub mod auth;
 pub mod config;
-pub mod csrf;
+pub(crate) mod csrf;
 pub mod datastore;
-pub mod error;
-pub mod fairing;
-pub mod flows;
+mod error;
+mod fairing;
+pub(crate) mod flows;
 pub mod guards;
 pub mod hashing;
 pub mod html;
-pub mod input;
-pub mod launch;
+pub(crate) mod input;
+mod launch;
 pub mod mail;
 mod mechanism;
 pub mod messages;
 pub mod model;
-pub mod redirect;
-pub mod render;
+pub(crate) mod redirect;
+pub(crate) mod render;
 pub mod report;
 pub mod responses;
 pub mod session;
@@ -35,21 +43,23 @@ pub mod state;
 pub mod tokens;
 pub mod validation;
 
-pub use account::admin_change_password;
+pub use account::{admin_change_password, FormErrors};
 pub use auth::{get_auth_token, logout_user, lookup_identity};
 pub use config::SecurityConfig;
 pub use datastore::{
     MigrationInfo, NewUser, SchemaOrigin, SchemaStatus, SqlDatastore, UserDatastore, UserQuery,
 };
 pub use error::{Result, SecurityError};
-pub use fairing::Security;
-pub use guards::{CsrfStatus, CurrentUser, Guard};
-pub use launch::route_report;
+pub use fairing::{DenialHook, Security, SeedFuture, SeedHook};
+pub use guards::requirement::{AuthRequirement, Requirement, RouteRequirement, UnauthCsrf};
+pub use guards::{Authn, CsrfStatus, CurrentUser, Guard};
+pub use launch::{protected_routes, route_report, ProtectedRoute};
 pub use mechanism::Mechanism;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
+pub use session::Session;
 pub use signin::login_user;
-pub use state::SecurityState;
+pub use state::{Hooks, SecurityState};
 pub use tokens::check_and_get_token_status;
 
 /// Re-export of the `chrono` version used by the models.

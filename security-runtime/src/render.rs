@@ -1,21 +1,8 @@
 //! The HTML pages of the security endpoints: minijinja templates with Flask-Security's
 //! names (`security/login_user.html`, ...), built in and overridable.
 //!
-//! An application replaces a page by putting a file of the same name under
-//! `<templates_dir>/security/`, or in code with [`Security::template`](crate::Security::template);
-//! a page it does not replace keeps the built-in one. Every page gets this context:
-//!
-//! | name | what |
-//! |---|---|
-//! | `lang` | the locale of the answer (`en`, `de`, ...) |
-//! | `_(msgid, **values)` | `msgid` translated into `lang`, `%(name)s` filled in (`_fsdomain` too) |
-//! | `csrf_token` | the form's CSRF token |
-//! | `messages` | flashed messages, `[category, text]` pairs, translated |
-//! | `security` | `urls` (login, logout, register, reset, confirm, change, change_email, change_username, recover_username; absent when off) and the feature switches (`registerable`, `recoverable`, `confirmable`, `changeable`, `change_email`, `change_username`, `username_recovery`, `username_enable`) |
-//! | `current_user` | `{email, username}` of the signed-in user, or none |
-//! | `current_email`, `current_username` | the same, for the change pages |
-//! | `identity_attributes` | `user_identity_attributes` in force |
-//! | `form` | `action`, `values` (field → value; never passwords), `errors` (field → messages), `form_errors`, `all_errors` (everything to list, translated) |
+//! Applications replace pages through [`crate::Security::template`] (which documents the
+//! context every page gets) or `templates_dir`.
 //!
 //! Parity: Flask-Security's page templates and `*_TEMPLATE` settings.
 

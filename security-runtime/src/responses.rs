@@ -116,13 +116,13 @@ impl<'r> Responder<'r, 'static> for Reply {
 }
 
 /// A JSON reply through the configured `render_json` hook.
-pub fn json_reply(state: &SecurityState, status: Status, payload: Value) -> Reply {
+pub(crate) fn json_reply(state: &SecurityState, status: Status, payload: Value) -> Reply {
     let body = (state.hooks.render_json)(payload, status.code);
     Reply::new(status, ReplyBody::Json(body))
 }
 
 /// A 400 JSON error reply for a failed form.
-pub fn form_error_reply(state: &SecurityState, errors: &FormErrors, locale: &str) -> Reply {
+pub(crate) fn form_error_reply(state: &SecurityState, errors: &FormErrors, locale: &str) -> Reply {
     json_reply(
         state,
         Status::BadRequest,
@@ -131,7 +131,12 @@ pub fn form_error_reply(state: &SecurityState, errors: &FormErrors, locale: &str
 }
 
 /// A JSON reply with only `errors` (handler-generated errors).
-pub fn errors_reply(state: &SecurityState, status: Status, msgs: &[&str], locale: &str) -> Reply {
+pub(crate) fn errors_reply(
+    state: &SecurityState,
+    status: Status,
+    msgs: &[&str],
+    locale: &str,
+) -> Reply {
     let msgs: Vec<String> = msgs
         .iter()
         .map(|m| state.catalog.text(locale, &Text::from(m.to_string())))
@@ -218,7 +223,7 @@ impl Denial {
 }
 
 /// The request path plus query, used as `next`.
-pub fn relative_url(req: &Request<'_>) -> String {
+pub(crate) fn relative_url(req: &Request<'_>) -> String {
     let uri = req.uri();
     match uri.query() {
         Some(q) => format!("{}?{}", uri.path(), q),
@@ -227,7 +232,7 @@ pub fn relative_url(req: &Request<'_>) -> String {
 }
 
 /// Percent-encodes a query value.
-pub fn quote(v: &str) -> String {
+pub(crate) fn quote(v: &str) -> String {
     url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
 
@@ -331,7 +336,7 @@ impl Answer<'_> {
 
 /// A 503 (datastore) or 500 (anything else) with a generic body; details go to the log
 /// only, under an id the body repeats.
-pub fn internal_error(
+pub(crate) fn internal_error(
     state: &SecurityState,
     want_json: bool,
     locale: &str,
@@ -357,7 +362,11 @@ pub fn internal_error(
 
 /// Parity: `anonymous_user_required` for a signed-in caller: JSON 400, else a redirect to
 /// `post_login_view`. The security views that are anonymous-only answer with this too.
-pub fn anonymous_required_reply(state: &SecurityState, want_json: bool, locale: &str) -> Reply {
+pub(crate) fn anonymous_required_reply(
+    state: &SecurityState,
+    want_json: bool,
+    locale: &str,
+) -> Reply {
     if want_json {
         errors_reply(
             state,

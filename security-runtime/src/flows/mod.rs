@@ -23,8 +23,6 @@ pub mod logout;
 pub mod recover;
 pub mod register;
 
-pub use common::{Authed, Fresh};
-
 /// Route names of this crate start with this, so responses can be recognised.
 const ROUTE_PREFIX: &str = "security::";
 

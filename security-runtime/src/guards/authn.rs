@@ -128,7 +128,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
 }
 
 /// Parses `Authorization: Basic ...` into (identity, password).
-pub fn parse_basic(header: &str) -> Option<(String, String)> {
+pub(crate) fn parse_basic(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -174,7 +174,7 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
 }
 
 /// Authenticates the request with one mechanism (cached per request).
-pub async fn authenticate(req: &Request<'_>, mechanism: Mechanism) -> Loaded {
+pub(crate) async fn authenticate(req: &Request<'_>, mechanism: Mechanism) -> Loaded {
     let Some(st) = state(req) else {
         return Err(());
     };
@@ -198,7 +198,7 @@ pub async fn authenticate(req: &Request<'_>, mechanism: Mechanism) -> Loaded {
 }
 
 /// Flask-Login's `current_user`: token, then session.
-pub async fn current_user(req: &Request<'_>) -> Loaded {
+pub(crate) async fn current_user(req: &Request<'_>) -> Loaded {
     if let Some(a) = req
         .local_cache(RouteAuth::default)
         .0

@@ -16,7 +16,7 @@ use crate::state::SecurityState;
 
 /// Evaluates `req` against a requirement. On success returns the authentication used
 /// (if any) and records it for [`CurrentUser`].
-pub async fn evaluate(
+pub(crate) async fn evaluate(
     req: &Request<'_>,
     reqm: &Requirement,
     handler: &str,
@@ -35,7 +35,7 @@ async fn csrf_check(req: &Request<'_>, st: &SecurityState, check: Check) -> Resu
 
 /// [`evaluate`], optionally leaving the CSRF check to the caller (the security forms
 /// accept the token in the body too).
-pub async fn evaluate_with(
+pub(crate) async fn evaluate_with(
     req: &Request<'_>,
     reqm: &Requirement,
     handler: &str,

@@ -1,6 +1,6 @@
 //! Request guards: who is calling, and may they.
 //!
-//! [`Guard`] evaluates a [`Requirement`] (what the attribute
+//! [`Guard`] evaluates a [`Requirement`](requirement::Requirement) (what the attribute
 //! macros expand to); [`CurrentUser`] hands the authenticated user to a handler without
 //! another query. Denials are recorded for the fairing, which answers them as
 //! Flask-Security does (JSON 401/403, redirect to login, `WWW-Authenticate`...).
@@ -20,14 +20,17 @@ mod authn;
 mod evaluate;
 pub mod requirement;
 
+pub(crate) use authn::current_user;
 pub(crate) use authn::state;
-pub use authn::{authenticate, current_user, parse_basic, Authn};
-pub use evaluate::{evaluate, evaluate_with, CsrfStatus};
+pub use authn::Authn;
+use evaluate::evaluate;
+pub(crate) use evaluate::evaluate_with;
+pub use evaluate::CsrfStatus;
 use requirement::{Mechanism, RouteRequirement};
 
 /// Where a guard leaves its denial for the fairing.
 #[derive(Default)]
-pub struct DenialSlot(Mutex<Option<Denial>>);
+pub(crate) struct DenialSlot(Mutex<Option<Denial>>);
 
 impl DenialSlot {
     /// Takes the recorded denial.
@@ -43,7 +46,7 @@ impl DenialSlot {
 }
 
 /// Records `denial` and returns the matching error outcome.
-pub fn deny<T>(req: &Request<'_>, denial: Denial) -> Outcome<T, Denial> {
+pub(crate) fn deny<T>(req: &Request<'_>, denial: Denial) -> Outcome<T, Denial> {
     if matches!(denial, Denial::Unauthenticated { .. }) {
         if let Some(state) = req.rocket().state::<SecurityState>() {
             state.send(crate::signals::Signal::UserUnauthenticated);
@@ -59,8 +62,7 @@ pub fn deny<T>(req: &Request<'_>, denial: Denial) -> Outcome<T, Denial> {
 /// Use it by hand with your own [`RouteRequirement`]:
 ///
 /// ```
-/// use security_runtime::__private::{AuthRequirement, Mechanism, Requirement, RouteRequirement};
-/// use security_runtime::Guard;
+/// use security_runtime::{AuthRequirement, Guard, Mechanism, Requirement, RouteRequirement};
 ///
 /// struct AdminOnly;
 /// impl RouteRequirement for AdminOnly {

@@ -81,7 +81,9 @@ struct CellState {
     changed: bool,
 }
 
-/// A request's session: loaded once from the store, then read and changed here.
+/// A request's session: loaded once from the store, then read and changed here. As a
+/// request guard it gives a handler the session to pass to [`crate::login_user`] or
+/// [`crate::logout_user`].
 #[derive(Clone, Copy)]
 pub struct Session<'r> {
     cell: &'r SessionCell,
@@ -147,5 +149,19 @@ impl<'r> Session<'r> {
             self.store.flush(self.jar, &self.get()).await?;
         }
         Ok(())
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Session<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        match req.rocket().state::<crate::state::SecurityState>() {
+            Some(st) => rocket::request::Outcome::Success(Session::of(req, &*st.sessions).await),
+            None => {
+                rocket::request::Outcome::Error((rocket::http::Status::InternalServerError, ()))
+            }
+        }
     }
 }
