@@ -388,3 +388,262 @@ fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
     );
     (link(st, &token_path(&st.config.reset_url, &token)), token)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::account::testing::{config, state, user};
+    use crate::config::SecurityConfig;
+    use crate::mail::{MailMessage, MailUtil};
+
+    const PASSWORD: &str = "battery-horse-staple-42";
+
+    /// A mailer whose every send fails.
+    struct RefusingMailer;
+
+    // Written out as `async_trait` expands it, so these tests need no Rocket.
+    impl MailUtil for RefusingMailer {
+        fn send<'a, 'f>(
+            &'a self,
+            _msg: MailMessage,
+        ) -> Pin<Box<dyn Future<Output = Result<(), MailError>> + Send + 'f>>
+        where
+            'a: 'f,
+            Self: 'f,
+        {
+            Box::pin(async { Err(MailError::Transport("refused".into())) })
+        }
+    }
+
+    fn form(email: &str) -> RegisterForm {
+        RegisterForm {
+            email: Some(email.into()),
+            password: Some(PASSWORD.into()),
+            password_confirm: Some(PASSWORD.into()),
+            ..RegisterForm::default()
+        }
+    }
+
+    fn confirmable() -> SecurityConfig {
+        SecurityConfig {
+            confirmable: true,
+            ..config()
+        }
+    }
+
+    /// Records every signal `st` sends.
+    fn record_signals(st: &mut SecurityState) -> Arc<Mutex<Vec<Signal>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        st.hooks.listeners.push(Arc::new(move |s: &Signal| {
+            sink.lock().unwrap().push(s.clone())
+        }));
+        seen
+    }
+
+    async fn stored(st: &SecurityState, email: &str) -> Option<User> {
+        let query = UserQuery::Email(email.into());
+        st.datastore.find_user(&query, true).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_user_is_stored_mailed_a_confirmation_token_and_announced() {
+        let (mut st, mailer) = state(confirmable()).await;
+        let signals = record_signals(&mut st);
+        let outcome = register(&st, form("new@example.com"), "en").await.unwrap();
+        let RegisterOutcome::Registered {
+            user,
+            confirmation_token: Some(token),
+            sign_in,
+        } = outcome
+        else {
+            panic!("not registered with a token: {outcome:?}");
+        };
+        assert!(!sign_in, "an unconfirmed user may not sign in");
+        let row = stored(&st, "new@example.com").await.unwrap();
+        assert_eq!(row.id, user.id);
+        assert!(row.confirmed_at.is_none());
+        let (ok, _) = st
+            .verify_and_update(PASSWORD, row.password.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert!(ok, "the password is stored hashed");
+        let mails = mailer.messages();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(
+            (mails[0].to.as_str(), mails[0].template.as_str()),
+            ("new@example.com", "welcome")
+        );
+        let link = format!("https://app.test/confirm/{token}");
+        assert!(mails[0].text.as_deref().unwrap().contains(&link));
+        assert_eq!(
+            *signals.lock().unwrap(),
+            [Signal::UserRegistered {
+                user_id: user.id,
+                confirmation_token: Some(token),
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn without_confirmable_the_new_user_may_sign_in_at_once() {
+        let (st, _) = state(config()).await;
+        let outcome = register(&st, form("new@example.com"), "en").await.unwrap();
+        assert!(matches!(
+            outcome,
+            RegisterOutcome::Registered {
+                confirmation_token: None,
+                sign_in: true,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_taken_email_is_a_field_error_and_nothing_is_sent() {
+        let (st, mailer) = state(confirmable()).await;
+        let owner = user(&st, "taken@example.com", PASSWORD).await;
+        let outcome = register(&st, form("taken@example.com"), "en")
+            .await
+            .unwrap();
+        let RegisterOutcome::Invalid(errors) = outcome else {
+            panic!("not refused: {outcome:?}");
+        };
+        let mut expected = FormErrors::default();
+        expected.field("email", msg::email_already_associated("taken@example.com"));
+        assert_eq!(errors, expected);
+        assert_eq!(stored(&st, "taken@example.com").await.unwrap(), owner);
+        assert!(mailer.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn generic_mode_answers_a_taken_email_as_new_and_mails_the_owner() {
+        let cfg = SecurityConfig {
+            return_generic_responses: true,
+            recoverable: true,
+            ..confirmable()
+        };
+        let (mut st, mailer) = state(cfg).await;
+        let signals = record_signals(&mut st);
+        let owner = user(&st, "taken@example.com", PASSWORD).await;
+        let outcome = register(&st, form("taken@example.com"), "en")
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, RegisterOutcome::Generic { email } if email == "taken@example.com"),
+            "{outcome:?}"
+        );
+        assert_eq!(stored(&st, "taken@example.com").await.unwrap(), owner);
+        let mails = mailer.messages();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(
+            (mails[0].to.as_str(), mails[0].template.as_str()),
+            ("taken@example.com", "welcome_existing")
+        );
+        let text = mails[0].text.as_deref().unwrap();
+        assert!(text.contains("https://app.test/reset/"), "{text}");
+        assert!(text.contains("https://app.test/confirm/"), "{text}");
+        assert_eq!(
+            *signals.lock().unwrap(),
+            [Signal::UserNotRegistered {
+                user_id: Some(owner.id),
+                existing_email: true,
+                existing_username: false,
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_mismatched_password_confirmation_stores_nothing() {
+        let (st, mailer) = state(confirmable()).await;
+        let submitted = RegisterForm {
+            password_confirm: Some("something-else-entirely".into()),
+            ..form("new@example.com")
+        };
+        let outcome = register(&st, submitted, "en").await.unwrap();
+        let RegisterOutcome::Invalid(errors) = outcome else {
+            panic!("not refused: {outcome:?}");
+        };
+        let mut expected = FormErrors::default();
+        expected.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH);
+        assert_eq!(errors, expected);
+        assert!(stored(&st, "new@example.com").await.is_none());
+        assert!(mailer.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reading_errors_come_first_and_every_field_is_checked() {
+        let (st, _) = state(confirmable()).await;
+        let mut read_errors = FormErrors::default();
+        read_errors.field("csrf_token", msg::API_ERROR);
+        read_errors.field("email", msg::API_ERROR);
+        let submitted = RegisterForm {
+            email: None,
+            password: None,
+            next: Some("https://elsewhere.test/".into()),
+            read_errors,
+            ..form("unused@example.com")
+        };
+        let outcome = register(&st, submitted, "en").await.unwrap();
+        let RegisterOutcome::Invalid(errors) = outcome else {
+            panic!("not refused: {outcome:?}");
+        };
+        let mut expected = FormErrors::default();
+        expected.field("csrf_token", msg::API_ERROR);
+        // A value that was not a string is not also "not provided".
+        expected.field("email", msg::API_ERROR);
+        // Nothing to compare the retyped password with: no mismatch either.
+        expected.field("password", msg::PASSWORD_NOT_PROVIDED);
+        expected.field("next", msg::INVALID_REDIRECT);
+        assert_eq!(errors, expected);
+    }
+
+    #[tokio::test]
+    async fn a_failed_confirmation_mail_deletes_the_new_user() {
+        let (mut st, _) = state(confirmable()).await;
+        st.mailer = Arc::new(RefusingMailer);
+        let outcome = register(&st, form("new@example.com"), "en").await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                RegisterOutcome::MailFailed(MailError::Transport(_))
+            ),
+            "{outcome:?}"
+        );
+        assert!(stored(&st, "new@example.com").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn generic_mode_hides_a_failed_confirmation_mail_but_still_deletes() {
+        let cfg = SecurityConfig {
+            return_generic_responses: true,
+            ..confirmable()
+        };
+        let (mut st, _) = state(cfg).await;
+        st.mailer = Arc::new(RefusingMailer);
+        let outcome = register(&st, form("new@example.com"), "en").await.unwrap();
+        assert!(
+            matches!(&outcome, RegisterOutcome::Generic { email } if email == "new@example.com"),
+            "{outcome:?}"
+        );
+        assert!(stored(&st, "new@example.com").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_welcome_mail_without_confirmable_keeps_the_user() {
+        let (mut st, _) = state(config()).await;
+        st.mailer = Arc::new(RefusingMailer);
+        let outcome = register(&st, form("new@example.com"), "en").await.unwrap();
+        assert!(
+            matches!(outcome, RegisterOutcome::Registered { sign_in: true, .. }),
+            "{outcome:?}"
+        );
+        assert!(stored(&st, "new@example.com").await.is_some());
+    }
+}
