@@ -189,3 +189,252 @@ async fn link_user(st: &SecurityState, parts: &[Value]) -> crate::Result<Option<
         .await?;
     Ok(user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::account::register::tests::RefusingMailer;
+    use crate::account::testing::{config, state, user};
+    use crate::config::SecurityConfig;
+
+    fn confirmable() -> SecurityConfig {
+        SecurityConfig {
+            confirmable: true,
+            ..config()
+        }
+    }
+
+    /// Records every signal `st` sends.
+    fn record_signals(st: &mut SecurityState) -> Arc<Mutex<Vec<Signal>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        st.hooks.listeners.push(Arc::new(move |s: &Signal| {
+            sink.lock().unwrap().push(s.clone())
+        }));
+        seen
+    }
+
+    async fn reload(st: &SecurityState, u: &User) -> User {
+        let query = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+        st.datastore
+            .find_user(&query, false)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    fn request(email: &str) -> SendConfirmationForm {
+        SendConfirmationForm {
+            email: Some(email.into()),
+            ..SendConfirmationForm::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_valid_link_confirms_once() {
+        let (mut st, _) = state(confirmable()).await;
+        let signals = record_signals(&mut st);
+        let u = user(&st, "a@example.com", "password123").await;
+        let (_, token) = confirmation_link(&st, &u);
+        let outcome = confirm_email(&st, &token).await.unwrap();
+        let ConfirmOutcome::Confirmed { user, sign_in } = outcome else {
+            panic!("not confirmed: {outcome:?}");
+        };
+        assert!(!sign_in, "auto_login_after_confirm is off");
+        assert_eq!(user.id, u.id);
+        assert!(user.confirmed_at.is_some());
+        assert_eq!(reload(&st, &u).await.confirmed_at, user.confirmed_at);
+        assert_eq!(
+            *signals.lock().unwrap(),
+            [Signal::UserConfirmed { user_id: u.id }]
+        );
+        let again = confirm_email(&st, &token).await.unwrap();
+        assert!(
+            matches!(again, ConfirmOutcome::AlreadyConfirmed),
+            "{again:?}"
+        );
+        assert_eq!(signals.lock().unwrap().len(), 1, "confirmed only once");
+    }
+
+    #[tokio::test]
+    async fn auto_login_after_confirm_lets_the_user_sign_in() {
+        let cfg = SecurityConfig {
+            auto_login_after_confirm: true,
+            ..confirmable()
+        };
+        let (st, _) = state(cfg).await;
+        let u = user(&st, "a@example.com", "password123").await;
+        let (_, token) = confirmation_link(&st, &u);
+        let outcome = confirm_email(&st, &token).await.unwrap();
+        assert!(
+            matches!(outcome, ConfirmOutcome::Confirmed { sign_in: true, .. }),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_link_older_than_confirm_email_within_is_expired() {
+        let (mut st, _) = state(confirmable()).await;
+        let u = user(&st, "a@example.com", "password123").await;
+        let (_, token) = confirmation_link(&st, &u);
+        let later = st.now() + st.config.confirm_email_within as f64 + 10.0;
+        st.hooks.clock = Arc::new(move || later);
+        let outcome = confirm_email(&st, &token).await.unwrap();
+        assert!(matches!(outcome, ConfirmOutcome::Expired), "{outcome:?}");
+        assert!(reload(&st, &u).await.confirmed_at.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_tampered_or_foreign_link_is_invalid() {
+        let (st, _) = state(confirmable()).await;
+        let u = user(&st, "a@example.com", "password123").await;
+        let (_, token) = confirmation_link(&st, &u);
+        let mut tampered = token.clone().into_bytes();
+        tampered[2] = if tampered[2] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        // Signed by us, with the same parts, but for another purpose.
+        let reset = make_token(
+            &st,
+            &st.config.reset_salt,
+            json!([u.fs_uniquifier, hash_data(&st, &u.email)]),
+        );
+        for bad in [tampered.as_str(), reset.as_str(), "not-a-token"] {
+            let outcome = confirm_email(&st, bad).await.unwrap();
+            assert!(
+                matches!(outcome, ConfirmOutcome::Invalid),
+                "{bad}: {outcome:?}"
+            );
+        }
+        assert!(reload(&st, &u).await.confirmed_at.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_link_for_an_address_the_user_no_longer_has_is_invalid() {
+        let (mut st, _) = state(confirmable()).await;
+        let mut u = user(&st, "old@example.com", "password123").await;
+        let (_, token) = confirmation_link(&st, &u);
+        u.email = "new@example.com".into();
+        st.datastore.put_user(&mut u).await.unwrap();
+        let outcome = confirm_email(&st, &token).await.unwrap();
+        assert!(matches!(outcome, ConfirmOutcome::Invalid), "{outcome:?}");
+        // Also once expired: the address is checked first, as Flask-Security does.
+        let later = st.now() + st.config.confirm_email_within as f64 + 10.0;
+        st.hooks.clock = Arc::new(move || later);
+        let outcome = confirm_email(&st, &token).await.unwrap();
+        assert!(matches!(outcome, ConfirmOutcome::Invalid), "{outcome:?}");
+        assert!(reload(&st, &u).await.confirmed_at.is_none());
+    }
+
+    #[tokio::test]
+    async fn instructions_go_to_an_unconfirmed_user_with_a_working_link() {
+        let (mut st, mailer) = state(confirmable()).await;
+        let signals = record_signals(&mut st);
+        let u = user(&st, "a@example.com", "password123").await;
+        let outcome = send_confirmation(&st, request("a@example.com"), "en")
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, SendConfirmationOutcome::Sent),
+            "{outcome:?}"
+        );
+        let mails = mailer.messages();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(
+            (mails[0].to.as_str(), mails[0].template.as_str()),
+            ("a@example.com", "confirmation_instructions")
+        );
+        let sent = signals.lock().unwrap().clone();
+        let [Signal::ConfirmInstructionsSent { user_id, token }] = sent.as_slice() else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(*user_id, u.id);
+        let link = format!("https://app.test/confirm/{token}");
+        assert!(mails[0].text.as_deref().unwrap().contains(&link));
+        let confirmed = confirm_email(&st, token).await.unwrap();
+        assert!(matches!(confirmed, ConfirmOutcome::Confirmed { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_failed_mail_is_reported_unless_generic() {
+        for generic in [false, true] {
+            let cfg = SecurityConfig {
+                return_generic_responses: generic,
+                ..confirmable()
+            };
+            let (mut st, _) = state(cfg).await;
+            let signals = record_signals(&mut st);
+            st.mailer = Arc::new(RefusingMailer);
+            user(&st, "a@example.com", "password123").await;
+            let outcome = send_confirmation(&st, request("a@example.com"), "en")
+                .await
+                .unwrap();
+            match outcome {
+                SendConfirmationOutcome::MailFailed(MailError::Transport(_)) if !generic => {}
+                SendConfirmationOutcome::Sent if generic => {}
+                other => panic!("generic {generic}: {other:?}"),
+            }
+            assert!(signals.lock().unwrap().is_empty(), "nothing was sent");
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_and_confirmed_addresses_are_field_errors_unless_generic() {
+        for generic in [false, true] {
+            let cfg = SecurityConfig {
+                return_generic_responses: generic,
+                ..confirmable()
+            };
+            let (st, mailer) = state(cfg).await;
+            let mut u = user(&st, "done@example.com", "password123").await;
+            u.confirmed_at = Some(chrono::DateTime::UNIX_EPOCH.naive_utc());
+            st.datastore.put_user(&mut u).await.unwrap();
+            for (email, message) in [
+                ("nobody@example.com", msg::USER_DOES_NOT_EXIST),
+                ("done@example.com", msg::ALREADY_CONFIRMED),
+            ] {
+                let outcome = send_confirmation(&st, request(email), "en").await.unwrap();
+                match outcome {
+                    SendConfirmationOutcome::Invalid(errors) if !generic => {
+                        let mut expected = FormErrors::default();
+                        expected.field("email", message);
+                        assert_eq!(errors, expected);
+                    }
+                    SendConfirmationOutcome::Sent if generic => {}
+                    other => panic!("{email}, generic {generic}: {other:?}"),
+                }
+            }
+            assert!(mailer.messages().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_email_is_reported_once() {
+        let (st, _) = state(confirmable()).await;
+        let mut read_errors = FormErrors::default();
+        read_errors.field("email", msg::API_ERROR);
+        let form = SendConfirmationForm {
+            email: None,
+            read_errors,
+        };
+        let outcome = send_confirmation(&st, form, "en").await.unwrap();
+        let SendConfirmationOutcome::Invalid(errors) = outcome else {
+            panic!("{outcome:?}");
+        };
+        let mut expected = FormErrors::default();
+        expected.field("email", msg::API_ERROR);
+        assert_eq!(errors, expected);
+        let outcome = send_confirmation(&st, SendConfirmationForm::default(), "en")
+            .await
+            .unwrap();
+        let SendConfirmationOutcome::Invalid(errors) = outcome else {
+            panic!("{outcome:?}");
+        };
+        let mut expected = FormErrors::default();
+        expected.field("email", msg::EMAIL_NOT_PROVIDED);
+        assert_eq!(errors, expected);
+    }
+}

@@ -390,7 +390,7 @@ fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use std::future::Future;
@@ -405,7 +405,7 @@ mod tests {
     const PASSWORD: &str = "battery-horse-staple-42";
 
     /// A mailer whose every send fails.
-    struct RefusingMailer;
+    pub(crate) struct RefusingMailer;
 
     // Written out as `async_trait` expands it, so these tests need no Rocket.
     impl MailUtil for RefusingMailer {
