@@ -132,8 +132,8 @@ fn read_form(ctx: &SecurityCtx<'_>, input: &FormInput) -> RegisterForm {
     }
 }
 
-/// The answer to a registration: JSON with the user (and whether they are signed in),
-/// unless generic responses make it the same as for a taken identity.
+/// The answer to a new registration: JSON with the user (and whether they are signed
+/// in), or, for a form and under generic responses, the answer a taken identity gets.
 fn registered(ctx: &SecurityCtx<'_>, user: &User, signed_in: bool, next: Option<&str>) -> Reply {
     if ctx.want_json && !ctx.state.config.return_generic_responses {
         return json_ok(ctx, Map::new(), Some((user, signed_in)));
