@@ -8,9 +8,11 @@ use crate::model::User;
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
+pub mod confirm;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
+pub mod register;
 
 pub use form::FormErrors;
 

@@ -1,22 +1,25 @@
 //! `/confirm` (send instructions again) and `/confirm/<token>`.
 //!
-//! Parity: `views.send_confirmation`, `views.confirm_email`.
+//! Parity: `views.send_confirmation`, `views.confirm_email`. The rules live in
+//! [`crate::account::confirm`]; here the request is read, a session on this browser is
+//! dealt with, and the outcome answered.
 
 use rocket::http::Status;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::common::{
-    check_token, csrf, fail, flash_redirect, hash_data, json_ok, mail_failed, mail_user, one_field,
-    page, read_email, redirect_with, same_hash, send_mail, sign_in_after, spa, within_text,
+    csrf, fail, field, flash_redirect, json_ok, mail_failed, one_field, page, redirect_with,
+    sign_in_after, spa, within_text,
 };
-use super::register::confirmation_link;
 use super::SecurityCtx;
+use crate::account::confirm::{
+    self as account, ConfirmOutcome, SendConfirmationForm, SendConfirmationOutcome,
+};
 use crate::auth::logout_user;
-use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
+use crate::model::User;
 use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
-use crate::signals::Signal;
 
 /// `GET /confirm`: the form (email prefilled from `?email=`), or `{csrf_token}`.
 #[rocket::get("/?<email>")]
@@ -43,121 +46,29 @@ pub async fn send_confirmation_post(ctx: SecurityCtx<'_>, input: FormInput) -> R
     }
 }
 
-/// The send-confirmation flow without Rocket.
+/// `POST /confirm`: reads the form, asks [`account::send_confirmation`], answers with its
+/// outcome.
 pub async fn send_confirmation(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let mut errors = FormErrors::default();
-    csrf(ctx, input, &mut errors);
-    let (raw, email) = read_email(input, &mut errors);
+    let cfg = &ctx.state.config;
+    let mut read_errors = FormErrors::default();
+    csrf(ctx, input, &mut read_errors);
+    let email = field(input, "email", &mut read_errors);
     let action = cfg.url(&cfg.confirm_url);
-    let fields = one_field("email", "email", raw.as_deref().unwrap_or(""));
-    let user = match (&email, errors.is_empty()) {
-        (Some(e), true) => {
-            st.datastore
-                .find_user(&UserQuery::Email(e.clone()), true)
-                .await?
+    let typed = email.clone().unwrap_or_default();
+    let fields = one_field("email", "email", &typed);
+    let form = SendConfirmationForm { email, read_errors };
+    let reply = match account::send_confirmation(ctx.state, form, ctx.locale).await? {
+        SendConfirmationOutcome::Invalid(errors) => {
+            fail(ctx, &errors, "send_confirmation", &action, &fields)
         }
-        _ => None,
-    };
-    if errors.is_empty() {
-        match &user {
-            None => {
-                if !cfg.return_generic_responses {
-                    errors.field("email", msg::USER_DOES_NOT_EXIST);
-                }
-            }
-            Some(u) if u.confirmed_at.is_some() => {
-                if !cfg.return_generic_responses {
-                    errors.field("email", msg::ALREADY_CONFIRMED);
-                }
-            }
-            Some(_) => {}
+        SendConfirmationOutcome::MailFailed(e) => mail_failed(ctx, &e),
+        SendConfirmationOutcome::Sent if ctx.want_json => json_ok(ctx, Map::new(), None),
+        SendConfirmationOutcome::Sent => {
+            let info = msg::confirmation_request(&typed);
+            page(ctx, "send_confirmation", &action, &fields, &[info])
         }
-    }
-    if !errors.is_empty() {
-        return Ok(fail(ctx, &errors, "send_confirmation", &action, &fields));
-    }
-    if let Some(u) = user.filter(|u| u.confirmed_at.is_none()) {
-        let (link, token) = confirmation_link(st, &u);
-        let sent = send_mail(
-            st,
-            ctx.locale,
-            "confirmation_instructions",
-            &u.email,
-            &cfg.email_subject_confirm,
-            json!({
-                "user": mail_user(&u),
-                "confirmation_link": link,
-                "confirmation_token": token,
-                "within": within_text(cfg.confirm_email_within),
-            }),
-        )
-        .await;
-        match sent {
-            Ok(()) => st.send(Signal::ConfirmInstructionsSent {
-                user_id: u.id,
-                token,
-            }),
-            Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
-            Err(e) => rocket::error!("security mail failed: {e}"),
-        }
-    }
-    if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), None));
-    }
-    let info = msg::confirmation_request(raw.as_deref().unwrap_or(""));
-    Ok(page(ctx, "send_confirmation", &action, &fields, &[info]))
-}
-
-/// Outcome of checking a confirmation token.
-enum Confirmed {
-    Done(Box<crate::model::User>),
-    Already,
-    Expired,
-    Invalid,
-}
-
-async fn check_confirm(ctx: &SecurityCtx<'_>, token: &str) -> crate::Result<Confirmed> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let (expired, invalid, data) =
-        check_token(st, &cfg.confirm_salt, token, cfg.confirm_email_within);
-    let parts = data
-        .as_ref()
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let (Some(uid), Some(email_hash)) = (
-        parts.first().and_then(Value::as_str),
-        parts.get(1).and_then(Value::as_str),
-    ) else {
-        return Ok(Confirmed::Invalid);
     };
-    if invalid {
-        return Ok(Confirmed::Invalid);
-    }
-    let user = st
-        .datastore
-        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
-        .await?;
-    // The token is bound to the address it was sent to.
-    let Some(mut user) = user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)) else {
-        return Ok(Confirmed::Invalid);
-    };
-    if expired {
-        return Ok(Confirmed::Expired);
-    }
-    if user.confirmed_at.is_some() {
-        return Ok(Confirmed::Already);
-    }
-    let now = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
-        .map(|d| d.naive_utc())
-        .unwrap_or_default();
-    user.confirmed_at = Some(now);
-    st.datastore.put_user(&mut user).await?;
-    st.send(Signal::UserConfirmed { user_id: user.id });
-    Ok(Confirmed::Done(Box::new(user)))
+    Ok(reply)
 }
 
 /// `GET /confirm/<token>`: the link in the mail.
@@ -175,17 +86,17 @@ pub async fn confirm_email_post(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
     let st = ctx.state;
     let cfg = &st.config;
-    let outcome = match check_confirm(ctx, token).await {
+    let outcome = match account::confirm_email(st, token).await {
         Ok(o) => o,
         Err(e) => return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e),
     };
     let within = within_text(cfg.confirm_email_within);
     // Anything but a fresh confirmation goes back to the start-over view with a notice.
     let (category, m) = match outcome {
-        Confirmed::Done(user) => return confirmed(ctx, *user).await,
-        Confirmed::Invalid => ("error", Text::new(msg::INVALID_CONFIRMATION_TOKEN)),
-        Confirmed::Expired => ("error", msg::confirmation_expired(&within)),
-        Confirmed::Already => ("info", Text::new(msg::ALREADY_CONFIRMED)),
+        ConfirmOutcome::Confirmed { user, sign_in } => return confirmed(ctx, *user, sign_in).await,
+        ConfirmOutcome::Invalid => ("error", Text::new(msg::INVALID_CONFIRMATION_TOKEN)),
+        ConfirmOutcome::Expired => ("error", msg::confirmation_expired(&within)),
+        ConfirmOutcome::AlreadyConfirmed => ("info", Text::new(msg::ALREADY_CONFIRMED)),
     };
     let m = ctx.t(m);
     if spa(st) {
@@ -207,15 +118,16 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
     flash_redirect(to, category, Text::from(m))
 }
 
-/// A fresh confirmation: other sessions on this browser end, optional login, redirect.
-async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply {
+/// A fresh confirmation: another user signed in on this browser is signed out, the user
+/// signed in when `sign_in`, then the answer.
+async fn confirmed(ctx: &SecurityCtx<'_>, mut user: User, sign_in: bool) -> Reply {
     let st = ctx.state;
     let cfg = &st.config;
     // Someone else logged in on this browser is logged out first.
     if ctx.current.as_ref().is_some_and(|a| a.user.id != user.id) {
         logout_user(st, &ctx.session, ctx.current.as_ref().map(|a| a.user.id));
     }
-    if cfg.auto_login_after_confirm {
+    if sign_in {
         if let Err(e) = sign_in_after(ctx, &mut user, "confirm", false, false).await {
             return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e);
         }
@@ -235,7 +147,7 @@ async fn confirmed(ctx: &SecurityCtx<'_>, mut user: crate::model::User) -> Reply
         return json_reply(st, Status::Ok, json!({}));
     }
     let to = cfg.post_confirm_view.clone().unwrap_or_else(|| {
-        if cfg.auto_login_after_confirm {
+        if sign_in {
             cfg.post_login_view.clone()
         } else {
             cfg.url(&cfg.login_url)

@@ -1,29 +1,21 @@
 //! `GET/POST /register`.
 //!
-//! Parity: `views.register` with `RegisterFormV2`. With `confirmable`, the user is not
-//! logged in and a confirmation link is mailed; otherwise the user is logged in at once.
-//!
-//! Mail failure rule: when the welcome mail carries the confirmation link (confirmable),
-//! a failed send deletes the new user again and answers 503, so the address can register
-//! again; the database never keeps a user who cannot confirm. Without confirmable the
-//! welcome mail is informational: the user is kept and logged in, the failure logged.
+//! Parity: `views.register`. The rules live in [`crate::account::register`]; here the
+//! request is read, the new user signed in when the outcome allows it, and the outcome
+//! answered: JSON, the form again, or a redirect. A failed confirmation mail answers 503.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::common::{
-    csrf, fail, field, flash_redirect, json_ok, link, mail_failed, mail_user, make_token, page,
-    send_mail, sign_in_after, token_path, validate_password, within_text, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, mail_failed, page, sign_in_after, HtmlField,
 };
 use super::SecurityCtx;
-use crate::datastore::{NewUser, UserQuery};
+use crate::account::register::{self as account, RegisterForm, RegisterOutcome};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::post_action_redirect;
 use crate::responses::{FormErrors, Reply};
-use crate::signals::Signal;
-use crate::validation::normalize_email;
-use crate::SecurityError;
 
 fn html_fields(email: &str, username: Option<&str>) -> Vec<HtmlField<'static>> {
     let mut f = vec![
@@ -73,22 +65,6 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
     )
 }
 
-/// The confirmation link and token for `user`.
-///
-/// Parity: `generate_confirmation_link` (`[fs_uniquifier, hash_data(email)]`).
-pub(crate) fn confirmation_link(st: &crate::state::SecurityState, user: &User) -> (String, String) {
-    let token = make_token(
-        st,
-        &st.config.confirm_salt,
-        json!([
-            user.fs_uniquifier,
-            super::common::hash_data(st, &user.email)
-        ]),
-    );
-    let url = link(st, &token_path(&st.config.confirm_url, &token));
-    (url, token)
-}
-
 /// `POST /register`.
 #[rocket::post("/", data = "<input>")]
 pub async fn register_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
@@ -101,191 +77,68 @@ pub async fn register_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     }
 }
 
-/// The register flow without Rocket.
+/// `POST /register` for an anonymous caller: reads the form, registers through
+/// [`account::register`], answers with its outcome.
 pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let ds = &st.datastore;
+    let cfg = &ctx.state.config;
+    let form = read_form(ctx, input);
+    // The page shown again keeps what was typed.
+    let fields = html_fields(
+        form.email.as_deref().unwrap_or(""),
+        form.username
+            .as_deref()
+            .or(cfg.username_enable.then_some("")),
+    );
+    let next = form.next.clone();
+    let reply = match account::register(ctx.state, form, ctx.locale).await? {
+        RegisterOutcome::Invalid(errors) => {
+            let action = cfg.url(&cfg.register_url);
+            fail(ctx, &errors, "register_user", &action, &fields)
+        }
+        RegisterOutcome::Generic { email } => generic_answer(ctx, next.as_deref(), &email),
+        RegisterOutcome::MailFailed(e) => mail_failed(ctx, &e),
+        RegisterOutcome::Registered {
+            mut user, sign_in, ..
+        } => {
+            let signed_in =
+                sign_in && sign_in_after(ctx, &mut user, "register", false, false).await?;
+            registered(ctx, &user, signed_in, next.as_deref())
+        }
+    };
+    Ok(reply)
+}
+
+/// Reads the submitted fields; the CSRF token is checked here.
+fn read_form(ctx: &SecurityCtx<'_>, input: &FormInput) -> RegisterForm {
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
-    let raw_email = field(input, "email", &mut errors);
+    let email = field(input, "email", &mut errors);
     let password = field(input, "password", &mut errors);
     let password_confirm = field(input, "password_confirm", &mut errors);
-    let raw_username = if cfg.username_enable {
+    let username = if ctx.state.config.username_enable {
         field(input, "username", &mut errors)
     } else {
         None
     };
     let next = field(input, "next", &mut errors);
+    RegisterForm {
+        email,
+        password,
+        password_confirm,
+        username,
+        next,
+        host: ctx.host.clone(),
+        read_errors: errors,
+    }
+}
 
-    let email = match raw_email.as_deref() {
-        None => {
-            if errors.first("email").is_none() {
-                errors.field("email", msg::EMAIL_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(e) => match normalize_email(e) {
-            Ok(n) => Some(n),
-            Err(m) => {
-                errors.field("email", m);
-                None
-            }
-        },
-    };
-    let username = match raw_username.as_deref() {
-        Some(u) => match st.username_util.validate(u) {
-            Ok(n) => Some(n),
-            Err(m) => {
-                errors.field("username", m);
-                None
-            }
-        },
-        None => {
-            if cfg.username_enable && cfg.username_required && errors.first("username").is_none() {
-                errors.field("username", msg::USERNAME_NOT_PROVIDED);
-            }
-            None
-        }
-    };
-    let mut inputs: Vec<String> = email.iter().cloned().collect();
-    inputs.extend(username.iter().cloned());
-    let normalized_pw = match password.as_deref() {
-        None => {
-            if errors.first("password").is_none() {
-                errors.field("password", msg::PASSWORD_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(p) => validate_password(st, p, true, &inputs, "password", &mut errors).await,
-    };
-    if cfg.password_confirm_required {
-        match (password.as_deref(), password_confirm.as_deref()) {
-            (_, None) if errors.first("password_confirm").is_none() => {
-                errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED);
-            }
-            (Some(p), Some(c)) if p != c => {
-                errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
-            }
-            _ => {}
-        }
+/// The answer to a new registration: JSON with the user (and whether they are signed
+/// in), or, for a form and under generic responses, the answer a taken identity gets.
+fn registered(ctx: &SecurityCtx<'_>, user: &User, signed_in: bool, next: Option<&str>) -> Reply {
+    if ctx.want_json && !ctx.state.config.return_generic_responses {
+        return json_ok(ctx, Map::new(), Some((user, signed_in)));
     }
-    if let Some(n) = &next {
-        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
-            errors.field("next", msg::INVALID_REDIRECT);
-        }
-    }
-    // Identity already in use? All fields are validated even then, as Flask-Security.
-    let existing_email = match &email {
-        Some(e) => ds.find_user(&UserQuery::Email(e.clone()), true).await?,
-        None => None,
-    };
-    let existing_username = match &username {
-        Some(u) => ds.find_user(&UserQuery::Username(u.clone()), true).await?,
-        None => None,
-    };
-    let taken = existing_email.is_some() || existing_username.is_some();
-    if taken && !cfg.return_generic_responses {
-        if let Some(e) = &email {
-            if existing_email.is_some() {
-                errors.field("email", msg::email_already_associated(e));
-            }
-        }
-        if let Some(u) = &username {
-            if existing_username.is_some() {
-                errors.field("username", msg::username_already_associated(u));
-            }
-        }
-    }
-    let form_email = raw_email.clone().unwrap_or_default();
-    let action = cfg.url(&cfg.register_url);
-    let fields = html_fields(
-        &form_email,
-        raw_username
-            .as_deref()
-            .or(cfg.username_enable.then_some("")),
-    );
-    if !errors.is_empty() {
-        return Ok(fail(ctx, &errors, "register_user", &action, &fields));
-    }
-    let (Some(email), Some(pw)) = (email, normalized_pw) else {
-        return Ok(fail(ctx, &errors, "register_user", &action, &fields));
-    };
-    if taken {
-        // Generic responses: answer as for a new address, tell the owner by mail.
-        st.hash_password("not-a-password").await?;
-        return Ok(generic_existing(
-            ctx,
-            existing_email,
-            existing_username,
-            &email,
-            username,
-            next.as_deref(),
-        )
-        .await);
-    }
-    let hash = st.hash_password(&pw).await?;
-    let created = ds
-        .create_user(NewUser {
-            email: email.clone(),
-            username: username.clone(),
-            password: Some(hash),
-            ..NewUser::default()
-        })
-        .await;
-    let mut user = match created {
-        Ok(u) => u,
-        // Lost a race with a concurrent registration of the same identity.
-        Err(SecurityError::AlreadyExists { .. }) => {
-            if cfg.return_generic_responses {
-                return Ok(generic_answer(ctx, next.as_deref(), &email));
-            }
-            errors.field("email", msg::email_already_associated(&email));
-            return Ok(fail(ctx, &errors, "register_user", &action, &fields));
-        }
-        Err(e) => return Err(e),
-    };
-    let confirm = cfg.confirmable.then(|| confirmation_link(st, &user));
-    if cfg.send_register_email {
-        let mail = send_mail(
-            st,
-            ctx.locale,
-            "welcome",
-            &user.email,
-            &cfg.email_subject_register,
-            json!({
-                "user": mail_user(&user),
-                "confirmation_link": confirm.as_ref().map(|c| c.0.clone()),
-                "confirmation_token": confirm.as_ref().map(|c| c.1.clone()),
-                "within": within_text(cfg.confirm_email_within),
-            }),
-        )
-        .await;
-        if let Err(e) = mail {
-            if confirm.is_some() {
-                ds.delete_user(&user).await?;
-                if cfg.return_generic_responses {
-                    rocket::error!("security mail failed: {e}");
-                    return Ok(generic_answer(ctx, next.as_deref(), &email));
-                }
-                return Ok(mail_failed(ctx, &e));
-            }
-            rocket::warn!("welcome mail not sent: {e}");
-        }
-    }
-    st.send(Signal::UserRegistered {
-        user_id: user.id,
-        confirmation_token: confirm.as_ref().map(|c| c.1.clone()),
-    });
-    let login_now = (!cfg.confirmable || cfg.login_without_confirmation)
-        && sign_in_after(ctx, &mut user, "register", false, false).await?;
-    if ctx.want_json {
-        if cfg.return_generic_responses {
-            return Ok(generic_answer(ctx, next.as_deref(), &email));
-        }
-        return Ok(json_ok(ctx, Map::new(), Some((&user, login_now))));
-    }
-    Ok(after_register(ctx, next.as_deref(), &email))
+    generic_answer(ctx, next, &user.email)
 }
 
 /// Where a form registration goes afterwards: a valid `next`, else the configured view;
@@ -316,58 +169,4 @@ fn generic_answer(ctx: &SecurityCtx<'_>, next: Option<&str>, email: &str) -> Rep
     } else {
         after_register(ctx, next, email)
     }
-}
-
-async fn generic_existing(
-    ctx: &SecurityCtx<'_>,
-    existing_email: Option<User>,
-    existing_username: Option<User>,
-    email: &str,
-    username: Option<String>,
-    next: Option<&str>,
-) -> Reply {
-    let st = ctx.state;
-    let cfg = &st.config;
-    st.send(Signal::UserNotRegistered {
-        user_id: existing_email.as_ref().map(|u| u.id),
-        existing_email: existing_email.is_some(),
-        existing_username: existing_username.is_some(),
-    });
-    let sent = if let Some(u) = &existing_email {
-        let reset = cfg.recoverable.then(|| super::recover::reset_link(st, u));
-        let confirm =
-            (cfg.confirmable && u.confirmed_at.is_none()).then(|| confirmation_link(st, u));
-        send_mail(
-            st,
-            ctx.locale,
-            "welcome_existing",
-            &u.email,
-            &cfg.email_subject_register,
-            json!({
-                "user": mail_user(u),
-                "reset_link": reset.as_ref().map(|r| r.0.clone()),
-                "recovery_link": reset.as_ref().map(|r| r.0.clone()),
-                "reset_token": reset.as_ref().map(|r| r.1.clone()),
-                "confirmation_link": confirm.as_ref().map(|c| c.0.clone()),
-                "confirmation_token": confirm.as_ref().map(|c| c.1.clone()),
-            }),
-        )
-        .await
-    } else if existing_username.is_some() {
-        send_mail(
-            st,
-            ctx.locale,
-            "welcome_existing_username",
-            email,
-            &cfg.email_subject_register,
-            json!({"email": email, "username": username}),
-        )
-        .await
-    } else {
-        Ok(())
-    };
-    if let Err(e) = sent {
-        rocket::error!("security mail failed: {e}");
-    }
-    generic_answer(ctx, next, email)
 }
