@@ -72,6 +72,7 @@ pub struct Security {
     phone_util: Option<Arc<dyn PhoneUtil>>,
     seed: Option<SeedHook>,
     templates: Vec<(String, String)>,
+    session_store: Option<Arc<dyn crate::session::SessionStore>>,
 }
 
 impl Default for Security {
@@ -95,6 +96,7 @@ impl Security {
             phone_util: None,
             seed: None,
             templates: Vec::new(),
+            session_store: None,
         }
     }
 
@@ -163,6 +165,13 @@ impl Security {
     /// Parity: `SECURITY_LOGIN_USER_TEMPLATE` and the other `*_TEMPLATE` settings.
     pub fn template(mut self, name: impl Into<String>, source: impl Into<String>) -> Self {
         self.templates.push((name.into(), source.into()));
+        self
+    }
+
+    /// Keeps sessions in `store` instead of the encrypted session cookie
+    /// ([`session::CookieStore`](crate::session::CookieStore)).
+    pub fn session_store(mut self, store: Arc<dyn crate::session::SessionStore>) -> Self {
+        self.session_store = Some(store);
         self
     }
 
@@ -361,6 +370,9 @@ impl Security {
         }
         if let Some(u) = &self.phone_util {
             state.phone_util = u.clone();
+        }
+        if let Some(store) = &self.session_store {
+            state.sessions = store.clone();
         }
         state.hooks = self.hooks.clone();
         Ok(state)
