@@ -89,12 +89,35 @@ macro_rules! settings {
                 $name { $( $field: $default, )* }
             }
         }
+
+        /// Every setting, with the secrets ([`REDACTED`]) shown as `"***"`.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $(
+                    if REDACTED.contains(&stringify!($field)) {
+                        d.field(stringify!($field), &"***");
+                    } else {
+                        d.field(stringify!($field), &self.$field);
+                    }
+                )*
+                d.finish()
+            }
+        }
     };
 }
 
+/// Settings whose values never appear in `{:?}` output (logs, panics).
+pub const REDACTED: &[&str] = &[
+    "secret_key",
+    "secret_key_fallbacks",
+    "password_salt",
+    "mail_password",
+];
+
 settings! {
     /// The `[security]` configuration table.
-    #[derive(Debug, Clone, Deserialize)]
+    #[derive(Clone, Deserialize)]
     #[serde(default)]
     pub struct SecurityConfig {
         /// Flask's `SECRET_KEY`: signs tokens. Required outside debug builds.
@@ -529,5 +552,27 @@ impl SecurityConfig {
     /// The full URL of a security endpoint (prefix + path).
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.url_prefix.trim_end_matches('/'), path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let cfg = SecurityConfig {
+            secret_key: Some("s3cr3t-key-value".into()),
+            secret_key_fallbacks: vec!["old-k3y-value".into()],
+            password_salt: Some("salty-s4lt".into()),
+            mail_password: Some("m4il-pw".into()),
+            ..SecurityConfig::default()
+        };
+        let out = format!("{cfg:?}");
+        for secret in ["s3cr3t-key-value", "old-k3y-value", "salty-s4lt", "m4il-pw"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        assert!(out.contains("secret_key: \"***\""), "{out}");
+        assert!(out.contains("login_url: \"/login\""), "{out}");
     }
 }
