@@ -11,6 +11,7 @@ use crate::state::SecurityState;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
+pub mod recover;
 
 pub use form::FormErrors;
 
