@@ -8,6 +8,7 @@ use crate::model::User;
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
+pub mod change;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;

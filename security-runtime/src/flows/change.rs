@@ -9,15 +9,14 @@ use serde_json::{json, Map, Value};
 use super::common::{
     check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
     mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
-    send_mail, sign_in_after, spa, token_path, validate_password, within_text, Authed, Fresh,
-    HtmlField,
+    send_mail, sign_in_after, spa, token_path, within_text, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
-use crate::auth::{verify_password, Credentials};
+use crate::account::change::{self, ChangePasswordForm, ChangePasswordOutcome};
 use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
-use crate::responses::{errors_reply, json_reply, FormErrors, Reply};
+use crate::responses::{errors_reply, internal_error, json_reply, FormErrors, Reply};
 use crate::signals::Signal;
 use crate::SecurityError;
 
@@ -52,104 +51,42 @@ pub async fn change_password_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
 /// `POST /change`.
 #[rocket::post("/", data = "<input>")]
 pub async fn change_password_post(ctx: SecurityCtx<'_>, who: Authed, input: FormInput) -> Reply {
-    match change_password(&ctx, who, &input).await {
-        Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
-    }
+    let mut errors = FormErrors::default();
+    csrf(&ctx, &input, &mut errors);
+    let form = ChangePasswordForm {
+        password: field(&input, "password", &mut errors),
+        new_password: field(&input, "new_password", &mut errors),
+        new_password_confirm: field(&input, "new_password_confirm", &mut errors),
+        include_auth_token: ctx.include_auth_token,
+        errors,
+    };
+    let via_token = who.0.via == crate::Mechanism::Token;
+    let reply = match change::change_password(ctx.state, who.0.user, via_token, form).await {
+        Ok(outcome) => password_change_reply(&ctx, outcome).await,
+        Err(e) => Err(e),
+    };
+    reply.unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }
 
-/// The change-password flow without Rocket.
-pub async fn change_password(
+/// Renders a password change; a changed password first signs this browser in again
+/// (with the remember cookie when there was one) when the account logic says so.
+async fn password_change_reply(
     ctx: &SecurityCtx<'_>,
-    who: Authed,
-    input: &FormInput,
+    outcome: ChangePasswordOutcome,
 ) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let mut user = who.0.user;
-    let mut errors = FormErrors::default();
-    csrf(ctx, input, &mut errors);
-    let current = field(input, "password", &mut errors);
-    let new = field(input, "new_password", &mut errors);
-    let confirm = field(input, "new_password_confirm", &mut errors);
-    let action = cfg.url(&cfg.change_url);
-    if user.password.is_some() {
-        match current.as_deref() {
-            None => {
-                if errors.first("password").is_none() {
-                    errors.field("password", msg::PASSWORD_NOT_PROVIDED);
-                }
-            }
-            Some(c) if errors.is_empty() => {
-                let check = verify_password(st, user.clone(), c, "password").await?;
-                if !matches!(check, Credentials::Verified { .. }) {
-                    errors.field("password", msg::INVALID_PASSWORD);
-                }
-            }
-            Some(_) => {}
+    let cfg = &ctx.state.config;
+    let (mut user, sign_in) = match outcome {
+        ChangePasswordOutcome::Invalid(errors) => {
+            let action = cfg.url(&cfg.change_url);
+            return Ok(fail(ctx, &errors, "change_password", &action, &pw_fields()));
         }
-    }
-    let inputs: Vec<String> = std::iter::once(user.email.clone())
-        .chain(user.username.clone())
-        .collect();
-    let normalized = match new.as_deref() {
-        None => {
-            if errors.first("new_password").is_none() {
-                errors.field("new_password", msg::PASSWORD_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(n) => {
-            // Parity: checked only once the current password verified (`forms.py`).
-            let verified = user.password.is_some() && errors.first("password").is_none();
-            if verified && current.as_deref() == Some(n) {
-                errors.field("password", msg::PASSWORD_IS_THE_SAME);
-                None
-            } else {
-                validate_password(st, n, false, &inputs, "new_password", &mut errors).await
-            }
-        }
+        ChangePasswordOutcome::Changed { user, sign_in } => (*user, sign_in),
     };
-    match (new.as_deref(), confirm.as_deref()) {
-        (_, None) if errors.first("new_password_confirm").is_none() => {
-            errors.field("new_password_confirm", msg::PASSWORD_NOT_PROVIDED);
-        }
-        (Some(n), Some(c)) if n != c => {
-            errors.field("new_password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
-        }
-        _ => {}
-    }
-    let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
-        return Ok(fail(ctx, &errors, "change_password", &action, &pw_fields()));
-    };
-    // New hash and new session identity in one write; then a new session for this
-    // browser (the remember cookie is kept when there was one).
-    // Stricter than Flask-Security: auth tokens die with the old password too.
-    user.password = Some(st.hash_password(&pw).await?);
-    user.rotate_identity();
-    crate::auth::prepare_token_identity(
-        &mut user,
-        ctx.include_auth_token || cfg.backwards_compat_auth_token,
-    );
-    if who.0.via == crate::Mechanism::Token {
-        // A token caller gets no session: writing one here would let a cross-site form
-        // carrying someone else's token sign this browser in as them.
-        st.datastore.put_user(&mut user).await?;
-    } else {
+    if sign_in {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
         sign_in_after(ctx, &mut user, "change", remember, true).await?;
     }
-    st.send(Signal::PasswordChanged { user_id: user.id });
-    if cfg.send_password_change_email {
-        notify(
-            st,
-            ctx.locale,
-            "change_notice",
-            &user,
-            &cfg.email_subject_password_change_notice,
-        )
-        .await;
-    }
+    change::password_changed(ctx.state, &user, ctx.locale).await;
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }
