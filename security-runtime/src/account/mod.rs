@@ -9,6 +9,7 @@ use crate::signals::Signal;
 use crate::state::SecurityState;
 
 pub mod change;
+pub mod change_email;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
