@@ -14,6 +14,7 @@ pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
 pub mod recover;
+pub mod username;
 
 pub use form::FormErrors;
 

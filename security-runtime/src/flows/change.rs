@@ -1,14 +1,18 @@
-//! `/change` (password), `/change-email` (+ `/change-email/<token>`), `/change-username`.
+//! `/change` (password), `/change-email` (+ `/change-email/<token>`), `/change-username`:
+//! the web side.
 //!
 //! Parity: `views.change_password`, `change_email.change_email`,
-//! `change_email.change_email_confirm`, `change_username.change_username`.
+//! `change_email.change_email_confirm`, `change_username.change_username`. The handlers
+//! read the form, call the account functions of [`crate::account::change`],
+//! [`crate::account::change_email`] and [`crate::account::username`], and render what
+//! they return.
 
 use rocket::http::Status;
 use serde_json::{json, Map};
 
 use super::common::{
-    csrf, fail, field, flash_redirect, json_ok, mail_failed, notify, one_field, page,
-    redirect_with, sign_in_after, spa, within_text, Authed, Fresh, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, mail_failed, one_field, page, redirect_with,
+    sign_in_after, spa, within_text, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
 use crate::account::change::{self, ChangePasswordForm, ChangePasswordOutcome};
@@ -16,13 +20,11 @@ use crate::account::change_email::{
     self, ChangeEmailForm, ChangeEmailOutcome, ConfirmEmailOutcome,
 };
 use crate::account::recover::LinkProblem;
-use crate::datastore::UserQuery;
+use crate::account::username::{self, ChangeUsernameForm, ChangeUsernameOutcome};
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
 use crate::responses::{errors_reply, internal_error, json_reply, FormErrors, Reply};
-use crate::signals::Signal;
-use crate::SecurityError;
 
 fn pw_fields() -> [HtmlField<'static>; 3] {
     let f = |name| HtmlField {
@@ -241,95 +243,34 @@ pub async fn change_username_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
 /// `POST /change-username`.
 #[rocket::post("/", data = "<input>")]
 pub async fn change_username_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
-    match change_username(&ctx, who, &input).await {
-        Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
-    }
-}
-
-/// The change-username flow without Rocket.
-pub async fn change_username(
-    ctx: &SecurityCtx<'_>,
-    who: Fresh,
-    input: &FormInput,
-) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let mut user = who.0.user;
     let mut errors = FormErrors::default();
-    csrf(ctx, input, &mut errors);
-    let raw = field(input, "username", &mut errors);
-    let new = match raw.as_deref() {
-        None => {
-            if errors.first("username").is_none() {
-                errors.field("username", msg::USERNAME_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(u) => match st.username_util.validate(u) {
-            Ok(n) => Some(n),
-            Err(m) => {
-                errors.field("username", m);
-                None
-            }
-        },
+    csrf(&ctx, &input, &mut errors);
+    let form = ChangeUsernameForm {
+        username: field(&input, "username", &mut errors),
+        errors,
     };
-    if let Some(n) = &new {
-        let other = st
-            .datastore
-            .find_user(&UserQuery::Username(n.clone()), true)
-            .await?;
-        if other.is_some_and(|o| o.id != user.id) {
-            errors.field("username", msg::username_already_associated(n));
-        }
-    }
+    let typed = form.username.clone().unwrap_or_default();
+    let cfg = &ctx.state.config;
     let action = cfg.url(&cfg.change_username_url);
-    let Some(new) = new.filter(|_| errors.is_empty()) else {
-        return Ok(fail(
-            ctx,
-            &errors,
-            "change_username",
-            &action,
-            &one_field("username", "text", raw.as_deref().unwrap_or("")),
-        ));
+    let refused = |errors: FormErrors, shown: &str| {
+        let fields = one_field("username", "text", shown);
+        fail(&ctx, &errors, "change_username", &action, &fields)
     };
-    let old = user.username.replace(new.clone());
-    match st.datastore.put_user(&mut user).await {
-        Ok(()) => {}
-        Err(SecurityError::AlreadyExists { .. }) => {
-            errors.field("username", msg::username_already_associated(&new));
-            return Ok(fail(
-                ctx,
-                &errors,
-                "change_username",
-                &action,
-                &one_field("username", "text", &new),
-            ));
+    match username::change_username(ctx.state, who.0.user, form, ctx.locale).await {
+        Ok(ChangeUsernameOutcome::Invalid(errors)) => refused(errors, &typed),
+        Ok(ChangeUsernameOutcome::TakenMeanwhile { errors, username }) => {
+            refused(errors, &username)
         }
-        Err(e) => return Err(e),
+        Ok(ChangeUsernameOutcome::Changed(user)) if ctx.want_json => {
+            json_ok(&ctx, Map::new(), Some((&user, false)))
+        }
+        Ok(ChangeUsernameOutcome::Changed(_)) => flash_redirect(
+            cfg.post_change_username_view
+                .clone()
+                .unwrap_or_else(|| cfg.post_login_view.clone()),
+            "success",
+            msg::USERNAME_CHANGE,
+        ),
+        Err(e) => internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
-    st.send(Signal::UsernameChanged {
-        user_id: user.id,
-        old_username: old,
-    });
-    if cfg.send_username_change_email {
-        notify(
-            st,
-            ctx.locale,
-            "change_username_notice",
-            &user,
-            &cfg.email_subject_username_change_notice,
-        )
-        .await;
-    }
-    if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), Some((&user, false))));
-    }
-    Ok(flash_redirect(
-        cfg.post_change_username_view
-            .clone()
-            .unwrap_or_else(|| cfg.post_login_view.clone()),
-        "success",
-        msg::USERNAME_CHANGE,
-    ))
 }
