@@ -8,11 +8,15 @@ use crate::model::User;
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
+pub mod change;
+pub mod change_email;
 pub mod confirm;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
+pub mod recover;
 pub mod register;
+pub mod username;
 
 pub use form::FormErrors;
 

@@ -13,8 +13,7 @@ use serde_json::json;
 
 use super::confirm::confirmation_link;
 use super::form::validate_password;
-use super::links::{hash_data, make_token};
-use super::mail::{link, mail_user, send_mail, token_path, within_text};
+use super::mail::{mail_user, send_mail, within_text};
 use super::FormErrors;
 use crate::datastore::{NewUser, UserQuery};
 use crate::mail::MailError;
@@ -357,7 +356,9 @@ async fn welcome_existing(
 /// Mails `welcome_existing` to the owner of a taken email.
 async fn mail_owner(st: &SecurityState, owner: &User, locale: &str) -> Result<(), MailError> {
     let cfg = &st.config;
-    let reset = cfg.recoverable.then(|| reset_link(st, owner));
+    let reset = cfg
+        .recoverable
+        .then(|| crate::account::recover::reset_link(st, owner));
     let confirm =
         (cfg.confirmable && owner.confirmed_at.is_none()).then(|| confirmation_link(st, owner));
     send_mail(
@@ -376,19 +377,6 @@ async fn mail_owner(st: &SecurityState, owner: &User, locale: &str) -> Result<()
         }),
     )
     .await
-}
-
-/// The password reset link and token for `user`, as `/reset` makes and checks them.
-///
-/// Parity: `generate_reset_link` (`[fs_uniquifier, hash_data(password)]`).
-fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
-    let pw_hash = user.password.as_deref().map(|p| hash_data(st, p));
-    let token = make_token(
-        st,
-        &st.config.reset_salt,
-        json!([user.fs_uniquifier, pw_hash]),
-    );
-    (link(st, &token_path(&st.config.reset_url, &token)), token)
 }
 
 #[cfg(test)]

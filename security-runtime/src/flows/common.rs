@@ -5,11 +5,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use serde_json::{json, Map, Value};
 
 use super::SecurityCtx;
-pub(crate) use crate::account::form::validate_password;
-pub(crate) use crate::account::links::{check_token, hash_data, make_token, same_hash};
-pub(crate) use crate::account::mail::{
-    link, mail_user, notify, send_mail, token_path, within_text,
-};
+pub(crate) use crate::account::mail::{token_path, within_text};
 use crate::guards::requirement::{AuthRequirement, Mechanism, Requirement};
 use crate::guards::{deny, evaluate_with, Authn};
 use crate::input::FormInput;
@@ -171,28 +167,6 @@ pub(crate) fn one_field(
         kind,
         value: value.to_owned(),
     }]
-}
-
-/// Reads and normalises the `email` field into `errors`: (as typed, normalised).
-pub(crate) fn read_email(
-    input: &FormInput,
-    errors: &mut FormErrors,
-) -> (Option<String>, Option<String>) {
-    let raw = field(input, "email", errors);
-    let email = match raw.as_deref().map(crate::validation::normalize_email) {
-        None => {
-            if errors.first("email").is_none() {
-                errors.field("email", msg::EMAIL_NOT_PROVIDED);
-            }
-            None
-        }
-        Some(Err(m)) => {
-            errors.field("email", m);
-            None
-        }
-        Some(Ok(e)) => Some(e),
-    };
-    (raw, email)
 }
 
 /// A built-in HTML form page with no errors; `notices` are listed with the messages.

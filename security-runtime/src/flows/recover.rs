@@ -1,84 +1,32 @@
-//! `/reset` (forgot password), `/reset/<token>`, `/recover-username`.
+//! `/reset` (forgot password), `/reset/<token>`, `/recover-username`: the web side.
 //!
 //! Parity: `views.forgot_password`, `views.reset_password`, `views.recover_username`.
-//! A reset token carries `[fs_uniquifier, hash_data(password)]`: it dies when the
-//! password changes, and the reset rotates `fs_uniquifier`, so it works once.
+//! The handlers read the form, call the account functions of
+//! [`crate::account::recover`] and render what they return.
 
 use rocket::http::Status;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 
 use super::common::{
-    check_token, csrf, fail, field, flash_redirect, hash_data, json_ok, link, mail_failed,
-    mail_user, make_token, notify, one_field, page, read_email, redirect_with, same_hash,
-    send_mail, spa, token_path, validate_password, within_text, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, mail_failed, one_field, page, redirect_with, spa,
+    token_path, within_text, HtmlField,
 };
 use super::SecurityCtx;
-use crate::datastore::UserQuery;
+use crate::account::recover::{
+    self as account, LinkProblem, RecoveryForm, RecoveryOutcome, ResetForm, ResetOutcome,
+};
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
-use crate::model::User;
-use crate::responses::{json_reply, FormErrors, Reply};
-use crate::signals::Signal;
-use crate::state::SecurityState;
+use crate::responses::{internal_error, json_reply, FormErrors, Reply};
 
-/// The reset link and token for `user`.
-pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
-    let pw_hash = user.password.as_deref().map(|p| hash_data(st, p));
-    let token = make_token(
-        st,
-        &st.config.reset_salt,
-        json!([user.fs_uniquifier, pw_hash]),
-    );
-    (link(st, &token_path(&st.config.reset_url, &token)), token)
-}
-
-/// Reads and checks the `email` of a recovery form; finds its user.
-async fn recovery_user(
-    ctx: &SecurityCtx<'_>,
-    input: &FormInput,
-    errors: &mut FormErrors,
-) -> crate::Result<(Option<String>, Option<User>)> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    csrf(ctx, input, errors);
-    let (raw, email) = read_email(input, errors);
-    if !errors.is_empty() {
-        return Ok((raw, None));
+/// Reads a recovery form (`email`), checking its CSRF token.
+fn recovery_form(ctx: &SecurityCtx<'_>, input: &FormInput) -> RecoveryForm {
+    let mut errors = FormErrors::default();
+    csrf(ctx, input, &mut errors);
+    RecoveryForm {
+        email: field(input, "email", &mut errors),
+        errors,
     }
-    let Some(email) = email else {
-        return Ok((raw, None));
-    };
-    let user = st
-        .datastore
-        .find_user(&UserQuery::Email(email), true)
-        .await?;
-    match &user {
-        None => {
-            // Same cost as for a real user.
-            st.hash_password("not-a-password").await?;
-            if !cfg.return_generic_responses {
-                errors.field("email", msg::USER_DOES_NOT_EXIST);
-            }
-            return Ok((raw, None));
-        }
-        Some(u) => {
-            let problem = if !u.active {
-                Some(msg::DISABLED_ACCOUNT)
-            } else if cfg.confirmable && !cfg.login_without_confirmation && u.confirmed_at.is_none()
-            {
-                Some(msg::CONFIRMATION_REQUIRED)
-            } else {
-                None
-            };
-            if let Some(p) = problem {
-                if !cfg.return_generic_responses {
-                    errors.field("email", p);
-                }
-                return Ok((raw, None));
-            }
-        }
-    }
-    Ok((raw, user))
 }
 
 /// `GET /reset`: the forgot-password form, or `{csrf_token}`.
@@ -100,115 +48,23 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /reset`: mails reset instructions.
 #[rocket::post("/", data = "<input>")]
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
-    match forgot(&ctx, &input).await {
-        Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
-    }
-}
-
-/// The forgot-password flow without Rocket.
-pub async fn forgot(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let mut errors = FormErrors::default();
-    let (raw, user) = recovery_user(ctx, input, &mut errors).await?;
+    let form = recovery_form(&ctx, &input);
+    let typed = form.email.clone().unwrap_or_default();
+    let cfg = &ctx.state.config;
     let action = cfg.url(&cfg.reset_url);
-    if !errors.is_empty() {
-        return Ok(fail(
-            ctx,
-            &errors,
-            "forgot_password",
-            &action,
-            &one_field("email", "email", raw.as_deref().unwrap_or("")),
-        ));
-    }
-    if let Some(u) = user {
-        if cfg.send_password_reset_email {
-            let (link, token) = reset_link(st, &u);
-            let sent = send_mail(
-                st,
-                ctx.locale,
-                "reset_instructions",
-                &u.email,
-                &cfg.email_subject_password_reset,
-                json!({
-                    "user": mail_user(&u),
-                    "reset_link": link,
-                    "reset_token": token,
-                    "within": within_text(cfg.reset_password_within),
-                }),
-            )
-            .await;
-            match sent {
-                Ok(()) => st.send(Signal::ResetPasswordInstructionsSent {
-                    user_id: u.id,
-                    token,
-                }),
-                Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
-                Err(e) => rocket::error!("security mail failed: {e}"),
-            }
+    match account::forgot_password(ctx.state, form, ctx.locale).await {
+        Ok(RecoveryOutcome::Invalid(errors)) => {
+            let fields = one_field("email", "email", &typed);
+            fail(&ctx, &errors, "forgot_password", &action, &fields)
         }
+        Ok(RecoveryOutcome::MailFailed(e)) => mail_failed(&ctx, &e),
+        Ok(RecoveryOutcome::Requested { .. }) if ctx.want_json => json_ok(&ctx, Map::new(), None),
+        Ok(RecoveryOutcome::Requested { notice }) => {
+            let fields = one_field("email", "email", "");
+            page(&ctx, "forgot_password", &action, &fields, &[notice])
+        }
+        Err(e) => internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
-    if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), None));
-    }
-    let info = if cfg.return_generic_responses {
-        Text::new(msg::GENERIC_RECOVERY)
-    } else {
-        msg::password_reset_request(raw.as_deref().unwrap_or(""))
-    };
-    Ok(page(
-        ctx,
-        "forgot_password",
-        &action,
-        &one_field("email", "email", ""),
-        &[info],
-    ))
-}
-
-/// Outcome of checking a reset token.
-enum ResetCheck {
-    Valid(Box<User>),
-    Expired,
-    Invalid,
-}
-
-async fn check_reset(st: &SecurityState, token: &str) -> crate::Result<ResetCheck> {
-    let cfg = &st.config;
-    let (expired, invalid, data) =
-        check_token(st, &cfg.reset_salt, token, cfg.reset_password_within);
-    if invalid {
-        return Ok(ResetCheck::Invalid);
-    }
-    let parts = data
-        .as_ref()
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let Some(uid) = parts.first().and_then(Value::as_str) else {
-        return Ok(ResetCheck::Invalid);
-    };
-    let Some(user) = st
-        .datastore
-        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
-        .await?
-    else {
-        return Ok(ResetCheck::Invalid);
-    };
-    let current = user.password.as_deref().map(|p| hash_data(st, p));
-    let bound = parts.get(1).and_then(Value::as_str);
-    let matches = match (current.as_deref(), bound) {
-        (Some(c), Some(b)) => same_hash(c, b),
-        (None, None) => true,
-        _ => false,
-    };
-    if !matches {
-        return Ok(ResetCheck::Invalid);
-    }
-    if expired {
-        return Ok(ResetCheck::Expired);
-    }
-    Ok(ResetCheck::Valid(Box::new(user)))
 }
 
 fn reset_fields() -> [HtmlField<'static>; 2] {
@@ -226,13 +82,23 @@ fn reset_fields() -> [HtmlField<'static>; 2] {
     ]
 }
 
+/// What a refused reset link tells the user.
+fn link_message(ctx: &SecurityCtx<'_>, problem: LinkProblem) -> Text {
+    match problem {
+        LinkProblem::Invalid => Text::new(msg::INVALID_RESET_PASSWORD_TOKEN),
+        LinkProblem::Expired => {
+            msg::password_reset_expired(&within_text(ctx.state.config.reset_password_within))
+        }
+    }
+}
+
 /// A bad, expired or used reset link. `link` is the GET of the mailed link, which in SPA
 /// mode always redirects to `reset_error_view` (whatever `Accept` says); JSON otherwise
 /// answers 400 with the message as a form-level error, and a form POST goes back to
 /// "forgot password" with it flashed (Flask-Security's `reset_password` view).
-fn token_error(ctx: &SecurityCtx<'_>, err: Text, link: bool) -> Reply {
+fn token_error(ctx: &SecurityCtx<'_>, problem: LinkProblem, link: bool) -> Reply {
     let st = ctx.state;
-    let err = ctx.t(err);
+    let err = ctx.t(link_message(ctx, problem));
     if spa(st) && link {
         let view = st
             .config
@@ -255,24 +121,15 @@ fn token_error(ctx: &SecurityCtx<'_>, err: Text, link: bool) -> Reply {
 pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     let st = ctx.state;
     let cfg = &st.config;
-    let check = match check_reset(st, token).await {
-        Ok(c) => c,
-        Err(e) => return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e),
-    };
-    let within = within_text(cfg.reset_password_within);
-    match check {
-        ResetCheck::Invalid => {
-            token_error(&ctx, Text::new(msg::INVALID_RESET_PASSWORD_TOKEN), true)
+    match account::check_reset_link(st, token).await {
+        Err(e) => internal_error(st, ctx.want_json, ctx.locale, &e),
+        Ok(Err(problem)) => token_error(&ctx, problem, true),
+        Ok(Ok(_)) if spa(st) => {
+            let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
+            redirect_with(&view, &[("token", token)])
         }
-        ResetCheck::Expired => token_error(&ctx, msg::password_reset_expired(&within), true),
-        ResetCheck::Valid(_) => {
-            if spa(st) {
-                let view = cfg.reset_view.clone().unwrap_or_else(|| "/".into());
-                return redirect_with(&view, &[("token", token)]);
-            }
-            if ctx.want_json {
-                return json_ok(&ctx, Map::new(), None);
-            }
+        Ok(Ok(_)) if ctx.want_json => json_ok(&ctx, Map::new(), None),
+        Ok(Ok(_)) => {
             let action = cfg.url(&token_path(&cfg.reset_url, token));
             page(&ctx, "reset_password", &action, &reset_fields(), &[])
         }
@@ -282,98 +139,32 @@ pub async fn reset_get(ctx: SecurityCtx<'_>, token: &str) -> Reply {
 /// `POST /reset/<token>`: sets the new password.
 #[rocket::post("/<token>", data = "<input>")]
 pub async fn reset_post(ctx: SecurityCtx<'_>, token: &str, input: FormInput) -> Reply {
-    match reset(&ctx, token, &input).await {
-        Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
-    }
-}
-
-/// The reset flow without Rocket.
-pub async fn reset(ctx: &SecurityCtx<'_>, token: &str, input: &FormInput) -> crate::Result<Reply> {
     let st = ctx.state;
     let cfg = &st.config;
     let mut errors = FormErrors::default();
-    csrf(ctx, input, &mut errors);
-    let password = field(input, "password", &mut errors);
-    let confirm = field(input, "password_confirm", &mut errors);
-    let check = check_reset(st, token).await?;
-    let within = within_text(cfg.reset_password_within);
-    let mut user = match check {
-        ResetCheck::Invalid => {
-            return Ok(token_error(
-                ctx,
-                Text::new(msg::INVALID_RESET_PASSWORD_TOKEN),
-                false,
-            ))
-        }
-        ResetCheck::Expired => {
-            return Ok(token_error(
-                ctx,
-                msg::password_reset_expired(&within),
-                false,
-            ))
-        }
-        ResetCheck::Valid(u) => *u,
+    csrf(&ctx, &input, &mut errors);
+    let form = ResetForm {
+        password: field(&input, "password", &mut errors),
+        password_confirm: field(&input, "password_confirm", &mut errors),
+        errors,
     };
-    let inputs: Vec<String> = std::iter::once(user.email.clone())
-        .chain(user.username.clone())
-        .collect();
-    let normalized = match password.as_deref() {
-        None => {
-            if errors.first("password").is_none() {
-                errors.field("password", msg::PASSWORD_NOT_PROVIDED);
-            }
-            None
+    match account::reset_password(st, token, form, ctx.locale).await {
+        Ok(ResetOutcome::Invalid(errors)) => {
+            let action = cfg.url(&token_path(&cfg.reset_url, token));
+            fail(&ctx, &errors, "reset_password", &action, &reset_fields())
         }
-        Some(p) => validate_password(st, p, false, &inputs, "password", &mut errors).await,
-    };
-    match (password.as_deref(), confirm.as_deref()) {
-        (_, None)
-            if cfg.password_confirm_required && errors.first("password_confirm").is_none() =>
-        {
-            errors.field("password_confirm", msg::PASSWORD_NOT_PROVIDED)
-        }
-        (Some(p), Some(c)) if p != c => {
-            errors.field("password_confirm", msg::RETYPE_PASSWORD_MISMATCH)
-        }
-        _ => {}
-    }
-    let action = cfg.url(&token_path(&cfg.reset_url, token));
-    let Some(pw) = normalized.filter(|_| errors.is_empty()) else {
-        return Ok(fail(
-            ctx,
-            &errors,
-            "reset_password",
-            &action,
-            &reset_fields(),
-        ));
-    };
-    // One write: new hash and new uniquifiers (every session and token dies).
-    user.password = Some(st.hash_password(&pw).await?);
-    user.rotate_identity();
-    st.datastore.put_user(&mut user).await?;
-    st.send(Signal::PasswordReset { user_id: user.id });
-    if cfg.send_password_reset_notice_email {
-        notify(
-            st,
-            ctx.locale,
-            "reset_notice",
-            &user,
-            &cfg.email_subject_password_notice,
-        )
-        .await;
-    }
-    if ctx.want_json {
+        Ok(ResetOutcome::BadLink(problem)) => token_error(&ctx, problem, false),
         // Parity: `{}` without csrf_token.
-        return Ok(json_reply(st, Status::Ok, json!({})));
+        Ok(ResetOutcome::Reset(_)) if ctx.want_json => json_reply(st, Status::Ok, json!({})),
+        Ok(ResetOutcome::Reset(_)) => flash_redirect(
+            cfg.post_reset_view
+                .clone()
+                .unwrap_or_else(|| cfg.url(&cfg.login_url)),
+            "success",
+            msg::PASSWORD_RESET_NO_LOGIN,
+        ),
+        Err(e) => internal_error(st, ctx.want_json, ctx.locale, &e),
     }
-    Ok(flash_redirect(
-        cfg.post_reset_view
-            .clone()
-            .unwrap_or_else(|| cfg.url(&cfg.login_url)),
-        "success",
-        msg::PASSWORD_RESET_NO_LOGIN,
-    ))
 }
 
 /// `GET /recover-username`.
@@ -402,50 +193,20 @@ pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Re
     if ctx.current.is_some() {
         return ctx.already_authenticated();
     }
-    match recover_username(&ctx, &input).await {
-        Ok(r) => r,
-        Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
-    }
-}
-
-/// The username-recovery flow without Rocket.
-pub async fn recover_username(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
-    let st = ctx.state;
-    let cfg = &st.config;
-    let mut errors = FormErrors::default();
-    let (raw, user) = recovery_user(ctx, input, &mut errors).await?;
-    let action = cfg.url(&cfg.username_recovery_url);
-    if !errors.is_empty() {
-        return Ok(fail(
-            ctx,
-            &errors,
-            "recover_username",
-            &action,
-            &one_field("email", "email", raw.as_deref().unwrap_or("")),
-        ));
-    }
-    if let Some(u) = user {
-        let sent = send_mail(
-            st,
-            ctx.locale,
-            "username_recovery",
-            &u.email,
-            &cfg.email_subject_username_recovery,
-            json!({"user": mail_user(&u), "username": u.username}),
-        )
-        .await;
-        match sent {
-            Ok(()) => st.send(Signal::UsernameRecoveryEmailSent { user_id: u.id }),
-            Err(e) if !cfg.return_generic_responses => return Ok(mail_failed(ctx, &e)),
-            Err(e) => rocket::error!("security mail failed: {e}"),
+    let form = recovery_form(&ctx, &input);
+    let typed = form.email.clone().unwrap_or_default();
+    let cfg = &ctx.state.config;
+    match account::recover_username(ctx.state, form, ctx.locale).await {
+        Ok(RecoveryOutcome::Invalid(errors)) => {
+            let action = cfg.url(&cfg.username_recovery_url);
+            let fields = one_field("email", "email", &typed);
+            fail(&ctx, &errors, "recover_username", &action, &fields)
         }
+        Ok(RecoveryOutcome::MailFailed(e)) => mail_failed(&ctx, &e),
+        Ok(RecoveryOutcome::Requested { .. }) if ctx.want_json => json_ok(&ctx, Map::new(), None),
+        Ok(RecoveryOutcome::Requested { notice }) => {
+            flash_redirect(cfg.url(&cfg.login_url), "info", notice)
+        }
+        Err(e) => internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     }
-    if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), None));
-    }
-    Ok(flash_redirect(
-        cfg.url(&cfg.login_url),
-        "info",
-        msg::USERNAME_RECOVERY_REQUEST,
-    ))
 }
