@@ -90,7 +90,12 @@ async fn password_change_reply(
     };
     if sign_in {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-        sign_in_after(ctx, &mut user, "change", remember, true).await?;
+        if !sign_in_after(ctx, &mut user, "change", remember, true).await? {
+            // Refused (the account was disabled or lost its confirmation meanwhile): the
+            // new password is still stored, and this browser is signed out.
+            ctx.state.datastore.put_user(&mut user).await?;
+            crate::auth::logout_user(ctx.state, &ctx.session, Some(user.id));
+        }
     }
     change::password_changed(ctx.state, &user, ctx.locale).await;
     if ctx.want_json {
