@@ -239,3 +239,63 @@ async fn application_templates_replace_pages_and_the_rest_fall_back() {
     );
     assert_security_refused(rocket).await;
 }
+
+#[rocket::async_test]
+async fn validation_messages_and_durations_are_translated_with_their_values() {
+    let b = backends()[0];
+    let (app, mailer) = captured(b, |f| {
+        f.merge(("security.i18n_negotiate", true))
+            .merge(("security.confirmable", true))
+    })
+    .await;
+    let csrf = app.csrf().await;
+    let register = |password: &'static str| {
+        json!({"email": "kurz@lp.com", "password": password,
+               "password_confirm": password, "csrf_token": csrf})
+        .to_string()
+    };
+    let r = app
+        .client
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(Header::new("Accept-Language", "de"))
+        .body(register("kurz"))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::BadRequest);
+    let v: Value = r.into_json().await.unwrap();
+    let message = v["response"]["field_errors"]["password"][0]
+        .as_str()
+        .unwrap();
+    let english = "Password must be at least 8 characters";
+    assert_ne!(message, english);
+    assert!(message.contains('8'), "{message}");
+
+    // The confirmation instructions say how long the link lives, in German.
+    let r = app
+        .client
+        .post("/register")
+        .header(ContentType::JSON)
+        .header(Header::new("Accept-Language", "de"))
+        .body(register("lang genug 12"))
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    let csrf = app.csrf().await;
+    let r = app
+        .client
+        .post("/confirm")
+        .header(ContentType::JSON)
+        .header(Header::new("Accept-Language", "de"))
+        .body(json!({"email": "kurz@lp.com", "csrf_token": csrf}).to_string())
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok);
+    let text = mailer.messages().last().unwrap().text.clone().unwrap();
+    let days = app
+        .state()
+        .catalog
+        .gettext("de", "%(num)d days")
+        .replace("%(num)d", "2");
+    assert!(text.contains(&days), "{days} not in {text}");
+}

@@ -101,7 +101,7 @@ pub async fn request_email_change(
                 "user": mail_user(user),
                 "link": url,
                 "token": token,
-                "within": within_text(cfg.change_email_within),
+                "within": within_text(&st.catalog, locale, cfg.change_email_within),
             }),
         )
         .await;

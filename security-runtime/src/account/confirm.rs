@@ -112,7 +112,7 @@ async fn send_confirmation_instructions(
             "user": mail_user(user),
             "confirmation_link": link,
             "confirmation_token": token,
-            "within": within_text(cfg.confirm_email_within),
+            "within": within_text(&st.catalog, locale, cfg.confirm_email_within),
         }),
     )
     .await?;

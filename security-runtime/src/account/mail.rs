@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::mail::{MailError, MailMessage};
+use crate::messages::{Catalog, Text};
 use crate::model::User;
 use crate::state::SecurityState;
 
@@ -79,25 +80,32 @@ pub(crate) async fn send_mail(
         .await
 }
 
-/// English duration, as `_td_format`: "2 days", "1 hour, 30 minutes".
-pub(crate) fn within_text(secs: u64) -> String {
+/// A duration in words, as `_td_format`: "2 days", "1 hour, 30 minutes" (translated).
+pub(crate) fn within_text(catalog: &Catalog, locale: &str, secs: u64) -> String {
+    // One msgid per unit and number (no plural forms in the catalogs).
     let units = [
-        ("day", 86_400),
-        ("hour", 3_600),
-        ("minute", 60),
-        ("second", 1),
+        (86_400, "%(num)d day", "%(num)d days"),
+        (3_600, "%(num)d hour", "%(num)d hours"),
+        (60, "%(num)d minute", "%(num)d minutes"),
+        (1, "%(num)d second", "%(num)d seconds"),
     ];
+    let unit = |n: u64, one: &'static str, many: &'static str| {
+        catalog.text(
+            locale,
+            &Text::new(if n == 1 { one } else { many }).arg("num", n),
+        )
+    };
     let mut rest = secs;
     let mut parts = Vec::new();
-    for (name, size) in units {
+    for (size, one, many) in units {
         let n = rest / size;
         if n > 0 {
-            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+            parts.push(unit(n, one, many));
             rest %= size;
         }
     }
     if parts.is_empty() {
-        "0 seconds".into()
+        unit(0, "%(num)d second", "%(num)d seconds")
     } else {
         parts.join(", ")
     }

@@ -122,7 +122,7 @@ pub async fn forgot_password(
                 "user": mail_user(&u),
                 "reset_link": link,
                 "reset_token": token,
-                "within": within_text(cfg.reset_password_within),
+                "within": within_text(&st.catalog, locale, cfg.reset_password_within),
             }),
         )
         .await;

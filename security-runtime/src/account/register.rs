@@ -296,7 +296,7 @@ async fn send_welcome(
             "user": mail_user(user),
             "confirmation_link": confirm.map(|c| &c.0),
             "confirmation_token": confirm.map(|c| &c.1),
-            "within": within_text(cfg.confirm_email_within),
+            "within": within_text(&st.catalog, locale, cfg.confirm_email_within),
         }),
     )
     .await

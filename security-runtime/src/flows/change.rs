@@ -172,7 +172,7 @@ pub async fn change_email_confirm(ctx: SecurityCtx<'_>, token: &str) -> Reply {
     let user = match change_email::confirm_email_change(st, token).await {
         Ok(ConfirmEmailOutcome::Changed(user)) => user,
         Ok(ConfirmEmailOutcome::BadLink(LinkProblem::Expired)) => {
-            let within = within_text(cfg.change_email_within);
+            let within = within_text(&ctx.state.catalog, ctx.locale, cfg.change_email_within);
             return confirm_error(&ctx, msg::change_email_expired(&within));
         }
         // A bad link, or the address was taken after the link was sent.

@@ -90,7 +90,7 @@ async fn confirm_email(ctx: &SecurityCtx<'_>, token: &str) -> Reply {
         Ok(o) => o,
         Err(e) => return crate::responses::internal_error(st, ctx.want_json, ctx.locale, &e),
     };
-    let within = within_text(cfg.confirm_email_within);
+    let within = within_text(&ctx.state.catalog, ctx.locale, cfg.confirm_email_within);
     // Anything but a fresh confirmation goes back to the start-over view with a notice.
     let (category, m) = match outcome {
         ConfirmOutcome::Confirmed { user, sign_in } => return confirmed(ctx, *user, sign_in).await,

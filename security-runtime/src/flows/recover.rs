@@ -86,9 +86,11 @@ fn reset_fields() -> [HtmlField<'static>; 2] {
 fn link_message(ctx: &SecurityCtx<'_>, problem: LinkProblem) -> Text {
     match problem {
         LinkProblem::Invalid => Text::new(msg::INVALID_RESET_PASSWORD_TOKEN),
-        LinkProblem::Expired => {
-            msg::password_reset_expired(&within_text(ctx.state.config.reset_password_within))
-        }
+        LinkProblem::Expired => msg::password_reset_expired(&within_text(
+            &ctx.state.catalog,
+            ctx.locale,
+            ctx.state.config.reset_password_within,
+        )),
     }
 }
 

@@ -253,7 +253,54 @@ impl Catalog {
             .overrides
             .get(text.msgid.as_ref())
             .map_or(text.msgid.as_ref(), String::as_str);
-        interpolate(self.gettext(locale, english), &text.args)
+        let translated = self.gettext(locale, english);
+        if text.args.is_empty() && std::ptr::eq(translated, english) {
+            // A message filled in before it got here (a `PasswordUtil`'s "Password must
+            // be at least 8 characters"): translate its template, fill it again.
+            if let Some(refilled) = self.refill(locale, english) {
+                return refilled;
+            }
+        }
+        interpolate(translated, &text.args)
+    }
+
+    /// `filled` read as one of the default messages with placeholders, in `locale`.
+    fn refill(&self, locale: &str, filled: &str) -> Option<String> {
+        let table = self.locales.get(locale)?;
+        DEFAULTS.iter().find_map(|(_, template, _)| {
+            let values = match_template(template, filled)?;
+            let translated = table.get(*template)?;
+            Some(interpolate(translated, &values))
+        })
+    }
+}
+
+/// The placeholder values that make `template` read `filled`; `None` when it does not,
+/// or when the template has no placeholder.
+fn match_template<'a>(template: &'a str, filled: &str) -> Option<Vec<(&'a str, String)>> {
+    let mut values = Vec::new();
+    let mut rest_t = template;
+    let mut rest_f = filled;
+    // Literal text up to the next placeholder must match exactly; a placeholder takes
+    // what lies before the next literal.
+    loop {
+        let Some(start) = rest_t.find("%(") else {
+            return (rest_t == rest_f && !values.is_empty()).then_some(values);
+        };
+        let literal = &rest_t[..start];
+        rest_f = rest_f.strip_prefix(literal)?;
+        let after = &rest_t[start + 2..];
+        let end = after.find(')')?;
+        let name = &after[..end];
+        rest_t = after[end + 1..].get(1..)?;
+        let next = rest_t.find("%(").map_or(rest_t, |i| &rest_t[..i]);
+        let cut = if next.is_empty() {
+            rest_f.len()
+        } else {
+            rest_f.find(next)?
+        };
+        values.push((name, rest_f[..cut].to_owned()));
+        rest_f = &rest_f[cut..];
     }
 }
 
@@ -338,6 +385,26 @@ mod tests {
         assert_eq!(c.negotiate("xx, fr;q=0.5, de;q=0.9").as_deref(), Some("de"));
         assert_eq!(c.negotiate("de;q=0, fr").as_deref(), Some("fr"));
         assert_eq!(c.negotiate("xx, *"), None);
+    }
+
+    #[test]
+    fn a_message_filled_in_english_is_translated_with_its_values() {
+        let c = catalog();
+        let filled = Text::from("Password must be at least 8 characters".to_owned());
+        let german = c.text("de", &filled);
+        assert_ne!(german, filled.msgid);
+        assert!(german.contains('8'), "{german}");
+        // Not a default message, or English: unchanged.
+        let other = Text::from("Some text of an application".to_owned());
+        assert_eq!(c.text("de", &other), other.msgid);
+        assert_eq!(c.text("en", &filled), filled.msgid);
+        assert_eq!(
+            match_template("%(a)s and %(b)s!", "x and y!"),
+            Some(vec![("a", "x".to_owned()), ("b", "y".to_owned())])
+        );
+        assert_eq!(match_template("no placeholder", "no placeholder"), None);
+        assert_eq!(match_template("%(a)s.", "x!"), None);
+        assert_eq!(match_template("%(a", "%(a"), None);
     }
 
     #[test]
