@@ -224,6 +224,23 @@ settings! {
         pub logout_methods: Vec<String> = vec!["POST".into()],
         /// Parity: `SECURITY_VERIFY_URL`.
         pub verify_url: String = "/verify".into(),
+        /// Parity: `SECURITY_US_VERIFY_URL`: where a stale session re-authenticates when
+        /// unified sign-in is on.
+        pub us_verify_url: String = "/us-verify".into(),
+        /// Parity: `SECURITY_UNIFIED_SIGNIN`. Not available in this release: `true` is
+        /// refused at launch.
+        pub unified_signin: bool = false,
+        /// Parity: `SECURITY_WEBAUTHN`. Not available in this release: `true` is refused
+        /// at launch.
+        pub webauthn: bool = false,
+        /// Parity: `SECURITY_WAN_ALLOW_AS_VERIFY`: the WebAuthn credential usages that
+        /// may re-authenticate (`first`, `secondary`).
+        pub wan_allow_as_verify: Vec<String> = vec!["first".into(), "secondary".into()],
+        /// Parity: `SECURITY_OAUTH_ENABLE`. Not available in this release: `true` is
+        /// refused at launch.
+        pub oauth_enable: bool = false,
+        /// Parity: `SECURITY_OAUTH_BUILTIN_PROVIDERS`.
+        pub oauth_builtin_providers: Vec<String> = vec!["github".into(), "google".into()],
         /// Parity: `SECURITY_POST_LOGIN_VIEW`.
         pub post_login_view: String = "/".into(),
         /// Parity: `SECURITY_POST_LOGOUT_VIEW`.
@@ -495,6 +512,18 @@ impl SecurityConfig {
                 )
             }
             _ => {}
+        }
+        for (key, on) in [
+            ("unified_signin", self.unified_signin),
+            ("webauthn", self.webauthn),
+            ("oauth_enable", self.oauth_enable),
+        ] {
+            if on {
+                return Err(format!(
+                    "`security.{key}` is not available in this release of rocket-security; \
+                     leave it off"
+                ));
+            }
         }
         for a in &self.user_identity_attributes {
             if a != "email" && a != "username" {

@@ -195,6 +195,9 @@ pub enum Denial {
         within: i64,
         /// Grace in minutes.
         grace: i64,
+        /// The user holds a WebAuthn credential allowed to re-authenticate
+        /// (`wan_allow_as_verify`).
+        has_webauthn_verify_credential: bool,
     },
     /// The route is for anonymous users only.
     AnonymousRequired,
@@ -269,9 +272,17 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
             }
             _ => answer.error(status, messages::UNAUTHORIZED),
         },
-        Denial::Reauthenticate { .. } if answer.want_json => answer.reauthenticate(),
+        Denial::Reauthenticate {
+            has_webauthn_verify_credential,
+            ..
+        } if answer.want_json => answer.reauthenticate(*has_webauthn_verify_credential),
         Denial::Reauthenticate { .. } => {
-            answer.to_view(&cfg.verify_url, req, messages::REAUTHENTICATION_REQUIRED)
+            let view = if cfg.unified_signin {
+                &cfg.us_verify_url
+            } else {
+                &cfg.verify_url
+            };
+            answer.to_view(view, req, messages::REAUTHENTICATION_REQUIRED)
         }
         Denial::AnonymousRequired => {
             anonymous_required_reply(state, answer.want_json, answer.locale)
@@ -314,7 +325,10 @@ impl Answer<'_> {
     }
 
     /// The JSON 401 of a stale session, with what the client may re-authenticate with.
-    fn reauthenticate(&self) -> Reply {
+    ///
+    /// Parity: `default_reauthn_handler`.
+    fn reauthenticate(&self, has_webauthn_verify_credential: bool) -> Reply {
+        let cfg = &self.state.config;
         let text = self
             .state
             .catalog
@@ -325,10 +339,14 @@ impl Answer<'_> {
             json!({
                 "errors": [text],
                 "reauth_required": true,
-                "unified_signin_enabled": false,
-                "has_webauthn_verify_credential": false,
-                "oauth_enabled": false,
-                "oauth_providers": [],
+                "unified_signin_enabled": cfg.unified_signin,
+                "has_webauthn_verify_credential": has_webauthn_verify_credential,
+                "oauth_enabled": cfg.oauth_enable,
+                "oauth_providers": if cfg.oauth_enable {
+                    cfg.oauth_builtin_providers.clone()
+                } else {
+                    Vec::new()
+                },
             }),
         )
     }

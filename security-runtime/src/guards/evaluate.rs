@@ -115,7 +115,11 @@ async fn authenticate_for(
     if let Some(within) = a.within {
         let grace = a.grace.unwrap_or(st.config.freshness_grace_period / 60);
         if !check_fresh(req, st, &found, within, grace).await {
-            return Err(Denial::Reauthenticate { within, grace });
+            return Err(Denial::Reauthenticate {
+                within,
+                grace,
+                has_webauthn_verify_credential: has_webauthn_verify(st, &found.user),
+            });
         }
     }
     if check_csrf_header {
@@ -126,6 +130,16 @@ async fn authenticate_for(
         csrf_check(req, st, check).await?;
     }
     Ok(found)
+}
+
+/// Whether `user` holds a WebAuthn credential allowed to re-authenticate. None can
+/// while `webauthn` is refused at launch; the WebAuthn work reads the user's credentials
+/// (usages in `wan_allow_as_verify`) here.
+///
+/// Parity: `has_webauthn(current_user, WAN_ALLOW_AS_VERIFY)`.
+fn has_webauthn_verify(st: &SecurityState, _user: &User) -> bool {
+    debug_assert!(!st.config.webauthn, "launch refuses `webauthn = true`");
+    false
 }
 
 /// The user a roles/permissions check looks at when the route has no authentication
