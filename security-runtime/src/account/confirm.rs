@@ -194,29 +194,11 @@ async fn link_user(st: &SecurityState, parts: &[Value]) -> crate::Result<Option<
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use super::*;
-    use crate::account::register::tests::RefusingMailer;
-    use crate::account::testing::{config, state, user};
+    use crate::account::testing::{confirmable, record_signals, state, user, RefusingMailer};
     use crate::config::SecurityConfig;
-
-    fn confirmable() -> SecurityConfig {
-        SecurityConfig {
-            confirmable: true,
-            ..config()
-        }
-    }
-
-    /// Records every signal `st` sends.
-    fn record_signals(st: &mut SecurityState) -> Arc<Mutex<Vec<Signal>>> {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        st.hooks.listeners.push(Arc::new(move |s: &Signal| {
-            sink.lock().unwrap().push(s.clone())
-        }));
-        seen
-    }
 
     async fn reload(st: &SecurityState, u: &User) -> User {
         let query = UserQuery::FsUniquifier(u.fs_uniquifier.clone());

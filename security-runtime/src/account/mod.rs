@@ -58,12 +58,16 @@ pub async fn admin_change_password(
 pub(crate) mod testing {
     #![allow(clippy::unwrap_used)]
 
-    use std::sync::Arc;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex};
 
     use crate::config::SecurityConfig;
     use crate::datastore::{NewUser, SqlDatastore, UserDatastore};
     use crate::mail::CapturingMailer;
+    use crate::mail::{MailError, MailMessage, MailUtil};
     use crate::model::User;
+    use crate::signals::Signal;
     use crate::state::SecurityState;
 
     /// The test settings: a fixed secret, cheap hashing, mail to `https://app.test`.
@@ -92,6 +96,41 @@ pub(crate) mod testing {
         let mailer = CapturingMailer::new();
         let st = SecurityState::new(cfg, ds, Arc::new(mailer.clone())).unwrap();
         (st, mailer)
+    }
+
+    /// `config()` with `confirmable` on.
+    pub(crate) fn confirmable() -> SecurityConfig {
+        SecurityConfig {
+            confirmable: true,
+            ..config()
+        }
+    }
+
+    /// Records every signal `st` sends.
+    pub(crate) fn record_signals(st: &mut SecurityState) -> Arc<Mutex<Vec<Signal>>> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        st.hooks.listeners.push(Arc::new(move |s: &Signal| {
+            sink.lock().unwrap().push(s.clone())
+        }));
+        seen
+    }
+
+    /// A mailer whose every send fails.
+    pub(crate) struct RefusingMailer;
+
+    // Written out as `async_trait` expands it, so these tests need no Rocket.
+    impl MailUtil for RefusingMailer {
+        fn send<'a, 'f>(
+            &'a self,
+            _msg: MailMessage,
+        ) -> Pin<Box<dyn Future<Output = Result<(), MailError>> + Send + 'f>>
+        where
+            'a: 'f,
+            Self: 'f,
+        {
+            Box::pin(async { Err(MailError::Transport("refused".into())) })
+        }
     }
 
     /// Creates an active user with a password.

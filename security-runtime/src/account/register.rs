@@ -380,36 +380,18 @@ async fn mail_owner(st: &SecurityState, owner: &User, locale: &str) -> Result<()
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use super::*;
-    use crate::account::testing::{config, state, user};
+    use crate::account::testing::{
+        config, confirmable, record_signals, state, user, RefusingMailer,
+    };
     use crate::config::SecurityConfig;
-    use crate::mail::{MailMessage, MailUtil};
 
     const PASSWORD: &str = "battery-horse-staple-42";
-
-    /// A mailer whose every send fails.
-    pub(crate) struct RefusingMailer;
-
-    // Written out as `async_trait` expands it, so these tests need no Rocket.
-    impl MailUtil for RefusingMailer {
-        fn send<'a, 'f>(
-            &'a self,
-            _msg: MailMessage,
-        ) -> Pin<Box<dyn Future<Output = Result<(), MailError>> + Send + 'f>>
-        where
-            'a: 'f,
-            Self: 'f,
-        {
-            Box::pin(async { Err(MailError::Transport("refused".into())) })
-        }
-    }
 
     fn form(email: &str) -> RegisterForm {
         RegisterForm {
@@ -418,23 +400,6 @@ pub(crate) mod tests {
             password_confirm: Some(PASSWORD.into()),
             ..RegisterForm::default()
         }
-    }
-
-    fn confirmable() -> SecurityConfig {
-        SecurityConfig {
-            confirmable: true,
-            ..config()
-        }
-    }
-
-    /// Records every signal `st` sends.
-    fn record_signals(st: &mut SecurityState) -> Arc<Mutex<Vec<Signal>>> {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        st.hooks.listeners.push(Arc::new(move |s: &Signal| {
-            sink.lock().unwrap().push(s.clone())
-        }));
-        seen
     }
 
     async fn stored(st: &SecurityState, email: &str) -> Option<User> {
