@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use crate::account::links::{check_link, hash_data, make_token, same_hash, LinkToken};
+use crate::account::links::{check_link, hash_data, make_token, LinkToken};
 use crate::account::mail::{link, mail_user, send_mail, token_path, within_text};
 use crate::account::recover::{checked_email, LinkProblem};
 use crate::account::FormErrors;
@@ -158,13 +158,8 @@ async fn email_bound_user(st: &SecurityState, parts: &[Value]) -> Result<Option<
     ) else {
         return Ok(None);
     };
-    let user = st
-        .datastore
-        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
-        .await?;
-    Ok(user
-        .filter(|u| same_hash(&hash_data(st, &u.email), old_hash))
-        .map(|u| (u, new_email.to_owned())))
+    let user = super::links::user_at_address(st, uid, old_hash).await?;
+    Ok(user.map(|u| (u, new_email.to_owned())))
 }
 
 #[cfg(test)]

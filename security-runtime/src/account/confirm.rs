@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use super::links::{check_link, hash_data, make_token, same_hash, LinkToken};
+use super::links::{check_link, hash_data, make_token, LinkToken};
 use super::mail::{link, mail_user, send_mail, token_path, within_text};
 use super::register::check_email;
 use super::FormErrors;
@@ -183,11 +183,7 @@ async fn link_user(st: &SecurityState, parts: &[Value]) -> crate::Result<Option<
     ) else {
         return Ok(None);
     };
-    let user = st
-        .datastore
-        .find_user(&UserQuery::FsUniquifier(uid.to_owned()), false)
-        .await?;
-    Ok(user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)))
+    super::links::user_at_address(st, uid, email_hash).await
 }
 
 #[cfg(test)]

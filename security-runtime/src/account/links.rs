@@ -65,3 +65,15 @@ pub(crate) fn check_link(st: &SecurityState, salt: &str, token: &str, within: u6
         _ => LinkToken::Invalid,
     }
 }
+
+/// The user whose `fs_uniquifier` is `uid`, while their address still hashes to
+/// `email_hash`: a link is bound to the address it was sent to.
+pub(crate) async fn user_at_address(
+    st: &SecurityState,
+    uid: &str,
+    email_hash: &str,
+) -> crate::Result<Option<crate::model::User>> {
+    let query = crate::datastore::UserQuery::FsUniquifier(uid.to_owned());
+    let user = st.datastore.find_user(&query, false).await?;
+    Ok(user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)))
+}

@@ -156,6 +156,17 @@ pub(crate) struct HtmlField<'a> {
     pub value: String,
 }
 
+impl HtmlField<'static> {
+    /// A password input (never refilled).
+    pub(crate) fn password(name: &'static str) -> Self {
+        HtmlField {
+            name,
+            kind: "password",
+            value: String::new(),
+        }
+    }
+}
+
 /// A one-field form.
 pub(crate) fn one_field(
     name: &'static str,

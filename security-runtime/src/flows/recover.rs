@@ -69,16 +69,8 @@ pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
 
 fn reset_fields() -> [HtmlField<'static>; 2] {
     [
-        HtmlField {
-            name: "password",
-            kind: "password",
-            value: String::new(),
-        },
-        HtmlField {
-            name: "password_confirm",
-            kind: "password",
-            value: String::new(),
-        },
+        HtmlField::password("password"),
+        HtmlField::password("password_confirm"),
     ]
 }
 

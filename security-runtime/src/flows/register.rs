@@ -24,16 +24,8 @@ fn html_fields(email: &str, username: Option<&str>) -> Vec<HtmlField<'static>> {
             kind: "email",
             value: email.to_owned(),
         },
-        HtmlField {
-            name: "password",
-            kind: "password",
-            value: String::new(),
-        },
-        HtmlField {
-            name: "password_confirm",
-            kind: "password",
-            value: String::new(),
-        },
+        HtmlField::password("password"),
+        HtmlField::password("password_confirm"),
     ];
     if let Some(u) = username {
         f.push(HtmlField {
