@@ -224,7 +224,7 @@ pub fn logout_user(state: &SecurityState, session: &Session<'_>, user_id: Option
         ..SessionData::default()
     };
     crate::csrf::ensure_secret(&mut data);
-    session.set(data);
+    session.renew(data);
     session::clear_remember(session.jar(), &state.config);
     if let Some(id) = user_id {
         state.send(Signal::UserLoggedOut { user_id: id });

@@ -549,7 +549,16 @@ impl Fairing for Security {
         }
         let session = crate::session::Session::of(req, &*state.sessions).await;
         if let Err(e) = session.flush().await {
-            rocket::error!("session not stored: {e}");
+            // A sign-out that did not reach the store must not answer as if it had.
+            let reply = responses::internal_error(
+                state,
+                (state.hooks.want_json)(req),
+                responses::request_locale(req),
+                &e,
+            );
+            if let Ok(new) = rocket::response::Responder::respond_to(reply, req) {
+                *res = new;
+            }
         }
         crate::csrf::sync_cookie(state, &session.get(), res);
     }

@@ -58,7 +58,7 @@ pub use mechanism::Mechanism;
 pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
 pub use session::Session;
-pub use signin::login_user;
+pub use signin::{complete, login_user, FirstFactor, Refusal, SignInOutcome};
 pub use state::{Hooks, SecurityState};
 pub use tokens::check_and_get_token_status;
 

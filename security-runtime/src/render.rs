@@ -118,15 +118,25 @@ fn load_folder(env: &mut Environment<'static>, dir: &Path) -> Result<(), String>
         if !(file.ends_with(".html") || file.ends_with(".css")) || !path.is_file() {
             continue;
         }
-        if std::fs::metadata(&path).map_err(io)?.len() > MAX_TEMPLATE_BYTES {
-            return Err(format!(
+        let source = read_bounded(&path).map_err(io)?.ok_or_else(|| {
+            format!(
                 "{} is larger than {MAX_TEMPLATE_BYTES} bytes",
                 path.display()
-            ));
-        }
-        let source = std::fs::read_to_string(&path).map_err(io)?;
+            )
+        })?;
         env.add_template_owned(format!("security/{file}"), source)
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
+}
+
+/// A file's text, or `None` when it is larger than [`MAX_TEMPLATE_BYTES`]; reads at most
+/// one byte past the limit, so a file that grows meanwhile is still caught.
+fn read_bounded(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let mut source = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_TEMPLATE_BYTES + 1)
+        .read_to_string(&mut source)?;
+    Ok((source.len() as u64 <= MAX_TEMPLATE_BYTES).then_some(source))
 }

@@ -104,7 +104,9 @@ pub async fn complete(
 
 /// Logs `user` in: a new session (fresh CSRF secret, `fs_paa`), remember cookie,
 /// trackable columns, the `user_authenticated` signal. Any pending change on `user`
-/// (for example a rehashed password) is stored in the same single write.
+/// (for example a rehashed password) is stored in the same single write. A deactivated
+/// user is refused with an error, as Flask-Login does; to sign in with the
+/// confirmation rule too, and to learn why a user was refused, use [`complete`].
 ///
 /// Parity: `flask_security.login_user(user, remember, authn_via)`.
 #[allow(clippy::too_many_arguments)]
@@ -117,6 +119,12 @@ pub async fn login_user(
     remote_ip: Option<IpAddr>,
     mut dirty: bool,
 ) -> Result<()> {
+    if !user.active {
+        // Flask-Login's rule; `complete` refuses unconfirmed accounts as well.
+        return Err(crate::SecurityError::Invalid(
+            "the user is deactivated".into(),
+        ));
+    }
     let now = state.now();
     if state.config.trackable {
         let now_dt = chrono::DateTime::from_timestamp_micros((now * 1e6) as i64)
@@ -140,7 +148,7 @@ pub async fn login_user(
         ..SessionData::default()
     };
     crate::csrf::ensure_secret(&mut data);
-    session.set(data);
+    session.renew(data);
     if remember {
         session::set_remember(session.jar(), &state.config, &user.fs_uniquifier, now);
     } else {

@@ -130,6 +130,11 @@ impl SecurityState {
         mailer: Arc<dyn MailUtil>,
     ) -> Result<SecurityState, String> {
         let conf_err = |e: &dyn std::fmt::Display| format!("security configuration: {e}");
+        // Every token, link and CSRF secret is signed with it: never with an empty key.
+        if config.secret_key.as_deref().is_none_or(str::is_empty) {
+            return Err(conf_err(&"`security.secret_key` must be set"));
+        }
+        config.validate(true).map_err(|e| conf_err(&e))?;
         let passwords = PasswordContext::new(config.hashing()).map_err(|e| conf_err(&e))?;
         let catalog = Arc::new(Catalog::load(&config).map_err(|e| conf_err(&e))?);
         let mail_templates = MailTemplates::with_catalog(&config, catalog.clone())

@@ -13,8 +13,8 @@ use security_tests::{backends, TestApp};
 
 const SID: &str = "sid";
 
-/// Sessions in a map; the cookie holds only an id, a new one whenever the signed-in
-/// user changes.
+/// Sessions in a map; the cookie holds only an id, a new one at each sign-in and
+/// sign-out (`renew`).
 #[derive(Default)]
 struct MemoryStore {
     rows: Mutex<HashMap<String, SessionData>>,
@@ -30,22 +30,20 @@ impl SessionStore for MemoryStore {
     }
 
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData) {
-        let mut rows = self.rows.lock().unwrap();
-        let old = jar.get_private(SID).map(|c| c.value().to_owned());
-        let same_user = old
-            .as_ref()
-            .and_then(|id| rows.get(id))
-            .is_some_and(|row| row.user_id == data.user_id);
-        if let Some(id) = &old {
-            if !same_user {
-                rows.remove(id);
-            }
+        let id = jar
+            .get_private(SID)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_else(security_runtime::datastore::new_uniquifier);
+        self.rows.lock().unwrap().insert(id.clone(), data.clone());
+        jar.add_private(Cookie::build((SID, id)).path("/"));
+    }
+
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData) {
+        if let Some(old) = jar.get_private(SID) {
+            self.rows.lock().unwrap().remove(old.value());
         }
-        let id = match old {
-            Some(id) if same_user => id,
-            _ => security_runtime::datastore::new_uniquifier(),
-        };
-        rows.insert(id.clone(), data.clone());
+        let id = security_runtime::datastore::new_uniquifier();
+        self.rows.lock().unwrap().insert(id.clone(), data.clone());
         jar.add_private(Cookie::build((SID, id)).path("/"));
     }
 
@@ -65,7 +63,19 @@ async fn a_server_side_store_plugs_in_and_logout_ends_a_copied_session() {
     let store = Arc::new(MemoryStore::default());
     let app = TestApp::with(b, |f| f, Security::new().session_store(store.clone())).await;
     app.user("matt@lp.com", "password123", &[]).await;
+    let sid_now = || {
+        app.client
+            .cookies()
+            .get_private(SID)
+            .map(|c| c.value().to_owned())
+    };
+    // An anonymous session (the CSRF secret of `GET /login`) gets a new id at sign-in:
+    // an id planted before is worth nothing after.
+    app.csrf().await;
+    let anonymous = sid_now().unwrap();
     assert_eq!(app.login("matt@lp.com", "password123").await.0, Status::Ok);
+    assert_ne!(sid_now().unwrap(), anonymous);
+    assert!(!store.rows.lock().unwrap().contains_key(&anonymous));
     // The session lives in the store; the browser holds only its id, not the default
     // session cookie.
     let sid = app
@@ -81,7 +91,8 @@ async fn a_server_side_store_plugs_in_and_logout_ends_a_copied_session() {
     assert!(*store.flushes.lock().unwrap() > 0);
     assert_eq!(app.get_json("/session").await.status(), Status::Ok);
 
-    // Logout: the signed-in row is gone, so the id copied before is worth nothing.
+    // Logout: a new session; the signed-in row is gone, so the id copied before is
+    // worth nothing.
     app.logout().await;
     assert!(!store.rows.lock().unwrap().contains_key(&sid));
     app.client

@@ -34,12 +34,19 @@ async fn a_refused_re_sign_in_after_change_stores_the_password_and_signs_out() {
 
         let r = app
             .post_json(
-                "/change",
+                "/change?include_auth_token",
                 json!({"password": "old password 1", "new_password": "new password 2",
                        "new_password_confirm": "new password 2"}),
             )
             .await;
         assert_eq!(r.status(), Status::Ok, "{b:?}");
+        // No auth token for a user the pipeline refused.
+        let v: Value = r.into_json().await.unwrap();
+        assert!(v["response"]["user"].is_object(), "{v}");
+        assert!(
+            v["response"]["user"].get("authentication_token").is_none(),
+            "{v}"
+        );
         // Signed out: the pipeline refused the unconfirmed account.
         assert_eq!(
             app.get_json("/session").await.status(),
@@ -84,4 +91,58 @@ async fn a_confirmation_link_does_not_sign_in_a_deactivated_user() {
             Status::Unauthorized
         );
     }
+}
+
+/// An application's own sign-in route (an SSO callback, say) through the public API.
+#[rocket::post("/app-login/<email>")]
+async fn app_login(
+    email: &str,
+    session: security_runtime::Session<'_>,
+    state: &rocket::State<security_runtime::SecurityState>,
+) -> Status {
+    let query = UserQuery::Email(email.to_owned());
+    let Ok(Some(mut user)) = state.datastore.find_user(&query, false).await else {
+        return Status::NotFound;
+    };
+    match security_runtime::login_user(state, &session, &mut user, false, &["sso"], None, false)
+        .await
+    {
+        Ok(()) => Status::Ok,
+        Err(_) => Status::Forbidden,
+    }
+}
+
+#[rocket::async_test]
+async fn the_public_login_user_refuses_a_deactivated_user() {
+    let b = backends()[0];
+    let url = security_tests::fresh_database(b).await;
+    let rocket = security_tests::app(
+        b,
+        security_tests::test_figment(&url),
+        security_runtime::Security::new(),
+    )
+    .mount("/", rocket::routes![app_login]);
+    let app = TestApp {
+        client: rocket::local::asynchronous::Client::tracked(rocket)
+            .await
+            .unwrap(),
+        backend: b,
+    };
+    app.user(EMAIL, "pass word 12", &[]).await;
+    let uri = format!("/app-login/{EMAIL}");
+    assert_eq!(
+        app.client.post(uri.clone()).dispatch().await.status(),
+        Status::Ok
+    );
+    assert_eq!(app.get_json("/session").await.status(), Status::Ok);
+    app.logout().await;
+    let mut u = stored(&app).await;
+    u.active = false;
+    app.datastore().put_user(&mut u).await.unwrap();
+    let r = app.client.post(uri).dispatch().await;
+    assert_eq!(r.status(), Status::Forbidden);
+    assert_eq!(
+        app.get_json("/session").await.status(),
+        Status::Unauthorized
+    );
 }

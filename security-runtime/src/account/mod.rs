@@ -147,6 +147,25 @@ pub(crate) mod testing {
     }
 
     #[tokio::test]
+    async fn a_state_is_never_built_without_a_secret_key() {
+        let (st, _) = state(config()).await;
+        let build =
+            |cfg| SecurityState::new(cfg, st.datastore.clone(), Arc::new(CapturingMailer::new()));
+        for key in [None, Some(String::new())] {
+            let cfg = SecurityConfig {
+                secret_key: key,
+                ..config()
+            };
+            assert!(build(cfg).is_err_and(|e| e.contains("secret_key")));
+        }
+        let cfg = SecurityConfig {
+            max_concurrent_hashes: 0,
+            ..config()
+        };
+        assert!(build(cfg).is_err_and(|e| e.contains("max_concurrent_hashes")));
+    }
+
+    #[tokio::test]
     async fn a_state_without_rocket_stores_and_hashes() {
         let (st, mailer) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;

@@ -88,9 +88,11 @@ async fn password_change_reply(
         }
         ChangePasswordOutcome::Changed { user, sign_in } => (*user, sign_in),
     };
+    let mut refused = false;
     if sign_in {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-        if !sign_in_after(ctx, &mut user, "change", remember, true).await? {
+        refused = !sign_in_after(ctx, &mut user, "change", remember, true).await?;
+        if refused {
             // Refused (the account was disabled or lost its confirmation meanwhile): the
             // new password is still stored, and this browser is signed out.
             ctx.state.datastore.put_user(&mut user).await?;
@@ -99,7 +101,8 @@ async fn password_change_reply(
     }
     change::password_changed(ctx.state, &user, ctx.locale).await;
     if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
+        // A user the pipeline refused gets no auth token.
+        return Ok(json_ok(ctx, Map::new(), Some((&user, !refused))));
     }
     Ok(flash_redirect(
         cfg.post_change_view

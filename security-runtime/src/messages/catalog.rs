@@ -192,17 +192,14 @@ impl Catalog {
     /// `de`, else another `de_*`); English always; `None` for anything else.
     pub fn resolve(&self, requested: &str) -> Option<String> {
         let want = normalise(requested);
-        if want.is_empty() {
+        if !well_formed(&want) {
             return None;
         }
         let language = want.split('_').next().unwrap_or(&want).to_owned();
-        if language == "en" {
-            return Some(want);
-        }
         if self.locales.contains_key(&want) {
             return Some(want);
         }
-        if self.locales.contains_key(&language) {
+        if language == "en" || self.locales.contains_key(&language) {
             return Some(language);
         }
         let prefix = format!("{language}_");
@@ -218,8 +215,10 @@ impl Catalog {
     /// The first locale of an `Accept-Language` header (by quality, then order) that
     /// [`Catalog::resolve`] finds.
     pub fn negotiate(&self, accept_language: &str) -> Option<String> {
+        // Browsers send a handful; a long list is cut rather than sorted.
         let mut ranges: Vec<(f32, usize, &str)> = accept_language
             .split(',')
+            .take(MAX_LANGUAGE_RANGES)
             .enumerate()
             .filter_map(|(i, part)| {
                 let mut it = part.split(';');
@@ -304,6 +303,23 @@ fn match_template<'a>(template: &'a str, filled: &str) -> Option<Vec<(&'a str, S
     }
 }
 
+/// How many `Accept-Language` entries are considered.
+const MAX_LANGUAGE_RANGES: usize = 16;
+
+/// A locale of letters and digits only: `de`, `pt_br`, `zh_hans_cn` (no markup, no
+/// paths, no length to speak of).
+fn well_formed(locale: &str) -> bool {
+    let mut parts = locale.split('_');
+    let language = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    (2..=3).contains(&language.len())
+        && language.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.len() <= 2
+        && rest
+            .iter()
+            .all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// `de-AT` → `de_at`.
 fn normalise(locale: &str) -> String {
     locale.trim().replace('-', "_").to_ascii_lowercase()
@@ -380,8 +396,13 @@ mod tests {
         let c = catalog();
         assert_eq!(c.resolve("de-AT").as_deref(), Some("de"));
         assert_eq!(c.resolve("FR").as_deref(), Some("fr"));
-        assert_eq!(c.resolve("en-GB").as_deref(), Some("en_gb"));
+        assert_eq!(c.resolve("en-GB").as_deref(), Some("en"));
         assert_eq!(c.resolve("xx"), None);
+        for bad in ["en-\"><x>", "en_gb_a_b", "e", "de/../fr", "", "dé"] {
+            assert_eq!(c.resolve(bad), None, "{bad}");
+        }
+        let long = format!("{}de", "xx, ".repeat(100));
+        assert_eq!(c.negotiate(&long), None);
         assert_eq!(c.negotiate("xx, fr;q=0.5, de;q=0.9").as_deref(), Some("de"));
         assert_eq!(c.negotiate("de;q=0, fr").as_deref(), Some("fr"));
         assert_eq!(c.negotiate("xx, *"), None);

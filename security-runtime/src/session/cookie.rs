@@ -69,6 +69,12 @@ impl SessionStore for CookieStore {
             .same_site(samesite(self.same_site));
         jar.add_private(cookie);
     }
+
+    /// The whole session is in the cookie, which `save` rewrites (with the new CSRF
+    /// secret a sign-in or sign-out brings): nothing of the old one survives.
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData) {
+        self.save(jar, data);
+    }
 }
 
 /// Sets the remember-me cookie for `fs_uniquifier`, valid `remember_cookie_duration`.

@@ -64,6 +64,10 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn load(&self, jar: &CookieJar<'_>) -> SessionData;
     /// Keeps `data` as the request's session; an empty one ends it.
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData);
+    /// Starts a new session holding `data` (sign-in and sign-out): a store that keys
+    /// sessions by an id must issue a new id here and drop the old session, so an id
+    /// known before (planted, or copied) is worth nothing after.
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData);
     /// Makes the request's last `save` durable.
     async fn flush(&self, _jar: &CookieJar<'_>, _data: &SessionData) -> crate::Result<()> {
         Ok(())
@@ -82,8 +86,8 @@ struct CellState {
 }
 
 /// A request's session: loaded once from the store, then read and changed here. As a
-/// request guard it gives a handler the session to pass to [`crate::login_user`] or
-/// [`crate::logout_user`].
+/// request guard it gives a handler the session to pass to [`crate::complete`] (signing
+/// in a user a first factor proved) or [`crate::logout_user`].
 #[derive(Clone, Copy)]
 pub struct Session<'r> {
     cell: &'r SessionCell,
@@ -119,6 +123,15 @@ impl<'r> Session<'r> {
     /// Replaces the session's data (empty ends the session).
     pub fn set(&self, data: SessionData) {
         self.store.save(self.jar, &data);
+        if let Ok(mut g) = self.cell.0.lock() {
+            g.data = Some(data);
+            g.changed = true;
+        }
+    }
+
+    /// Starts a new session holding `data` (see [`SessionStore::renew`]).
+    pub fn renew(&self, data: SessionData) {
+        self.store.renew(self.jar, &data);
         if let Ok(mut g) = self.cell.0.lock() {
             g.data = Some(data);
             g.changed = true;
