@@ -6,6 +6,7 @@
 //! `SECURITY_TEST_MYSQL_URL` is set; a set URL that cannot be reached fails the test.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rand::Rng;
@@ -18,7 +19,7 @@ use rocket_db_pools::{sqlx, Database};
 use security_runtime::{
     auth_required, auth_token_required, http_auth_required, permissions_accepted,
     permissions_required, roles_accepted, roles_required, CurrentUser, NewUser, Security,
-    SecurityState, User, UserDatastore,
+    SecurityState, User, UserDatastore, UserQuery,
 };
 
 #[derive(Database)]
@@ -369,6 +370,15 @@ impl TestApp {
         TestApp { client, backend }
     }
 
+    /// A fresh database and app with one setting changed (`key` is a full figment key).
+    pub async fn configured(
+        backend: Backend,
+        key: &str,
+        value: impl rocket::serde::Serialize,
+    ) -> TestApp {
+        Self::with(backend, |f| f.merge((key, value)), Security::new()).await
+    }
+
     pub fn state(&self) -> &SecurityState {
         self.client.rocket().state::<SecurityState>().unwrap()
     }
@@ -396,6 +406,25 @@ impl TestApp {
                 ..NewUser::default()
             })
             .await
+            .unwrap()
+    }
+
+    /// The user found by `email`, if any (`case_insensitive` as in `find_user`).
+    pub async fn by_email(&self, email: &str, case_insensitive: bool) -> Option<User> {
+        let query = UserQuery::Email(email.into());
+        self.datastore()
+            .find_user(&query, case_insensitive)
+            .await
+            .unwrap()
+    }
+
+    /// `user` as the datastore has it now.
+    pub async fn reload(&self, user: &User) -> User {
+        let query = UserQuery::Id(user.id);
+        self.datastore()
+            .find_user(&query, false)
+            .await
+            .unwrap()
             .unwrap()
     }
 
@@ -434,6 +463,12 @@ impl TestApp {
         (s, r.into_json().await.unwrap_or(Value::Null))
     }
 
+    /// JSON login; returns the new session's CSRF token (the status is not checked).
+    pub async fn login_csrf(&self, email: &str, password: &str) -> String {
+        let (_, body) = self.login(email, password).await;
+        body["response"]["csrf_token"].as_str().unwrap().to_owned()
+    }
+
     /// JSON login asking for an auth token; returns the token.
     pub async fn token_login(&self, email: &str, password: &str) -> String {
         let r = self
@@ -461,6 +496,43 @@ impl TestApp {
         assert_eq!(r.status(), Status::Ok, "logout");
     }
 
+    /// JSON `POST /logout` whose answer is not checked: ends a session if there is one.
+    pub async fn drop_session(&self) {
+        self.post_bare("/logout", &[]).await;
+    }
+
+    /// JSON login asking for an auth token, then [`drop_session`](Self::drop_session):
+    /// the token alone identifies the caller afterwards.
+    pub async fn token_only(&self, email: &str, password: &str) -> String {
+        let token = self.token_login(email, password).await;
+        self.drop_session().await;
+        token
+    }
+
+    /// A POST with a JSON content type, no body and no CSRF token, plus `headers`.
+    pub async fn post_bare(&self, uri: &str, headers: &[Header<'static>]) -> LocalResponse<'_> {
+        let mut req = self.client.post(uri.to_owned()).header(ContentType::JSON);
+        for h in headers {
+            req = req.header(h.clone());
+        }
+        req.dispatch().await
+    }
+
+    /// The status of a JSON GET.
+    pub async fn status(&self, uri: &str) -> Status {
+        self.get_json(uri).await.status()
+    }
+
+    /// The status of a GET carrying an auth token (see [`get_with_token`](Self::get_with_token)).
+    pub async fn token_status(&self, uri: &str, token: &str) -> Status {
+        self.get_with_token(uri, token).await.status()
+    }
+
+    /// The JSON body of a JSON GET.
+    pub async fn get_value(&self, uri: &str) -> Value {
+        self.get_json(uri).await.into_json().await.unwrap()
+    }
+
     /// JSON GET.
     pub async fn get_json(&self, uri: &str) -> LocalResponse<'_> {
         self.client
@@ -482,6 +554,67 @@ impl TestApp {
     }
 }
 
+/// Asserts a JSON answer's status and its `response.errors`, exactly.
+pub async fn assert_errors(r: LocalResponse<'_>, status: Status, errors: &[&str]) {
+    assert_eq!(r.status(), status);
+    let v: Value = r.into_json().await.unwrap();
+    assert_eq!(v["response"]["errors"], json!(errors), "{v}");
+}
+
+/// An `X-CSRF-Token` header.
+pub fn csrf_header(token: &str) -> Header<'static> {
+    Header::new("X-CSRF-Token", token.to_owned())
+}
+
+/// An `Authentication-Token` header.
+pub fn token_header(token: &str) -> Header<'static> {
+    Header::new("Authentication-Token", token.to_owned())
+}
+
+/// A clock the tests move by hand, for `Security::clock`; it starts at 1_800_000_000.
+#[derive(Clone)]
+pub struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// A clock at 1_800_000_000 (Unix seconds).
+    pub fn new() -> Clock {
+        Clock(Arc::new(AtomicU64::new(1_800_000_000)))
+    }
+
+    /// The current time in Unix seconds.
+    pub fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock `secs` seconds on.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// `security` reading the time from this clock.
+    pub fn install(&self, security: Security) -> Security {
+        let c = self.clone();
+        security.clock(move || c.now() as f64)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Creates a user with a (hashed) password and nothing else, straight in the datastore.
+pub async fn create_user_in(state: &SecurityState, email: &str, password: &str) -> User {
+    let hash = state.hash_password(password).await.unwrap();
+    let new = NewUser {
+        email: email.into(),
+        password: Some(hash),
+        ..NewUser::default()
+    };
+    state.datastore.create_user(new).await.unwrap()
+}
+
 /// The first `https://app.example.com/...` link in a mail's text.
 pub fn find_link(text: &str) -> String {
     let start = text
@@ -498,6 +631,11 @@ pub fn find_link(text: &str) -> String {
 pub fn path_of(link: &str) -> String {
     link.trim_start_matches("https://app.example.com")
         .to_owned()
+}
+
+/// The path of the first `https://app.example.com/...` link in a mail's text.
+pub fn link_path(text: &str) -> String {
+    path_of(&find_link(text))
 }
 
 /// `Authorization: Basic` header value.
