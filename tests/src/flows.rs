@@ -74,6 +74,13 @@ pub async fn with_smtp(
     .await
 }
 
+/// A fresh [`SmtpSink`] and an app that mails through it (see [`with_smtp`]).
+pub async fn smtp_app(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let app = with_smtp(b, &sink, tweak).await;
+    (app, sink)
+}
+
 /// A JSON POST with the session's CSRF token: (status, body).
 pub async fn post(app: &TestApp, uri: &str, body: Value) -> (Status, Value) {
     let r = app.post_json(uri, body).await;

@@ -5,9 +5,8 @@ use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use security_tests::flows::{
     assert_flashed, assert_mail, assert_redirect, captured_clocked, last_link, last_template,
-    mailed_link, post, post_field_error, wait_mail, with_smtp,
+    mailed_link, post, post_field_error, smtp_app, wait_mail,
 };
-use security_tests::smtp::SmtpSink;
 use security_tests::{assert_errors, backends, field_errors, find_link, path_of};
 
 const PASSWORD: &str = "battery staple 9";
@@ -20,8 +19,7 @@ fn registration(email: &str) -> Value {
 #[rocket::async_test]
 async fn register_confirm_login_through_real_smtp() {
     for b in backends() {
-        let sink = SmtpSink::start().await;
-        let app = with_smtp(b, &sink, |f| f.merge(("security.confirmable", true))).await;
+        let (app, sink) = smtp_app(b, |f| f.merge(("security.confirmable", true))).await;
         let (s, v) = post(&app, "/register", registration("conf@example.com")).await;
         assert_eq!(s, Status::Ok, "{v}");
         assert_eq!(v["response"]["user"], json!({}));

@@ -4,9 +4,8 @@
 use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use security_tests::flows::{
-    captured_clocked, mailed_link, post, post_field_error, wait_mail, with_smtp,
+    captured_clocked, mailed_link, post, post_field_error, smtp_app, wait_mail,
 };
-use security_tests::smtp::SmtpSink;
 use security_tests::{backends, link_path};
 
 /// A `/reset/<token>` body: the new password and its confirmation.
@@ -17,8 +16,7 @@ fn new_password(password: &str, confirm: &str) -> Value {
 #[rocket::async_test]
 async fn forgot_and_reset_password_through_real_smtp() {
     for b in backends() {
-        let sink = SmtpSink::start().await;
-        let app = with_smtp(b, &sink, |f| f).await;
+        let (app, sink) = smtp_app(b, |f| f).await;
         app.user("reset@example.com", "old password 1", &[]).await;
         let old_token = app.token_only("reset@example.com", "old password 1").await;
         let (s, v) = post(&app, "/reset", json!({"email": "reset@example.com"})).await;
