@@ -220,13 +220,20 @@ pub async fn submit(app: &TestApp, uri: &str, fields: &str) -> (Status, Option<S
     browser_post(app, uri, &format!("{fields}&csrf_token={csrf}")).await
 }
 
-/// Asserts a form posted without a CSRF token comes back (200) saying the token is
-/// missing; returns the `Location` header, if any.
-pub async fn assert_csrf_missing(app: &TestApp, uri: &str, fields: &str) -> Option<String> {
+/// The CSRF token of the form at `uri` (checked as [`form_csrf`] does), after asserting
+/// that posting `fields` without it shows the form again (200) saying the token is
+/// missing; also returns that answer's `Location` header, if any.
+pub async fn csrf_required_form(
+    app: &TestApp,
+    uri: &str,
+    field: &str,
+    fields: &str,
+) -> (String, Option<String>) {
+    let csrf = form_csrf(app, uri, field).await;
     let (s, loc, html) = browser_post(app, uri, fields).await;
     assert_eq!(s, Status::Ok, "{uri}");
     assert_eq!(page_messages(&html), vec!["The CSRF token is missing."]);
-    loc
+    (csrf, loc)
 }
 
 /// For each `(sent, typed, message)`: posting `field=sent` to the form at `uri` shows the
@@ -236,13 +243,13 @@ pub async fn assert_form_errors(
     uri: &str,
     (field, csrf): (&str, &str),
     cases: &[(&str, &str, &str)],
-    what: &str,
+    what: impl std::fmt::Debug,
 ) {
     for (sent, typed, message) in cases {
         let body = format!("{field}={sent}&csrf_token={csrf}");
         let (s, loc, html) = browser_post(app, uri, &body).await;
-        assert_eq!((s, loc), (Status::Ok, None), "{what} {typed}");
-        assert_eq!(page_messages(&html), vec![*message], "{what} {typed}");
+        assert_eq!((s, loc), (Status::Ok, None), "{what:?} {typed}");
+        assert_eq!(page_messages(&html), vec![*message], "{what:?} {typed}");
         let kept = format!("name=\"{field}\" id=\"{field}\" value=\"{typed}\"");
         assert!(html.contains(&kept), "{html}");
     }

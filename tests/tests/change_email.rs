@@ -4,13 +4,26 @@
 use rocket::http::Status;
 use rocket::serde::json::json;
 use security_tests::flows::{
-    assert_csrf_missing, assert_flashed, assert_form_errors, assert_mail, browser_get,
-    browser_login, browser_post, captured_clocked, form_csrf, page_messages, post,
+    assert_flashed, assert_form_errors, assert_mail, assert_redirect, browser_get, browser_login,
+    browser_post, captured_clocked, csrf_required_form, form_csrf, page_messages, post,
     post_field_error, smtp_app, wait_mail,
 };
 use security_tests::{backends, link_path};
 
 const SUBJECT: &str = "Confirm your new email address";
+
+/// The `/change-email` form's refusals: (sent, shown again, message).
+const FORM_ERRORS: [(&str, &str, &str); 4] = [
+    ("taken%40example.com", "taken@example.com", TAKEN),
+    (
+        "before%40example.com",
+        "before@example.com",
+        "before@example.com is already associated with an account.",
+    ),
+    ("not+an+email", "not an email", "Invalid email address"),
+    ("", "", "Email not provided"),
+];
+const TAKEN: &str = "taken@example.com is already associated with an account.";
 
 #[rocket::async_test]
 async fn change_email_through_real_smtp_and_freshness() {
@@ -22,8 +35,7 @@ async fn change_email_through_real_smtp_and_freshness() {
         let v = app.get_value("/change-email").await;
         assert_eq!(v["response"]["current_email"], json!("before@example.com"));
         let taken = json!({"email": "taken@example.com"});
-        let in_use = "taken@example.com is already associated with an account.";
-        post_field_error(&app, "/change-email", taken, "email", in_use).await;
+        post_field_error(&app, "/change-email", taken, "email", TAKEN).await;
         let (s, v) = post(&app, "/change-email", json!({"email": "after@example.com"})).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         let mail = wait_mail(&sink, 1).await;
@@ -56,30 +68,14 @@ async fn form_mode_change_email_through_real_smtp() {
         let me = app.user("before@example.com", "password 123", &[]).await;
         app.user("taken@example.com", "password 123", &[]).await;
         // Anonymous: a browser is sent to the login page, with `next`.
-        let (s, loc, _) = browser_get(&app, FORM).await;
-        let to_login = (Status::Found, Some("/login?next=%2Fchange-email"));
-        assert_eq!((s, loc.as_deref()), to_login, "{b:?}");
+        assert_redirect(&app, FORM, "/login?next=%2Fchange-email").await;
         browser_login(&app, "email=before%40example.com", "password+123").await;
-        let csrf = form_csrf(&app, FORM, "email").await;
         // Without the CSRF token: the form again, with Flask-WTF's message; nothing mailed.
-        let loc = assert_csrf_missing(&app, FORM, "email=after%40example.com").await;
+        let without = "email=after%40example.com";
+        let (csrf, loc) = csrf_required_form(&app, FORM, "email", without).await;
         assert_eq!(loc, None, "{b:?}");
         // Field errors: the form again (200), the message in the page, the input kept.
-        let cases = [
-            (
-                "taken%40example.com",
-                "taken@example.com",
-                "taken@example.com is already associated with an account.",
-            ),
-            (
-                "before%40example.com",
-                "before@example.com",
-                "before@example.com is already associated with an account.",
-            ),
-            ("not+an+email", "not an email", "Invalid email address"),
-            ("", "", "Email not provided"),
-        ];
-        assert_form_errors(&app, FORM, ("email", &csrf), &cases, &format!("{b:?}")).await;
+        assert_form_errors(&app, FORM, ("email", &csrf), &FORM_ERRORS, b).await;
         let nothing = sink.received().is_empty();
         assert!(nothing, "{b:?}: no mail for failed forms");
         // Success: the form again with CHANGE_EMAIL_SENT (the normalised address).
