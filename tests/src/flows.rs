@@ -1,6 +1,7 @@
 //! Helpers shared by the account-flow tests: the flow settings, apps with captured or
 //! SMTP mail, JSON posts, and a browser's view of the HTML pages (forms, CSRF, flashes).
 
+use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -194,12 +195,14 @@ pub async fn post_field_error(app: &TestApp, uri: &str, body: Value, field: &str
 
 /// Asserts a browser GET of `uri` is redirected to `to`.
 pub async fn assert_redirect(app: &TestApp, uri: &str, to: &str) {
-    let (s, loc, body) = browser_get(app, uri).await;
-    assert_eq!(
-        (s, loc.as_deref()),
-        (Status::Found, Some(to)),
-        "{uri}: {body}"
-    );
+    assert_redirected(&browser_get(app, uri).await, to, uri);
+}
+
+/// Asserts a browser answer (of [`browser_get`] or [`browser_post`]) is a redirect to `to`.
+pub fn assert_redirected(answer: &(Status, Option<String>, String), to: &str, what: impl Debug) {
+    let (s, loc, body) = answer;
+    let expected = (Status::Found, Some(to));
+    assert_eq!((*s, loc.as_deref()), expected, "{what:?}: {body}");
 }
 
 /// Asserts the message flashed on the page at `uri`.
@@ -243,7 +246,7 @@ pub async fn assert_form_errors(
     uri: &str,
     (field, csrf): (&str, &str),
     cases: &[(&str, &str, &str)],
-    what: impl std::fmt::Debug,
+    what: impl Debug,
 ) {
     for (sent, typed, message) in cases {
         let body = format!("{field}={sent}&csrf_token={csrf}");

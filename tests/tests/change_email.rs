@@ -4,9 +4,9 @@
 use rocket::http::Status;
 use rocket::serde::json::json;
 use security_tests::flows::{
-    assert_flashed, assert_form_errors, assert_mail, assert_redirect, browser_get, browser_login,
-    browser_post, captured_clocked, csrf_required_form, form_csrf, page_messages, post,
-    post_field_error, smtp_app, wait_mail,
+    assert_flashed, assert_form_errors, assert_mail, assert_redirect, assert_redirected,
+    browser_get, browser_login, browser_post, captured_clocked, csrf_required_form, form_csrf,
+    page_messages, post, post_field_error, smtp_app, wait_mail,
 };
 use security_tests::{backends, link_path};
 
@@ -95,8 +95,8 @@ async fn form_mode_change_email_through_real_smtp() {
         assert!(path.starts_with("/change-email/"), "{path}");
         // The browser follows the link: redirected to POST_LOGIN_VIEW, address changed,
         // still signed in (the session identity is not rotated).
-        let (s, loc, _) = browser_get(&app, &path).await;
-        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let answer = browser_get(&app, &path).await;
+        assert_redirected(&answer, "/", b);
         let u = app.reload(&me).await;
         assert_eq!(u.email, "After@example.com");
         assert!(u.confirmed_at.is_some());
@@ -107,8 +107,8 @@ async fn form_mode_change_email_through_real_smtp() {
         assert_eq!(profile, "profile After@example.com");
         // A used link (bound to the old address) is refused; nothing changes. As in
         // Flask-Security, the browser goes back to /change-email with API_ERROR flashed.
-        let (s, loc, _) = browser_get(&app, &path).await;
-        assert_eq!((s, loc.as_deref()), (Status::Found, Some(FORM)), "{b:?}");
+        let answer = browser_get(&app, &path).await;
+        assert_redirected(&answer, FORM, b);
         let api_error = "Input not appropriate for requested API";
         assert_flashed(&app, FORM, "error", api_error).await;
         // The new address signs in through the form; the old one does not.

@@ -5,9 +5,9 @@ use rocket::http::Status;
 use rocket::serde::json::json;
 use security_tests::backends;
 use security_tests::flows::{
-    assert_flashed, assert_form_errors, assert_one_mail, assert_redirect, browser_get,
-    browser_login, browser_post, captured, csrf_required_form, last_template, page_messages, post,
-    post_field_error, set_username,
+    assert_flashed, assert_form_errors, assert_one_mail, assert_redirect, assert_redirected,
+    browser_get, browser_login, browser_post, captured, csrf_required_form, last_template,
+    page_messages, post, post_field_error, set_username,
 };
 
 const PASSWORD: &str = "password 123";
@@ -88,8 +88,8 @@ async fn form_mode_change_username() {
         assert!(nothing, "{b:?}: no notice for failures");
         // Success: redirect to POST_LOGIN_VIEW, username stored, notice mailed.
         let body = format!("username=newname&csrf_token={csrf}");
-        let (s, loc, _) = browser_post(&app, CHANGE, &body).await;
-        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let answer = browser_post(&app, CHANGE, &body).await;
+        assert_redirected(&answer, "/", b);
         let changed = app.reload(&me).await;
         assert_eq!(changed.username.as_deref(), Some("newname"));
         let done = "You successfully changed your username";
@@ -116,12 +116,8 @@ async fn form_mode_recover_username() {
         // Success: the username is mailed and the browser goes to the login page
         // (Flask-Security also flashes USERNAME_RECOVERY_REQUEST there).
         let body = format!("email=R%40Example.com&csrf_token={csrf}");
-        let (s, loc, _) = browser_post(&app, RECOVER, &body).await;
-        assert_eq!(
-            (s, loc.as_deref()),
-            (Status::Found, Some("/login")),
-            "{b:?}"
-        );
+        let answer = browser_post(&app, RECOVER, &body).await;
+        assert_redirected(&answer, "/login", b);
         let requested = "If registered, your username will be sent to your email.";
         assert_flashed(&app, "/login", "info", requested).await;
         assert_one_mail(&mailer, "username_recovery", "r@example.com");
@@ -139,11 +135,11 @@ async fn form_mode_recover_username() {
         // Signed in: `anonymous_user_required` sends a browser to POST_LOGIN_VIEW.
         app.user("in@example.com", PASSWORD, &[]).await;
         browser_login(&app, "email=in%40example.com", "password+123").await;
-        let (s, loc, _) = browser_get(&app, RECOVER).await;
-        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let answer = browser_get(&app, RECOVER).await;
+        assert_redirected(&answer, "/", b);
         let body = format!("email=in%40example.com&csrf_token={csrf}");
-        let (s, loc, _) = browser_post(&app, RECOVER, &body).await;
-        assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
+        let answer = browser_post(&app, RECOVER, &body).await;
+        assert_redirected(&answer, "/", b);
         let (s, v) = post(&app, RECOVER, json!({"email": "in@example.com"})).await;
         assert_eq!(s, Status::BadRequest, "{b:?} {v}");
         let only_anonymous = json!(["You can only access this endpoint when not logged in."]);
