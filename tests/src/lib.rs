@@ -370,6 +370,13 @@ impl TestApp {
         TestApp { client, backend }
     }
 
+    /// A fresh database and app with default test settings and one user without roles.
+    pub async fn with_user(backend: Backend, email: &str, password: &str) -> TestApp {
+        let app = Self::new(backend).await;
+        app.user(email, password, &[]).await;
+        app
+    }
+
     /// A fresh database and app with one setting changed (`key` is a full figment key).
     pub async fn configured(
         backend: Backend,

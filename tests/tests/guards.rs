@@ -110,8 +110,7 @@ async fn denial_matrix() {
 #[rocket::async_test]
 async fn denial_bodies_and_headers() {
     let b = backends()[0];
-    let app = TestApp::new(b).await;
-    app.user("plain@lp.com", "password123", &[]).await;
+    let app = TestApp::with_user(b, "plain@lp.com", "password123").await;
     // JSON 401
     let r = app.get_json("/profile").await;
     assert_eq!(r.status(), Status::Unauthorized);
@@ -147,8 +146,7 @@ async fn denial_bodies_and_headers() {
 #[rocket::async_test]
 async fn basic_auth_and_mechanism_order() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         app.user("joe@lp.com", "password123", &[]).await;
         let r = app
             .client
@@ -192,8 +190,7 @@ async fn basic_auth_and_mechanism_order() {
 #[rocket::async_test]
 async fn deactivation_and_uniquifier_rotation_take_effect_at_once() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         let token = app.token_login("matt@lp.com", "password123").await;
         assert_eq!(app.status("/profile").await, Status::Ok);
         let ds = app.datastore();
@@ -295,8 +292,7 @@ async fn freshness_within_and_grace() {
 #[rocket::async_test]
 async fn csrf_on_unsafe_methods_of_protected_routes() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         let csrf = app.login_csrf("matt@lp.com", "password123").await;
         let r = app.post_bare("/multi", &[]).await;
         assert_errors(r, Status::BadRequest, &[CSRF_MISSING]).await;
@@ -386,8 +382,7 @@ async fn custom_denial_hooks() {
 #[rocket::async_test]
 async fn login_required_anonymous_required_and_unauth_csrf() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         for (uri, expected) in [
             ("/login_required", Status::Unauthorized),
             ("/login_required_open", Status::Unauthorized),

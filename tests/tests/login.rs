@@ -13,9 +13,7 @@ const PASSWORD: &str = "password123";
 
 /// A fresh app on `b` with the user `matt@lp.com` (password `password123`).
 async fn app_with_matt(b: security_tests::Backend) -> TestApp {
-    let app = TestApp::new(b).await;
-    app.user(MATT, PASSWORD, &[]).await;
-    app
+    TestApp::with_user(b, MATT, PASSWORD).await
 }
 
 /// A fresh app on `b` where matt has just signed in over JSON (asserted); the answer's body.
