@@ -13,17 +13,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use rand::Rng;
 use security_runtime::hashing::{HashingConfig, PasswordContext};
 use security_runtime::{SqlDatastore, User, UserDatastore, UserQuery};
 
+// The backends and a fresh database per test, shared with the HTTP tests (this crate
+// cannot depend on `security-tests`, which depends on it).
+#[path = "../../tests/src/databases.rs"]
+mod databases;
+use databases::{backends, fresh_database, unique, Backend};
+
 const ROCKET_SECURITY: &str = "{password_salt=\"cli-salt\", argon2_memory_cost=1024, \
                                argon2_time_cost=1, argon2_parallelism=1}";
-
-fn unique(prefix: &str) -> String {
-    let n: u64 = rand::thread_rng().gen();
-    format!("{prefix}{n:016x}")
-}
 
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir()
@@ -31,68 +31,6 @@ fn temp_dir() -> PathBuf {
         .join(unique("d"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-/// SQLite always; PostgreSQL and MariaDB/MySQL when their URL variables are set.
-fn backends() -> Vec<Backend> {
-    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty());
-    let mut v = vec![Backend::Sqlite];
-    if set("SECURITY_TEST_POSTGRES_URL") {
-        v.push(Backend::Postgres);
-    }
-    if set("SECURITY_TEST_MYSQL_URL") {
-        v.push(Backend::MySql);
-    }
-    v
-}
-
-/// A fresh SQLite file, PostgreSQL schema or MariaDB database; panics when a configured
-/// server is unreachable.
-async fn fresh_database(backend: Backend) -> String {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let path = temp_dir().join("cli.db");
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Backend::Postgres => {
-            let url = std::env::var("SECURITY_TEST_POSTGRES_URL").unwrap();
-            let mut c = sqlx::PgConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_POSTGRES_URL unreachable: {e}"));
-            let schema = unique("fst_cli_");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}options=-c%20search_path%3D{schema}")
-        }
-        Backend::MySql => {
-            let url = std::env::var("SECURITY_TEST_MYSQL_URL").unwrap();
-            let mut c = sqlx::MySqlConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_MYSQL_URL unreachable: {e}"));
-            let db = unique("fst_cli_");
-            sqlx::query(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = match url.rfind('/') {
-                Some(i) if i > "mysql://".len() => &url[..i],
-                _ => url.as_str(),
-            };
-            format!("{base}/{db}")
-        }
-    }
 }
 
 async fn open(url: &str) -> SqlDatastore {

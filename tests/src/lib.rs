@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rand::Rng;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -22,6 +21,8 @@ use security_runtime::{
     SecurityState, User, UserDatastore, UserQuery,
 };
 
+pub use databases::{backends, fresh_database, Backend};
+
 #[derive(Database)]
 #[database("sec")]
 pub struct SqliteDb(sqlx::SqlitePool);
@@ -33,73 +34,6 @@ pub struct PgDb(sqlx::PgPool);
 #[derive(Database)]
 #[database("sec")]
 pub struct MyDb(sqlx::MySqlPool);
-
-/// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-/// The backends to test: SQLite always, the others when their URL variable is set.
-pub fn backends() -> Vec<Backend> {
-    let mut v = vec![Backend::Sqlite];
-    if std::env::var("SECURITY_TEST_POSTGRES_URL").is_ok_and(|s| !s.is_empty()) {
-        v.push(Backend::Postgres);
-    }
-    if std::env::var("SECURITY_TEST_MYSQL_URL").is_ok_and(|s| !s.is_empty()) {
-        v.push(Backend::MySql);
-    }
-    v
-}
-
-fn unique(prefix: &str) -> String {
-    let n: u64 = rand::thread_rng().gen();
-    format!("{prefix}{n:016x}")
-}
-
-/// A fresh, empty database for one test; panics when the server is unreachable.
-pub async fn fresh_database(backend: Backend) -> String {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join("security-tests");
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(format!("{}.db", unique("t")));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Backend::Postgres => {
-            let url = std::env::var("SECURITY_TEST_POSTGRES_URL").unwrap();
-            let mut c = sqlx::PgConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_POSTGRES_URL unreachable: {e}"));
-            let schema = unique("fst_");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}options=-c%20search_path%3D{schema}")
-        }
-        Backend::MySql => {
-            let url = std::env::var("SECURITY_TEST_MYSQL_URL").unwrap();
-            let mut c = sqlx::MySqlConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_MYSQL_URL unreachable: {e}"));
-            let db = unique("fst_");
-            sqlx::query(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = match url.rfind('/') {
-                Some(i) if i > "mysql://".len() => &url[..i],
-                _ => url.as_str(),
-            };
-            format!("{base}/{db}")
-        }
-    }
-}
 
 /// Test configuration: cheap argon2, a fixed salt and key.
 pub fn test_figment(url: &str) -> Figment {
@@ -652,6 +586,7 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
     Header::new("Authorization", format!("Basic {v}"))
 }
 
+pub mod databases;
 pub mod flows;
 pub mod smtp;
 pub mod webdriver;
