@@ -78,13 +78,16 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// Asserts the exit code, showing both outputs when it is another.
+    #[track_caller]
+    fn exits(&self, code: i32) {
+        let (out, err) = (&self.stdout, &self.stderr);
+        assert_eq!(self.code, code, "stdout: {out}\nstderr: {err}");
+    }
+
     #[track_caller]
     fn ok(&self, stdout: &str) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        self.exits(0);
         assert!(self.stdout.contains(stdout), "stdout: {}", self.stdout);
         assert_eq!(self.stderr, "");
         self
@@ -92,11 +95,7 @@ impl Run {
 
     #[track_caller]
     fn fails(&self, code: i32, stderr: &str) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        self.exits(code);
         assert!(self.stderr.contains(stderr), "stderr: {}", self.stderr);
         assert_eq!(self.stdout, "");
         self
@@ -157,6 +156,17 @@ fn run(mut c: Command, stdin: Option<&str>) -> Run {
             .unwrap();
     }
     child.wait_with_output().unwrap().into()
+}
+
+/// A fresh database on `backend` where the CLI created `matt@lp.com` (username `matt1`,
+/// password `battery staple`, and `flags`); its URL.
+async fn database_with_matt(backend: databases::Backend, flags: &[&str]) -> String {
+    let url = fresh_database(backend).await;
+    let mut args = vec!["users", "create", "matt@lp.com", "-u", "matt1"];
+    args.extend(flags);
+    args.extend(["--password", "battery staple"]);
+    cli(&url, &args).ok("created");
+    url
 }
 
 async fn find(ds: &SqlDatastore, email: &str) -> Option<User> {
@@ -265,20 +275,7 @@ async fn users_create() {
 #[tokio::test]
 async fn users_create_refuses_bad_input_and_duplicates() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let cases: &[(&[&str], &str)] = &[
             (
                 &["MATT@lp.com"],
@@ -368,20 +365,7 @@ async fn users_create_refuses_bad_input_and_duplicates() {
 #[tokio::test]
 async fn users_activate_deactivate_reset_access() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let ds = open(&url).await;
 
         cli(&url, &["users", "activate", "MATT@LP.COM"])
@@ -426,21 +410,7 @@ async fn users_activate_deactivate_reset_access() {
 #[tokio::test]
 async fn users_change_password() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "-a",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &["-a"]).await;
         let ds = open(&url).await;
         let before = find(&ds, "matt@lp.com").await.unwrap();
 
@@ -500,20 +470,7 @@ async fn users_change_password() {
 #[tokio::test]
 async fn roles_commands() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let ds = open(&url).await;
 
         cli(
