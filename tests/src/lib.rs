@@ -50,6 +50,14 @@ pub fn test_figment(url: &str) -> Figment {
 
 // ---- the demo views of Flask-Security's conftest ----
 
+#[get("/maybe")]
+fn maybe(user: Option<CurrentUser>) -> String {
+    match user {
+        Some(u) => format!("user {}", u.email),
+        None => "anonymous".into(),
+    }
+}
+
 /// The application's landing page; shows a message the security flows flashed, as a
 /// Flask template would with `get_flashed_messages()`.
 #[get("/")]
@@ -60,16 +68,18 @@ fn index(flash: Option<rocket::request::FlashMessage<'_>>) -> String {
     }
 }
 
+// Views that need a signed-in user.
+
 #[auth_required]
 #[get("/profile")]
 fn profile(user: CurrentUser) -> String {
     format!("profile {}", user.email)
 }
 
-#[auth_required(session)]
-#[get("/session")]
-fn session_only(user: CurrentUser) -> String {
-    format!("session {}", user.email)
+#[auth_required(token, session, basic)]
+#[post("/multi")]
+fn multi_post(user: CurrentUser) -> String {
+    format!("posted {}", user.email)
 }
 
 #[auth_token_required]
@@ -84,10 +94,28 @@ fn http(user: CurrentUser) -> String {
     format!("http {}", user.email)
 }
 
+#[security_runtime::login_required]
+#[get("/login_required")]
+fn login_required_view(user: CurrentUser) -> String {
+    format!("login_required {}", user.email)
+}
+
+#[auth_required]
+#[rocket::options("/profile")]
+fn profile_options() -> &'static str {
+    "options"
+}
+
 #[http_auth_required(realm = "My Realm")]
 #[get("/http_custom_realm")]
 fn http_custom_realm(user: CurrentUser) -> String {
     format!("realm {}", user.email)
+}
+
+#[auth_required(session)]
+#[get("/session")]
+fn session_only(user: CurrentUser) -> String {
+    format!("session {}", user.email)
 }
 
 #[auth_required(token, session, basic)]
@@ -96,10 +124,10 @@ fn multi(user: CurrentUser) -> Json<Value> {
     Json(json!({"email": user.email, "via": user.authn_via().as_str()}))
 }
 
-#[auth_required(token, session, basic)]
-#[post("/multi")]
-fn multi_post(user: CurrentUser) -> String {
-    format!("posted {}", user.email)
+#[security_runtime::login_required]
+#[get("/login_required_open")]
+fn login_required_open() -> &'static str {
+    "login_required_open"
 }
 
 #[auth_required(session, within = 5, grace = 0)]
@@ -108,25 +136,19 @@ fn fresh(user: CurrentUser) -> String {
     format!("fresh {}", user.email)
 }
 
+// Views behind role, permission, anonymity and CSRF rules.
+
 #[auth_required(token, session)]
+#[permissions_required("full-write", "super")]
+#[get("/perms_all")]
+fn perms_all() -> &'static str {
+    "perms_all"
+}
+
 #[roles_required("admin")]
-#[get("/admin")]
-fn admin() -> &'static str {
-    "admin"
-}
-
-#[auth_required(token, session)]
-#[roles_required("admin", "editor")]
-#[get("/admin_and_editor")]
-fn admin_and_editor() -> &'static str {
-    "admin_and_editor"
-}
-
-#[auth_required(token, session)]
-#[roles_accepted("admin", "editor")]
-#[get("/admin_or_editor")]
-fn admin_or_editor() -> &'static str {
-    "admin_or_editor"
+#[post("/roles_only")]
+fn roles_only_post() -> &'static str {
+    "roles_only_post"
 }
 
 #[roles_required("admin")]
@@ -136,47 +158,17 @@ fn roles_only() -> &'static str {
 }
 
 #[auth_required(token, session)]
-#[permissions_required("full-write", "super")]
-#[get("/perms_all")]
-fn perms_all() -> &'static str {
-    "perms_all"
-}
-
-#[auth_required(token, session)]
 #[permissions_accepted("full-write", "super")]
 #[get("/perms_any")]
 fn perms_any() -> &'static str {
     "perms_any"
 }
 
-#[security_runtime::login_required]
-#[get("/login_required")]
-fn login_required_view(user: CurrentUser) -> String {
-    format!("login_required {}", user.email)
-}
-
-#[security_runtime::login_required]
-#[get("/login_required_open")]
-fn login_required_open() -> &'static str {
-    "login_required_open"
-}
-
-#[auth_required]
-#[rocket::options("/profile")]
-fn profile_options() -> &'static str {
-    "options"
-}
-
-#[security_runtime::anonymous_user_required]
-#[get("/anon")]
-fn anon() -> &'static str {
-    "anon"
-}
-
-#[security_runtime::unauth_csrf]
-#[post("/unauth_csrf")]
-fn unauth_csrf_view() -> &'static str {
-    "unauth_csrf"
+#[auth_required(token, session)]
+#[roles_accepted("admin", "editor")]
+#[get("/admin_or_editor")]
+fn admin_or_editor() -> &'static str {
+    "admin_or_editor"
 }
 
 #[security_runtime::unauth_csrf(fall_through)]
@@ -189,18 +181,30 @@ fn unauth_csrf_fall_through(csrf: security_runtime::CsrfStatus) -> &'static str 
     }
 }
 
-#[roles_required("admin")]
-#[post("/roles_only")]
-fn roles_only_post() -> &'static str {
-    "roles_only_post"
+#[auth_required(token, session)]
+#[roles_required("admin", "editor")]
+#[get("/admin_and_editor")]
+fn admin_and_editor() -> &'static str {
+    "admin_and_editor"
 }
 
-#[get("/maybe")]
-fn maybe(user: Option<CurrentUser>) -> String {
-    match user {
-        Some(u) => format!("user {}", u.email),
-        None => "anonymous".into(),
-    }
+#[auth_required(token, session)]
+#[roles_required("admin")]
+#[get("/admin")]
+fn admin() -> &'static str {
+    "admin"
+}
+
+#[security_runtime::unauth_csrf]
+#[post("/unauth_csrf")]
+fn unauth_csrf_view() -> &'static str {
+    "unauth_csrf"
+}
+
+#[security_runtime::anonymous_user_required]
+#[get("/anon")]
+fn anon() -> &'static str {
+    "anon"
 }
 
 /// The application's own user model: its payload shapes the JSON `user` object.
@@ -208,8 +212,8 @@ fn maybe(user: Option<CurrentUser>) -> String {
 pub struct AppUser {
     #[security(payload)]
     pub email: String,
-    pub password: Option<String>,
     pub active: bool,
+    pub password: Option<String>,
     pub fs_uniquifier: String,
     #[security(payload = "logins")]
     pub login_count: Option<i32>,
@@ -371,12 +375,7 @@ impl TestApp {
 
     /// `GET /login` as JSON; returns the CSRF token.
     pub async fn csrf(&self) -> String {
-        let r = self
-            .client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let r = self.get_json("/login").await;
         assert_eq!(r.status(), Status::Ok);
         let v: Value = r.into_json().await.unwrap();
         v["response"]["csrf_token"].as_str().unwrap().to_owned()
@@ -428,12 +427,7 @@ impl TestApp {
 
     /// JSON `POST /logout`; asserts it succeeded.
     pub async fn logout(&self) {
-        let r = self
-            .client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let r = self.post_bare("/logout", &[]).await;
         assert_eq!(r.status(), Status::Ok, "logout");
     }
 
