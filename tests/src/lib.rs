@@ -382,16 +382,25 @@ impl TestApp {
     }
 
     /// JSON POST with the session's CSRF token in the body.
-    pub async fn post_json(&self, uri: &str, mut body: Value) -> LocalResponse<'_> {
+    pub async fn post_json(&self, uri: &str, body: Value) -> LocalResponse<'_> {
+        self.post_json_with(uri, body, &[]).await
+    }
+
+    /// [`post_json`](Self::post_json) with extra `headers`.
+    pub async fn post_json_with(
+        &self,
+        uri: &str,
+        mut body: Value,
+        headers: &[Header<'static>],
+    ) -> LocalResponse<'_> {
         if body.get("csrf_token").is_none() {
             body["csrf_token"] = json!(self.csrf().await);
         }
-        self.client
-            .post(uri.to_owned())
-            .header(ContentType::JSON)
-            .body(body.to_string())
-            .dispatch()
-            .await
+        let mut req = self.client.post(uri.to_owned()).header(ContentType::JSON);
+        for h in headers {
+            req = req.header(h.clone());
+        }
+        req.body(body.to_string()).dispatch().await
     }
 
     /// JSON login; returns (status, body).

@@ -25,9 +25,9 @@ fn with(mut base: Value, key: &str, value: Value) -> Value {
     base
 }
 
-/// `base` without `key`.
+/// `base` without `key` (the other keys keep their order).
 fn without(mut base: Value, key: &str) -> Value {
-    base.as_object_mut().unwrap().remove(key);
+    base.as_object_mut().unwrap().shift_remove(key);
     base
 }
 
