@@ -242,22 +242,19 @@ impl Driver {
     /// Runs `script` (a function body; `arguments` holds `args`) and returns what it
     /// returns.
     pub fn execute(&self, script: &str, args: Value) -> Value {
-        let mut v = call(
-            "POST",
-            &self.url("/execute/sync"),
-            Some(json!({"script": script, "args": args})),
-        );
-        v["value"].take()
+        self.run_script("/execute/sync", script, args)
     }
 
     /// Runs `script` asynchronously: it ends by calling its last argument (the callback
     /// WebDriver appends to `args`) with the result. Waits up to the script timeout.
     pub fn execute_async(&self, script: &str, args: Value) -> Value {
-        let mut v = call(
-            "POST",
-            &self.url("/execute/async"),
-            Some(json!({"script": script, "args": args})),
-        );
+        self.run_script("/execute/async", script, args)
+    }
+
+    /// Posts `script` and `args` to the session's `endpoint`; the script's result.
+    fn run_script(&self, endpoint: &str, script: &str, args: Value) -> Value {
+        let body = json!({"script": script, "args": args});
+        let mut v = call("POST", &self.url(endpoint), Some(body));
         v["value"].take()
     }
 
