@@ -17,14 +17,18 @@ use crate::{field_errors, link_path, Backend, Clock, TestApp};
 /// `f` with every account flow of these tests switched on, links built on
 /// `https://app.example.com`.
 pub fn features(f: Figment) -> Figment {
-    f.merge(("security.registerable", true))
-        .merge(("security.recoverable", true))
-        .merge(("security.changeable", true))
-        .merge(("security.change_email", true))
-        .merge(("security.username_enable", true))
-        .merge(("security.change_username", true))
-        .merge(("security.username_recovery", true))
-        .merge(("security.external_url", "https://app.example.com"))
+    let switches = [
+        "registerable",
+        "recoverable",
+        "changeable",
+        "change_email",
+        "username_enable",
+        "change_username",
+        "username_recovery",
+    ];
+    let on = |f: Figment, switch: &&str| f.merge((format!("security.{switch}"), true));
+    let f = switches.iter().fold(f, on);
+    f.merge(("security.external_url", "https://app.example.com"))
 }
 
 /// An app with [`features`] (and `tweak`) whose mail is captured.
