@@ -17,9 +17,10 @@ use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
 use rocket_db_pools::sqlx;
-use security_runtime::hashing::{HashingConfig, PasswordContext};
+use security_runtime::hashing::PasswordContext;
 use security_runtime::{
-    NewUser, SchemaOrigin, SchemaStatus, Security, SqlDatastore, UserDatastore, UserQuery,
+    NewUser, SchemaOrigin, SchemaStatus, Security, SecurityConfig, SqlDatastore, UserDatastore,
+    UserQuery,
 };
 use security_tests::smtp::SmtpSink;
 use security_tests::{
@@ -335,14 +336,8 @@ async fn launch_refuses_a_pending_schema_when_migrating_on_launch_is_off() {
 
 /// The shipped hashing with the test figment's settings.
 fn test_hasher() -> PasswordContext {
-    PasswordContext::new(HashingConfig {
-        password_salt: Some("test-password-salt".into()),
-        argon2_memory_cost: 1024,
-        argon2_time_cost: 1,
-        argon2_parallelism: 1,
-        ..HashingConfig::default()
-    })
-    .unwrap()
+    let settings = SecurityConfig::from_figment(&test_figment("")).unwrap();
+    PasswordContext::new(settings.hashing()).unwrap()
 }
 
 #[rocket::async_test]
