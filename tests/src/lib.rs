@@ -324,10 +324,12 @@ impl TestApp {
         Self::with(backend, |f| f.merge((key, value)), Security::new()).await
     }
 
+    /// The app's security state.
     pub fn state(&self) -> &SecurityState {
         self.client.rocket().state::<SecurityState>().unwrap()
     }
 
+    /// The app's datastore.
     pub fn datastore(&self) -> Arc<dyn UserDatastore> {
         self.state().datastore.clone()
     }
