@@ -1,5 +1,6 @@
 //! Helpers shared by the account-flow tests: the flow settings, apps with captured or
-//! SMTP mail, JSON posts, and a browser's view of the HTML pages (forms, CSRF, flashes).
+//! SMTP mail, JSON posts and their field errors, a browser's view of the HTML pages
+//! (forms, CSRF, redirects, flashes), and the mail the flows send.
 
 use std::fmt::Debug;
 use std::sync::Arc;
