@@ -159,7 +159,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use rocket::http::{ContentType, Status};
-    use rocket::local::asynchronous::Client;
+    use rocket::local::asynchronous::{Client, LocalResponse};
     use rocket::serde::json::{json, Value};
 
     use super::*;
@@ -182,31 +182,23 @@ mod tests {
             .merge(("security.argon2_parallelism", 1))
     }
 
+    /// A JSON GET on `client`.
+    async fn get_json<'c>(client: &'c Client, uri: &'static str) -> LocalResponse<'c> {
+        client.get(uri).header(ContentType::JSON).dispatch().await
+    }
+
     #[rocket::async_test]
     async fn a_fresh_database_is_seeded_before_the_strict_role_check() {
         // `undeclared_roles = "refuse"` and `/admin` needs the role `admin`: launch only
         // succeeds when the seed hook has created it first.
         let client = Client::tracked(app(fresh())).await.unwrap();
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        let v: Value = r.into_json().await.unwrap();
+        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
         let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
         let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
-        let r = client
-            .post("/login")
-            .header(ContentType::JSON)
-            .body(body.to_string())
-            .dispatch()
-            .await;
+        let login = client.post("/login").header(ContentType::JSON);
+        let r = login.body(body.to_string()).dispatch().await;
         assert_eq!(r.status(), Status::Ok);
-        let r = client
-            .get("/admin")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let r = get_json(&client, "/admin").await;
         assert_eq!(r.status(), Status::Ok);
         assert_eq!(
             r.into_json::<Value>().await.unwrap(),

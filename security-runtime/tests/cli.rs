@@ -13,17 +13,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use rand::Rng;
 use security_runtime::hashing::{HashingConfig, PasswordContext};
 use security_runtime::{SqlDatastore, User, UserDatastore, UserQuery};
 
+// The backends and a fresh database per test, shared with the HTTP tests (this crate
+// cannot depend on `security-tests`, which depends on it).
+#[path = "../../tests/src/databases.rs"]
+mod databases;
+use databases::{backends, fresh_database, unique, Backend};
+
 const ROCKET_SECURITY: &str = "{password_salt=\"cli-salt\", argon2_memory_cost=1024, \
                                argon2_time_cost=1, argon2_parallelism=1}";
-
-fn unique(prefix: &str) -> String {
-    let n: u64 = rand::thread_rng().gen();
-    format!("{prefix}{n:016x}")
-}
 
 fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir()
@@ -31,68 +31,6 @@ fn temp_dir() -> PathBuf {
         .join(unique("d"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-/// SQLite always; PostgreSQL and MariaDB/MySQL when their URL variables are set.
-fn backends() -> Vec<Backend> {
-    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty());
-    let mut v = vec![Backend::Sqlite];
-    if set("SECURITY_TEST_POSTGRES_URL") {
-        v.push(Backend::Postgres);
-    }
-    if set("SECURITY_TEST_MYSQL_URL") {
-        v.push(Backend::MySql);
-    }
-    v
-}
-
-/// A fresh SQLite file, PostgreSQL schema or MariaDB database; panics when a configured
-/// server is unreachable.
-async fn fresh_database(backend: Backend) -> String {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let path = temp_dir().join("cli.db");
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Backend::Postgres => {
-            let url = std::env::var("SECURITY_TEST_POSTGRES_URL").unwrap();
-            let mut c = sqlx::PgConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_POSTGRES_URL unreachable: {e}"));
-            let schema = unique("fst_cli_");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}options=-c%20search_path%3D{schema}")
-        }
-        Backend::MySql => {
-            let url = std::env::var("SECURITY_TEST_MYSQL_URL").unwrap();
-            let mut c = sqlx::MySqlConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_MYSQL_URL unreachable: {e}"));
-            let db = unique("fst_cli_");
-            sqlx::query(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = match url.rfind('/') {
-                Some(i) if i > "mysql://".len() => &url[..i],
-                _ => url.as_str(),
-            };
-            format!("{base}/{db}")
-        }
-    }
 }
 
 async fn open(url: &str) -> SqlDatastore {
@@ -140,13 +78,16 @@ impl From<Output> for Run {
 }
 
 impl Run {
+    /// Asserts the exit code, showing both outputs when it is another.
+    #[track_caller]
+    fn exits(&self, code: i32) {
+        let (out, err) = (&self.stdout, &self.stderr);
+        assert_eq!(self.code, code, "stdout: {out}\nstderr: {err}");
+    }
+
     #[track_caller]
     fn ok(&self, stdout: &str) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        self.exits(0);
         assert!(self.stdout.contains(stdout), "stdout: {}", self.stdout);
         assert_eq!(self.stderr, "");
         self
@@ -154,11 +95,7 @@ impl Run {
 
     #[track_caller]
     fn fails(&self, code: i32, stderr: &str) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
+        self.exits(code);
         assert!(self.stderr.contains(stderr), "stderr: {}", self.stderr);
         assert_eq!(self.stdout, "");
         self
@@ -219,6 +156,17 @@ fn run(mut c: Command, stdin: Option<&str>) -> Run {
             .unwrap();
     }
     child.wait_with_output().unwrap().into()
+}
+
+/// A fresh database on `backend` where the CLI created `matt@lp.com` (username `matt1`,
+/// password `battery staple`, and `flags`); its URL.
+async fn database_with_matt(backend: databases::Backend, flags: &[&str]) -> String {
+    let url = fresh_database(backend).await;
+    let mut args = vec!["users", "create", "matt@lp.com", "-u", "matt1"];
+    args.extend(flags);
+    args.extend(["--password", "battery staple"]);
+    cli(&url, &args).ok("created");
+    url
 }
 
 async fn find(ds: &SqlDatastore, email: &str) -> Option<User> {
@@ -327,20 +275,7 @@ async fn users_create() {
 #[tokio::test]
 async fn users_create_refuses_bad_input_and_duplicates() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let cases: &[(&[&str], &str)] = &[
             (
                 &["MATT@lp.com"],
@@ -430,20 +365,7 @@ async fn users_create_refuses_bad_input_and_duplicates() {
 #[tokio::test]
 async fn users_activate_deactivate_reset_access() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let ds = open(&url).await;
 
         cli(&url, &["users", "activate", "MATT@LP.COM"])
@@ -488,21 +410,7 @@ async fn users_activate_deactivate_reset_access() {
 #[tokio::test]
 async fn users_change_password() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "-a",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &["-a"]).await;
         let ds = open(&url).await;
         let before = find(&ds, "matt@lp.com").await.unwrap();
 
@@ -562,20 +470,7 @@ async fn users_change_password() {
 #[tokio::test]
 async fn roles_commands() {
     for backend in backends() {
-        let url = fresh_database(backend).await;
-        cli(
-            &url,
-            &[
-                "users",
-                "create",
-                "matt@lp.com",
-                "-u",
-                "matt1",
-                "--password",
-                "battery staple",
-            ],
-        )
-        .ok("created");
+        let url = database_with_matt(backend, &[]).await;
         let ds = open(&url).await;
 
         cli(

@@ -31,6 +31,27 @@ fn serializer_for(spec: &Value) -> TokenSerializer {
     TokenSerializer::new(keys, spec["salt"].as_str().expect("salt"))
 }
 
+/// A part of the vector file, its serializer, and the time under `clock` it was made at.
+fn timed<'a>(spec: &'a Value, clock: &str) -> (&'a Value, TokenSerializer, u64) {
+    let at = spec[clock]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{clock} missing in {spec}"));
+    (spec, serializer_for(spec), at)
+}
+
+/// Every entry of the file's `vectors` list, [`timed`] by its `timestamp`.
+fn timed_vectors(doc: &Value) -> impl Iterator<Item = (&Value, TokenSerializer, u64)> {
+    let vectors = doc["vectors"].as_array().expect("vectors");
+    vectors.iter().map(|v| timed(v, "timestamp"))
+}
+
+/// The list `field` of `v`, asserted to hold at least `min` entries.
+fn list_of<'a>(v: &'a Value, field: &str, min: usize) -> &'a Vec<Value> {
+    let list = v[field].as_array().expect(field);
+    assert!(list.len() >= min);
+    list
+}
+
 fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
     v[field]
         .as_str()
@@ -161,8 +182,7 @@ fn ts_bytes(ts: u64) -> Vec<u8> {
 #[test]
 fn dumps_matches_itsdangerous() {
     let doc = vectors();
-    let vectors = doc["vectors"].as_array().expect("vectors");
-    assert!(vectors.len() >= 20);
+    let vectors = list_of(&doc, "vectors", 20);
     let mut identical = 0;
     for v in vectors {
         let ser = serializer_for(v);
@@ -186,11 +206,8 @@ fn dumps_matches_itsdangerous() {
 #[test]
 fn floats_are_spelled_like_python_repr() {
     let doc = vectors();
-    let floats = &doc["floats"];
-    let ser = serializer_for(floats);
-    let ts = floats["timestamp"].as_u64().expect("ts");
-    let items = floats["items"].as_array().expect("items");
-    assert!(items.len() >= 800);
+    let (floats, ser, ts) = timed(&doc["floats"], "timestamp");
+    let items = list_of(floats, "items", 800);
     let mut identical = 0;
     for item in items {
         let bits = u64::from_str_radix(str_of(item, "bits"), 16).expect("hex");
@@ -214,9 +231,7 @@ fn floats_are_spelled_like_python_repr() {
 #[test]
 fn loads_accepts_itsdangerous_tokens() {
     let doc = vectors();
-    for v in doc["vectors"].as_array().expect("vectors") {
-        let ser = serializer_for(v);
-        let ts = v["timestamp"].as_u64().expect("ts");
+    for (v, ser, ts) in timed_vectors(&doc) {
         for field in ["token", "token_sorted_keys"] {
             let token = str_of(v, field);
             assert_eq!(
@@ -239,9 +254,7 @@ fn loads_accepts_itsdangerous_tokens() {
 #[test]
 fn our_tokens_round_trip() {
     let doc = vectors();
-    for v in doc["vectors"].as_array().expect("vectors") {
-        let ser = serializer_for(v);
-        let ts = v["timestamp"].as_u64().expect("ts");
+    for (v, ser, ts) in timed_vectors(&doc) {
         let token = ser.dumps_at(&v["payload"], ts);
         assert_eq!(
             ser.loads_at(&token, Some(60), ts + 60).as_ref(),
@@ -262,8 +275,7 @@ fn expiry_matches_itsdangerous() {
     let token = str_of(expiry, "token");
     let (payload, ts) = ser.loads_unchecked_age(token).expect("valid token");
     assert_eq!(ts, expiry["timestamp"].as_u64().expect("ts"));
-    let cases = expiry["cases"].as_array().expect("cases");
-    assert!(cases.len() >= 14);
+    let cases = list_of(expiry, "cases", 14);
     for case in cases {
         let max_age = case["max_age"].as_u64();
         let now = case["now"].as_u64().expect("now");
@@ -456,11 +468,8 @@ const DELIBERATE_DEVIATIONS: &[&str] = &[
 #[test]
 fn hostile_signed_tokens() {
     let doc = vectors();
-    let hostile = &doc["hostile"];
-    let ser = serializer_for(hostile);
-    let now = hostile["now"].as_u64().expect("now");
-    let cases = hostile["cases"].as_array().expect("cases");
-    assert!(cases.len() >= 20);
+    let (hostile, ser, now) = timed(&doc["hostile"], "now");
+    let cases = list_of(hostile, "cases", 20);
     for case in cases {
         let name = str_of(case, "name");
         let token = str_of(case, "token");
@@ -486,9 +495,7 @@ fn hostile_signed_tokens() {
 #[test]
 fn signature_must_be_canonical_base64() {
     let doc = vectors();
-    let hostile = &doc["hostile"];
-    let ser = serializer_for(hostile);
-    let now = hostile["now"].as_u64().expect("now");
+    let (hostile, ser, now) = timed(&doc["hostile"], "now");
     let lenient = hostile["lenient_python"].as_array().expect("lenient");
     assert_eq!(lenient.len(), 4);
     for case in lenient {

@@ -6,9 +6,9 @@
 //! `SECURITY_TEST_MYSQL_URL` is set; a set URL that cannot be reached fails the test.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rand::Rng;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
@@ -18,8 +18,10 @@ use rocket_db_pools::{sqlx, Database};
 use security_runtime::{
     auth_required, auth_token_required, http_auth_required, permissions_accepted,
     permissions_required, roles_accepted, roles_required, CurrentUser, NewUser, Security,
-    SecurityState, User, UserDatastore,
+    SecurityState, User, UserDatastore, UserQuery,
 };
+
+pub use databases::{backends, fresh_database, Backend};
 
 #[derive(Database)]
 #[database("sec")]
@@ -32,73 +34,6 @@ pub struct PgDb(sqlx::PgPool);
 #[derive(Database)]
 #[database("sec")]
 pub struct MyDb(sqlx::MySqlPool);
-
-/// A database backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
-/// The backends to test: SQLite always, the others when their URL variable is set.
-pub fn backends() -> Vec<Backend> {
-    let mut v = vec![Backend::Sqlite];
-    if std::env::var("SECURITY_TEST_POSTGRES_URL").is_ok_and(|s| !s.is_empty()) {
-        v.push(Backend::Postgres);
-    }
-    if std::env::var("SECURITY_TEST_MYSQL_URL").is_ok_and(|s| !s.is_empty()) {
-        v.push(Backend::MySql);
-    }
-    v
-}
-
-fn unique(prefix: &str) -> String {
-    let n: u64 = rand::thread_rng().gen();
-    format!("{prefix}{n:016x}")
-}
-
-/// A fresh, empty database for one test; panics when the server is unreachable.
-pub async fn fresh_database(backend: Backend) -> String {
-    use sqlx::Connection;
-    match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join("security-tests");
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(format!("{}.db", unique("t")));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Backend::Postgres => {
-            let url = std::env::var("SECURITY_TEST_POSTGRES_URL").unwrap();
-            let mut c = sqlx::PgConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_POSTGRES_URL unreachable: {e}"));
-            let schema = unique("fst_");
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}options=-c%20search_path%3D{schema}")
-        }
-        Backend::MySql => {
-            let url = std::env::var("SECURITY_TEST_MYSQL_URL").unwrap();
-            let mut c = sqlx::MySqlConnection::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("SECURITY_TEST_MYSQL_URL unreachable: {e}"));
-            let db = unique("fst_");
-            sqlx::query(&format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"))
-                .execute(&mut c)
-                .await
-                .unwrap();
-            let base = match url.rfind('/') {
-                Some(i) if i > "mysql://".len() => &url[..i],
-                _ => url.as_str(),
-            };
-            format!("{base}/{db}")
-        }
-    }
-}
 
 /// Test configuration: cheap argon2, a fixed salt and key.
 pub fn test_figment(url: &str) -> Figment {
@@ -115,6 +50,14 @@ pub fn test_figment(url: &str) -> Figment {
 
 // ---- the demo views of Flask-Security's conftest ----
 
+#[get("/maybe")]
+fn maybe(user: Option<CurrentUser>) -> String {
+    match user {
+        Some(u) => format!("user {}", u.email),
+        None => "anonymous".into(),
+    }
+}
+
 /// The application's landing page; shows a message the security flows flashed, as a
 /// Flask template would with `get_flashed_messages()`.
 #[get("/")]
@@ -125,16 +68,18 @@ fn index(flash: Option<rocket::request::FlashMessage<'_>>) -> String {
     }
 }
 
+// Views that need a signed-in user.
+
 #[auth_required]
 #[get("/profile")]
 fn profile(user: CurrentUser) -> String {
     format!("profile {}", user.email)
 }
 
-#[auth_required(session)]
-#[get("/session")]
-fn session_only(user: CurrentUser) -> String {
-    format!("session {}", user.email)
+#[auth_required(token, session, basic)]
+#[post("/multi")]
+fn multi_post(user: CurrentUser) -> String {
+    format!("posted {}", user.email)
 }
 
 #[auth_token_required]
@@ -149,10 +94,28 @@ fn http(user: CurrentUser) -> String {
     format!("http {}", user.email)
 }
 
+#[security_runtime::login_required]
+#[get("/login_required")]
+fn login_required_view(user: CurrentUser) -> String {
+    format!("login_required {}", user.email)
+}
+
+#[auth_required]
+#[rocket::options("/profile")]
+fn profile_options() -> &'static str {
+    "options"
+}
+
 #[http_auth_required(realm = "My Realm")]
 #[get("/http_custom_realm")]
 fn http_custom_realm(user: CurrentUser) -> String {
     format!("realm {}", user.email)
+}
+
+#[auth_required(session)]
+#[get("/session")]
+fn session_only(user: CurrentUser) -> String {
+    format!("session {}", user.email)
 }
 
 #[auth_required(token, session, basic)]
@@ -161,10 +124,10 @@ fn multi(user: CurrentUser) -> Json<Value> {
     Json(json!({"email": user.email, "via": user.authn_via().as_str()}))
 }
 
-#[auth_required(token, session, basic)]
-#[post("/multi")]
-fn multi_post(user: CurrentUser) -> String {
-    format!("posted {}", user.email)
+#[security_runtime::login_required]
+#[get("/login_required_open")]
+fn login_required_open() -> &'static str {
+    "login_required_open"
 }
 
 #[auth_required(session, within = 5, grace = 0)]
@@ -173,25 +136,19 @@ fn fresh(user: CurrentUser) -> String {
     format!("fresh {}", user.email)
 }
 
+// Views behind role, permission, anonymity and CSRF rules.
+
 #[auth_required(token, session)]
+#[permissions_required("full-write", "super")]
+#[get("/perms_all")]
+fn perms_all() -> &'static str {
+    "perms_all"
+}
+
 #[roles_required("admin")]
-#[get("/admin")]
-fn admin() -> &'static str {
-    "admin"
-}
-
-#[auth_required(token, session)]
-#[roles_required("admin", "editor")]
-#[get("/admin_and_editor")]
-fn admin_and_editor() -> &'static str {
-    "admin_and_editor"
-}
-
-#[auth_required(token, session)]
-#[roles_accepted("admin", "editor")]
-#[get("/admin_or_editor")]
-fn admin_or_editor() -> &'static str {
-    "admin_or_editor"
+#[post("/roles_only")]
+fn roles_only_post() -> &'static str {
+    "roles_only_post"
 }
 
 #[roles_required("admin")]
@@ -201,47 +158,17 @@ fn roles_only() -> &'static str {
 }
 
 #[auth_required(token, session)]
-#[permissions_required("full-write", "super")]
-#[get("/perms_all")]
-fn perms_all() -> &'static str {
-    "perms_all"
-}
-
-#[auth_required(token, session)]
 #[permissions_accepted("full-write", "super")]
 #[get("/perms_any")]
 fn perms_any() -> &'static str {
     "perms_any"
 }
 
-#[security_runtime::login_required]
-#[get("/login_required")]
-fn login_required_view(user: CurrentUser) -> String {
-    format!("login_required {}", user.email)
-}
-
-#[security_runtime::login_required]
-#[get("/login_required_open")]
-fn login_required_open() -> &'static str {
-    "login_required_open"
-}
-
-#[auth_required]
-#[rocket::options("/profile")]
-fn profile_options() -> &'static str {
-    "options"
-}
-
-#[security_runtime::anonymous_user_required]
-#[get("/anon")]
-fn anon() -> &'static str {
-    "anon"
-}
-
-#[security_runtime::unauth_csrf]
-#[post("/unauth_csrf")]
-fn unauth_csrf_view() -> &'static str {
-    "unauth_csrf"
+#[auth_required(token, session)]
+#[roles_accepted("admin", "editor")]
+#[get("/admin_or_editor")]
+fn admin_or_editor() -> &'static str {
+    "admin_or_editor"
 }
 
 #[security_runtime::unauth_csrf(fall_through)]
@@ -254,18 +181,30 @@ fn unauth_csrf_fall_through(csrf: security_runtime::CsrfStatus) -> &'static str 
     }
 }
 
-#[roles_required("admin")]
-#[post("/roles_only")]
-fn roles_only_post() -> &'static str {
-    "roles_only_post"
+#[auth_required(token, session)]
+#[roles_required("admin", "editor")]
+#[get("/admin_and_editor")]
+fn admin_and_editor() -> &'static str {
+    "admin_and_editor"
 }
 
-#[get("/maybe")]
-fn maybe(user: Option<CurrentUser>) -> String {
-    match user {
-        Some(u) => format!("user {}", u.email),
-        None => "anonymous".into(),
-    }
+#[auth_required(token, session)]
+#[roles_required("admin")]
+#[get("/admin")]
+fn admin() -> &'static str {
+    "admin"
+}
+
+#[security_runtime::unauth_csrf]
+#[post("/unauth_csrf")]
+fn unauth_csrf_view() -> &'static str {
+    "unauth_csrf"
+}
+
+#[security_runtime::anonymous_user_required]
+#[get("/anon")]
+fn anon() -> &'static str {
+    "anon"
 }
 
 /// The application's own user model: its payload shapes the JSON `user` object.
@@ -273,8 +212,8 @@ fn maybe(user: Option<CurrentUser>) -> String {
 pub struct AppUser {
     #[security(payload)]
     pub email: String,
-    pub password: Option<String>,
     pub active: bool,
+    pub password: Option<String>,
     pub fs_uniquifier: String,
     #[security(payload = "logins")]
     pub login_count: Option<i32>,
@@ -369,10 +308,28 @@ impl TestApp {
         TestApp { client, backend }
     }
 
+    /// A fresh database and app with default test settings and one user without roles.
+    pub async fn with_user(backend: Backend, email: &str, password: &str) -> TestApp {
+        let app = Self::new(backend).await;
+        app.user(email, password, &[]).await;
+        app
+    }
+
+    /// A fresh database and app with one setting changed (`key` is a full figment key).
+    pub async fn configured(
+        backend: Backend,
+        key: &str,
+        value: impl rocket::serde::Serialize,
+    ) -> TestApp {
+        Self::with(backend, |f| f.merge((key, value)), Security::new()).await
+    }
+
+    /// The app's security state.
     pub fn state(&self) -> &SecurityState {
         self.client.rocket().state::<SecurityState>().unwrap()
     }
 
+    /// The app's datastore.
     pub fn datastore(&self) -> Arc<dyn UserDatastore> {
         self.state().datastore.clone()
     }
@@ -399,30 +356,53 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The user found by `email`, if any (`case_insensitive` as in `find_user`).
+    pub async fn by_email(&self, email: &str, case_insensitive: bool) -> Option<User> {
+        let query = UserQuery::Email(email.into());
+        self.datastore()
+            .find_user(&query, case_insensitive)
+            .await
+            .unwrap()
+    }
+
+    /// `user` as the datastore has it now.
+    pub async fn reload(&self, user: &User) -> User {
+        let query = UserQuery::Id(user.id);
+        self.datastore()
+            .find_user(&query, false)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// `GET /login` as JSON; returns the CSRF token.
     pub async fn csrf(&self) -> String {
-        let r = self
-            .client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let r = self.get_json("/login").await;
         assert_eq!(r.status(), Status::Ok);
         let v: Value = r.into_json().await.unwrap();
         v["response"]["csrf_token"].as_str().unwrap().to_owned()
     }
 
     /// JSON POST with the session's CSRF token in the body.
-    pub async fn post_json(&self, uri: &str, mut body: Value) -> LocalResponse<'_> {
+    pub async fn post_json(&self, uri: &str, body: Value) -> LocalResponse<'_> {
+        self.post_json_with(uri, body, &[]).await
+    }
+
+    /// [`post_json`](Self::post_json) with extra `headers`.
+    pub async fn post_json_with(
+        &self,
+        uri: &str,
+        mut body: Value,
+        headers: &[Header<'static>],
+    ) -> LocalResponse<'_> {
         if body.get("csrf_token").is_none() {
             body["csrf_token"] = json!(self.csrf().await);
         }
-        self.client
-            .post(uri.to_owned())
-            .header(ContentType::JSON)
-            .body(body.to_string())
-            .dispatch()
-            .await
+        let mut req = self.client.post(uri.to_owned()).header(ContentType::JSON);
+        for h in headers {
+            req = req.header(h.clone());
+        }
+        req.body(body.to_string()).dispatch().await
     }
 
     /// JSON login; returns (status, body).
@@ -432,6 +412,12 @@ impl TestApp {
             .await;
         let s = r.status();
         (s, r.into_json().await.unwrap_or(Value::Null))
+    }
+
+    /// JSON login; returns the new session's CSRF token (the status is not checked).
+    pub async fn login_csrf(&self, email: &str, password: &str) -> String {
+        let (_, body) = self.login(email, password).await;
+        body["response"]["csrf_token"].as_str().unwrap().to_owned()
     }
 
     /// JSON login asking for an auth token; returns the token.
@@ -452,13 +438,45 @@ impl TestApp {
 
     /// JSON `POST /logout`; asserts it succeeded.
     pub async fn logout(&self) {
-        let r = self
-            .client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let r = self.post_bare("/logout", &[]).await;
         assert_eq!(r.status(), Status::Ok, "logout");
+    }
+
+    /// JSON `POST /logout` whose answer is not checked: ends a session if there is one.
+    pub async fn drop_session(&self) {
+        self.post_bare("/logout", &[]).await;
+    }
+
+    /// JSON login asking for an auth token, then [`drop_session`](Self::drop_session):
+    /// the token alone identifies the caller afterwards.
+    pub async fn token_only(&self, email: &str, password: &str) -> String {
+        let token = self.token_login(email, password).await;
+        self.drop_session().await;
+        token
+    }
+
+    /// A POST with a JSON content type, no body and no CSRF token, plus `headers`.
+    pub async fn post_bare(&self, uri: &str, headers: &[Header<'static>]) -> LocalResponse<'_> {
+        let mut req = self.client.post(uri.to_owned()).header(ContentType::JSON);
+        for h in headers {
+            req = req.header(h.clone());
+        }
+        req.dispatch().await
+    }
+
+    /// The status of a JSON GET.
+    pub async fn status(&self, uri: &str) -> Status {
+        self.get_json(uri).await.status()
+    }
+
+    /// The status of a GET carrying an auth token (see [`get_with_token`](Self::get_with_token)).
+    pub async fn token_status(&self, uri: &str, token: &str) -> Status {
+        self.get_with_token(uri, token).await.status()
+    }
+
+    /// The JSON body of a JSON GET.
+    pub async fn get_value(&self, uri: &str) -> Value {
+        self.get_json(uri).await.into_json().await.unwrap()
     }
 
     /// JSON GET.
@@ -482,6 +500,67 @@ impl TestApp {
     }
 }
 
+/// Asserts a JSON answer's status and its `response.errors`, exactly.
+pub async fn assert_errors(r: LocalResponse<'_>, status: Status, errors: &[&str]) {
+    assert_eq!(r.status(), status);
+    let v: Value = r.into_json().await.unwrap();
+    assert_eq!(v["response"]["errors"], json!(errors), "{v}");
+}
+
+/// An `X-CSRF-Token` header.
+pub fn csrf_header(token: &str) -> Header<'static> {
+    Header::new("X-CSRF-Token", token.to_owned())
+}
+
+/// An `Authentication-Token` header.
+pub fn token_header(token: &str) -> Header<'static> {
+    Header::new("Authentication-Token", token.to_owned())
+}
+
+/// A clock the tests move by hand, for `Security::clock`; it starts at 1_800_000_000.
+#[derive(Clone)]
+pub struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// A clock at 1_800_000_000 (Unix seconds).
+    pub fn new() -> Clock {
+        Clock(Arc::new(AtomicU64::new(1_800_000_000)))
+    }
+
+    /// The current time in Unix seconds.
+    pub fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Moves the clock `secs` seconds on.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// `security` reading the time from this clock.
+    pub fn install(&self, security: Security) -> Security {
+        let c = self.clone();
+        security.clock(move || c.now() as f64)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Creates a user with a (hashed) password and nothing else, straight in the datastore.
+pub async fn create_user_in(state: &SecurityState, email: &str, password: &str) -> User {
+    let hash = state.hash_password(password).await.unwrap();
+    let new = NewUser {
+        email: email.into(),
+        password: Some(hash),
+        ..NewUser::default()
+    };
+    state.datastore.create_user(new).await.unwrap()
+}
+
 /// The first `https://app.example.com/...` link in a mail's text.
 pub fn find_link(text: &str) -> String {
     let start = text
@@ -500,6 +579,11 @@ pub fn path_of(link: &str) -> String {
         .to_owned()
 }
 
+/// The path of the first `https://app.example.com/...` link in a mail's text.
+pub fn link_path(text: &str) -> String {
+    path_of(&find_link(text))
+}
+
 /// `Authorization: Basic` header value.
 pub fn basic(user: &str, pw: &str) -> Header<'static> {
     use base64::Engine;
@@ -507,6 +591,7 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
     Header::new("Authorization", format!("Basic {v}"))
 }
 
+pub mod databases;
 pub mod flows;
 pub mod smtp;
 pub mod webdriver;

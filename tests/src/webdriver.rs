@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use rocket::figment::Figment;
 use rocket::serde::json::{json, Value};
+use rocket::{Ignite, Rocket};
 
 /// A free TCP port on 127.0.0.1 (free when asked; the caller binds it soon after).
 pub fn free_port() -> u16 {
@@ -19,6 +21,32 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `figment` serving plain HTTP on a free loopback port (the browser would drop a
+/// `Secure` session cookie otherwise); and that port.
+pub fn on_loopback(figment: Figment) -> (Figment, u16) {
+    let port = free_port();
+    let figment = figment
+        .merge(("port", port))
+        .merge(("address", "127.0.0.1"))
+        .merge(("security.session_cookie_secure", false));
+    (figment, port)
+}
+
+/// Serves `rocket` while `drive` (blocking work, such as a [`Driver`]) runs on another
+/// thread, then shuts the server down; returns what `drive` returned, or re-raises its
+/// panic.
+pub async fn while_serving<T: Send + 'static>(
+    rocket: Rocket<Ignite>,
+    drive: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let shutdown = rocket.shutdown();
+    let server = rocket::tokio::spawn(rocket.launch());
+    let result = rocket::tokio::task::spawn_blocking(drive).await;
+    shutdown.notify();
+    let _ = server.await;
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// The value of `var` for a test that needs an outside tool, or `None` to skip.
@@ -214,22 +242,19 @@ impl Driver {
     /// Runs `script` (a function body; `arguments` holds `args`) and returns what it
     /// returns.
     pub fn execute(&self, script: &str, args: Value) -> Value {
-        let mut v = call(
-            "POST",
-            &self.url("/execute/sync"),
-            Some(json!({"script": script, "args": args})),
-        );
-        v["value"].take()
+        self.run_script("/execute/sync", script, args)
     }
 
     /// Runs `script` asynchronously: it ends by calling its last argument (the callback
     /// WebDriver appends to `args`) with the result. Waits up to the script timeout.
     pub fn execute_async(&self, script: &str, args: Value) -> Value {
-        let mut v = call(
-            "POST",
-            &self.url("/execute/async"),
-            Some(json!({"script": script, "args": args})),
-        );
+        self.run_script("/execute/async", script, args)
+    }
+
+    /// Posts `script` and `args` to the session's `endpoint`; the script's result.
+    fn run_script(&self, endpoint: &str, script: &str, args: Value) -> Value {
+        let body = json!({"script": script, "args": args});
+        let mut v = call("POST", &self.url(endpoint), Some(body));
         v["value"].take()
     }
 

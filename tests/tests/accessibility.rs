@@ -18,7 +18,7 @@ use rocket::serde::json::{json, Value};
 use security_runtime::mail::CapturingMailer;
 use security_runtime::Security;
 use security_tests::flows::features;
-use security_tests::webdriver::{free_port, required_env, Driver};
+use security_tests::webdriver::{on_loopback, required_env, while_serving, Driver};
 use security_tests::{app, find_link, fresh_database, path_of, test_figment, Backend};
 
 const EMAIL: &str = "a11y@example.com";
@@ -68,16 +68,11 @@ async fn default_pages_have_no_axe_violations() {
     );
     let axe = std::fs::read_to_string(&axe_path)
         .unwrap_or_else(|e| panic!("AXE_CORE_JS={axe_path} cannot be read: {e}"));
-    let port = free_port();
     let url = fresh_database(Backend::Sqlite).await;
     // Every page with a default template: registration, confirmation, recovery, the
     // changes and username recovery (`features` adds all but confirmation).
-    let figment = features(test_figment(&url))
-        .merge(("security.confirmable", true))
-        .merge(("port", port))
-        .merge(("address", "127.0.0.1"))
-        // Plain HTTP on loopback: the browser would drop a Secure cookie otherwise.
-        .merge(("security.session_cookie_secure", false));
+    let all_pages = features(test_figment(&url)).merge(("security.confirmable", true));
+    let (figment, port) = on_loopback(all_pages);
     let mailer = CapturingMailer::new();
     let security = Security::new().mail_util(Arc::new(mailer.clone()));
     let rocket = app(Backend::Sqlite, figment, security)
@@ -97,23 +92,15 @@ async fn default_pages_have_no_axe_violations() {
         })
         .await
         .unwrap();
-    let shutdown = rocket.shutdown();
-    let server = rocket::tokio::spawn(rocket.launch());
     let base = format!("http://127.0.0.1:{port}");
-    let result =
-        rocket::tokio::task::spawn_blocking(move || audit_all(&driver_bin, &axe, &base, &mailer))
-            .await;
-    shutdown.notify();
-    let _ = server.await;
-    match result {
-        Ok(failures) => assert!(
-            failures.is_empty(),
-            "axe-core found violations (screenshots in {}):\n\n{}",
-            screenshot_dir().display(),
-            failures.join("\n\n")
-        ),
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    let failures =
+        while_serving(rocket, move || audit_all(&driver_bin, &axe, &base, &mailer)).await;
+    assert!(
+        failures.is_empty(),
+        "axe-core found violations (screenshots in {}):\n\n{}",
+        screenshot_dir().display(),
+        failures.join("\n\n")
+    );
 }
 
 /// Audits every default page; returns one description per page state with violations.

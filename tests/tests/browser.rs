@@ -8,8 +8,8 @@
 
 use rocket::serde::json::json;
 use security_runtime::Security;
-use security_tests::webdriver::{free_port, Driver};
-use security_tests::{app, fresh_database, test_figment, Backend};
+use security_tests::webdriver::{on_loopback, while_serving, Driver};
+use security_tests::{app, create_user_in, fresh_database, test_figment, Backend};
 
 #[rocket::async_test]
 async fn browser_signs_in_through_the_login_form() {
@@ -26,31 +26,14 @@ async fn browser_signs_in_through_the_login_form() {
         std::path::Path::new(&driver_bin).is_file(),
         "CHROMEDRIVER={driver_bin} does not exist"
     );
-    let port = free_port();
     let url = fresh_database(Backend::Sqlite).await;
-    let figment = test_figment(&url)
-        .merge(("port", port))
-        .merge(("address", "127.0.0.1"))
-        // Plain HTTP on loopback: the browser would drop a Secure cookie otherwise.
-        .merge(("security.session_cookie_secure", false));
-    let rocket = app(Backend::Sqlite, figment, Security::new())
-        .ignite()
-        .await
-        .unwrap();
+    let (figment, port) = on_loopback(test_figment(&url));
+    let rocket = app(Backend::Sqlite, figment, Security::new());
+    let rocket = rocket.ignite().await.unwrap();
     let st = rocket.state::<security_runtime::SecurityState>().unwrap();
-    let hash = st.hash_password("password123").await.unwrap();
-    st.datastore
-        .create_user(security_runtime::NewUser {
-            email: "matt@lp.com".into(),
-            password: Some(hash),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let shutdown = rocket.shutdown();
-    let server = rocket::tokio::spawn(rocket.launch());
+    create_user_in(st, "matt@lp.com", "password123").await;
     let base = format!("http://127.0.0.1:{port}");
-    let result = rocket::tokio::task::spawn_blocking(move || {
+    while_serving(rocket, move || {
         let d = Driver::start(&driver_bin);
         // A protected page sends the browser to the login form, carrying `next`.
         d.go(&format!("{base}/profile"));
@@ -71,9 +54,4 @@ async fn browser_signs_in_through_the_login_form() {
         assert_eq!(session["sameSite"], json!("Lax"));
     })
     .await;
-    shutdown.notify();
-    let _ = server.await;
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }

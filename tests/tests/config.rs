@@ -13,13 +13,13 @@ use std::sync::{Mutex, Once};
 
 use rocket::error::ErrorKind;
 use rocket::figment::Figment;
-use rocket::http::{ContentType, Status};
+use rocket::http::{ContentType, Method, Status};
 use rocket::local::asynchronous::Client;
 use rocket::log::private as log;
 use rocket::{Build, Rocket};
 use security_runtime::hashing::{HashingConfig, PasswordContext};
 use security_runtime::{Security, SecurityConfig};
-use security_tests::{app, backends, fresh_database, Backend};
+use security_tests::{app, backends, create_user_in, fresh_database, Backend};
 
 // ---- log capture ----
 
@@ -138,58 +138,84 @@ fn assert_refused(r: Result<Client, Refused>, needle: &str, before: usize, what:
     );
 }
 
+/// Launches on `backend` with `figment` and asserts the `Security` fairing refused,
+/// logging `needle` (see [`assert_refused`]).
+async fn assert_launch_refused(
+    backend: Backend,
+    needle: &str,
+    figment: impl FnOnce(&str) -> Figment,
+    what: &str,
+) {
+    let before = logged(needle);
+    let r = launch_with(backend, figment).await;
+    assert_refused(r, needle, before, what);
+}
+
+/// The status `client` gets for a JSON request.
+async fn status(client: &Client, method: Method, uri: &'static str) -> Status {
+    let r = client
+        .req(method, uri)
+        .header(ContentType::JSON)
+        .dispatch()
+        .await;
+    r.status()
+}
+
+/// Asserts `client` answers a JSON `GET /login`.
+async fn assert_login_page(client: &Client, what: &str) {
+    assert_eq!(
+        status(client, Method::Get, "/login").await,
+        Status::Ok,
+        "{what}"
+    );
+}
+
+/// Why `PasswordContext::new` refuses `cfg` (panics when it accepts it).
+fn hashing_refused(cfg: HashingConfig) -> String {
+    PasswordContext::new(cfg).unwrap_err().to_string()
+}
+
 // ---- tests ----
 
 #[rocket::async_test]
 async fn double_hash_without_password_salt_is_refused() {
-    let direct = PasswordContext::new(HashingConfig::default())
-        .unwrap_err()
-        .to_string();
+    let direct = hashing_refused(HashingConfig::default());
     assert!(direct.contains("password_salt"), "{direct}");
-    let direct = PasswordContext::new(HashingConfig {
-        password_salt: Some(String::new()),
+    let empty_salt = Some(String::new());
+    let direct = hashing_refused(HashingConfig {
+        password_salt: empty_salt,
         ..HashingConfig::default()
-    })
-    .unwrap_err()
-    .to_string();
+    });
     assert!(direct.contains("password_salt"), "{direct}");
 
     for b in backends() {
         let needle = "password_salt must be set when password_hash is `argon2`";
-        let before = logged(needle);
-        let r = launch_with(b, |url| {
-            base(url).merge(("security.secret_key", "test-secret-key-0123456789abcdef"))
-        })
-        .await;
-        assert_refused(r, needle, before, &format!("{b:?} no salt"));
-        let before = logged(needle);
-        let r = launch_with(b, |url| good(url).merge(("security.password_salt", ""))).await;
-        assert_refused(r, needle, before, &format!("{b:?} empty salt"));
+        let key = ("security.secret_key", "test-secret-key-0123456789abcdef");
+        let no_salt = |url: &str| base(url).merge(key);
+        assert_launch_refused(b, needle, no_salt, &format!("{b:?} no salt")).await;
+        let empty_salt = |url: &str| good(url).merge(("security.password_salt", ""));
+        assert_launch_refused(b, needle, empty_salt, &format!("{b:?} empty salt")).await;
     }
 }
 
 #[rocket::async_test]
 async fn password_hash_outside_password_schemes_is_refused() {
-    let direct = PasswordContext::new(HashingConfig {
+    let direct = hashing_refused(HashingConfig {
         password_hash: "bcrypt".into(),
         password_schemes: vec!["argon2".into()],
         password_salt: Some("salt".into()),
         ..HashingConfig::default()
-    })
-    .unwrap_err()
-    .to_string();
+    });
     assert!(direct.contains("password_hash"), "{direct}");
 
     for b in backends() {
         let needle = "password_hash `bcrypt` is not in password_schemes";
-        let before = logged(needle);
-        let r = launch_with(b, |url| {
-            good(url)
-                .merge(("security.password_hash", "bcrypt"))
-                .merge(("security.password_schemes", ["argon2", "pbkdf2_sha512"]))
-        })
-        .await;
-        assert_refused(r, needle, before, &format!("{b:?}"));
+        let schemes = ["argon2", "pbkdf2_sha512"];
+        let figment = |url: &str| {
+            let f = good(url).merge(("security.password_hash", "bcrypt"));
+            f.merge(("security.password_schemes", schemes))
+        };
+        assert_launch_refused(b, needle, figment, &format!("{b:?}")).await;
     }
 }
 
@@ -222,20 +248,13 @@ async fn release_profile_needs_a_real_secret_key() {
         // Control: the release profile with good keys launches, so the refusals below are
         // the security key's doing (Rocket's own `secret_key` is set in all of them).
         let client = launch_with(b, |url| release(good(url))).await.unwrap();
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        assert_login_page(&client, &format!("{b:?}")).await;
 
         let missing = "`security.secret_key` must be set outside debug builds";
-        let before = logged(missing);
-        let r = launch_with(b, |url| {
-            release(base(url).merge(("security.password_salt", "test-password-salt")))
-        })
-        .await;
-        assert_refused(r, missing, before, &format!("{b:?} release, no secret_key"));
+        let salt = ("security.password_salt", "test-password-salt");
+        let no_key = |url: &str| release(base(url).merge(salt));
+        let what = format!("{b:?} release, no secret_key");
+        assert_launch_refused(b, missing, no_key, &what).await;
 
         let weak = "`security.secret_key` is empty, zero, a well-known default";
         for key in [
@@ -245,31 +264,14 @@ async fn release_profile_needs_a_real_secret_key() {
             "secret",
             "short-key",
         ] {
-            let before = logged(weak);
-            let r = launch_with(b, |url| {
-                release(good(url).merge(("security.secret_key", key)))
-            })
-            .await;
-            assert_refused(
-                r,
-                weak,
-                before,
-                &format!("{b:?} release, secret_key {key:?}"),
-            );
+            let weak_key = |url: &str| release(good(url).merge(("security.secret_key", key)));
+            let what = format!("{b:?} release, secret_key {key:?}");
+            assert_launch_refused(b, weak, weak_key, &what).await;
         }
 
         // The debug profile allows a missing key (a random one is used).
-        let client = launch_with(b, |url| {
-            base(url).merge(("security.password_salt", "test-password-salt"))
-        })
-        .await
-        .unwrap();
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let client = launch_with(b, |url| base(url).merge(salt)).await.unwrap();
+        assert_login_page(&client, &format!("{b:?}")).await;
     }
 }
 
@@ -285,20 +287,21 @@ async fn unknown_mechanism_is_refused() {
     );
 
     for b in backends() {
-        let needle = "unknown mechanism `kerberos` in `security.api_enabled_methods`";
-        let before = logged(needle);
-        let r = launch_with(b, |url| {
-            good(url).merge(("security.api_enabled_methods", ["session", "kerberos"]))
-        })
-        .await;
-        assert_refused(r, needle, before, &format!("{b:?} api_enabled_methods"));
-        let needle = "unknown mechanism `Token ` in";
-        let before = logged(needle);
-        let r = launch_with(b, |url| {
-            good(url).merge(("security.csrf_protect_mechanisms", ["Token "]))
-        })
-        .await;
-        assert_refused(r, needle, before, &format!("{b:?} csrf_protect_mechanisms"));
+        for (key, value, needle) in [
+            (
+                "api_enabled_methods",
+                &["session", "kerberos"][..],
+                "unknown mechanism `kerberos` in `security.api_enabled_methods`",
+            ),
+            (
+                "csrf_protect_mechanisms",
+                &["Token "][..],
+                "unknown mechanism `Token ` in",
+            ),
+        ] {
+            let figment = |url: &str| good(url).merge((format!("security.{key}"), value));
+            assert_launch_refused(b, needle, figment, &format!("{b:?} {key}")).await;
+        }
     }
 }
 
@@ -313,19 +316,13 @@ async fn invalid_login_url_is_refused() {
             "//evil.example",
         ] {
             let needle = format!("`security.login_url` is not a valid path: `{url_value}`");
-            let before = logged(&needle);
-            let r = launch_with(b, |url| good(url).merge(("security.login_url", url_value))).await;
-            assert_refused(
-                r,
-                &needle,
-                before,
-                &format!("{b:?} login_url {url_value:?}"),
-            );
+            let figment = |url: &str| good(url).merge(("security.login_url", url_value));
+            let what = format!("{b:?} login_url {url_value:?}");
+            assert_launch_refused(b, &needle, figment, &what).await;
         }
         let needle = "`security.logout_url` is not a valid path";
-        let before = logged(needle);
-        let r = launch_with(b, |url| good(url).merge(("security.logout_url", "logout"))).await;
-        assert_refused(r, needle, before, &format!("{b:?} logout_url"));
+        let figment = |url: &str| good(url).merge(("security.logout_url", "logout"));
+        assert_launch_refused(b, needle, figment, &format!("{b:?} logout_url")).await;
     }
 }
 
@@ -335,25 +332,15 @@ async fn invalid_url_prefix_is_refused_not_a_panic() {
         // `url_prefix` + `login_url` is mounted as a route base; without a leading slash
         // that base is no URI, and Rocket's `mount` would panic on it.
         let needle = "`security.url_prefix` must be empty or a path";
-        let before = logged(needle);
-        let r = launch_with(b, |url| good(url).merge(("security.url_prefix", "api"))).await;
-        assert_refused(r, needle, before, &format!("{b:?} url_prefix"));
+        let figment = |url: &str| good(url).merge(("security.url_prefix", "api"));
+        assert_launch_refused(b, needle, figment, &format!("{b:?} url_prefix")).await;
         // Control: a proper prefix moves the endpoints.
-        let client = launch_with(b, |url| good(url).merge(("security.url_prefix", "/auth")))
-            .await
-            .unwrap();
-        let r = client
-            .get("/auth/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?}");
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::NotFound, "{b:?}");
+        let prefixed = |url: &str| good(url).merge(("security.url_prefix", "/auth"));
+        let client = launch_with(b, prefixed).await.unwrap();
+        let moved = status(&client, Method::Get, "/auth/login").await;
+        assert_eq!(moved, Status::Ok, "{b:?}");
+        let old = status(&client, Method::Get, "/login").await;
+        assert_eq!(old, Status::NotFound, "{b:?}");
     }
 }
 
@@ -361,12 +348,8 @@ async fn invalid_url_prefix_is_refused_not_a_panic() {
 async fn unknown_logout_method_is_refused() {
     for b in backends() {
         let needle = "`security.logout_methods`: unknown method `FETCH`";
-        let before = logged(needle);
-        let r = launch_with(b, |url| {
-            good(url).merge(("security.logout_methods", ["POST", "FETCH"]))
-        })
-        .await;
-        assert_refused(r, needle, before, &format!("{b:?}"));
+        let figment = |url: &str| good(url).merge(("security.logout_methods", ["POST", "FETCH"]));
+        assert_launch_refused(b, needle, figment, &format!("{b:?}")).await;
     }
 }
 
@@ -374,62 +357,27 @@ async fn unknown_logout_method_is_refused() {
 async fn valid_config_launches_and_empty_logout_methods_remove_logout() {
     for b in backends() {
         let client = launch_with(b, good).await.unwrap();
-        let r = client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?} default logout");
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let logout = status(&client, Method::Post, "/logout").await;
+        assert_eq!(logout, Status::Ok, "{b:?} default logout");
+        assert_login_page(&client, &format!("{b:?}")).await;
 
         let empty: Vec<String> = Vec::new();
-        let client = launch_with(b, |url| good(url).merge(("security.logout_methods", empty)))
-            .await
-            .unwrap();
-        for method in ["POST", "GET"] {
-            let r = match method {
-                "POST" => client.post("/logout"),
-                _ => client.get("/logout"),
-            }
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-            assert_eq!(r.status(), Status::NotFound, "{b:?} {method} /logout");
+        let no_logout = |url: &str| good(url).merge(("security.logout_methods", empty));
+        let client = launch_with(b, no_logout).await.unwrap();
+        for method in [Method::Post, Method::Get] {
+            let logout = status(&client, method, "/logout").await;
+            assert_eq!(logout, Status::NotFound, "{b:?} {method} /logout");
         }
-        let r = client
-            .get("/login")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?} login still mounted");
+        assert_login_page(&client, &format!("{b:?} login still mounted")).await;
 
         // GET-only logout: POST is gone, GET works.
-        let client = launch_with(b, |url| {
-            good(url).merge(("security.logout_methods", ["GET"]))
-        })
-        .await
-        .unwrap();
-        let r = client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(
-            r.status(),
-            Status::MethodNotAllowed,
-            "{b:?} POST with GET-only logout"
-        );
-        let r = client
-            .get("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?} GET logout");
+        let get_only = |url: &str| good(url).merge(("security.logout_methods", ["GET"]));
+        let client = launch_with(b, get_only).await.unwrap();
+        let post = status(&client, Method::Post, "/logout").await;
+        let not_allowed = Status::MethodNotAllowed;
+        assert_eq!(post, not_allowed, "{b:?} POST with GET-only logout");
+        let get = status(&client, Method::Get, "/logout").await;
+        assert_eq!(get, Status::Ok, "{b:?} GET logout");
     }
 }
 
@@ -457,21 +405,14 @@ async fn protected_routes_without_the_fairing_abort_launch() {
 async fn review_fixes_salts_and_mail_server_in_release() {
     let b = backends()[0];
     let needle = "`security.confirm_salt` and `security.reset_salt` must differ";
-    let before = logged(needle);
-    let r = launch_with(b, |url| {
-        good(url).merge(("security.reset_salt", "confirm-salt"))
-    })
-    .await;
-    assert_refused(r, needle, before, "duplicate salts");
+    let same_salts = |url: &str| good(url).merge(("security.reset_salt", "confirm-salt"));
+    assert_launch_refused(b, needle, same_salts, "duplicate salts").await;
     let needle = "`security.mail_server` must be set outside debug";
-    let before = logged(needle);
-    let r = launch_with(b, |url| {
-        good(url)
-            .merge(("security.registerable", true))
-            .select(rocket::Config::RELEASE_PROFILE)
-    })
-    .await;
-    assert_refused(r, needle, before, "release without mail server");
+    let no_mail = |url: &str| {
+        let f = good(url).merge(("security.registerable", true));
+        f.select(rocket::Config::RELEASE_PROFILE)
+    };
+    assert_launch_refused(b, needle, no_mail, "release without mail server").await;
 }
 
 #[test]
@@ -511,15 +452,21 @@ async fn session_cookie(client: &Client, email: &str) -> String {
     let body = rocket::serde::json::json!({
         "email": email, "password": "one key pw 1", "csrf_token": v["response"]["csrf_token"]
     });
-    let r = client
-        .post("/login")
-        .header(ContentType::JSON)
-        .body(body.to_string())
-        .dispatch()
-        .await;
+    let login = client.post("/login").header(ContentType::JSON);
+    let r = login.body(body.to_string()).dispatch().await;
     assert_eq!(r.status(), Status::Ok);
     // The raw (encrypted) value, as a browser stores it.
     r.cookies().get("session").unwrap().value().to_owned()
+}
+
+/// A JSON `GET /profile` on `client` carrying the raw session cookie `cookie`.
+async fn profile_with(
+    client: &Client,
+    cookie: String,
+) -> rocket::local::asynchronous::LocalResponse<'_> {
+    let profile = client.get("/profile").header(ContentType::JSON);
+    let session = rocket::http::Cookie::new("session", cookie);
+    profile.cookie(session).dispatch().await
 }
 
 #[rocket::async_test]
@@ -542,26 +489,8 @@ async fn rocket_secret_key_is_derived_from_the_security_key() {
     };
     let key = "one-long-random-security-key-0123456789";
     let one = launch(app(b, figment(key), Security::new())).await.unwrap();
-    let pw = one
-        .rocket()
-        .state::<security_runtime::SecurityState>()
-        .unwrap()
-        .hash_password("one key pw 1")
-        .await
-        .unwrap();
-    let ds = one
-        .rocket()
-        .state::<security_runtime::SecurityState>()
-        .unwrap()
-        .datastore
-        .clone();
-    ds.create_user(security_runtime::NewUser {
-        email: "key@example.com".into(),
-        password: Some(pw),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let state = one.rocket().state::<security_runtime::SecurityState>();
+    create_user_in(state.unwrap(), "key@example.com", "one key pw 1").await;
     let cookie = session_cookie(&one, "key@example.com").await;
 
     // A second instance with the same security key reads the first one's session cookie;
@@ -570,12 +499,7 @@ async fn rocket_secret_key_is_derived_from_the_security_key() {
         let other = launch(app(b, figment(other_key), Security::new()))
             .await
             .unwrap();
-        let r = other
-            .get("/profile")
-            .header(ContentType::JSON)
-            .cookie(rocket::http::Cookie::new("session", cookie.clone()))
-            .dispatch()
-            .await;
+        let r = profile_with(&other, cookie.clone()).await;
         let expected = if signed_in {
             Status::Ok
         } else {
@@ -586,8 +510,9 @@ async fn rocket_secret_key_is_derived_from_the_security_key() {
 
     // Release, no Rocket key, a security key too short to derive one from: refused.
     let needle = "too short (under 32 bytes) to derive it from";
+    let short = figment("only-20-bytes-long!!");
     let before = logged(needle);
-    let r = launch(app(b, figment("only-20-bytes-long!!"), Security::new())).await;
+    let r = launch(app(b, short, Security::new())).await;
     assert_refused(r, needle, before, "short security key");
 }
 
@@ -610,20 +535,8 @@ async fn a_rocket_secret_key_that_is_set_is_used_as_it_is() {
     ))
     .await
     .unwrap();
-    let state = one
-        .rocket()
-        .state::<security_runtime::SecurityState>()
-        .unwrap();
-    let pw = state.hash_password("one key pw 1").await.unwrap();
-    state
-        .datastore
-        .create_user(security_runtime::NewUser {
-            email: "set@example.com".into(),
-            password: Some(pw),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let state = one.rocket().state::<security_runtime::SecurityState>();
+    create_user_in(state.unwrap(), "set@example.com", "one key pw 1").await;
     let cookie = session_cookie(&one, "set@example.com").await;
     // Another security key but the same Rocket key: the session cookie still reads, so
     // Rocket's key was not replaced by a derived one.
@@ -634,12 +547,7 @@ async fn a_rocket_secret_key_that_is_set_is_used_as_it_is() {
     ))
     .await
     .unwrap();
-    let r = two
-        .get("/profile")
-        .header(ContentType::JSON)
-        .cookie(rocket::http::Cookie::new("session", cookie))
-        .dispatch()
-        .await;
+    let r = profile_with(&two, cookie).await;
     assert_eq!(r.status(), Status::Ok);
     // A malformed Rocket key is not silently replaced: Rocket refuses it.
     let r = launch(app(

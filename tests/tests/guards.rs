@@ -2,22 +2,62 @@
 //! freshness on a controlled clock, CSRF on unsafe methods.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-use rocket::http::{Accept, ContentType, Header, Status};
+use rocket::http::{Accept, Status};
+use rocket::local::asynchronous::LocalResponse;
 use rocket::serde::json::{json, Value};
-use security_runtime::{Security, UserQuery};
-use security_tests::{backends, basic, TestApp};
+use security_runtime::Security;
+use security_tests::{assert_errors, backends, basic, csrf_header, token_header, Clock, TestApp};
 
 const UNAUTHN: &str = "You must sign in to view this resource.";
 const UNAUTHZ: &str = "You do not have permission to view this resource.";
+const CSRF_MISSING: &str = "The CSRF token is missing.";
 
 async fn status_with_token(app: &TestApp, uri: &str, token: Option<&str>) -> Status {
     match token {
-        Some(t) => app.get_with_token(uri, t).await.status(),
-        None => app.get_json(uri).await.status(),
+        Some(t) => app.token_status(uri, t).await,
+        None => app.status(uri).await,
     }
+}
+
+/// A GET as a browser asking for HTML.
+async fn html_get<'a>(app: &'a TestApp, uri: &'static str) -> LocalResponse<'a> {
+    app.client.get(uri).header(Accept::HTML).dispatch().await
+}
+
+/// Asserts a browser asking for HTML is redirected from `uri` to `to`.
+async fn assert_html_redirect(app: &TestApp, uri: &'static str, to: &str) {
+    let r = html_get(app, uri).await;
+    assert_eq!(r.status(), Status::Found, "{uri}");
+    assert_eq!(r.headers().get_one("Location"), Some(to), "{uri}");
+}
+
+/// The `WWW-Authenticate` header of a GET of `uri` without credentials.
+async fn challenge(app: &TestApp, uri: &'static str) -> Option<String> {
+    let r = app.client.get(uri).dispatch().await;
+    r.headers().get_one("WWW-Authenticate").map(str::to_owned)
+}
+
+/// `GET /multi` with `headers`: which user it saw, and through which mechanism.
+async fn multi_via(app: &TestApp, headers: Vec<rocket::http::Header<'static>>) -> (Value, Value) {
+    let mut req = app.client.get("/multi");
+    for h in headers {
+        req = req.header(h);
+    }
+    let r: Value = req.dispatch().await.into_json().await.unwrap();
+    (r["email"].clone(), r["via"].clone())
+}
+
+/// The body of a POST of `uri` with `headers`, as text.
+async fn post_text(
+    app: &TestApp,
+    uri: &'static str,
+    headers: &[rocket::http::Header<'static>],
+) -> String {
+    let mut req = app.client.post(uri);
+    for h in headers {
+        req = req.header(h.clone());
+    }
+    req.dispatch().await.into_string().await.unwrap()
 }
 
 /// Security plan A1: every guarded route × every kind of caller.
@@ -33,15 +73,8 @@ async fn denial_matrix() {
         app.user("xy@lp.com", "password123", &[admin, editor]).await;
         let mut tokens = Vec::new();
         for who in ["plain", "x", "y", "xy"] {
-            tokens.push(Some(
-                app.token_login(&format!("{who}@lp.com"), "password123")
-                    .await,
-            ));
-            app.client
-                .post("/logout")
-                .header(ContentType::JSON)
-                .dispatch()
-                .await;
+            let email = format!("{who}@lp.com");
+            tokens.push(Some(app.token_only(&email, "password123").await));
         }
         // rows: route; columns: anon, plain, x, y, xy
         let matrix: &[(&str, [u16; 5])] = &[
@@ -67,13 +100,9 @@ async fn denial_matrix() {
         for (who, expect) in [("plain", 403), ("x", 200), ("y", 403), ("xy", 200)] {
             let (s, _) = app.login(&format!("{who}@lp.com"), "password123").await;
             assert_eq!(s, Status::Ok);
-            assert_eq!(app.get_json("/admin").await.status().code, expect, "{who}");
-            assert_eq!(app.get_json("/session").await.status(), Status::Ok);
-            app.client
-                .post("/logout")
-                .header(ContentType::JSON)
-                .dispatch()
-                .await;
+            assert_eq!(app.status("/admin").await.code, expect, "{who}");
+            assert_eq!(app.status("/session").await, Status::Ok);
+            app.drop_session().await;
         }
     }
 }
@@ -81,73 +110,43 @@ async fn denial_matrix() {
 #[rocket::async_test]
 async fn denial_bodies_and_headers() {
     let b = backends()[0];
-    let app = TestApp::new(b).await;
-    app.user("plain@lp.com", "password123", &[]).await;
+    let app = TestApp::with_user(b, "plain@lp.com", "password123").await;
     // JSON 401
     let r = app.get_json("/profile").await;
     assert_eq!(r.status(), Status::Unauthorized);
     assert!(r.headers().get_one("WWW-Authenticate").is_none());
     let v: Value = r.into_json().await.unwrap();
-    assert_eq!(
-        v,
-        json!({"meta": {"code": 401}, "response": {"errors": [UNAUTHN]}})
-    );
+    let expected = json!({"meta": {"code": 401}, "response": {"errors": [UNAUTHN]}});
+    assert_eq!(v, expected);
     // JSON 401 with basic allowed carries WWW-Authenticate.
     let r = app.get_json("/multi").await;
     assert_eq!(r.status(), Status::Unauthorized);
-    assert_eq!(
-        r.headers().get_one("WWW-Authenticate"),
-        Some("Basic realm=\"Login Required\"")
-    );
+    let login_required = Some("Basic realm=\"Login Required\"");
+    assert_eq!(r.headers().get_one("WWW-Authenticate"), login_required);
     // HTML: redirect to the login page with next.
-    let r = app
-        .client
-        .get("/profile?a=1")
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
-    assert_eq!(r.status(), Status::Found);
-    assert_eq!(
-        r.headers().get_one("Location"),
-        Some("/login?next=%2Fprofile%3Fa%3D1")
-    );
+    assert_html_redirect(&app, "/profile?a=1", "/login?next=%2Fprofile%3Fa%3D1").await;
     // Basic-only route, HTML: plain-text 401 with the realm.
     let r = app.client.get("/http").dispatch().await;
     assert_eq!(r.status(), Status::Unauthorized);
-    assert_eq!(
-        r.headers().get_one("WWW-Authenticate"),
-        Some("Basic realm=\"Login Required\"")
-    );
+    assert_eq!(r.headers().get_one("WWW-Authenticate"), login_required);
     assert_eq!(r.into_string().await.unwrap(), UNAUTHN);
-    let r = app.client.get("/http_custom_realm").dispatch().await;
-    assert_eq!(
-        r.headers().get_one("WWW-Authenticate"),
-        Some("Basic realm=\"My Realm\"")
-    );
+    let realm = challenge(&app, "/http_custom_realm").await;
+    assert_eq!(realm.as_deref(), Some("Basic realm=\"My Realm\""));
     // 403 JSON body
     app.login("plain@lp.com", "password123").await;
     let r = app.get_json("/admin").await;
     assert_eq!(r.status(), Status::Forbidden);
     let v: Value = r.into_json().await.unwrap();
-    assert_eq!(
-        v,
-        json!({"meta": {"code": 403}, "response": {"errors": [UNAUTHZ]}})
-    );
+    let expected = json!({"meta": {"code": 403}, "response": {"errors": [UNAUTHZ]}});
+    assert_eq!(v, expected);
     // 403 HTML without unauthorized_view
-    let r = app
-        .client
-        .get("/admin")
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
-    assert_eq!(r.status(), Status::Forbidden);
+    assert_eq!(html_get(&app, "/admin").await.status(), Status::Forbidden);
 }
 
 #[rocket::async_test]
 async fn basic_auth_and_mechanism_order() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         app.user("joe@lp.com", "password123", &[]).await;
         let r = app
             .client
@@ -166,57 +165,24 @@ async fn basic_auth_and_mechanism_order() {
             assert_eq!(r.status(), Status::Unauthorized, "{u}");
         }
         // Token wins over session wins over basic.
-        let joe_token = app.token_login("joe@lp.com", "password123").await;
-        app.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let joe_token = app.token_only("joe@lp.com", "password123").await;
         app.login("matt@lp.com", "password123").await;
-        let via = |r: Value| (r["email"].clone(), r["via"].clone());
-        let r: Value = app
-            .client
-            .get("/multi")
-            .header(Header::new("Authentication-Token", joe_token.clone()))
-            .header(basic("matt@lp.com", "password123"))
-            .dispatch()
-            .await
-            .into_json()
-            .await
-            .unwrap();
-        assert_eq!(via(r), (json!("joe@lp.com"), json!("token")));
-        let r: Value = app
-            .client
-            .get("/multi")
-            .header(basic("joe@lp.com", "password123"))
-            .dispatch()
-            .await
-            .into_json()
-            .await
-            .unwrap();
-        assert_eq!(via(r), (json!("matt@lp.com"), json!("session")));
-        app.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        let r: Value = app
-            .client
-            .get("/multi")
-            .header(basic("joe@lp.com", "password123"))
-            .dispatch()
-            .await
-            .into_json()
-            .await
-            .unwrap();
-        assert_eq!(via(r), (json!("joe@lp.com"), json!("basic")));
+        let joe_basic = || basic("joe@lp.com", "password123");
+        let both = vec![
+            token_header(&joe_token),
+            basic("matt@lp.com", "password123"),
+        ];
+        let r = multi_via(&app, both).await;
+        assert_eq!(r, (json!("joe@lp.com"), json!("token")));
+        let r = multi_via(&app, vec![joe_basic()]).await;
+        assert_eq!(r, (json!("matt@lp.com"), json!("session")));
+        app.drop_session().await;
+        let r = multi_via(&app, vec![joe_basic()]).await;
+        assert_eq!(r, (json!("joe@lp.com"), json!("basic")));
         // Query key auth_token works and wins over the header.
-        let r = app
-            .client
-            .get(format!("/token?auth_token={joe_token}"))
-            .header(Header::new("Authentication-Token", "garbage"))
-            .dispatch()
-            .await;
+        let by_query = format!("/token?auth_token={joe_token}");
+        let garbage = token_header("garbage");
+        let r = app.client.get(by_query).header(garbage).dispatch().await;
         assert_eq!(r.into_string().await.unwrap(), "token joe@lp.com");
     }
 }
@@ -224,161 +190,85 @@ async fn basic_auth_and_mechanism_order() {
 #[rocket::async_test]
 async fn deactivation_and_uniquifier_rotation_take_effect_at_once() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
         let token = app.token_login("matt@lp.com", "password123").await;
-        assert_eq!(app.get_json("/profile").await.status(), Status::Ok);
+        assert_eq!(app.status("/profile").await, Status::Ok);
         let ds = app.datastore();
-        let mut u = ds
-            .find_user(&UserQuery::Email("matt@lp.com".into()), true)
-            .await
-            .unwrap()
-            .unwrap();
+        let mut u = app.by_email("matt@lp.com", true).await.unwrap();
         ds.deactivate_user(&mut u).await.unwrap();
-        assert_eq!(
-            app.get_json("/profile").await.status(),
-            Status::Unauthorized,
-            "{b:?}"
-        );
-        assert_eq!(
-            app.get_with_token("/token", &token).await.status(),
-            Status::Unauthorized
-        );
+        assert_eq!(app.status("/profile").await, Status::Unauthorized, "{b:?}");
+        let unauthorized = Status::Unauthorized;
+        assert_eq!(app.token_status("/token", &token).await, unauthorized);
         ds.activate_user(&mut u).await.unwrap();
-        assert_eq!(
-            app.get_with_token("/token", &token).await.status(),
-            Status::Ok
-        );
+        assert_eq!(app.token_status("/token", &token).await, Status::Ok);
         // Rotating the token uniquifier kills tokens but not the session identity.
         ds.set_token_uniquifier(&mut u, None).await.unwrap();
-        assert_eq!(
-            app.get_with_token("/token", &token).await.status(),
-            Status::Unauthorized
-        );
+        assert_eq!(app.token_status("/token", &token).await, unauthorized);
         // A fresh token works, and set_uniquifier does not kill it (decoupled)...
         app.login("matt@lp.com", "password123").await;
-        let token2 = app
-            .token_login_logged_out("matt@lp.com", "password123")
-            .await;
+        app.drop_session().await;
+        let token2 = app.token_login("matt@lp.com", "password123").await;
         ds.set_uniquifier(&mut u, None).await.unwrap();
-        assert_eq!(
-            app.get_with_token("/token", &token2).await.status(),
-            Status::Ok
-        );
+        assert_eq!(app.token_status("/token", &token2).await, Status::Ok);
         // ...but the session is dead.
-        assert_eq!(
-            app.get_json("/session").await.status(),
-            Status::Unauthorized
-        );
+        assert_eq!(app.status("/session").await, Status::Unauthorized);
         // Roles removed mid-session: next request is refused.
         ds.find_or_create_role("admin", &[]).await.unwrap();
         ds.add_role_to_user(&mut u, "admin").await.unwrap();
-        assert_eq!(
-            app.get_with_token("/admin", &token2).await.status(),
-            Status::Ok
-        );
+        assert_eq!(app.token_status("/admin", &token2).await, Status::Ok);
         ds.remove_role_from_user(&mut u, "admin").await.unwrap();
-        assert_eq!(
-            app.get_with_token("/admin", &token2).await.status(),
-            Status::Forbidden
-        );
+        assert_eq!(app.token_status("/admin", &token2).await, Status::Forbidden);
     }
 }
 
-trait LoggedOutLogin {
-    async fn token_login_logged_out(&self, e: &str, p: &str) -> String;
-}
-
-impl LoggedOutLogin for TestApp {
-    async fn token_login_logged_out(&self, e: &str, p: &str) -> String {
-        self.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        self.token_login(e, p).await
-    }
-}
-
-fn clock() -> (Arc<AtomicU64>, Security) {
-    let now = Arc::new(AtomicU64::new(1_800_000_000));
-    let c = now.clone();
-    let sec = Security::new().clock(move || c.load(Ordering::SeqCst) as f64);
-    (now, sec)
+/// Asserts a token is accepted `valid_for` seconds after it was issued and refused
+/// `then` seconds later.
+async fn assert_token_expires(app: &TestApp, clock: &Clock, valid_for: u64, then: u64) {
+    app.user("matt@lp.com", "password123", &[]).await;
+    let token = app.token_only("matt@lp.com", "password123").await;
+    clock.advance(valid_for);
+    assert_eq!(app.token_status("/token", &token).await, Status::Ok);
+    clock.advance(then);
+    assert_eq!(
+        app.token_status("/token", &token).await,
+        Status::Unauthorized
+    );
 }
 
 #[rocket::async_test]
 async fn token_max_age_and_per_user_expiry() {
     let b = backends()[0];
-    let (now, sec) = clock();
-    let app = TestApp::with(b, |f| f, sec).await;
-    app.user("matt@lp.com", "password123", &[]).await;
-    let token = app.token_login("matt@lp.com", "password123").await;
-    app.client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
+    let clock = Clock::new();
+    let app = TestApp::with(b, |f| f, clock.install(Security::new())).await;
     // token_max_age defaults to 15 minutes: valid at the limit, refused a second later.
-    now.fetch_add(900, Ordering::SeqCst);
-    assert_eq!(
-        app.get_with_token("/token", &token).await.status(),
-        Status::Ok
-    );
-    now.fetch_add(1, Ordering::SeqCst);
-    assert_eq!(
-        app.get_with_token("/token", &token).await.status(),
-        Status::Unauthorized
-    );
+    assert_token_expires(&app, &clock, 900, 1).await;
 
     // TOKEN_EXPIRE_TIMESTAMP: a per-user expiry shorter than max age.
-    let (now, sec) = clock();
-    let start = now.load(Ordering::SeqCst) as i64;
-    let app = TestApp::with(
-        b,
-        |f| f,
-        sec.token_expire_timestamp(move |_| start + 60)
-            .augment_auth_token(|_, m| {
-                m.insert("tenant".into(), json!("t1"));
-            })
-            .verify_auth_token(|_, m| m.get("tenant") == Some(&json!("t1"))),
-    )
-    .await;
-    app.user("matt@lp.com", "password123", &[]).await;
-    let token = app.token_login("matt@lp.com", "password123").await;
-    app.client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
-    now.fetch_add(59, Ordering::SeqCst);
-    assert_eq!(
-        app.get_with_token("/token", &token).await.status(),
-        Status::Ok
-    );
-    now.fetch_add(2, Ordering::SeqCst);
-    assert_eq!(
-        app.get_with_token("/token", &token).await.status(),
-        Status::Unauthorized
-    );
+    let clock = Clock::new();
+    let start = clock.now() as i64;
+    let sec = clock
+        .install(Security::new())
+        .token_expire_timestamp(move |_| start + 60)
+        .augment_auth_token(|_, m| {
+            m.insert("tenant".into(), json!("t1"));
+        })
+        .verify_auth_token(|_, m| m.get("tenant") == Some(&json!("t1")));
+    let app = TestApp::with(b, |f| f, sec).await;
+    assert_token_expires(&app, &clock, 59, 2).await;
 }
 
 #[rocket::async_test]
 async fn freshness_within_and_grace() {
     let b = backends()[0];
-    let (now, sec) = clock();
-    let app = TestApp::with(b, |f| f, sec).await;
+    let clock = Clock::new();
+    let app = TestApp::with(b, |f| f, clock.install(Security::new())).await;
     app.user("matt@lp.com", "password123", &[]).await;
     app.login("matt@lp.com", "password123").await;
     // /fresh is within = 5 minutes, grace = 0.
-    assert_eq!(app.get_json("/fresh").await.status(), Status::Ok);
-    now.fetch_add(300, Ordering::SeqCst);
-    assert_eq!(
-        app.get_json("/fresh").await.status(),
-        Status::Ok,
-        "at the limit"
-    );
-    now.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(app.status("/fresh").await, Status::Ok);
+    clock.advance(300);
+    assert_eq!(app.status("/fresh").await, Status::Ok, "at the limit");
+    clock.advance(1);
     let r = app.get_json("/fresh").await;
     assert_eq!(r.status(), Status::Unauthorized);
     let v: Value = r.into_json().await.unwrap();
@@ -394,118 +284,57 @@ async fn freshness_within_and_grace() {
         })
     );
     // HTML: redirect to /verify with next.
-    let r = app
-        .client
-        .get("/fresh")
-        .header(Accept::HTML)
-        .dispatch()
-        .await;
-    assert_eq!(r.status(), Status::Found);
-    assert_eq!(
-        r.headers().get_one("Location"),
-        Some("/verify?next=%2Ffresh")
-    );
+    assert_html_redirect(&app, "/fresh", "/verify?next=%2Ffresh").await;
     // A non-fresh session still passes plain auth_required.
-    assert_eq!(app.get_json("/profile").await.status(), Status::Ok);
+    assert_eq!(app.status("/profile").await, Status::Ok);
 }
 
 #[rocket::async_test]
 async fn csrf_on_unsafe_methods_of_protected_routes() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
-        let (_, body) = app.login("matt@lp.com", "password123").await;
-        let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let r = app
-            .client
-            .post("/multi")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::BadRequest, "{b:?}");
-        let v: Value = r.into_json().await.unwrap();
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["The CSRF token is missing."])
-        );
-        let r = app
-            .client
-            .post("/multi")
-            .header(ContentType::JSON)
-            .header(Header::new("X-CSRF-Token", csrf.clone()))
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok);
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
+        let csrf = app.login_csrf("matt@lp.com", "password123").await;
+        let r = app.post_bare("/multi", &[]).await;
+        assert_errors(r, Status::BadRequest, &[CSRF_MISSING]).await;
+        let r = app.post_bare("/multi", &[csrf_header(&csrf)]).await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
         // Another session's token does not fit.
         let other = TestApp::new(b).await;
         other.user("joe@lp.com", "password123", &[]).await;
-        let (_, body) = other.login("joe@lp.com", "password123").await;
-        let foreign = body["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let r = app
-            .client
-            .post("/multi")
-            .header(ContentType::JSON)
-            .header(Header::new("X-CSRF-Token", foreign))
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::BadRequest);
-        let v: Value = r.into_json().await.unwrap();
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["The CSRF tokens do not match."])
-        );
+        let foreign = other.login_csrf("joe@lp.com", "password123").await;
+        let r = app.post_bare("/multi", &[csrf_header(&foreign)]).await;
+        let mismatch = ["The CSRF tokens do not match."];
+        assert_errors(r, Status::BadRequest, &mismatch).await;
     }
 }
 
 #[rocket::async_test]
 async fn csrf_protect_mechanisms_exempts_tokens() {
     let b = backends()[0];
-    let app = TestApp::with(
-        b,
-        |f| f.merge(("security.csrf_protect_mechanisms", ["session", "basic"])),
-        Security::new(),
-    )
-    .await;
+    let mechanisms = ["session", "basic"];
+    let app = TestApp::configured(b, "security.csrf_protect_mechanisms", mechanisms).await;
     app.user("matt@lp.com", "password123", &[]).await;
-    let token = app.token_login("matt@lp.com", "password123").await;
-    app.client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
+    let token = app.token_only("matt@lp.com", "password123").await;
     let r = app
         .client
         .post("/multi")
-        .header(Header::new("Authentication-Token", token))
+        .header(token_header(&token))
         .dispatch()
         .await;
     assert_eq!(r.status(), Status::Ok);
-    let r = app
-        .client
-        .post("/multi")
-        .header(basic("matt@lp.com", "password123"))
-        .dispatch()
-        .await;
+    let matt = basic("matt@lp.com", "password123");
+    let r = app.client.post("/multi").header(matt).dispatch().await;
     assert_eq!(r.status(), Status::BadRequest);
 }
 
 #[rocket::async_test]
 async fn csrf_cookie_for_spas() {
     let b = backends()[0];
-    let app = TestApp::with(
-        b,
-        |f| f.merge(("security.csrf_cookie_name", "XSRF-TOKEN")),
-        Security::new(),
-    )
-    .await;
+    let app = TestApp::configured(b, "security.csrf_cookie_name", "XSRF-TOKEN").await;
     app.user("matt@lp.com", "password123", &[]).await;
     let r = app.get_json("/login").await;
-    let c = r
-        .headers()
-        .get("Set-Cookie")
-        .find(|c| c.starts_with("XSRF-TOKEN="))
-        .unwrap()
-        .to_owned();
+    let mut set_cookies = r.headers().get("Set-Cookie");
+    let c = set_cookies.find(|c| c.starts_with("XSRF-TOKEN=")).unwrap();
     assert!(
         c.contains("SameSite=Strict") && c.contains("Secure") && !c.contains("HttpOnly"),
         "{c}"
@@ -514,27 +343,20 @@ async fn csrf_cookie_for_spas() {
         .trim_start_matches("XSRF-TOKEN=")
         .split(';')
         .next()
-        .unwrap()
-        .to_owned();
+        .unwrap();
+    let body = json!({"email": "matt@lp.com", "password": "password123"}).to_string();
     let r = app
         .client
         .post("/login")
-        .header(ContentType::JSON)
-        .header(Header::new("X-XSRF-Token", tok))
-        .body(json!({"email": "matt@lp.com", "password": "password123"}).to_string())
+        .header(rocket::http::ContentType::JSON)
+        .header(rocket::http::Header::new("X-XSRF-Token", tok.to_owned()))
+        .body(body)
         .dispatch()
         .await;
     assert_eq!(r.status(), Status::Ok);
-    let r = app
-        .client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
-    assert!(r
-        .headers()
-        .get("Set-Cookie")
-        .any(|c| c.starts_with("XSRF-TOKEN=;") && c.contains("Max-Age=0")));
+    let r = app.post_bare("/logout", &[]).await;
+    let mut set_cookies = r.headers().get("Set-Cookie");
+    assert!(set_cookies.any(|c| c.starts_with("XSRF-TOKEN=;") && c.contains("Max-Age=0")));
 }
 
 #[rocket::async_test]
@@ -552,8 +374,7 @@ async fn custom_denial_hooks() {
     let r = app.get_json("/profile").await;
     assert_eq!(r.status(), Status::ImATeapot);
     assert_eq!(r.into_string().await.unwrap(), "teapot");
-    let r = app.get_json("/login").await;
-    let v: Value = r.into_json().await.unwrap();
+    let v = app.get_value("/login").await;
     assert_eq!(v["status"], 200);
     assert!(v["data"]["csrf_token"].is_string());
 }
@@ -561,38 +382,19 @@ async fn custom_denial_hooks() {
 #[rocket::async_test]
 async fn login_required_anonymous_required_and_unauth_csrf() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user("matt@lp.com", "password123", &[]).await;
-        assert_eq!(
-            app.get_json("/login_required").await.status(),
-            Status::Unauthorized
-        );
-        assert_eq!(
-            app.get_json("/login_required_open").await.status(),
-            Status::Unauthorized
-        );
-        assert_eq!(app.get_json("/anon").await.status(), Status::Ok);
+        let app = TestApp::with_user(b, "matt@lp.com", "password123").await;
+        for (uri, expected) in [
+            ("/login_required", Status::Unauthorized),
+            ("/login_required_open", Status::Unauthorized),
+            ("/anon", Status::Ok),
+        ] {
+            assert_eq!(app.status(uri).await, expected, "{b:?} {uri}");
+        }
         // unauth_csrf: anonymous POST without a token is refused, with one accepted.
-        let r = app
-            .client
-            .post("/unauth_csrf")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::BadRequest, "{b:?}");
-        let v: Value = r.into_json().await.unwrap();
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["The CSRF token is missing."])
-        );
+        let r = app.post_bare("/unauth_csrf", &[]).await;
+        assert_errors(r, Status::BadRequest, &[CSRF_MISSING]).await;
         let tok = app.csrf().await;
-        let r = app
-            .client
-            .post("/unauth_csrf")
-            .header(ContentType::JSON)
-            .header(Header::new("X-CSRF-Token", tok))
-            .dispatch()
-            .await;
+        let r = app.post_bare("/unauth_csrf", &[csrf_header(&tok)]).await;
         assert_eq!(r.status(), Status::Ok);
         let r = app
             .client
@@ -601,49 +403,23 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
             .await;
         assert_eq!(r.status(), Status::Ok, "fall_through lets it pass");
         app.login("matt@lp.com", "password123").await;
-        assert_eq!(app.get_json("/login_required").await.status(), Status::Ok);
+        assert_eq!(app.status("/login_required").await, Status::Ok);
         let r = app.get_json("/anon").await;
-        assert_eq!(r.status(), Status::BadRequest);
-        let v: Value = r.into_json().await.unwrap();
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["You can only access this endpoint when not logged in."])
-        );
-        let r = app
-            .client
-            .get("/anon")
-            .header(Accept::HTML)
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Found);
-        assert_eq!(r.headers().get_one("Location"), Some("/"));
+        let only_anonymous = ["You can only access this endpoint when not logged in."];
+        assert_errors(r, Status::BadRequest, &only_anonymous).await;
+        assert_html_redirect(&app, "/anon", "/").await;
     }
     // login_disabled lets everyone through login_required, but not auth_required.
-    let app = TestApp::with(
-        backends()[0],
-        |f| f.merge(("security.login_disabled", true)),
-        Security::new(),
-    )
-    .await;
-    assert_eq!(
-        app.get_json("/profile").await.status(),
-        Status::Unauthorized
-    );
-    let r = app.get_json("/login_required_open").await;
-    assert_eq!(r.status(), Status::Ok, "login_required is skipped");
-    let r = app.get_json("/login_required").await;
-    assert_eq!(
-        r.status(),
-        Status::Unauthorized,
-        "the handler itself still asks for CurrentUser"
-    );
+    let app = TestApp::configured(backends()[0], "security.login_disabled", true).await;
+    assert_eq!(app.status("/profile").await, Status::Unauthorized);
+    let s = app.status("/login_required_open").await;
+    assert_eq!(s, Status::Ok, "login_required is skipped");
+    let s = app.status("/login_required").await;
+    let why = "the handler itself still asks for CurrentUser";
+    assert_eq!(s, Status::Unauthorized, "{why}");
     // csrf_ignore_unauth_endpoints skips the anonymous check.
-    let app = TestApp::with(
-        backends()[0],
-        |f| f.merge(("security.csrf_ignore_unauth_endpoints", true)),
-        Security::new(),
-    )
-    .await;
+    let key = "security.csrf_ignore_unauth_endpoints";
+    let app = TestApp::configured(backends()[0], key, true).await;
     let r = app.client.post("/unauth_csrf").dispatch().await;
     assert_eq!(r.status(), Status::Ok);
 }
@@ -652,15 +428,9 @@ async fn login_required_anonymous_required_and_unauth_csrf() {
 async fn options_requests_are_exempt() {
     let app = TestApp::new(backends()[0]).await;
     // The same attribute that refuses an anonymous GET lets the preflight through.
-    assert_eq!(
-        app.get_json("/profile").await.status(),
-        Status::Unauthorized
-    );
-    let r = app
-        .client
-        .req(rocket::http::Method::Options, "/profile")
-        .dispatch()
-        .await;
+    assert_eq!(app.status("/profile").await, Status::Unauthorized);
+    let options = rocket::http::Method::Options;
+    let r = app.client.req(options, "/profile").dispatch().await;
     assert_eq!(r.status(), Status::Ok);
     assert_eq!(r.into_string().await.unwrap(), "options");
 }
@@ -677,16 +447,11 @@ async fn application_user_model_shapes_payload_and_current_user() {
         app.user("matt@lp.com", "password123", &[]).await;
         let (s, v) = app.login("matt@lp.com", "password123").await;
         assert_eq!(s, Status::Ok);
-        assert_eq!(
-            v["response"]["user"],
-            json!({"email": "matt@lp.com", "logins": 1}),
-            "{b:?}"
-        );
-        let v: Value = app.get_json("/app_user").await.into_json().await.unwrap();
-        assert_eq!(
-            v,
-            json!({"email": "matt@lp.com", "nickname": null, "active": true})
-        );
+        let expected = json!({"email": "matt@lp.com", "logins": 1});
+        assert_eq!(v["response"]["user"], expected, "{b:?}");
+        let v = app.get_value("/app_user").await;
+        let expected = json!({"email": "matt@lp.com", "nickname": null, "active": true});
+        assert_eq!(v, expected);
     }
 }
 
@@ -700,37 +465,16 @@ async fn review_fixes_csrf_on_authz_only_routes_fall_through_and_optional_user()
         assert_eq!(r.status(), Status::Ok);
         assert_eq!(r.into_string().await.unwrap(), "anonymous");
         // fall_through: the handler is told the check failed.
-        let r = app
-            .client
-            .post("/unauth_csrf_fall_through")
-            .dispatch()
-            .await;
-        assert_eq!(r.into_string().await.unwrap(), "csrf invalid");
+        let fall_through = "/unauth_csrf_fall_through";
+        assert_eq!(post_text(&app, fall_through, &[]).await, "csrf invalid");
         let tok = app.csrf().await;
-        let r = app
-            .client
-            .post("/unauth_csrf_fall_through")
-            .header(Header::new("X-CSRF-Token", tok))
-            .dispatch()
-            .await;
-        assert_eq!(r.into_string().await.unwrap(), "csrf valid");
+        let valid = post_text(&app, fall_through, &[csrf_header(&tok)]).await;
+        assert_eq!(valid, "csrf valid");
         // A roles-only POST still checks CSRF for the session that found the user.
-        let (_, body) = app.login("x@lp.com", "password123").await;
-        let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let r = app
-            .client
-            .post("/roles_only")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let csrf = app.login_csrf("x@lp.com", "password123").await;
+        let r = app.post_bare("/roles_only", &[]).await;
         assert_eq!(r.status(), Status::BadRequest, "{b:?}");
-        let r = app
-            .client
-            .post("/roles_only")
-            .header(ContentType::JSON)
-            .header(Header::new("X-CSRF-Token", csrf))
-            .dispatch()
-            .await;
+        let r = app.post_bare("/roles_only", &[csrf_header(&csrf)]).await;
         assert_eq!(r.status(), Status::Ok);
         let r = app.client.get("/maybe").dispatch().await;
         assert_eq!(r.into_string().await.unwrap(), "user x@lp.com");
@@ -739,37 +483,13 @@ async fn review_fixes_csrf_on_authz_only_routes_fall_through_and_optional_user()
 
 #[rocket::async_test]
 async fn logout_csrf_when_configured() {
-    let app = TestApp::with(
-        backends()[0],
-        |f| f.merge(("security.logout_csrf", true)),
-        Security::new(),
-    )
-    .await;
+    let app = TestApp::configured(backends()[0], "security.logout_csrf", true).await;
     app.user("x@lp.com", "password123", &[]).await;
-    let (_, body) = app.login("x@lp.com", "password123").await;
-    let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
-    let r = app
-        .client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
+    let csrf = app.login_csrf("x@lp.com", "password123").await;
+    let r = app.post_bare("/logout", &[]).await;
     assert_eq!(r.status(), Status::BadRequest);
-    assert_eq!(
-        app.get_json("/profile").await.status(),
-        Status::Ok,
-        "still logged in"
-    );
-    let r = app
-        .client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .body(json!({"csrf_token": csrf}).to_string())
-        .dispatch()
-        .await;
+    assert_eq!(app.status("/profile").await, Status::Ok, "still logged in");
+    let r = app.post_json("/logout", json!({"csrf_token": csrf})).await;
     assert_eq!(r.status(), Status::Ok);
-    assert_eq!(
-        app.get_json("/profile").await.status(),
-        Status::Unauthorized
-    );
+    assert_eq!(app.status("/profile").await, Status::Unauthorized);
 }

@@ -14,16 +14,9 @@ const PASSWORD: &str = "password123";
 
 /// A JSON login with a wrong password, with an optional `Accept-Language`; the error.
 async fn wrong_password(app: &TestApp, lang: Option<&str>) -> String {
-    let csrf = app.csrf().await;
-    let mut req = app
-        .client
-        .post("/login")
-        .header(ContentType::JSON)
-        .body(json!({"email": EMAIL, "password": "wrong-one", "csrf_token": csrf}).to_string());
-    if let Some(l) = lang {
-        req = req.header(Header::new("Accept-Language", l.to_owned()));
-    }
-    let r = req.dispatch().await;
+    let headers: Vec<Header<'static>> = lang.into_iter().map(accept_language).collect();
+    let body = json!({"email": EMAIL, "password": "wrong-one"});
+    let r = app.post_json_with("/login", body, &headers).await;
     assert_eq!(r.status(), Status::BadRequest);
     let v: Value = r.into_json().await.unwrap();
     v["response"]["field_errors"]["password"][0]
@@ -32,6 +25,12 @@ async fn wrong_password(app: &TestApp, lang: Option<&str>) -> String {
         .to_owned()
 }
 
+/// An `Accept-Language` header.
+fn accept_language(lang: &str) -> Header<'static> {
+    Header::new("Accept-Language", lang.to_owned())
+}
+
+/// A page as a browser asking for `lang` gets it.
 async fn page(app: &TestApp, uri: &str, lang: &str) -> String {
     let r = app
         .client
@@ -84,18 +83,10 @@ async fn accept_language_chooses_german_for_json_pages_and_mail_when_negotiating
     assert_eq!(security_tests::flows::page_messages(&html), vec![unknown]);
 
     // Mail: subject and body of the welcome mail of a German registration.
-    let csrf = app.csrf().await;
+    let body = json!({"email": "neu@lp.com", "password": "a-long-password-1",
+                      "password_confirm": "a-long-password-1"});
     let r = app
-        .client
-        .post("/register")
-        .header(ContentType::JSON)
-        .header(Header::new("Accept-Language", "de"))
-        .body(
-            json!({"email": "neu@lp.com", "password": "a-long-password-1",
-                   "password_confirm": "a-long-password-1", "csrf_token": csrf})
-            .to_string(),
-        )
-        .dispatch()
+        .post_json_with("/register", body, &[accept_language("de")])
         .await;
     assert_eq!(r.status(), Status::Ok);
     let mail = mailer.messages().last().cloned().unwrap();
@@ -138,16 +129,9 @@ async fn the_locale_hook_wins_and_a_message_replacement_applies() {
     .await;
     app.user(EMAIL, PASSWORD, &[]).await;
     // The hook's French beats Accept-Language's German.
-    let csrf = app.csrf().await;
-    let r = app
-        .client
-        .post("/login")
-        .header(ContentType::JSON)
-        .header(Header::new("Accept-Language", "de"))
-        .header(Header::new("X-Lang", "fr"))
-        .body(json!({"email": EMAIL, "password": "nope", "csrf_token": csrf}).to_string())
-        .dispatch()
-        .await;
+    let headers = [accept_language("de"), Header::new("X-Lang", "fr")];
+    let body = json!({"email": EMAIL, "password": "nope"});
+    let r = app.post_json_with("/login", body, &headers).await;
     let v: Value = r.into_json().await.unwrap();
     assert_eq!(
         v["response"]["field_errors"]["password"][0],

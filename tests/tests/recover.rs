@@ -1,118 +1,72 @@
 //! `/reset`: forgot-password mail over real SMTP, the reset link and its expiry.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use rocket::http::Status;
+use rocket::serde::json::{json, Value};
+use security_tests::flows::{
+    captured_clocked, mailed_link, post, post_field_error, smtp_app, wait_mail,
+};
+use security_tests::{backends, link_path};
 
-use rocket::http::{ContentType, Status};
-use rocket::serde::json::json;
-use security_runtime::mail::CapturingMailer;
-use security_runtime::Security;
-use security_tests::flows::{features, post, with_smtp};
-use security_tests::smtp::SmtpSink;
-use security_tests::{backends, field_errors, find_link, path_of, TestApp};
+/// A `/reset/<token>` body: the new password and its confirmation.
+fn new_password(password: &str, confirm: &str) -> Value {
+    json!({"password": password, "password_confirm": confirm})
+}
 
 #[rocket::async_test]
 async fn forgot_and_reset_password_through_real_smtp() {
     for b in backends() {
-        let sink = SmtpSink::start().await;
-        let app = with_smtp(b, &sink, |f| f).await;
+        let (app, sink) = smtp_app(b, |f| f).await;
         app.user("reset@example.com", "old password 1", &[]).await;
-        let old_token = app.token_login("reset@example.com", "old password 1").await;
-        app.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        let old_token = app.token_only("reset@example.com", "old password 1").await;
         let (s, v) = post(&app, "/reset", json!({"email": "reset@example.com"})).await;
         assert_eq!(s, Status::Ok, "{v}");
-        assert_eq!(
-            v["response"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .collect::<Vec<_>>(),
-            vec!["csrf_token"]
-        );
-        let mail = sink.wait_for(1, Duration::from_secs(10)).await;
-        assert_eq!(
-            mail[0].header("Subject").as_deref(),
-            Some("Password reset instructions")
-        );
-        let link = find_link(&mail[0].body_text());
-        let path = path_of(&link);
+        let keys: Vec<&String> = v["response"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec!["csrf_token"]);
+        let mail = wait_mail(&sink, 1).await;
+        let subject = mail[0].header("Subject");
+        assert_eq!(subject.as_deref(), Some("Password reset instructions"));
+        let path = link_path(&mail[0].body_text());
         assert!(path.starts_with("/reset/"));
-        assert_eq!(app.get_json(&path).await.status(), Status::Ok);
-        let (s, v) = post(
+        assert_eq!(app.status(&path).await, Status::Ok);
+        let mismatch = new_password("new password 2", "nope nope 2");
+        post_field_error(
             &app,
             &path,
-            json!({"password": "new password 2", "password_confirm": "nope nope 2"}),
+            mismatch,
+            "password_confirm",
+            "Passwords do not match",
         )
         .await;
-        assert_eq!(s, Status::BadRequest);
-        assert_eq!(
-            field_errors(&v, "password_confirm"),
-            vec!["Passwords do not match"]
-        );
-        let (s, v) = post(
-            &app,
-            &path,
-            json!({"password": "new password 2", "password_confirm": "new password 2"}),
-        )
-        .await;
+        let body = new_password("new password 2", "new password 2");
+        let (s, v) = post(&app, &path, body).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
-        assert_eq!(
-            v,
-            json!({"meta": {"code": 200}, "response": {}}),
-            "no csrf_token, as Flask-Security"
-        );
+        let bare = json!({"meta": {"code": 200}, "response": {}});
+        assert_eq!(v, bare, "no csrf_token, as Flask-Security");
         // Old credentials are dead, the new password works, the link is single-use.
-        assert_eq!(
-            app.get_with_token("/token", &old_token).await.status(),
-            Status::Unauthorized
-        );
-        assert_eq!(
-            app.login("reset@example.com", "old password 1").await.0,
-            Status::BadRequest
-        );
-        assert_eq!(
-            app.login("reset@example.com", "new password 2").await.0,
-            Status::Ok
-        );
-        app.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
-        let (s, v) = post(
-            &app,
-            &path,
-            json!({"password": "third password 3", "password_confirm": "third password 3"}),
-        )
-        .await;
+        let old = app.token_status("/token", &old_token).await;
+        assert_eq!(old, Status::Unauthorized);
+        let (s, _) = app.login("reset@example.com", "old password 1").await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["Invalid reset password token."])
-        );
-        let notice = sink.wait_for(2, Duration::from_secs(10)).await;
-        assert_eq!(
-            notice[1].header("Subject").as_deref(),
-            Some("Your password has been reset")
-        );
+        let (s, _) = app.login("reset@example.com", "new password 2").await;
+        assert_eq!(s, Status::Ok);
+        app.drop_session().await;
+        let body = new_password("third password 3", "third password 3");
+        let (s, v) = post(&app, &path, body).await;
+        assert_eq!(s, Status::BadRequest);
+        let used = json!(["Invalid reset password token."]);
+        assert_eq!(v["response"]["errors"], used);
+        let notice = wait_mail(&sink, 2).await;
+        let subject = notice[1].header("Subject");
+        assert_eq!(subject.as_deref(), Some("Your password has been reset"));
         // Unknown and inactive addresses; neither gets mail.
-        let (s, v) = post(&app, "/reset", json!({"email": "nobody@example.com"})).await;
-        assert_eq!(s, Status::BadRequest);
-        assert_eq!(
-            field_errors(&v, "email"),
-            vec!["Specified user does not exist"]
-        );
+        let nobody = json!({"email": "nobody@example.com"});
+        let unknown = "Specified user does not exist";
+        post_field_error(&app, "/reset", nobody, "email", unknown).await;
         let mut off = app.user("off@example.com", "battery staple 9", &[]).await;
         app.datastore().deactivate_user(&mut off).await.unwrap();
-        let (s, v) = post(&app, "/reset", json!({"email": "off@example.com"})).await;
-        assert_eq!(s, Status::BadRequest);
-        assert_eq!(field_errors(&v, "email"), vec!["Account is disabled."]);
+        let off = json!({"email": "off@example.com"});
+        post_field_error(&app, "/reset", off, "email", "Account is disabled.").await;
         assert_eq!(sink.received().len(), 2, "{b:?}");
     }
 }
@@ -120,36 +74,16 @@ async fn forgot_and_reset_password_through_real_smtp() {
 #[rocket::async_test]
 async fn reset_link_expires() {
     let b = backends()[0];
-    let now = Arc::new(AtomicU64::new(1_800_000_000));
-    let c = now.clone();
-    let mailer = CapturingMailer::new();
-    let app = TestApp::with(
-        b,
-        features,
-        Security::new()
-            .mail_util(Arc::new(mailer.clone()))
-            .clock(move || c.load(Ordering::SeqCst) as f64),
-    )
-    .await;
+    let (app, mailer, clock) = captured_clocked(b, |f| f).await;
     app.user("x@example.com", "old password 1", &[]).await;
     post(&app, "/reset", json!({"email": "x@example.com"})).await;
-    let path = path_of(&find_link(mailer.messages()[0].text.as_deref().unwrap()));
-    now.fetch_add(24 * 3600, Ordering::SeqCst);
-    assert_eq!(
-        app.get_json(&path).await.status(),
-        Status::Ok,
-        "valid at the limit"
-    );
-    now.fetch_add(1, Ordering::SeqCst);
-    let (s, v) = post(
-        &app,
-        &path,
-        json!({"password": "new password 2", "password_confirm": "new password 2"}),
-    )
-    .await;
+    let path = mailed_link(&mailer, 0);
+    clock.advance(24 * 3600);
+    assert_eq!(app.status(&path).await, Status::Ok, "valid at the limit");
+    clock.advance(1);
+    let body = new_password("new password 2", "new password 2");
+    let (s, v) = post(&app, &path, body).await;
     assert_eq!(s, Status::BadRequest);
-    assert_eq!(
-        v["response"]["errors"],
-        json!(["You did not reset your password within 1 day. "])
-    );
+    let expired = json!(["You did not reset your password within 1 day. "]);
+    assert_eq!(v["response"]["errors"], expired);
 }

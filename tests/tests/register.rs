@@ -3,138 +3,127 @@
 
 use rocket::http::{ContentType, Status};
 use rocket::serde::json::{json, Value};
-use security_runtime::UserQuery;
-use security_tests::flows::{captured, csrf_from, flashed_on, post, with_smtp};
+use security_tests::flows::{
+    browser_get, browser_post, captured, csrf_from, flashed_on, post, post_field_error, submit,
+    with_smtp,
+};
 use security_tests::smtp::SmtpSink;
-use security_tests::{backends, field_errors};
+use security_tests::{backends, Backend};
+
+const PASSWORD: &str = "battery staple 9";
+const API_ERROR: &str = "Input not appropriate for requested API";
+const TOO_SHORT: &str = "Username must be at least 4 characters and less than 32 characters";
+
+/// A `/register` body: the address and the password twice.
+fn registration(email: &str) -> Value {
+    json!({"email": email, "password": PASSWORD, "password_confirm": PASSWORD})
+}
+
+/// `base` with `key` set to `value`.
+fn with(mut base: Value, key: &str, value: Value) -> Value {
+    base[key] = value;
+    base
+}
+
+/// `base` without `key` (the other keys keep their order).
+fn without(mut base: Value, key: &str) -> Value {
+    base.as_object_mut().unwrap().shift_remove(key);
+    base
+}
+
+/// The form fields of a registration of `email` (already form-encoded).
+fn form_registration(email: &str) -> String {
+    format!("email={email}&password=battery+staple+9&password_confirm=battery+staple+9")
+}
 
 #[rocket::async_test]
 async fn register_logs_in_when_not_confirmable() {
     for b in backends() {
         let (app, mailer) = captured(b, |f| f).await;
-        let (s, v) = post(
-            &app,
-            "/register?include_auth_token",
-            json!({
-                "email": "New@Example.com", "password": "battery staple 9",
-                "password_confirm": "battery staple 9",
-                // Security plan A4: these are ignored.
-                "active": false, "roles": ["admin"], "fs_uniquifier": "x", "id": 99
-            }),
-        )
-        .await;
+        let mut body = registration("New@Example.com");
+        // Security plan A4: these are ignored.
+        let ignored = json!({"active": false, "roles": ["admin"], "fs_uniquifier": "x", "id": 99});
+        for (k, v) in ignored.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (s, v) = post(&app, "/register?include_auth_token", body).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert!(v["response"]["user"]["authentication_token"].is_string());
         assert!(v["response"]["csrf_token"].is_string());
-        assert_eq!(app.get_json("/profile").await.status(), Status::Ok);
-        let u = app
-            .datastore()
-            .find_user(&UserQuery::Email("New@example.com".into()), false)
-            .await
-            .unwrap()
-            .expect("domain lower-cased, local part kept");
+        assert_eq!(app.status("/profile").await, Status::Ok);
+        let found = app.by_email("New@example.com", false).await;
+        let u = found.expect("domain lower-cased, local part kept");
         assert!(u.active && u.roles.is_empty() && u.fs_uniquifier != "x" && u.id != 99);
         let m = mailer.messages();
         assert_eq!(m.len(), 1);
-        assert_eq!(
-            (m[0].template.as_str(), m[0].to.as_str()),
-            ("welcome", "New@example.com")
-        );
+        let sent = (m[0].template.as_str(), m[0].to.as_str());
+        assert_eq!(sent, ("welcome", "New@example.com"));
         assert_eq!(m[0].subject, "Welcome");
-        app.client
-            .post("/logout")
-            .header(ContentType::JSON)
-            .dispatch()
-            .await;
+        app.drop_session().await;
         // Field errors, Flask-Security's messages.
+        let b_ = || registration("b@example.com");
+        let short =
+            json!({"email": "b@example.com", "password": "short", "password_confirm": "short"});
+        let taken = "new@example.com is already associated with an account.";
         let cases = [
+            (registration("new@example.com"), "email", taken),
+            (short, "password", "Password must be at least 8 characters"),
             (
-                json!({"email": "new@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
-                "email",
-                "new@example.com is already associated with an account.",
-            ),
-            (
-                json!({"email": "b@example.com", "password": "short", "password_confirm": "short"}),
-                "password",
-                "Password must be at least 8 characters",
-            ),
-            (
-                json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "other one 99"}),
+                with(b_(), "password_confirm", json!("other one 99")),
                 "password_confirm",
                 "Passwords do not match",
             ),
             (
-                json!({"email": "b@example.com", "password": "battery staple 9"}),
+                without(b_(), "password_confirm"),
                 "password_confirm",
                 "Password not provided",
             ),
             (
-                json!({"email": "not an email", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+                registration("not an email"),
                 "email",
                 "Invalid email address",
             ),
+            (without(b_(), "email"), "email", "Email not provided"),
             (
-                json!({"password": "battery staple 9", "password_confirm": "battery staple 9"}),
-                "email",
-                "Email not provided",
-            ),
-            (
-                json!({"email": "b@example.com", "password": 12345678, "password_confirm": "x"}),
+                with(
+                    with(b_(), "password", json!(12345678)),
+                    "password_confirm",
+                    json!("x"),
+                ),
                 "password",
-                "Input not appropriate for requested API",
+                API_ERROR,
             ),
-            (
-                json!({"email": "b@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9", "username": "ab"}),
-                "username",
-                "Username must be at least 4 characters and less than 32 characters",
-            ),
+            (with(b_(), "username", json!("ab")), "username", TOO_SHORT),
         ];
         for (body, field, msg) in cases {
-            let (s, v) = post(&app, "/register", body.clone()).await;
-            assert_eq!(s, Status::BadRequest, "{body}");
-            assert_eq!(
-                field_errors(&v, field),
-                vec![msg.to_string()],
-                "{b:?} {body} -> {v}"
-            );
+            post_field_error(&app, "/register", body, field, msg).await;
         }
-        assert!(app
-            .datastore()
-            .find_user(&UserQuery::Email("b@example.com".into()), true)
-            .await
-            .unwrap()
-            .is_none());
-        assert_eq!(
-            mailer.messages().len(),
-            1,
-            "no mail for failed registrations"
-        );
+        assert!(app.by_email("b@example.com", true).await.is_none());
+        let count = mailer.messages().len();
+        assert_eq!(count, 1, "no mail for failed registrations");
     }
+}
+
+/// An app with confirmation on, mailing through `sink`.
+async fn confirmable_smtp(b: Backend, sink: &SmtpSink) -> security_tests::TestApp {
+    with_smtp(b, sink, |f| f.merge(("security.confirmable", true))).await
 }
 
 #[rocket::async_test]
 async fn smtp_refusal_leaves_no_half_registered_user() {
     for b in backends() {
         let sink = SmtpSink::start_refusing().await;
-        let app = with_smtp(b, &sink, |f| f.merge(("security.confirmable", true))).await;
-        let body = json!({"email": "r@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"});
+        let app = confirmable_smtp(b, &sink).await;
+        let body = registration("r@example.com");
         let (s, v) = post(&app, "/register", body.clone()).await;
         assert_eq!(s, Status::ServiceUnavailable, "{b:?} {v}");
-        assert_eq!(
-            v["response"]["errors"],
-            json!(["We could not send the email; please try again later."])
-        );
-        assert!(
-            app.datastore()
-                .find_user(&UserQuery::Email("r@example.com".into()), true)
-                .await
-                .unwrap()
-                .is_none(),
-            "{b:?}: user rolled back"
-        );
+        let unsent = json!(["We could not send the email; please try again later."]);
+        assert_eq!(v["response"]["errors"], unsent);
+        let rolled_back = app.by_email("r@example.com", true).await.is_none();
+        assert!(rolled_back, "{b:?}: user rolled back");
         // With mail working again the same address registers.
         let ok = SmtpSink::start().await;
-        let app2 = with_smtp(b, &ok, |f| f.merge(("security.confirmable", true))).await;
+        let app2 = confirmable_smtp(b, &ok).await;
         let (s, _) = post(&app2, "/register", body).await;
         assert_eq!(s, Status::Ok);
     }
@@ -155,20 +144,17 @@ async fn generic_mode_does_not_reveal_accounts() {
         v["response"].as_object_mut().unwrap().remove("csrf_token");
         v
     };
+    let known = || json!({"email": "known@example.com"});
     for (uri, known, unknown) in [
         (
             "/register",
-            json!({"email": "known@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
-            json!({"email": "fresh@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}),
+            registration("known@example.com"),
+            registration("fresh@example.com"),
         ),
-        (
-            "/reset",
-            json!({"email": "known@example.com"}),
-            json!({"email": "missing@example.com"}),
-        ),
+        ("/reset", known(), json!({"email": "missing@example.com"})),
         (
             "/confirm",
-            json!({"email": "known@example.com"}),
+            known(),
             json!({"email": "missing2@example.com"}),
         ),
     ] {
@@ -178,10 +164,8 @@ async fn generic_mode_does_not_reveal_accounts() {
         assert_eq!(strip(v1), strip(v2), "{uri}");
     }
     let templates: Vec<String> = mailer.messages().into_iter().map(|m| m.template).collect();
-    assert!(
-        templates.contains(&"welcome_existing".to_string()),
-        "{templates:?}"
-    );
+    let existing = templates.contains(&"welcome_existing".to_string());
+    assert!(existing, "{templates:?}");
 }
 
 /// 50 concurrent registrations of one address: exactly one row, no 5xx.
@@ -189,13 +173,10 @@ async fn generic_mode_does_not_reveal_accounts() {
 async fn concurrent_registrations_of_one_email() {
     for b in backends() {
         let (app, _) = captured(b, |f| f.merge(("security.csrf_enabled", false))).await;
-        let body = json!({"email": "same@example.com", "password": "battery staple 9", "password_confirm": "battery staple 9"}).to_string();
+        let body = registration("same@example.com").to_string();
         let reqs = (0..50).map(|_| {
-            app.client
-                .post("/register")
-                .header(ContentType::JSON)
-                .body(body.clone())
-                .dispatch()
+            let register = app.client.post("/register").header(ContentType::JSON);
+            register.body(body.clone()).dispatch()
         });
         let responses = rocket::futures::future::join_all(reqs).await;
         let mut ok = 0;
@@ -208,11 +189,7 @@ async fn concurrent_registrations_of_one_email() {
         }
         assert_eq!(ok, 1, "{b:?}");
         // The winner's row is there (the unique index refused the others: one 200 above).
-        let u = app
-            .datastore()
-            .find_user(&UserQuery::Email("same@example.com".into()), false)
-            .await
-            .unwrap();
+        let u = app.by_email("same@example.com", false).await;
         assert!(u.is_some(), "{b:?}");
     }
 }
@@ -221,30 +198,14 @@ async fn concurrent_registrations_of_one_email() {
 async fn html_register_form() {
     let b = backends()[0];
     let (app, _) = captured(b, |f| f).await;
-    let page = app.client.get("/register").dispatch().await;
-    assert_eq!(page.status(), Status::Ok);
-    let html = page.into_string().await.unwrap();
-    let csrf = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let r = app
-        .client
-        .post("/register")
-        .header(ContentType::Form)
-        .body(format!("email=h%40example.com&password=battery+staple+9&password_confirm=battery+staple+9&csrf_token={csrf}"))
-        .dispatch()
-        .await;
-    assert_eq!(r.status(), Status::Found);
-    assert_eq!(r.headers().get_one("Location"), Some("/"));
+    let (s, _, page) = browser_get(&app, "/register").await;
+    assert_eq!(s, Status::Ok);
+    let fields = form_registration("h%40example.com");
+    let body = format!("{fields}&csrf_token={}", csrf_from(&page));
+    let (s, loc, _) = browser_post(&app, "/register", &body).await;
+    assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")));
     // Not confirmable: nothing to say.
-    app.client
-        .post("/logout")
-        .header(ContentType::JSON)
-        .dispatch()
-        .await;
+    app.drop_session().await;
     assert_eq!(flashed_on(&app, "/login").await, None);
 }
 
@@ -257,30 +218,11 @@ async fn html_register_form_flashes_confirmation_sent() {
                 .merge(("security.flash_messages", flash))
         })
         .await;
-        let csrf = csrf_from(
-            &app.client
-                .get("/register")
-                .dispatch()
-                .await
-                .into_string()
-                .await
-                .unwrap(),
-        );
-        let r = app
-        .client
-        .post("/register")
-        .header(ContentType::Form)
-        .body(format!("email=c%40example.com&password=battery+staple+9&password_confirm=battery+staple+9&csrf_token={csrf}"))
-        .dispatch()
-        .await;
-        assert_eq!(r.status(), Status::Found);
+        let (s, _, _) = submit(&app, "/register", &form_registration("c%40example.com")).await;
+        assert_eq!(s, Status::Found);
         assert_eq!(mailer.messages().len(), 1);
-        let expected = flash.then(|| {
-            (
-                "success".to_owned(),
-                "Thank you. Confirmation instructions have been sent to c@example.com.".to_owned(),
-            )
-        });
+        let sent = "Thank you. Confirmation instructions have been sent to c@example.com.";
+        let expected = flash.then(|| ("success".to_owned(), sent.to_owned()));
         assert_eq!(flashed_on(&app, "/login").await, expected);
     }
 }

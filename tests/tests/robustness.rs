@@ -598,6 +598,20 @@ fn cookie_mutations(a: &str, b: &str, rng: &mut StdRng) -> Vec<String> {
 }
 
 /// An encrypted cookie value made by `client`'s key, without sending it.
+/// A GET of `uri` carrying the raw session cookie `value`, as JSON or as a browser.
+async fn with_session<'a>(
+    app: &'a TestApp,
+    uri: &'static str,
+    json: bool,
+    value: String,
+) -> LocalResponse<'a> {
+    let mut req = app.client.get(uri);
+    if json {
+        req = req.header(ContentType::JSON);
+    }
+    req.cookie(Cookie::new("session", value)).dispatch().await
+}
+
 fn encrypt_with(client: &Client, name: &'static str, plain: String) -> String {
     let req = client.get("/").private_cookie(Cookie::new(name, plain));
     let jar = req.inner().cookies();
@@ -656,12 +670,7 @@ async fn tampered_session_cookies_are_401() {
             let what = format!("{b:?} cookie #{i} {}", show(m));
             if i % 4 == 3 {
                 // A browser: the login redirect, never the page.
-                let r = app
-                    .client
-                    .get("/profile")
-                    .cookie(Cookie::new("session", m.clone()))
-                    .dispatch()
-                    .await;
+                let r = with_session(&app, "/profile", false, m.clone()).await;
                 assert_eq!(r.status(), Status::Found, "{what}");
                 assert_eq!(
                     r.headers().get_one("Location"),
@@ -669,13 +678,7 @@ async fn tampered_session_cookies_are_401() {
                     "{what}"
                 );
             } else {
-                let r = app
-                    .client
-                    .get("/profile")
-                    .header(ContentType::JSON)
-                    .cookie(Cookie::new("session", m.clone()))
-                    .dispatch()
-                    .await;
+                let r = with_session(&app, "/profile", true, m.clone()).await;
                 assert_unauthn_json(r, None, &what).await;
             }
         }
@@ -685,12 +688,7 @@ async fn tampered_session_cookies_are_401() {
             matt_cookie.clone(),
             encrypt_with(&app.client, "session", plain),
         ] {
-            let r = app
-                .client
-                .get("/profile")
-                .cookie(Cookie::new("session", c))
-                .dispatch()
-                .await;
+            let r = with_session(&app, "/profile", false, c).await;
             assert_eq!(r.status(), Status::Ok, "{b:?}");
             assert_eq!(r.into_string().await.unwrap(), format!("profile {EMAIL}"));
         }
@@ -839,8 +837,7 @@ fn malformed_basic(rng: &mut StdRng) -> Vec<String> {
 #[rocket::async_test]
 async fn malformed_basic_headers_are_401_with_www_authenticate() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user(EMAIL, PASSWORD, &[]).await;
+        let app = TestApp::with_user(b, EMAIL, PASSWORD).await;
         let mut rng = StdRng::seed_from_u64(0x6261_7369);
         let inputs = malformed_basic(&mut rng);
         assert!(inputs.len() >= 1000, "only {} inputs", inputs.len());
@@ -887,8 +884,7 @@ async fn malformed_basic_headers_are_401_with_www_authenticate() {
 #[rocket::async_test]
 async fn nul_in_identity_is_a_failed_login_not_503() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user(EMAIL, PASSWORD, &[]).await;
+        let app = TestApp::with_user(b, EMAIL, PASSWORD).await;
         for id in ["matt@lp.com\0", "ma\0tt@lp.com", "\0@lp.com", "\0"] {
             let r = app
                 .client
@@ -1128,8 +1124,7 @@ fn assert_generic(body: &str, what: &str) {
 #[rocket::async_test]
 async fn unreachable_database_is_503_with_a_generic_body() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user(EMAIL, PASSWORD, &[]).await;
+        let app = TestApp::with_user(b, EMAIL, PASSWORD).await;
         let token = app.token_login(EMAIL, PASSWORD).await;
         let user_session = session_cookie(&app);
         logout(&app).await;
@@ -1138,30 +1133,13 @@ async fn unreachable_database_is_503_with_a_generic_body() {
         close_pool(&app.client, b).await;
 
         // Token, session and Basic authentication each need the datastore.
-        json_503(
-            app.get_with_token("/token", &token).await,
-            format!("{b:?} /token"),
-        )
-        .await;
-        json_503(
-            app.get_with_token("/multi", &token).await,
-            format!("{b:?} /multi"),
-        )
-        .await;
-        let r = app
-            .client
-            .get("/profile")
-            .header(ContentType::JSON)
-            .cookie(Cookie::new("session", user_session.clone()))
-            .dispatch()
-            .await;
+        for uri in ["/token", "/multi"] {
+            let r = app.get_with_token(uri, &token).await;
+            json_503(r, format!("{b:?} {uri}")).await;
+        }
+        let r = with_session(&app, "/profile", true, user_session.clone()).await;
         json_503(r, format!("{b:?} /profile json")).await;
-        let r = app
-            .client
-            .get("/profile")
-            .cookie(Cookie::new("session", user_session.clone()))
-            .dispatch()
-            .await;
+        let r = with_session(&app, "/profile", false, user_session.clone()).await;
         text_503(r, format!("{b:?} /profile html")).await;
         let r = app
             .client
@@ -1171,13 +1149,7 @@ async fn unreachable_database_is_503_with_a_generic_body() {
             .await;
         text_503(r, format!("{b:?} /http")).await;
         // GET /login as a signed-in session must look the user up.
-        let r = app
-            .client
-            .get("/login")
-            .header(ContentType::JSON)
-            .cookie(Cookie::new("session", user_session.clone()))
-            .dispatch()
-            .await;
+        let r = with_session(&app, "/login", true, user_session.clone()).await;
         json_503(r, format!("{b:?} GET /login")).await;
 
         // The login flow itself: a generic message plus an error id for the logs.
@@ -1248,82 +1220,38 @@ fn assert_error_id(msg: &str) {
 #[rocket::async_test]
 async fn cache_control_on_security_endpoints_only() {
     for b in backends() {
-        let app = TestApp::new(b).await;
-        app.user(EMAIL, PASSWORD, &[]).await;
+        let app = TestApp::with_user(b, EMAIL, PASSWORD).await;
         let cc = |r: &LocalResponse<'_>| r.headers().get_one("Cache-Control").map(str::to_owned);
         let no_store = Some("private, no-store".to_owned());
+        let check = |r: &LocalResponse<'_>, status: Status, what: &str| {
+            let expected = (status, no_store.clone());
+            assert_eq!((r.status(), cc(r)), expected, "{b:?} {what}");
+        };
+        let raw_login = |body: Vec<u8>| {
+            let login = app.client.post("/login").header(ContentType::JSON);
+            login.body(body).dispatch()
+        };
 
-        let r = app.client.get("/login").dispatch().await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::Ok, no_store.clone()),
-            "{b:?} GET /login html"
+        check(
+            &app.client.get("/login").dispatch().await,
+            Status::Ok,
+            "GET /login html",
         );
-        let r = app.get_json("/login").await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::Ok, no_store.clone()),
-            "{b:?} GET /login"
-        );
+        check(&app.get_json("/login").await, Status::Ok, "GET /login");
         let csrf = app.csrf().await;
-        let r = app
-            .post_json(
-                "/login",
-                json!({"email": EMAIL, "password": "wrong-password"}),
-            )
-            .await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::BadRequest, no_store.clone()),
-            "{b:?} failed login"
-        );
-        let r = app
-            .client
-            .post("/login")
-            .header(ContentType::JSON)
-            .body("{")
-            .dispatch()
-            .await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::BadRequest, no_store.clone()),
-            "{b:?} malformed login"
-        );
-        let r = app
-            .client
-            .post("/login")
-            .header(ContentType::JSON)
-            .body(vec![b' '; 64 * 1024 + 1])
-            .dispatch()
-            .await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::PayloadTooLarge, no_store.clone()),
-            "{b:?} 413 login"
-        );
-        let r = app
-            .post_json(
-                "/login",
-                json!({"email": EMAIL, "password": PASSWORD, "csrf_token": csrf}),
-            )
-            .await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::Ok, no_store.clone()),
-            "{b:?} login"
-        );
+        let wrong = json!({"email": EMAIL, "password": "wrong-password"});
+        let r = app.post_json("/login", wrong).await;
+        check(&r, Status::BadRequest, "failed login");
+        let r = raw_login(b"{".to_vec()).await;
+        check(&r, Status::BadRequest, "malformed login");
+        let r = raw_login(vec![b' '; 64 * 1024 + 1]).await;
+        check(&r, Status::PayloadTooLarge, "413 login");
+        let right = json!({"email": EMAIL, "password": PASSWORD, "csrf_token": csrf});
+        check(&app.post_json("/login", right).await, Status::Ok, "login");
         let r = app.post_json("/logout", json!({})).await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::Ok, no_store.clone()),
-            "{b:?} logout json"
-        );
+        check(&r, Status::Ok, "logout json");
         let r = app.client.post("/logout").dispatch().await;
-        assert_eq!(
-            (r.status(), cc(&r)),
-            (Status::Found, no_store.clone()),
-            "{b:?} logout html"
-        );
+        check(&r, Status::Found, "logout html");
 
         // Application routes are left alone.
         let r = app.client.get("/").dispatch().await;

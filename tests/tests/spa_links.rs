@@ -5,19 +5,20 @@
 //! (`field_errors[""]`). Mail goes through a real SMTP server on loopback.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use rocket::http::{Accept, ContentType, Status};
-use rocket::serde::json::{json, Value};
+use rocket::serde::json::json;
 use security_runtime::Security;
+use security_tests::flows::{post, wait_mail};
 use security_tests::smtp::SmtpSink;
 use security_tests::{backends, find_link, path_of, Backend, TestApp};
 
 const SPA: &str = "http://spa.example.com";
 
-async fn spa_app(b: Backend, sink: &SmtpSink) -> TestApp {
+/// An SMTP sink and an app in SPA mode that mails through it.
+async fn spa_app(b: Backend) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
     let port = sink.port();
-    TestApp::with(
+    let app = TestApp::with(
         b,
         move |f| {
             f.merge(("security.recoverable", true))
@@ -39,12 +40,13 @@ async fn spa_app(b: Backend, sink: &SmtpSink) -> TestApp {
         },
         Security::new(),
     )
-    .await
+    .await;
+    (app, sink)
 }
 
 /// The path of the first `https://app.example.com/...` link in mail number `n`.
 async fn mailed_path(sink: &SmtpSink, n: usize) -> String {
-    let mail = sink.wait_for(n, Duration::from_secs(10)).await;
+    let mail = wait_mail(sink, n).await;
     path_of(&find_link(&mail[n - 1].body_text()))
 }
 
@@ -61,16 +63,10 @@ async fn json_get_location(app: &TestApp, path: &str) -> String {
     r.headers().get_one("Location").unwrap().to_owned()
 }
 
-async fn post(app: &TestApp, uri: &str, body: Value) -> (Status, Value) {
-    let r = app.post_json(uri, body).await;
-    (r.status(), r.into_json().await.unwrap_or(Value::Null))
-}
-
 #[rocket::async_test]
 async fn reset_link_redirects_to_the_spa_whatever_accept_says() {
     for b in backends() {
-        let sink = SmtpSink::start().await;
-        let app = spa_app(b, &sink).await;
+        let (app, sink) = spa_app(b).await;
         app.user("spa@example.com", "old password 1", &[]).await;
         let (s, v) = post(&app, "/reset", json!({"email": "spa@example.com"})).await;
         assert_eq!(s, Status::Ok, "{v}");
@@ -109,8 +105,7 @@ async fn reset_link_redirects_to_the_spa_whatever_accept_says() {
 #[rocket::async_test]
 async fn change_email_link_redirects_to_the_spa_whatever_accept_says() {
     for b in backends() {
-        let sink = SmtpSink::start().await;
-        let app = spa_app(b, &sink).await;
+        let (app, sink) = spa_app(b).await;
         app.user("before@example.com", "a password 1", &[]).await;
         let (s, _) = app.login("before@example.com", "a password 1").await;
         assert_eq!(s, Status::Ok);

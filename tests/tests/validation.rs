@@ -146,6 +146,14 @@ fn breached_cfg(url: &str, mode: &str) -> SecurityConfig {
     }
 }
 
+/// `password` checked as a new password (no user inputs) under `cfg`, whose breached-list
+/// lookup is what the test is about.
+async fn check_breached(cfg: &SecurityConfig, password: &str) -> Result<String, Vec<String>> {
+    DefaultPasswordUtil::new(cfg)
+        .validate(password, true, &[])
+        .await
+}
+
 /// A URL nothing listens on.
 async fn dead_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -157,11 +165,8 @@ async fn dead_url() -> String {
 #[tokio::test]
 async fn breached_password_is_refused_and_only_the_prefix_leaves() {
     let server = RangeServer::start(vec![(SHA1_BREACHED, 3)], 200).await;
-    let util = DefaultPasswordUtil::new(&breached_cfg(&server.url, "true"));
-    assert_eq!(
-        util.validate("Breached-But-Long-1", true, &[]).await,
-        err(BREACHED)
-    );
+    let checked = check_breached(&breached_cfg(&server.url, "true"), "Breached-But-Long-1").await;
+    assert_eq!(checked, err(BREACHED));
     assert_eq!(server.requests().len(), 1);
     server.assert_only_prefix_sent(SHA1_BREACHED, "Breached-But-Long-1");
 }
@@ -169,11 +174,9 @@ async fn breached_password_is_refused_and_only_the_prefix_leaves() {
 #[tokio::test]
 async fn unlisted_password_passes_after_a_prefix_only_lookup() {
     let server = RangeServer::start(vec![(SHA1_BREACHED, 3)], 200).await;
-    let util = DefaultPasswordUtil::new(&breached_cfg(&server.url, "strict"));
-    assert_eq!(
-        util.validate("Unlisted-Passw0rd-xyz", true, &[]).await,
-        Ok("Unlisted-Passw0rd-xyz".to_owned())
-    );
+    let strict = breached_cfg(&server.url, "strict");
+    let checked = check_breached(&strict, "Unlisted-Passw0rd-xyz").await;
+    assert_eq!(checked, Ok("Unlisted-Passw0rd-xyz".to_owned()));
     server.assert_only_prefix_sent(SHA1_UNLISTED, "Unlisted-Passw0rd-xyz");
 }
 
@@ -182,15 +185,10 @@ async fn breached_count_threshold_is_inclusive() {
     let server = RangeServer::start(vec![(SHA1_BREACHED, 3)], 200).await;
     let mut c = breached_cfg(&server.url, "true");
     c.password_breached_count = 4;
-    let util = DefaultPasswordUtil::new(&c);
-    assert!(util
-        .validate("Breached-But-Long-1", true, &[])
-        .await
-        .is_ok());
+    assert!(check_breached(&c, "Breached-But-Long-1").await.is_ok());
     c.password_breached_count = 3;
-    let util = DefaultPasswordUtil::new(&c);
     assert_eq!(
-        util.validate("Breached-But-Long-1", true, &[]).await,
+        check_breached(&c, "Breached-But-Long-1").await,
         err(BREACHED)
     );
 }
@@ -199,42 +197,30 @@ async fn breached_count_threshold_is_inclusive() {
 async fn the_normalized_password_is_checked() {
     // "ﬁve-ﬁngers-long" normalises (NFKD) to "five-fingers-long", whose hash is listed.
     let server = RangeServer::start(vec![(SHA1_FIVE_FINGERS, 10)], 200).await;
-    let util = DefaultPasswordUtil::new(&breached_cfg(&server.url, "true"));
-    assert_eq!(
-        util.validate("ﬁve-ﬁngers-long", true, &[]).await,
-        err(BREACHED)
-    );
+    let checked = check_breached(&breached_cfg(&server.url, "true"), "ﬁve-ﬁngers-long").await;
+    assert_eq!(checked, err(BREACHED));
     server.assert_only_prefix_sent(SHA1_FIVE_FINGERS, "five-fingers-long");
 }
 
 #[tokio::test]
 async fn site_down_is_ignored_unless_strict() {
     let url = dead_url().await;
-    let lenient = DefaultPasswordUtil::new(&breached_cfg(&url, "true"));
-    assert_eq!(
-        lenient.validate("Breached-But-Long-1", true, &[]).await,
-        Ok("Breached-But-Long-1".to_owned())
-    );
-    let strict = DefaultPasswordUtil::new(&breached_cfg(&url, "strict"));
-    assert_eq!(
-        strict.validate("Breached-But-Long-1", true, &[]).await,
-        err(SITE_ERROR)
-    );
+    let lenient = check_breached(&breached_cfg(&url, "true"), "Breached-But-Long-1").await;
+    assert_eq!(lenient, Ok("Breached-But-Long-1".to_owned()));
+    let strict = check_breached(&breached_cfg(&url, "strict"), "Breached-But-Long-1").await;
+    assert_eq!(strict, err(SITE_ERROR));
 }
 
 #[tokio::test]
 async fn site_error_status_is_ignored_unless_strict() {
     let server = RangeServer::start(vec![(SHA1_BREACHED, 3)], 503).await;
-    let lenient = DefaultPasswordUtil::new(&breached_cfg(&server.url, "true"));
-    assert!(lenient
-        .validate("Breached-But-Long-1", true, &[])
+    let lenient = breached_cfg(&server.url, "true");
+    assert!(check_breached(&lenient, "Breached-But-Long-1")
         .await
         .is_ok());
-    let strict = DefaultPasswordUtil::new(&breached_cfg(&server.url, "strict"));
-    assert_eq!(
-        strict.validate("Breached-But-Long-1", true, &[]).await,
-        err(SITE_ERROR)
-    );
+    let strict = breached_cfg(&server.url, "strict");
+    let checked = check_breached(&strict, "Breached-But-Long-1").await;
+    assert_eq!(checked, err(SITE_ERROR));
     server.assert_only_prefix_sent(SHA1_BREACHED, "Breached-But-Long-1");
 }
 
@@ -414,7 +400,7 @@ fn usernames_accept_letters_and_numbers_of_any_script() {
 #[test]
 fn usernames_refuse_other_characters() {
     let u = DefaultUsernameUtil::new(&cfg());
-    for bad in [
+    let bad_names = [
         "joe_doe",
         "joe doe",
         "joe.doe",
@@ -425,21 +411,23 @@ fn usernames_refuse_other_characters() {
         "joe\u{200b}doe",
         "joe\tdoe",
         "🙂joey",
-    ] {
+    ];
+    for bad in bad_names {
         assert_eq!(u.validate(bad), Err(DISALLOWED.to_owned()), "{bad:?}");
     }
 }
 
 #[test]
 fn usernames_refuse_html() {
-    let u = DefaultUsernameUtil::new(&cfg());
-    for bad in [
+    let markup = [
         "<b>joe</b>",
         "joe<script>",
         "joe&amp;",
         "a>b12",
         "joe\u{a0}doe",
-    ] {
+    ];
+    let u = DefaultUsernameUtil::new(&cfg());
+    for bad in markup {
         assert_eq!(u.validate(bad), Err(INVALID_INPUT.to_owned()), "{bad:?}");
     }
     assert_eq!(u.normalize("<i>x</i>"), None);
@@ -549,24 +537,23 @@ fn invalid_phone_numbers_give_phone_invalid() {
 
 #[test]
 fn emails_are_trimmed_and_their_domain_lowercased() {
-    assert_eq!(normalize_email("matt@lp.com").as_deref(), Ok("matt@lp.com"));
-    assert_eq!(
-        normalize_email(" Matt@LP.Com\n").as_deref(),
-        Ok("Matt@lp.com")
-    );
-    assert_eq!(
-        normalize_email("first.last+tag@sub.Example.ORG").as_deref(),
-        Ok("first.last+tag@sub.example.org")
-    );
-    assert_eq!(
-        normalize_email("o'neil@lp.com").as_deref(),
-        Ok("o'neil@lp.com")
-    );
-    assert_eq!(
-        normalize_email("jörg@bücher.de").as_deref(),
-        Ok("jörg@bücher.de")
-    );
-    assert_eq!(normalize_email("x@BÜCHER.de").as_deref(), Ok("x@bücher.de"));
+    for (given, normalized) in [
+        ("matt@lp.com", "matt@lp.com"),
+        (" Matt@LP.Com\n", "Matt@lp.com"),
+        (
+            "first.last+tag@sub.Example.ORG",
+            "first.last+tag@sub.example.org",
+        ),
+        ("o'neil@lp.com", "o'neil@lp.com"),
+        ("jörg@bücher.de", "jörg@bücher.de"),
+        ("x@BÜCHER.de", "x@bücher.de"),
+    ] {
+        assert_eq!(
+            normalize_email(given).as_deref(),
+            Ok(normalized),
+            "{given:?}"
+        );
+    }
 }
 
 #[test]
