@@ -547,7 +547,15 @@ impl Fairing for Security {
                 state.config.cache_control.clone(),
             ));
         }
-        let session = crate::session::Session::of(req, &*state.sessions).await;
+        // A request that never read its session has nothing to store; it is read here only
+        // for the CSRF cookie, when one is configured.
+        let session = match crate::session::Session::loaded(req, &*state.sessions) {
+            Some(s) => s,
+            None if state.config.csrf_cookie_name.is_some() => {
+                crate::session::Session::of(req, &*state.sessions).await
+            }
+            None => return,
+        };
         if let Err(e) = session.flush().await {
             // A sign-out that did not reach the store must not answer as if it had.
             let reply = responses::internal_error(

@@ -110,6 +110,17 @@ impl<'r> Session<'r> {
         Session { cell, jar, store }
     }
 
+    /// The session of `req` if the request has already read it (no store access).
+    pub fn loaded(req: &'r Request<'_>, store: &'r dyn SessionStore) -> Option<Session<'r>> {
+        let cell = req.local_cache(SessionCell::default);
+        let loaded = cell.0.lock().map(|g| g.data.is_some()).unwrap_or(false);
+        loaded.then(|| Session {
+            cell,
+            jar: req.cookies(),
+            store,
+        })
+    }
+
     /// The session's data.
     pub fn get(&self) -> SessionData {
         self.cell
