@@ -174,7 +174,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::account::testing::{config, state, user};
+    use crate::account::testing::{config, one_mail, state, user};
     use crate::messages::Text;
 
     fn form(current: &str, new: &str) -> ChangePasswordForm {
@@ -243,20 +243,23 @@ mod tests {
         assert_eq!(confirm, Some(&Text::new(msg::RETYPE_PASSWORD_MISMATCH)));
     }
 
+    /// `u` changes "password123" to "a new passw0rd": the changed user and `sign_in`.
+    async fn changed(st: &SecurityState, u: &User, via_token: bool) -> (Box<User>, bool) {
+        let form = form("password123", "a new passw0rd");
+        let out = change_password(st, u.clone(), via_token, form)
+            .await
+            .unwrap();
+        let ChangePasswordOutcome::Changed { user, sign_in } = out else {
+            panic!("{out:?}")
+        };
+        (user, sign_in)
+    }
+
     #[tokio::test]
     async fn a_token_caller_gets_the_change_stored_and_no_sign_in() {
         let (st, mailer) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
-        let out = change_password(&st, u.clone(), true, form("password123", "a new passw0rd"))
-            .await
-            .unwrap();
-        let ChangePasswordOutcome::Changed {
-            user: changed,
-            sign_in,
-        } = out
-        else {
-            panic!("{out:?}")
-        };
+        let (changed, sign_in) = changed(&st, &u, true).await;
         assert!(!sign_in);
         assert_ne!(changed.fs_uniquifier, u.fs_uniquifier);
         let stored = crate::auth::verify_credentials(&st, "a@example.com", "a new passw0rd", "t")
@@ -267,25 +270,14 @@ mod tests {
         };
         assert_eq!(stored.fs_uniquifier, changed.fs_uniquifier);
         password_changed(&st, &changed, "en").await;
-        let mails = mailer.messages();
-        assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0].template, "change_notice");
+        one_mail(&mailer, "change_notice");
     }
 
     #[tokio::test]
     async fn a_session_caller_is_signed_in_again_by_the_caller_which_stores() {
         let (st, _) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
-        let out = change_password(&st, u.clone(), false, form("password123", "a new passw0rd"))
-            .await
-            .unwrap();
-        let ChangePasswordOutcome::Changed {
-            user: changed,
-            sign_in,
-        } = out
-        else {
-            panic!("{out:?}")
-        };
+        let (changed, sign_in) = changed(&st, &u, false).await;
         assert!(sign_in);
         assert_ne!(changed.fs_uniquifier, u.fs_uniquifier);
         // Not stored yet: the sign-in pipeline writes it with the new session.

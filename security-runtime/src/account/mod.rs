@@ -133,6 +133,14 @@ pub(crate) mod testing {
         }
     }
 
+    /// The one mail `mailer` caught; it used `template`.
+    pub(crate) fn one_mail(mailer: &CapturingMailer, template: &str) -> MailMessage {
+        let mut mails = mailer.messages();
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        assert_eq!(mails[0].template, template);
+        mails.remove(0)
+    }
+
     /// Creates an active user with a password.
     pub(crate) async fn user(st: &SecurityState, email: &str, password: &str) -> User {
         let hash = st.hash_password(password).await.unwrap();

@@ -386,7 +386,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::account::testing::{config, state, user};
+    use crate::account::testing::{config, one_mail, state, user};
 
     fn form(email: &str) -> RecoveryForm {
         RecoveryForm {
@@ -513,9 +513,7 @@ mod tests {
             matches!(again, ResetOutcome::BadLink(LinkProblem::Invalid)),
             "{again:?}"
         );
-        let mails = mailer.messages();
-        assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0].template, "reset_notice");
+        one_mail(&mailer, "reset_notice");
     }
 
     #[tokio::test]

@@ -108,7 +108,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::account::testing::{config, state, user};
+    use crate::account::testing::{config, one_mail, state, user};
     use crate::messages::Text;
 
     fn form(username: &str) -> ChangeUsernameForm {
@@ -132,9 +132,7 @@ mod tests {
         let query = UserQuery::Username("alice".into());
         let stored = st.datastore.find_user(&query, true).await.unwrap();
         assert_eq!(stored.map(|s| s.id), Some(u.id));
-        let mails = mailer.messages();
-        assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0].template, "change_username_notice");
+        one_mail(&mailer, "change_username_notice");
     }
 
     #[tokio::test]
