@@ -211,14 +211,19 @@ impl SecurityState {
     }
 }
 
+/// The serializers' keys, oldest first: the fallbacks, then `secret_key`. A serializer
+/// signs with the last key and verifies with any, so `secret_key` signs and the
+/// fallbacks only verify, as Flask documents `SECRET_KEY_FALLBACKS`. (Flask-Security
+/// passes `[SECRET_KEY, *FALLBACKS]`, which signs with the last fallback and so never
+/// lets a rotation take effect; its tokens still verify here.)
 fn secret_keys(cfg: &SecurityConfig) -> Vec<Vec<u8>> {
-    let mut keys: Vec<Vec<u8>> = vec![cfg.secret_key.clone().unwrap_or_default().into_bytes()];
-    keys.extend(
-        cfg.secret_key_fallbacks
-            .iter()
-            .map(|k| k.as_bytes().to_vec()),
-    );
-    keys
+    cfg.secret_key_fallbacks
+        .iter()
+        .map(|k| k.as_bytes().to_vec())
+        .chain(std::iter::once(
+            cfg.secret_key.clone().unwrap_or_default().into_bytes(),
+        ))
+        .collect()
 }
 
 /// The default JSON envelope: `{"meta":{"code":N},"response":payload}`.

@@ -10,7 +10,10 @@ use crate::state::SecurityState;
 ///
 /// Parity: `hash_data` (HMAC-SHA256 with the secret key here, instead of sha256_crypt).
 pub(crate) fn hash_data(st: &SecurityState, data: &str) -> String {
-    let key = st.config.secret_key.clone().unwrap_or_default();
+    hash_with(st.config.secret_key.as_deref().unwrap_or_default(), data)
+}
+
+fn hash_with(key: &str, data: &str) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
         return String::new();
     };
@@ -22,10 +25,14 @@ pub(crate) fn hash_data(st: &SecurityState, data: &str) -> String {
         .collect()
 }
 
-/// Constant-time equality of two hashes.
-pub(crate) fn same_hash(a: &str, b: &str) -> bool {
+/// True when `hash` is [`hash_data`] of `data` under `secret_key` or one of its
+/// fallbacks (a link mailed before a key rotation stays good), compared in constant time.
+pub(crate) fn hash_matches(st: &SecurityState, data: &str, hash: &str) -> bool {
     use subtle::ConstantTimeEq;
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    let cfg = &st.config;
+    std::iter::once(cfg.secret_key.as_deref().unwrap_or_default())
+        .chain(cfg.secret_key_fallbacks.iter().map(String::as_str))
+        .any(|key| bool::from(hash_with(key, data).as_bytes().ct_eq(hash.as_bytes())))
 }
 
 /// Makes a signed token for `salt`.
@@ -75,5 +82,5 @@ pub(crate) async fn user_at_address(
 ) -> crate::Result<Option<crate::model::User>> {
     let query = crate::datastore::UserQuery::FsUniquifier(uid.to_owned());
     let user = st.datastore.find_user(&query, false).await?;
-    Ok(user.filter(|u| same_hash(&hash_data(st, &u.email), email_hash)))
+    Ok(user.filter(|u| hash_matches(st, &u.email, email_hash)))
 }

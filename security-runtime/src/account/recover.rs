@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::account::form::validate_password;
-use crate::account::links::{check_link, hash_data, make_token, same_hash, LinkToken};
+use crate::account::links::{check_link, hash_data, hash_matches, make_token, LinkToken};
 use crate::account::mail::{link, mail_user, notify, send_mail, token_path, within_text};
 use crate::account::FormErrors;
 use crate::config::SecurityConfig;
@@ -300,10 +300,9 @@ async fn password_bound_user(st: &SecurityState, parts: &[Value]) -> Result<Opti
     else {
         return Ok(None);
     };
-    let current = user.password.as_deref().map(|p| hash_data(st, p));
     let bound = parts.get(1).and_then(Value::as_str);
-    let same = match (current.as_deref(), bound) {
-        (Some(c), Some(b)) => same_hash(c, b),
+    let same = match (user.password.as_deref(), bound) {
+        (Some(p), Some(b)) => hash_matches(st, p, b),
         (None, None) => true,
         _ => false,
     };
