@@ -512,6 +512,7 @@ fn check_email(input: &str) -> Option<String> {
         || s.len() > EMAIL_LENGTH_MAX
         || s.starts_with('-')
         || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        || has_unsafe_characters(s)
     {
         return None;
     }
@@ -533,6 +534,24 @@ fn check_email(input: &str) -> Option<String> {
     };
     email_address::EmailAddress::parse_with_options(&address, options).ok()?;
     (address.len() <= EMAIL_LENGTH_MAX).then_some(address)
+}
+
+/// `email_validator`'s rule for characters: letters, numbers, punctuation and symbols;
+/// a combining mark only after another character; no separators and nothing of the
+/// "other" categories (control, format such as zero-width spaces and direction marks,
+/// private use, unassigned), which would make look-alike identities such as
+/// `admin\u{200b}@example.com`.
+///
+/// Parity: `email_validator.syntax.check_unsafe_chars`.
+fn has_unsafe_characters(s: &str) -> bool {
+    use unicode_properties::{GeneralCategoryGroup as G, UnicodeGeneralCategory};
+    s.chars()
+        .enumerate()
+        .any(|(i, c)| match c.general_category_group() {
+            G::Letter | G::Number | G::Punctuation | G::Symbol => false,
+            G::Mark => i == 0,
+            G::Separator | G::Other => true,
+        })
 }
 
 /// Domain rules of `email_validator` for globally deliverable addresses.
@@ -570,6 +589,29 @@ mod tests {
         assert_eq!(range_count(body, "abcdef"), Ok(12));
         assert_eq!(range_count(body, "ABCDEE"), Ok(0));
         assert!(range_count("garbage", "ABCDEF").is_err());
+    }
+
+    #[test]
+    fn addresses_with_invisible_or_control_characters_are_refused() {
+        for bad in [
+            "admin\u{200b}@example.com",
+            "ad\u{200d}min@example.com",
+            "admin@exa\u{00ad}mple.com",
+            "\u{202e}nimda@example.com",
+            "admin\u{feff}@example.com",
+            "\u{0301}admin@example.com",
+            "adm\u{e000}in@example.com",
+            "admin\u{2028}@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "admin@example.com",
+            "jos\u{e9}@example.com",
+            "e\u{301}t\u{e9}@example.com",
+        ] {
+            assert!(normalize_email(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

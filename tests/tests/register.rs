@@ -226,3 +226,32 @@ async fn html_register_form_flashes_confirmation_sent() {
         assert_eq!(flashed_on(&app, "/login").await, expected);
     }
 }
+
+/// A look-alike of an existing address made with an invisible character is refused,
+/// as the email validator Flask-Security uses refuses it, and so are control and
+/// direction characters; the real owner's address is untouched.
+#[rocket::async_test]
+async fn addresses_with_invisible_or_control_characters_are_refused() {
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        app.user("admin@example.com", PASSWORD, &[]).await;
+        for lookalike in [
+            "admin\u{200b}@example.com",
+            "ad\u{200d}min@example.com",
+            "\u{202e}nimda@example.com",
+            "admin\u{feff}@example.com",
+        ] {
+            post_field_error(
+                &app,
+                "/register",
+                registration(lookalike),
+                "email",
+                "Invalid email address",
+            )
+            .await;
+        }
+        assert!(mailer.messages().is_empty(), "{b:?}");
+        let (s, _) = post(&app, "/register", registration("new@example.com")).await;
+        assert_eq!(s, Status::Ok, "{b:?}");
+    }
+}
