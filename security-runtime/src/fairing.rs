@@ -417,6 +417,26 @@ fn derived_rocket_key(
     ))
 }
 
+/// Replaces `res` by `new`, keeping the headers of `res` that `new` does not set (the
+/// security headers Rocket's Shield added, for one), but not its body headers.
+fn replace_keeping_headers<'r>(res: &mut Response<'r>, new: Response<'r>) {
+    let kept: Vec<Header<'static>> = res
+        .headers()
+        .iter()
+        .filter(|h| {
+            !new.headers().contains(h.name()) && {
+                let n = h.name();
+                !(n == "Content-Type" || n == "Content-Length" || n == "Set-Cookie")
+            }
+        })
+        .map(|h| Header::new(h.name().to_string(), h.value().to_string()))
+        .collect();
+    *res = new;
+    for h in kept {
+        res.adjoin_header(h);
+    }
+}
+
 /// Debug profile, or a debug build not explicitly in the release profile (Rocket's rule
 /// for its own key).
 fn is_debug(rocket: &Rocket<Build>) -> bool {
@@ -538,7 +558,7 @@ impl Fairing for Security {
                 .and_then(|h| h(&d, req))
                 .unwrap_or_else(|| responses::default_denial_reply(state, &d, req));
             if let Ok(new) = rocket::response::Responder::respond_to(reply, req) {
-                *res = new;
+                replace_keeping_headers(res, new);
             }
         }
         if crate::flows::is_security_route(req) {
@@ -546,6 +566,13 @@ impl Fairing for Security {
                 "Cache-Control",
                 state.config.cache_control.clone(),
             ));
+            // Pages reached through mailed links carry their token in the path.
+            res.set_header(Header::new("Referrer-Policy", "no-referrer"));
+        } else if req.local_cache(crate::guards::Guarded::default).0
+            && !res.headers().contains("Cache-Control")
+        {
+            // What a guarded route answers depends on who asked: no shared cache keeps it.
+            res.set_header(Header::new("Cache-Control", "private, no-store"));
         }
         // A request that never read its session has nothing to store; it is read here only
         // for the CSRF cookie, when one is configured.
@@ -565,7 +592,7 @@ impl Fairing for Security {
                 &e,
             );
             if let Ok(new) = rocket::response::Responder::respond_to(reply, req) {
-                *res = new;
+                replace_keeping_headers(res, new);
             }
         }
         crate::csrf::sync_cookie(state, &session.get(), res);

@@ -44,6 +44,7 @@ pub(crate) async fn evaluate_with(
     let Some(st) = state(req) else {
         return Err(Denial::Unavailable);
     };
+    req.local_cache(|| Guarded(true));
     if req.method() == Method::Options {
         return Ok(None);
     }
@@ -226,6 +227,10 @@ async fn unauth_csrf(
         other => other,
     }
 }
+
+/// Set on a request a security guard evaluated: its answer depends on who asked.
+#[derive(Default)]
+pub(crate) struct Guarded(pub(crate) bool);
 
 #[derive(Default)]
 struct CsrfFailed(Mutex<bool>);

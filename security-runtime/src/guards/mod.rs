@@ -24,8 +24,8 @@ pub(crate) use authn::current_user;
 pub(crate) use authn::state;
 pub use authn::Authn;
 use evaluate::evaluate;
-pub(crate) use evaluate::evaluate_with;
 pub use evaluate::CsrfStatus;
+pub(crate) use evaluate::{evaluate_with, Guarded};
 use requirement::{Mechanism, RouteRequirement};
 
 /// Where a guard leaves its denial for the fairing.
