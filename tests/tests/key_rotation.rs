@@ -2,7 +2,7 @@
 //! one, moved to `secret_key_fallbacks`, only verifies what it signed before.
 #![allow(clippy::unwrap_used)]
 
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::Status;
 use rocket::serde::json::json;
 use security_runtime::tokens::TokenSerializer;
 use security_runtime::{Security, UserQuery};
@@ -52,25 +52,13 @@ async fn the_current_key_signs_and_a_fallback_only_verifies() {
             .unwrap();
         let claims = json!({"ver": "5", "uid": user.fs_token_uniquifier, "fs_paa": 1.0, "exp": 0});
         let old_token = serializer(OLD, "remember-salt").dumps_at(&claims, now());
-        let r = app
-            .client
-            .get("/token")
-            .header(ContentType::JSON)
-            .header(Header::new("Authentication-Token", old_token))
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        let status = app.token_status("/token", &old_token).await;
+        assert_eq!(status, Status::Ok, "{b:?}");
         // One signed with neither is not.
         let forged =
             serializer("some-other-key-0123456789abcdef", "remember-salt").dumps_at(&claims, now());
-        let r = app
-            .client
-            .get("/token")
-            .header(ContentType::JSON)
-            .header(Header::new("Authentication-Token", forged))
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Unauthorized, "{b:?}");
+        let status = app.token_status("/token", &forged).await;
+        assert_eq!(status, Status::Unauthorized, "{b:?}");
     }
 }
 
