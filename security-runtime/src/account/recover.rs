@@ -430,19 +430,21 @@ mod tests {
         assert_eq!(linked.id, u.id);
     }
 
+    /// `out` refuses the form with `message` on `email`.
+    fn assert_email_refused(out: RecoveryOutcome, message: &'static str) {
+        let RecoveryOutcome::Invalid(errors) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(errors.first("email"), Some(&Text::new(message)));
+    }
+
     #[tokio::test]
     async fn forgot_password_refuses_an_unknown_address_unless_responses_are_generic() {
         let (st, mailer) = state(config()).await;
         let out = forgot_password(&st, form("nobody@example.com"), "en")
             .await
             .unwrap();
-        let RecoveryOutcome::Invalid(errors) = out else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            errors.first("email"),
-            Some(&Text::new(msg::USER_DOES_NOT_EXIST))
-        );
+        assert_email_refused(out, msg::USER_DOES_NOT_EXIST);
 
         let generic = SecurityConfig {
             return_generic_responses: true,
@@ -594,13 +596,7 @@ mod tests {
         let out = recover_username(&st, form("a@example.com"), "en")
             .await
             .unwrap();
-        let RecoveryOutcome::Invalid(errors) = out else {
-            panic!("{out:?}")
-        };
-        assert_eq!(
-            errors.first("email"),
-            Some(&Text::new(msg::DISABLED_ACCOUNT))
-        );
+        assert_email_refused(out, msg::DISABLED_ACCOUNT);
         assert_eq!(mailer.messages().len(), 1);
     }
 }
