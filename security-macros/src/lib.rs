@@ -303,7 +303,7 @@ pub fn unauth_csrf(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `active: bool`, `fs_uniquifier: String`. Optional, with the runtime `User`'s types:
 /// `id: i32`, `username`, `fs_token_uniquifier`, `last_login_ip`, `current_login_ip`,
 /// `tf_primary_method`, `tf_totp_secret`, `tf_phone_number`, `us_phone_number`,
-/// `us_totp_secrets` (all `Option<String>`), `confirmed_at`, `last_login_at`,
+/// `us_totp_secrets`, `mf_recovery_codes` (all `Option<String>`), `confirmed_at`, `last_login_at`,
 /// `current_login_at` (`Option<NaiveDateTime>`), `login_count: Option<i32>`,
 /// `create_datetime`, `update_datetime` (`NaiveDateTime`), and `roles`: `Vec<R>` with
 /// `R: RoleModel`, or `Vec<String>` for the role names.

@@ -113,6 +113,9 @@ pub const REDACTED: &[&str] = &[
     "secret_key_fallbacks",
     "password_salt",
     "mail_password",
+    "totp_secrets",
+    "sms_service_config",
+    "multi_factor_recovery_codes_keys",
 ];
 
 settings! {
@@ -419,6 +422,84 @@ settings! {
         ///
         /// Parity: `SECURITY_MSG_<NAME>`.
         pub messages: std::collections::BTreeMap<String, MessageOverride> = std::collections::BTreeMap::new(),
+        /// Parity: `SECURITY_TWO_FACTOR`: the second factor after the password.
+        pub two_factor: bool = false,
+        /// Parity: `SECURITY_TWO_FACTOR_REQUIRED`: every user must set one up.
+        pub two_factor_required: bool = false,
+        /// Parity: `SECURITY_TWO_FACTOR_ENABLED_METHODS` (`email`, `authenticator`, `sms`).
+        pub two_factor_enabled_methods: Vec<String> = vec!["email".into(), "authenticator".into(), "sms".into()],
+        /// Parity: `SECURITY_TWO_FACTOR_AUTHENTICATOR_VALIDITY`: ± seconds an authenticator
+        /// code is accepted.
+        pub two_factor_authenticator_validity: u64 = 120,
+        /// Parity: `SECURITY_TWO_FACTOR_MAIL_VALIDITY`: ± seconds an emailed code is accepted.
+        pub two_factor_mail_validity: u64 = 300,
+        /// Parity: `SECURITY_TWO_FACTOR_SMS_VALIDITY`: ± seconds a texted code is accepted.
+        pub two_factor_sms_validity: u64 = 120,
+        /// Parity: `SECURITY_TWO_FACTOR_ALWAYS_VALIDATE`: off lets a remembered browser skip
+        /// the second factor for `two_factor_login_validity`.
+        pub two_factor_always_validate: bool = true,
+        /// Parity: `SECURITY_TWO_FACTOR_LOGIN_VALIDITY` (seconds; 30 days).
+        pub two_factor_login_validity: i64 = 30 * 24 * 3600,
+        /// Parity: `SECURITY_TWO_FACTOR_VALIDITY_COOKIE_NAME`.
+        pub two_factor_validity_cookie_name: String = "tf_validity".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_VALIDITY_SALT`.
+        pub two_factor_validity_salt: String = "tf-validity-salt".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_SETUP_SALT`.
+        pub two_factor_setup_salt: String = "tf-setup-salt".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_SETUP_WITHIN` (seconds).
+        pub two_factor_setup_within: i64 = 1800,
+        /// Parity: `SECURITY_TWO_FACTOR_RESCUE_EMAIL`: `/tf-rescue` offers a code by mail.
+        pub two_factor_rescue_email: bool = true,
+        /// Parity: `SECURITY_TWO_FACTOR_RESCUE_MAIL`: where help requests go.
+        pub two_factor_rescue_mail: String = "no-reply@localhost".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_POST_SETUP_VIEW` (default: the setup page).
+        pub two_factor_post_setup_view: Option<String> = None,
+        /// Parity: `SECURITY_TWO_FACTOR_ERROR_VIEW` (default: the login page).
+        pub two_factor_error_view: Option<String> = None,
+        /// Parity: `SECURITY_TWO_FACTOR_SETUP_URL`.
+        pub two_factor_setup_url: String = "/tf-setup".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_TOKEN_VALIDATION_URL`.
+        pub two_factor_token_validation_url: String = "/tf-validate".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_RESCUE_URL`.
+        pub two_factor_rescue_url: String = "/tf-rescue".into(),
+        /// Parity: `SECURITY_TWO_FACTOR_SELECT_URL`.
+        pub two_factor_select_url: String = "/tf-select".into(),
+        /// Wrong codes after which a partial sign-in is voided (the user starts again from
+        /// the password). Beyond Flask-Security.
+        pub two_factor_max_code_failures: u32 = 10,
+        /// Parity: `SECURITY_EMAIL_SUBJECT_TWO_FACTOR`.
+        pub email_subject_two_factor: String = "Two-Factor Login".into(),
+        /// Parity: `SECURITY_EMAIL_SUBJECT_TWO_FACTOR_RESCUE`.
+        pub email_subject_two_factor_rescue: String = "Two-Factor Rescue".into(),
+        /// Subject of the notice that a recovery code was used. Beyond Flask-Security.
+        pub email_subject_recovery_code_used: String = "A recovery code was used".into(),
+        /// Subject of the notice that two-factor was turned off. Beyond Flask-Security.
+        pub email_subject_two_factor_disabled: String = "Two-factor sign-in turned off".into(),
+        /// Parity: `SECURITY_TOTP_SECRETS`: tag → secret that encrypts stored TOTP secrets;
+        /// the newest (numerically largest) tag encrypts, every tag decrypts.
+        pub totp_secrets: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new(),
+        /// Parity: `SECURITY_TOTP_ISSUER`: the name authenticator apps show.
+        pub totp_issuer: Option<String> = None,
+        /// Parity: `SECURITY_SMS_SERVICE`: `Dummy` (development) or `Twilio`.
+        pub sms_service: String = "Dummy".into(),
+        /// Parity: `SECURITY_SMS_SERVICE_CONFIG` (`ACCOUNT_SID`, `AUTH_TOKEN`,
+        /// `PHONE_NUMBER`; `BASE_URL` overrides Twilio's address).
+        pub sms_service_config: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new(),
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_CODES`.
+        pub multi_factor_recovery_codes: bool = false,
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_CODES_N`.
+        pub multi_factor_recovery_codes_n: usize = 5,
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_CODES_URL`.
+        pub multi_factor_recovery_codes_url: String = "/mf-recovery-codes".into(),
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_URL`.
+        pub multi_factor_recovery_url: String = "/mf-recovery".into(),
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_CODES_KEYS`: Fernet keys that encrypt
+        /// stored codes (first encrypts, all decrypt); empty stores them in the clear.
+        pub multi_factor_recovery_codes_keys: Vec<String> = Vec::new(),
+        /// Parity: `SECURITY_MULTI_FACTOR_RECOVERY_CODE_TTL` (seconds; encrypted codes only).
+        pub multi_factor_recovery_code_ttl: Option<u64> = None,
+        /// Parity: `SECURITY_POST_VERIFY_VIEW` (default: `post_login_view`).
+        pub post_verify_view: Option<String> = None,
     }
 }
 
@@ -544,6 +625,8 @@ impl SecurityConfig {
             ("confirm_salt", &self.confirm_salt),
             ("reset_salt", &self.reset_salt),
             ("change_email_salt", &self.change_email_salt),
+            ("two_factor_validity_salt", &self.two_factor_validity_salt),
+            ("two_factor_setup_salt", &self.two_factor_setup_salt),
         ];
         for (i, (k, v)) in salts.iter().enumerate() {
             if v.as_str() == "wtf-csrf-token" {
@@ -564,6 +647,43 @@ impl SecurityConfig {
                 "`security.password_check_breached` must be `false`, `true` or `strict`".into(),
             );
         }
+        self.validate_two_factor()
+    }
+
+    /// The TOTP factory when two-factor is on: `totp_secrets` and `totp_issuer` are then
+    /// required (the error names the key).
+    pub fn totp_factory(&self) -> Result<Option<crate::totp::TotpFactory>, String> {
+        if !self.two_factor {
+            return Ok(None);
+        }
+        let issuer = self.totp_issuer.as_deref().unwrap_or("");
+        crate::totp::TotpFactory::new(&self.totp_secrets, issuer).map(Some)
+    }
+
+    fn validate_two_factor(&self) -> Result<(), String> {
+        if self.multi_factor_recovery_codes && !self.two_factor {
+            return Err(
+                "`security.multi_factor_recovery_codes` needs `security.two_factor`".into(),
+            );
+        }
+        if !self.two_factor {
+            return Ok(());
+        }
+        self.totp_factory()?;
+        if self.two_factor_enabled_methods.is_empty() {
+            return Err("`security.two_factor_enabled_methods` must name a method".into());
+        }
+        for m in &self.two_factor_enabled_methods {
+            if !matches!(m.as_str(), "email" | "authenticator" | "sms") {
+                return Err(format!(
+                    "`security.two_factor_enabled_methods` entry `{m}` is not `email`, \
+                     `authenticator` or `sms`"
+                ));
+            }
+        }
+        if self.two_factor_max_code_failures == 0 {
+            return Err("`security.two_factor_max_code_failures` must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -576,6 +696,7 @@ impl SecurityConfig {
             || self.change_email
             || self.change_username
             || self.username_recovery
+            || self.two_factor
     }
 
     /// The full URL of a security endpoint (prefix + path).

@@ -70,6 +70,7 @@ pub struct Security {
     password_util: Option<Arc<dyn PasswordUtil>>,
     username_util: Option<Arc<dyn UsernameUtil>>,
     phone_util: Option<Arc<dyn PhoneUtil>>,
+    sms_sender: Option<Arc<dyn crate::sms::SmsSender>>,
     seed: Option<SeedHook>,
     templates: Vec<(String, String)>,
     session_store: Option<Arc<dyn crate::session::SessionStore>>,
@@ -94,6 +95,7 @@ impl Security {
             password_util: None,
             username_util: None,
             phone_util: None,
+            sms_sender: None,
             seed: None,
             templates: Vec::new(),
             session_store: None,
@@ -184,6 +186,15 @@ impl Security {
     /// Parity: `Security(mail_util_cls=...)`: replaces mail sending.
     pub fn mail_util(mut self, m: Arc<dyn MailUtil>) -> Self {
         self.mailer = Some(m);
+        self
+    }
+
+    /// Sends texted two-factor codes through `s` instead of the `sms_service` setting's
+    /// sender.
+    ///
+    /// Parity: `SmsSenderFactory.senders[...] = MySender`.
+    pub fn sms_sender(mut self, s: Arc<dyn crate::sms::SmsSender>) -> Self {
+        self.sms_sender = Some(s);
         self
     }
 
@@ -373,6 +384,9 @@ impl Security {
         }
         if let Some(store) = &self.session_store {
             state.sessions = store.clone();
+        }
+        if let Some(s) = &self.sms_sender {
+            state.sms = s.clone();
         }
         state.hooks = self.hooks.clone();
         Ok(state)

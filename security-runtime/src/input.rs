@@ -38,6 +38,17 @@ impl FormInput {
         }
     }
 
+    /// A code field: a string, or a JSON integer zero-padded to six digits as passlib
+    /// reads an integer token.
+    ///
+    /// Parity: `IsStringOrInt`, passlib `TOTP.normalize_token`.
+    pub fn code(&self, name: &str) -> Result<Option<String>, NotAString> {
+        match self.fields.get(name) {
+            Some(Value::Number(n)) => n.as_u64().map(|n| Some(format!("{n:06}"))).ok_or(NotAString),
+            _ => self.str(name).map(|v| v.map(str::to_owned)),
+        }
+    }
+
     /// A boolean field: JSON `true`/`false`, or the form values WTForms accepts.
     pub fn bool(&self, name: &str) -> Option<bool> {
         match self.fields.get(name)? {

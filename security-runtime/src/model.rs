@@ -48,6 +48,9 @@ pub struct User {
     pub us_phone_number: Option<String>,
     /// Unified sign-in: JSON object of method → TOTP secret.
     pub us_totp_secrets: Option<String>,
+    /// Recovery codes, comma-joined, each in the clear or a Fernet token. Written only
+    /// through [`crate::UserDatastore::swap_recovery_codes`], never by `put_user`.
+    pub mf_recovery_codes: Option<String>,
     /// Row creation time (naive UTC).
     pub create_datetime: NaiveDateTime,
     /// Row update time (naive UTC).

@@ -42,6 +42,12 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "change_email.html",
     "change_username.html",
     "recover_username.html",
+    "two_factor_setup.html",
+    "two_factor_verify_code.html",
+    "two_factor_select.html",
+    "mf_recovery_codes.html",
+    "mf_recovery.html",
+    "verify_user.html",
 ];
 
 /// An override larger than this is refused: a page template is a few kilobytes.

@@ -104,6 +104,42 @@ pub enum Signal {
         /// The user's id.
         user_id: i32,
     },
+    /// Parity: `tf_code_confirmed(user, method)`: a second-factor code was accepted.
+    TfCodeConfirmed {
+        /// The user's id.
+        user_id: i32,
+        /// The method (`email`, `authenticator`, `sms`).
+        method: String,
+    },
+    /// Parity: `tf_profile_changed(user, method)`: a method was set up.
+    TfProfileChanged {
+        /// The user's id.
+        user_id: i32,
+        /// The new method.
+        method: String,
+    },
+    /// Parity: `tf_disabled(user)`.
+    TfDisabled {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// Parity: `tf_security_token_sent(user, method)`; the code itself is not carried.
+    TfSecurityTokenSent {
+        /// The user's id.
+        user_id: i32,
+        /// `email` or `sms`.
+        method: String,
+    },
+    /// A recovery code signed the user in (single use: it is gone).
+    MfRecoveryCodeUsed {
+        /// The user's id.
+        user_id: i32,
+    },
+    /// New recovery codes replaced the user's old ones.
+    MfRecoveryCodesGenerated {
+        /// The user's id.
+        user_id: i32,
+    },
 }
 
 /// A subscriber.

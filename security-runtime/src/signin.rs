@@ -5,7 +5,8 @@
 //! their user to [`complete`], which decides the outcome (signed in, or refused because
 //! the account is disabled or unconfirmed) and alone records it: `authn_via`, a new
 //! session with `fs_paa`, the remember cookie, the trackable columns and the
-//! `user_authenticated` signal.
+//! `user_authenticated` signal. With two-factor on, a user who needs a second factor
+//! leaves with [`SignInOutcome::SecondFactor`] instead.
 
 use std::net::IpAddr;
 
@@ -71,7 +72,19 @@ pub enum SignInOutcome {
     SignedIn(Box<User>),
     /// Not signed in; nothing was written.
     Refused(Refusal),
+    /// The first factor is proven and a second one is needed: the session holds the
+    /// partial sign-in (see [`crate::second_factor`]); the user is not signed in.
+    SecondFactor {
+        /// The user (with pending changes stored).
+        user: Box<User>,
+        /// What the user must do next.
+        pending: crate::second_factor::Pending,
+    },
 }
+
+/// First factors proven by a user who is signed in already (a password change): they
+/// renew the session without asking for the second factor again.
+const WITHIN_SESSION: &[&str] = &["change"];
 
 /// Ends a sign-in: refuses a disabled or unconfirmed account, or signs the user in.
 pub async fn complete(
@@ -89,6 +102,18 @@ pub async fn complete(
         authn_via,
         remote,
     } = factor;
+    if !WITHIN_SESSION.contains(&authn_via)
+        && crate::second_factor::needed(state, session.jar(), &user)
+    {
+        if dirty {
+            state.datastore.put_user(&mut user).await?;
+        }
+        let pending = crate::second_factor::enter(state, session, &user, remember, authn_via);
+        return Ok(SignInOutcome::SecondFactor {
+            user: Box::new(user),
+            pending,
+        });
+    }
     login_user(
         state,
         session,

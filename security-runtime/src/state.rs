@@ -119,6 +119,12 @@ pub struct SecurityState {
     pub catalog: Arc<Catalog>,
     /// Where sessions are kept.
     pub sessions: Arc<dyn SessionStore>,
+    /// TOTP secrets and codes (two-factor on).
+    pub totp: Option<crate::totp::TotpFactory>,
+    /// How recovery codes are kept at rest.
+    pub recovery_codes: Arc<crate::recovery_codes::CodeStore>,
+    /// Where texted codes go.
+    pub sms: Arc<dyn crate::sms::SmsSender>,
 }
 
 impl SecurityState {
@@ -140,7 +146,18 @@ impl SecurityState {
         let mail_templates = MailTemplates::with_catalog(&config, catalog.clone())
             .map_err(|e| format!("security configuration (mail templates): {e}"))?;
         let keys = secret_keys(&config);
+        let totp = config.totp_factory().map_err(|e| conf_err(&e))?;
+        let recovery_codes = crate::recovery_codes::CodeStore::new(
+            &config.multi_factor_recovery_codes_keys,
+            config.multi_factor_recovery_code_ttl,
+        )
+        .map_err(|e| conf_err(&e))?;
+        let sms = crate::sms::sender_from_config(&config.sms_service, &config.sms_service_config)
+            .map_err(|e| conf_err(&e))?;
         Ok(SecurityState {
+            totp,
+            recovery_codes: Arc::new(recovery_codes),
+            sms,
             mailer,
             mail_templates,
             password_util: Arc::new(DefaultPasswordUtil::new(&config)),

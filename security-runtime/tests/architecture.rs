@@ -26,10 +26,16 @@ const LAYERS: &[(&str, &[&str])] = &[
             "mail",
             "html",
             "redirect",
+            "totp",
+            "recovery_codes",
+            "sms",
         ],
     ),
     ("datastore", &["datastore"]),
-    ("identity", &["state", "session", "csrf", "auth", "signin"]),
+    (
+        "identity",
+        &["state", "session", "csrf", "auth", "signin", "second_factor"],
+    ),
     ("account logic", &["account"]),
     (
         "web",

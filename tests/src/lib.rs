@@ -594,4 +594,5 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
 pub mod databases;
 pub mod flows;
 pub mod smtp;
+pub mod sms_server;
 pub mod webdriver;

@@ -59,6 +59,17 @@ impl UserDatastore for Counting {
     async fn remove_role_from_user(&self, user: &mut User, role: &str) -> Result<bool> {
         self.inner.remove_role_from_user(user, role).await
     }
+    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool> {
+        self.inner.claim_totp_step(user, step).await
+    }
+    async fn swap_recovery_codes(
+        &self,
+        user: &mut User,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool> {
+        self.inner.swap_recovery_codes(user, expected, new).await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

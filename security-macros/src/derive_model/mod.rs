@@ -81,6 +81,7 @@ const USER_FIELDS: &[Known] = &[
     known("tf_phone_number", Ty::OptString),
     known("us_phone_number", Ty::OptString),
     known("us_totp_secrets", Ty::OptString),
+    known("mf_recovery_codes", Ty::OptString),
     known("create_datetime", Ty::DateTime),
     known("update_datetime", Ty::DateTime),
     known("roles", Ty::Roles),

@@ -15,7 +15,9 @@ pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
 pub mod recover;
+pub mod recovery;
 pub mod register;
+pub mod two_factor;
 pub mod username;
 
 pub use form::FormErrors;

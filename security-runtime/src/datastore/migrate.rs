@@ -163,6 +163,11 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             add("role", "permissions", Column::Text, false),
         ],
     },
+    Migration {
+        version: 3,
+        name: "two-factor replay protection: the last TOTP step accepted",
+        steps: &[add("user", "tf_totp_last_step", Column::Integer, false)],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.

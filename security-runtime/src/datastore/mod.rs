@@ -308,6 +308,18 @@ pub trait UserDatastore: Send + Sync + 'static {
         })
         .await
     }
+    /// Records `step` as the last TOTP step the user's second factor accepted, unless
+    /// that step or a later one is recorded already: false then (a replayed code). One
+    /// conditional write, so of two parallel uses of a code exactly one succeeds.
+    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool>;
+    /// Replaces the stored recovery codes with `new` if they still equal `expected`;
+    /// false when they changed meanwhile (a parallel use). One conditional write.
+    async fn swap_recovery_codes(
+        &self,
+        user: &mut User,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool>;
     /// True when the store answers; used by health checks.
     async fn ping(&self) -> Result<()>;
 }

@@ -54,7 +54,7 @@ macro_rules! user_select {
             "SELECT id, email, username, password, active, fs_uniquifier, ",
             "fs_token_uniquifier, confirmed_at, last_login_at, current_login_at, last_login_ip, ",
             "current_login_ip, login_count, tf_primary_method, tf_totp_secret, tf_phone_number, ",
-            "us_phone_number, us_totp_secrets, create_datetime, update_datetime ",
+            "us_phone_number, us_totp_secrets, mf_recovery_codes, create_datetime, update_datetime ",
             "FROM \"user\" WHERE ",
             $where
         )
@@ -70,6 +70,7 @@ macro_rules! user_join {
             "u.fs_token_uniquifier, u.confirmed_at, u.last_login_at, u.current_login_at, ",
             "u.last_login_ip, u.current_login_ip, u.login_count, u.tf_primary_method, ",
             "u.tf_totp_secret, u.tf_phone_number, u.us_phone_number, u.us_totp_secrets, ",
+            "u.mf_recovery_codes, ",
             "u.create_datetime, u.update_datetime, r.id AS role_id, r.name AS role_name, ",
             "r.description AS role_description, r.permissions AS role_permissions, ",
             "r.update_datetime AS role_update_datetime ",
@@ -144,6 +145,7 @@ struct UserRow {
     tf_phone_number: Option<String>,
     us_phone_number: Option<String>,
     us_totp_secrets: Option<String>,
+    mf_recovery_codes: Option<String>,
     create_datetime: NaiveDateTime,
     update_datetime: NaiveDateTime,
 }
@@ -169,6 +171,7 @@ impl UserRow {
             tf_phone_number: self.tf_phone_number,
             us_phone_number: self.us_phone_number,
             us_totp_secrets: self.us_totp_secrets,
+            mf_recovery_codes: self.mf_recovery_codes,
             create_datetime: self.create_datetime,
             update_datetime: self.update_datetime,
             roles,
@@ -379,6 +382,48 @@ macro_rules! backend {
                 }
                 user.update_datetime = now;
                 Ok(())
+            }
+
+            pub(super) async fn claim_totp_step(pool: &$pool, user_id: i32, step: u64) -> Result<bool> {
+                let step = i64::try_from(step).map_err(|_| SecurityError::Invalid("step".into()))?;
+                let done = sqlx::query::<$db>(&D.sql(
+                    "UPDATE \"user\" SET tf_totp_last_step = ? WHERE id = ? \
+                     AND (tf_totp_last_step IS NULL OR tf_totp_last_step < ?)",
+                ))
+                .bind(step)
+                .bind(user_id)
+                .bind(step)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(super) async fn swap_recovery_codes(
+                pool: &$pool,
+                user: &mut User,
+                expected: Option<&str>,
+                new: Option<&str>,
+            ) -> Result<bool> {
+                let now = now();
+                let sql = if expected.is_some() {
+                    "UPDATE \"user\" SET mf_recovery_codes = ?, update_datetime = ? \
+                     WHERE id = ? AND mf_recovery_codes = ?"
+                } else {
+                    "UPDATE \"user\" SET mf_recovery_codes = ?, update_datetime = ? \
+                     WHERE id = ? AND mf_recovery_codes IS NULL"
+                };
+                let sql = D.sql(sql);
+                let mut q = sqlx::query::<$db>(&sql).bind(new).bind(now).bind(user.id);
+                if let Some(e) = expected {
+                    q = q.bind(e);
+                }
+                let done = q.execute(pool).await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                user.mf_recovery_codes = new.map(str::to_owned);
+                user.update_datetime = now;
+                Ok(true)
             }
 
             pub(super) async fn create_role(
@@ -653,6 +698,19 @@ impl UserDatastore for SqlDatastore {
 
     async fn remove_role_from_user(&self, user: &mut User, role: &str) -> Result<bool> {
         dispatch!(self, remove_role_from_user(user, role))
+    }
+
+    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool> {
+        dispatch!(self, claim_totp_step(user.id, step))
+    }
+
+    async fn swap_recovery_codes(
+        &self,
+        user: &mut User,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool> {
+        dispatch!(self, swap_recovery_codes(user, expected, new))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -29,7 +29,7 @@ pub struct Authed(pub Authn);
 /// Parity: `auth_required(within=FRESHNESS, grace=FRESHNESS_GRACE_PERIOD)`.
 pub struct Fresh(pub Authn);
 
-async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial> {
+pub(crate) async fn authed(req: &Request<'_>, fresh: bool) -> Result<Authn, Denial> {
     let Some(st) = req.rocket().state::<SecurityState>() else {
         return Err(Denial::Unavailable);
     };
@@ -97,7 +97,8 @@ pub(crate) async fn sign_in_after(
             *user = *u;
             Ok(true)
         }
-        SignInOutcome::Refused(_) => Ok(false),
+        // Not signed in: refused, or a second factor is awaited (the session holds it).
+        SignInOutcome::Refused(_) | SignInOutcome::SecondFactor { .. } => Ok(false),
     }
 }
 
@@ -208,6 +209,37 @@ pub(crate) fn page_with(
     errors: &FormErrors,
     notices: &[Text],
 ) -> Reply {
+    let form = PageForm {
+        action,
+        fields,
+        errors,
+        notices,
+    };
+    page_extra(ctx, template, &form, Map::new())
+}
+
+/// What a page's form shows.
+#[derive(Clone, Copy)]
+pub(crate) struct PageForm<'a> {
+    pub action: &'a str,
+    pub fields: &'a [HtmlField<'a>],
+    pub errors: &'a FormErrors,
+    pub notices: &'a [Text],
+}
+
+/// A page with template-specific values (`extra`) beside the documented context.
+pub(crate) fn page_extra(
+    ctx: &SecurityCtx<'_>,
+    template: &str,
+    page: &PageForm<'_>,
+    extra: Map<String, Value>,
+) -> Reply {
+    let PageForm {
+        action,
+        fields,
+        errors,
+        notices,
+    } = *page;
     let st = ctx.state;
     // A message flashed by the redirect that led here comes first, as in Flask-Security's
     // templates (`get_flashed_messages(with_categories=true)`).
@@ -237,7 +269,7 @@ pub(crate) fn page_with(
     let mut all: Vec<String> = notices.iter().map(|t| ctx.t(t.clone())).collect();
     all.extend(errors.all(&st.catalog, ctx.locale));
     let user = ctx.current.as_ref().map(|a| &a.user);
-    let context = json!({
+    let mut context = json!({
         "lang": ctx.locale,
         "csrf_token": ctx.csrf_token(),
         "messages": flashed,
@@ -254,6 +286,9 @@ pub(crate) fn page_with(
             "all_errors": all,
         },
     });
+    if let Value::Object(c) = &mut context {
+        c.extend(extra);
+    }
     match ctx.pages.render(template, &context) {
         Ok(html) => Reply::new(Status::Ok, ReplyBody::Html(html)),
         Err(e) => {
@@ -292,6 +327,12 @@ fn security_context(cfg: &crate::config::SecurityConfig) -> Value {
         "recover_username",
         &cfg.username_recovery_url,
     );
+    add(cfg.two_factor, "two_factor_setup", &cfg.two_factor_setup_url);
+    add(
+        cfg.multi_factor_recovery_codes,
+        "mf_recovery_codes",
+        &cfg.multi_factor_recovery_codes_url,
+    );
     json!({
         "urls": urls,
         "registerable": cfg.registerable,
@@ -302,6 +343,8 @@ fn security_context(cfg: &crate::config::SecurityConfig) -> Value {
         "change_username": cfg.change_username,
         "username_recovery": cfg.username_recovery,
         "username_enable": cfg.username_enable,
+        "two_factor": cfg.two_factor,
+        "multi_factor_recovery_codes": cfg.multi_factor_recovery_codes,
     })
 }
 

@@ -25,6 +25,8 @@ pub async fn login_get(ctx: SecurityCtx<'_>) -> Reply {
     let st = ctx.state;
     // One session write: the CSRF cookie flag and the CSRF secret together.
     let mut data = ctx.session();
+    // A sign-in starts again: any partial (two-factor) one is dropped.
+    data.tf = crate::session::TwoFactorState::default();
     data.fs_cc = Some(crate::session::CsrfCookie::Set);
     crate::csrf::ensure_secret(&mut data);
     ctx.save_session(&data);
@@ -218,9 +220,17 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
             errors.field(id_field(&fields.identity), r.message());
             return Ok(failure(ctx, errors, input));
         }
+        SignInOutcome::SecondFactor { user, pending } => {
+            let next = fields.next.as_deref().or(ctx.next_query.as_deref());
+            return super::two_factor::entered(ctx, &user, &pending, next).await;
+        }
     };
     if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
+        let mut p = Map::new();
+        if cfg.two_factor {
+            p.insert("tf_required".into(), serde_json::json!(false));
+        }
+        return Ok(json_ok(ctx, p, Some((&user, true))));
     }
     Ok(Reply::redirect(post_action_redirect(
         cfg,

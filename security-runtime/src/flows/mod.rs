@@ -21,7 +21,11 @@ pub mod confirm;
 pub mod login;
 pub mod logout;
 pub mod recover;
+pub mod recovery;
 pub mod register;
+pub mod tf_validate;
+pub mod two_factor;
+pub mod verify;
 
 /// Route names of this crate start with this, so responses can be recognised.
 const ROUTE_PREFIX: &str = "security::";
@@ -313,6 +317,59 @@ fn feature_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
             &cfg.change_username_url,
             "change_username",
             routes![change::change_username_get, change::change_username_post],
+        ),
+        (
+            cfg.freshness >= 0,
+            "verify_url",
+            &cfg.verify_url,
+            "verify",
+            routes![verify::verify_get, verify::verify_post],
+        ),
+        (
+            cfg.two_factor,
+            "two_factor_setup_url",
+            &cfg.two_factor_setup_url,
+            "two_factor_setup",
+            routes![
+                two_factor::setup_get,
+                two_factor::setup_post,
+                two_factor::setup_validate
+            ],
+        ),
+        (
+            cfg.two_factor,
+            "two_factor_token_validation_url",
+            &cfg.two_factor_token_validation_url,
+            "two_factor_token_validation",
+            routes![tf_validate::validate_get, tf_validate::validate_post],
+        ),
+        (
+            cfg.two_factor,
+            "two_factor_rescue_url",
+            &cfg.two_factor_rescue_url,
+            "two_factor_rescue",
+            routes![tf_validate::rescue_get, tf_validate::rescue_post],
+        ),
+        (
+            cfg.two_factor,
+            "two_factor_select_url",
+            &cfg.two_factor_select_url,
+            "tf_select",
+            routes![tf_validate::select_get, tf_validate::select_post],
+        ),
+        (
+            cfg.multi_factor_recovery_codes,
+            "multi_factor_recovery_codes_url",
+            &cfg.multi_factor_recovery_codes_url,
+            "mf_recovery_codes",
+            routes![recovery::codes_get, recovery::codes_post],
+        ),
+        (
+            cfg.multi_factor_recovery_codes,
+            "multi_factor_recovery_url",
+            &cfg.multi_factor_recovery_url,
+            "mf_recovery",
+            routes![recovery::recovery_get, recovery::recovery_post],
         ),
     ]
 }

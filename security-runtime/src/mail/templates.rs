@@ -38,6 +38,10 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "change_email_instructions",
     "change_username_notice",
     "username_recovery",
+    "two_factor_instructions",
+    "two_factor_rescue",
+    "two_factor_disabled",
+    "recovery_code_used",
 ];
 
 /// Overrides larger than this are refused: a mail template is a few kilobytes.

@@ -141,3 +141,37 @@ pub fn username_invalid_length(min: usize, max: usize) -> Text {
 }
 /// `USERNAME_DISALLOWED_CHARACTERS`.
 pub const USERNAME_DISALLOWED_CHARACTERS: &str = "Username can contain only letters and numbers";
+
+/// `USE_CODE` (`%(code)s` interpolated).
+pub const USE_CODE: &str = "Use this code to sign in: %(code)s";
+/// `CODE_HAS_BEEN_SENT`.
+pub const CODE_HAS_BEEN_SENT: &str = "Code has been sent.";
+/// `FAILED_TO_SEND_CODE`.
+pub const FAILED_TO_SEND_CODE: &str = "Failed to send code. Please try again later";
+/// `TWO_FACTOR_INVALID_TOKEN`.
+pub const TWO_FACTOR_INVALID_TOKEN: &str = "Invalid code";
+/// `TWO_FACTOR_LOGIN_SUCCESSFUL`.
+pub const TWO_FACTOR_LOGIN_SUCCESSFUL: &str = "Your code has been confirmed";
+/// `TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL`.
+pub const TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL: &str =
+    "You successfully changed your two-factor method.";
+/// `TWO_FACTOR_DISABLED`.
+pub const TWO_FACTOR_DISABLED: &str = "You successfully disabled two-factor authorization.";
+/// `TWO_FACTOR_METHOD_NOT_AVAILABLE`.
+pub const TWO_FACTOR_METHOD_NOT_AVAILABLE: &str = "Marked method is not valid";
+/// `TWO_FACTOR_PERMISSION_DENIED`.
+pub const TWO_FACTOR_PERMISSION_DENIED: &str =
+    "You currently do not have permissions to access this page";
+/// `TWO_FACTOR_SETUP_EXPIRED` (`%(within)s` interpolated).
+pub fn two_factor_setup_expired(within: &str) -> Text {
+    Text::new("Setup must be completed within %(within)s. Please start over.").arg("within", within)
+}
+/// `INVALID_RECOVERY_CODE`.
+pub const INVALID_RECOVERY_CODE: &str = "Recovery code invalid";
+/// `NO_RECOVERY_CODES_SETUP`.
+pub const NO_RECOVERY_CODES_SETUP: &str = "No recovery codes generated yet";
+/// `REAUTHENTICATION_SUCCESSFUL`.
+pub const REAUTHENTICATION_SUCCESSFUL: &str = "Reauthentication successful";
+/// The notice after `/tf-rescue` mailed a request for help (beyond Flask-Security, which
+/// shows none).
+pub const HELP_REQUEST_SENT: &str = "Your request for help has been sent.";

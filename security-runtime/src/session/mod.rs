@@ -39,6 +39,44 @@ pub struct SessionData {
     /// How the session was established (`password`, `remember`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authn_via: Option<String>,
+    /// Two-factor sign-in or setup in progress (see [`TwoFactorState`]).
+    #[serde(default, flatten)]
+    pub tf: TwoFactorState,
+}
+
+/// The session keys of a two-factor step in progress; all empty when none is.
+///
+/// Parity: Flask-Security's `tf_user_id`, `tf_state`, `tf_primary_method`,
+/// `tf_totp_secret`, `tf_remember_login`, `tf_select`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TwoFactorState {
+    /// The `fs_uniquifier` of the user who proved a first factor (not signed in yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_user_id: Option<String>,
+    /// `setup_from_login`, `validating_profile` or `ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_state: Option<String>,
+    /// The method being set up or validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_primary_method: Option<String>,
+    /// The encrypted secret being set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_totp_secret: Option<String>,
+    /// The phone number being set up (sms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_phone_number: Option<String>,
+    /// Remember-me was asked for at the first factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_remember_login: Option<bool>,
+    /// More than one method is set up: the user chooses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_select: Option<bool>,
+    /// How the first factor was proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_authn_via: Option<String>,
+    /// Wrong codes so far in this partial sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tf_failures: Option<u32>,
 }
 
 /// The CSRF-cookie state a session carries (`fs_cc`).

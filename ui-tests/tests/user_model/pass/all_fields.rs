@@ -57,6 +57,7 @@ fn main() {
         tf_phone_number: None,
         us_phone_number: None,
         us_totp_secrets: None,
+        mf_recovery_codes: None,
         create_datetime: now,
         update_datetime: now,
         roles: vec![role.clone()],

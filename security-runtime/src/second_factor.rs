@@ -1,0 +1,268 @@
+//! The second factor of a sign-in: whether one is needed, the partial sign-in kept in
+//! the session between the two steps, code checks (windows, replay protection), and
+//! the remember-this-browser cookie.
+//!
+//! A user who proved only the first factor is not signed in: the session holds
+//! `tf_user_id` (not `_user_id`), so every guard, the token endpoint and the account
+//! views treat the request as anonymous until [`complete_login`] runs.
+//!
+//! Parity: `tf_plugin.TfPlugin.tf_enter`, `tf_plugin.tf_clean_session`,
+//! `twofactor.tf_login`, `twofactor.complete_two_factor_process`.
+
+use std::net::IpAddr;
+
+use rocket::http::{Cookie, CookieJar};
+use serde_json::json;
+
+use crate::datastore::UserQuery;
+use crate::error::Result;
+use crate::model::User;
+use crate::session::{CsrfCookie, Session, SessionData, TwoFactorState};
+use crate::signals::Signal;
+use crate::state::SecurityState;
+use crate::totp::TotpKey;
+
+/// `tf_state` while the user sets up a method at sign-in.
+pub const SETUP_FROM_LOGIN: &str = "setup_from_login";
+/// `tf_state` while a new method's code is awaited.
+pub const VALIDATING_PROFILE: &str = "validating_profile";
+/// `tf_state` while the sign-in's code is awaited.
+pub const READY: &str = "ready";
+
+/// The code methods, as Flask-Security names them.
+pub const CODE_METHODS: [&str; 3] = ["email", "authenticator", "sms"];
+
+/// A method's canonical name; the legacy `google_authenticator` and `mail` are read too.
+pub fn canonical(method: &str) -> Option<&'static str> {
+    match method {
+        "email" | "mail" => Some("email"),
+        "authenticator" | "google_authenticator" => Some("authenticator"),
+        "sms" => Some("sms"),
+        _ => None,
+    }
+}
+
+/// The user's method, when one is set up.
+pub fn method_of(user: &User) -> Option<&'static str> {
+    user.tf_primary_method
+        .as_deref()
+        .and_then(canonical)
+        .filter(|_| user.tf_totp_secret.is_some())
+}
+
+/// What the user must do after the first factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// Set a method up first (`tf_state = setup_from_login`).
+    Setup,
+    /// Enter the code of `method` (`tf_state = ready`).
+    Ready {
+        /// The user's method.
+        method: &'static str,
+    },
+}
+
+/// True when `user` must pass a second factor now: two-factor is on, the user has a
+/// method or one is required, and no valid remember-this-browser cookie spares them.
+///
+/// Parity: `TfPlugin.tf_enter`'s condition (`check_tf_required`, `tf_validity`).
+pub fn needed(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> bool {
+    let cfg = &st.config;
+    cfg.two_factor
+        && (cfg.two_factor_required || method_of(user).is_some())
+        && (cfg.two_factor_always_validate || !validity_cookie_valid(st, jar, user))
+}
+
+/// Starts the partial sign-in: a new session holding only the two-factor keys (and a
+/// new CSRF secret); the user is not signed in.
+pub fn enter(
+    st: &SecurityState,
+    session: &Session<'_>,
+    user: &User,
+    remember: bool,
+    authn_via: &str,
+) -> Pending {
+    let _ = st;
+    let method = method_of(user);
+    let mut data = SessionData {
+        fs_cc: Some(CsrfCookie::Set),
+        tf: TwoFactorState {
+            tf_user_id: Some(user.fs_uniquifier.clone()),
+            tf_state: Some(if method.is_some() { READY } else { SETUP_FROM_LOGIN }.into()),
+            tf_primary_method: method.map(str::to_owned),
+            tf_remember_login: remember.then_some(true),
+            tf_authn_via: Some(authn_via.to_owned()),
+            ..TwoFactorState::default()
+        },
+        ..SessionData::default()
+    };
+    crate::csrf::ensure_secret(&mut data);
+    session.renew(data);
+    match method {
+        Some(method) => Pending::Ready { method },
+        None => Pending::Setup,
+    }
+}
+
+/// The user of the partial sign-in in `data` when its state is one of `states`; `None`
+/// when there is none, or the user is gone or deactivated meanwhile.
+pub async fn pending_user(
+    st: &SecurityState,
+    data: &SessionData,
+    states: &[&str],
+) -> Result<Option<User>> {
+    let (Some(uid), Some(state)) = (&data.tf.tf_user_id, &data.tf.tf_state) else {
+        return Ok(None);
+    };
+    if !states.contains(&state.as_str()) {
+        return Ok(None);
+    }
+    let user = st
+        .datastore
+        .find_user(&UserQuery::FsUniquifier(uid.clone()), false)
+        .await?;
+    Ok(user.filter(|u| u.active))
+}
+
+/// Ends any partial sign-in (keeps the rest of the session).
+///
+/// Parity: `tf_clean_session`.
+pub fn clear(session: &Session<'_>) {
+    if session.get().tf != TwoFactorState::default() {
+        session.update(|d| d.tf = TwoFactorState::default());
+    }
+}
+
+/// ± seconds a code of `method` is accepted.
+pub fn window(st: &SecurityState, method: &str) -> u64 {
+    let cfg = &st.config;
+    match canonical(method) {
+        Some("email") => cfg.two_factor_mail_validity,
+        Some("sms") => cfg.two_factor_sms_validity,
+        _ => cfg.two_factor_authenticator_validity,
+    }
+}
+
+/// The key of a stored (encrypted) secret.
+pub fn key_of(st: &SecurityState, secret: &str) -> Result<TotpKey> {
+    let factory = st
+        .totp
+        .as_ref()
+        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
+    factory.decrypt(secret).map_err(|e| crate::SecurityError::Invalid(e.to_string()))
+}
+
+/// How a code fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Accepted.
+    Accepted,
+    /// Wrong, outside its window, or (when consumed) a step already used.
+    Refused,
+}
+
+/// Checks `code` against `secret` within `method`'s window. A sign-in (`consume`)
+/// claims the step in the database, so a code works once even in parallel; setting up
+/// a new secret does not. Every failure sends `user_failed_authn(auth_type = "code")`
+/// unless setting up.
+pub async fn check_code(
+    st: &SecurityState,
+    user: &User,
+    secret: &str,
+    method: &str,
+    code: &str,
+    consume: bool,
+) -> Result<CodeCheck> {
+    let key = key_of(st, secret)?;
+    let matched = key.verify(code, st.now(), window(st, method), None);
+    let accepted = match matched {
+        Some(step) if consume => st.datastore.claim_totp_step(user, step).await?,
+        Some(_) => true,
+        None => false,
+    };
+    if accepted {
+        return Ok(CodeCheck::Accepted);
+    }
+    if consume {
+        st.send(Signal::UserFailedAuthn {
+            user_id: Some(user.id),
+            auth_type: "code".into(),
+        });
+    }
+    Ok(CodeCheck::Refused)
+}
+
+/// Counts a wrong code of the partial sign-in; true when it is voided by it (the user
+/// starts again from the first factor).
+pub fn count_failure(st: &SecurityState, session: &Session<'_>) -> bool {
+    let mut voided = false;
+    session.update(|d| {
+        let n = d.tf.tf_failures.unwrap_or(0) + 1;
+        if n >= st.config.two_factor_max_code_failures {
+            d.tf = TwoFactorState::default();
+            voided = true;
+        } else {
+            d.tf.tf_failures = Some(n);
+        }
+    });
+    voided
+}
+
+/// Ends the partial sign-in by signing the user in (with the remember cookie when it
+/// was asked for at the first factor); `validity` sets the remember-this-browser cookie
+/// when remember was asked for and `two_factor_always_validate` is off.
+pub async fn complete_login(
+    st: &SecurityState,
+    session: &Session<'_>,
+    user: &mut User,
+    method: &str,
+    remote: Option<IpAddr>,
+    validity: bool,
+) -> Result<()> {
+    let tf = session.get().tf;
+    let remember = tf.tf_remember_login.unwrap_or(false);
+    let first = tf.tf_authn_via.unwrap_or_else(|| "password".into());
+    crate::signin::login_user(st, session, user, remember, &[&first, method], remote, false)
+        .await?;
+    if validity && remember && !st.config.two_factor_always_validate {
+        set_validity_cookie(st, session.jar(), user);
+    }
+    Ok(())
+}
+
+/// Sets the remember-this-browser cookie: a signed, timed token of the user's
+/// `fs_uniquifier` (salt `two_factor_validity_salt`), valid `two_factor_login_validity`.
+///
+/// Parity: `tf_set_validity_token_cookie`.
+fn set_validity_cookie(st: &SecurityState, jar: &CookieJar<'_>, user: &User) {
+    let cfg = &st.config;
+    let token = st
+        .serializer(&cfg.two_factor_validity_salt)
+        .dumps_at(&json!(user.fs_uniquifier), st.now() as u64);
+    let cookie = Cookie::build((cfg.two_factor_validity_cookie_name.clone(), token))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(rocket::http::SameSite::Strict)
+        .max_age(rocket::time::Duration::seconds(cfg.two_factor_login_validity));
+    jar.add(cookie);
+}
+
+/// True when the request carries a valid remember-this-browser cookie for `user`.
+///
+/// Parity: `tf_verify_validity_token`.
+fn validity_cookie_valid(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> bool {
+    let cfg = &st.config;
+    let Some(c) = jar.get(&cfg.two_factor_validity_cookie_name) else {
+        return false;
+    };
+    let max_age = u64::try_from(cfg.two_factor_login_validity).unwrap_or(0);
+    st.serializer(&cfg.two_factor_validity_salt)
+        .loads_at(c.value(), Some(max_age), st.now() as u64)
+        .is_ok_and(|v| {
+            v.as_str().is_some_and(|uid| {
+                subtle::ConstantTimeEq::ct_eq(uid.as_bytes(), user.fs_uniquifier.as_bytes())
+                    .into()
+            })
+        })
+}
