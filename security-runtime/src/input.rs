@@ -44,7 +44,10 @@ impl FormInput {
     /// Parity: `IsStringOrInt`, passlib `TOTP.normalize_token`.
     pub fn code(&self, name: &str) -> Result<Option<String>, NotAString> {
         match self.fields.get(name) {
-            Some(Value::Number(n)) => n.as_u64().map(|n| Some(format!("{n:06}"))).ok_or(NotAString),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(|n| Some(format!("{n:06}")))
+                .ok_or(NotAString),
             _ => self.str(name).map(|v| v.map(str::to_owned)),
         }
     }

@@ -143,9 +143,9 @@ mod tests {
             assert_eq!(c.len(), 14);
             let parts: Vec<&str> = c.split('-').collect();
             assert_eq!(parts.len(), 3);
-            assert!(parts
-                .iter()
-                .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
+            assert!(parts.iter().all(|p| p.len() == 4
+                && p.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())));
         }
         let mut d = codes.clone();
         d.sort();
@@ -162,7 +162,10 @@ mod tests {
         let stored = enc.encode(&codes, 1_000);
         assert!(!stored.contains("aaaa"));
         let back = enc.decode(Some(&stored), 1_050);
-        assert_eq!(back.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), ["aaaa-bbbb-cccc", "1111-2222-3333"]);
+        assert_eq!(
+            back.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(),
+            ["aaaa-bbbb-cccc", "1111-2222-3333"]
+        );
         assert_eq!(find(&back, "1111-2222-3333"), Some(1));
         assert_eq!(find(&back, "1111-2222-333"), None);
         let rest = without(&back, 1);

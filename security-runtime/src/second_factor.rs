@@ -67,10 +67,18 @@ pub enum Pending {
 ///
 /// Parity: `TfPlugin.tf_enter`'s condition (`check_tf_required`, `tf_validity`).
 pub fn needed(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> bool {
+    required_for(st, user)
+        && (st.config.two_factor_always_validate || !validity_cookie_valid(st, jar, user))
+}
+
+/// True when `user` signs in with two factors: two-factor is on and the user has a
+/// method, or one is required. A mechanism that cannot carry a second factor (HTTP
+/// Basic) is refused for such a user.
+///
+/// Parity: `UserMixin.check_tf_required`.
+pub fn required_for(st: &SecurityState, user: &User) -> bool {
     let cfg = &st.config;
-    cfg.two_factor
-        && (cfg.two_factor_required || method_of(user).is_some())
-        && (cfg.two_factor_always_validate || !validity_cookie_valid(st, jar, user))
+    cfg.two_factor && (cfg.two_factor_required || method_of(user).is_some())
 }
 
 /// Starts the partial sign-in: a new session holding only the two-factor keys (and a
@@ -88,7 +96,14 @@ pub fn enter(
         fs_cc: Some(CsrfCookie::Set),
         tf: TwoFactorState {
             tf_user_id: Some(user.fs_uniquifier.clone()),
-            tf_state: Some(if method.is_some() { READY } else { SETUP_FROM_LOGIN }.into()),
+            tf_state: Some(
+                if method.is_some() {
+                    READY
+                } else {
+                    SETUP_FROM_LOGIN
+                }
+                .into(),
+            ),
             tf_primary_method: method.map(str::to_owned),
             tf_remember_login: remember.then_some(true),
             tf_authn_via: Some(authn_via.to_owned()),
@@ -149,7 +164,9 @@ pub fn key_of(st: &SecurityState, secret: &str) -> Result<TotpKey> {
         .totp
         .as_ref()
         .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
-    factory.decrypt(secret).map_err(|e| crate::SecurityError::Invalid(e.to_string()))
+    factory
+        .decrypt(secret)
+        .map_err(|e| crate::SecurityError::Invalid(e.to_string()))
 }
 
 /// How a code fared.
@@ -176,7 +193,16 @@ pub async fn check_code(
     let key = key_of(st, secret)?;
     let matched = key.verify(code, st.now(), window(st, method), None);
     let accepted = match matched {
-        Some(step) if consume => st.datastore.claim_totp_step(user, step).await?,
+        Some(step) if consume => {
+            let claimed = st.datastore.claim_totp_step(user, step).await?;
+            if !claimed {
+                log::warn!(
+                    "two-factor: a used code was offered again for user {}",
+                    user.id
+                );
+            }
+            claimed
+        }
         Some(_) => true,
         None => false,
     };
@@ -222,8 +248,16 @@ pub async fn complete_login(
     let tf = session.get().tf;
     let remember = tf.tf_remember_login.unwrap_or(false);
     let first = tf.tf_authn_via.unwrap_or_else(|| "password".into());
-    crate::signin::login_user(st, session, user, remember, &[&first, method], remote, false)
-        .await?;
+    crate::signin::login_user(
+        st,
+        session,
+        user,
+        remember,
+        &[&first, method],
+        remote,
+        false,
+    )
+    .await?;
     if validity && remember && !st.config.two_factor_always_validate {
         set_validity_cookie(st, session.jar(), user);
     }
@@ -244,7 +278,9 @@ fn set_validity_cookie(st: &SecurityState, jar: &CookieJar<'_>, user: &User) {
         .http_only(true)
         .secure(true)
         .same_site(rocket::http::SameSite::Strict)
-        .max_age(rocket::time::Duration::seconds(cfg.two_factor_login_validity));
+        .max_age(rocket::time::Duration::seconds(
+            cfg.two_factor_login_validity,
+        ));
     jar.add(cookie);
 }
 
@@ -261,8 +297,7 @@ fn validity_cookie_valid(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -
         .loads_at(c.value(), Some(max_age), st.now() as u64)
         .is_ok_and(|v| {
             v.as_str().is_some_and(|uid| {
-                subtle::ConstantTimeEq::ct_eq(uid.as_bytes(), user.fs_uniquifier.as_bytes())
-                    .into()
+                subtle::ConstantTimeEq::ct_eq(uid.as_bytes(), user.fs_uniquifier.as_bytes()).into()
             })
         })
 }

@@ -93,7 +93,9 @@ impl TwilioSender {
         };
         let account_sid = get("ACCOUNT_SID")?;
         if !account_sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(SmsError::Config("`ACCOUNT_SID` must be alphanumeric".into()));
+            return Err(SmsError::Config(
+                "`ACCOUNT_SID` must be alphanumeric".into(),
+            ));
         }
         let base = config
             .get("BASE_URL")

@@ -77,10 +77,14 @@ impl TotpFactory {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
             if !tag_ok {
-                return Err(format!("`security.totp_secrets` tag `{tag}` is not a-z0-9_-"));
+                return Err(format!(
+                    "`security.totp_secrets` tag `{tag}` is not a-z0-9_-"
+                ));
             }
             if secret.is_empty() {
-                return Err(format!("`security.totp_secrets` tag `{tag}` has an empty secret"));
+                return Err(format!(
+                    "`security.totp_secrets` tag `{tag}` has an empty secret"
+                ));
             }
         }
         Ok(TotpFactory {
@@ -125,7 +129,10 @@ impl TotpFactory {
     /// The key of a stored secret (encrypted, or passlib's plain `key` form).
     pub fn decrypt(&self, stored: &str) -> Result<TotpKey, TotpError> {
         let v: Value = serde_json::from_str(stored).map_err(|_| TotpError::Malformed)?;
-        if v.get("type").and_then(Value::as_str).is_some_and(|t| t != "totp") {
+        if v.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "totp")
+        {
             return Err(TotpError::Malformed);
         }
         if let Some(k) = v.get("key").and_then(Value::as_str) {
@@ -232,13 +239,7 @@ impl TotpKey {
     }
 
     fn code_digits(&self, counter: u64, digits: usize) -> String {
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&self.0).expect("any key length");
-        mac.update(&counter.to_be_bytes());
-        let h = mac.finalize().into_bytes();
-        let off = usize::from(h[h.len() - 1] & 0x0f);
-        let bin = u32::from_be_bytes([h[off] & 0x7f, h[off + 1], h[off + 2], h[off + 3]]);
-        let modulo = 10u64.pow(digits as u32);
-        format!("{:0digits$}", u64::from(bin) % modulo)
+        hotp::<Hmac<Sha1>>(&self.0, counter, digits)
     }
 
     /// The code of the step that holds `now` (epoch seconds).
@@ -258,11 +259,9 @@ impl TotpKey {
         let end = (t + window) / PERIOD;
         let mut found = None;
         for counter in start..=end {
-            let same: bool = subtle::ConstantTimeEq::ct_eq(
-                self.code_at(counter).as_bytes(),
-                code.as_bytes(),
-            )
-            .into();
+            let same: bool =
+                subtle::ConstantTimeEq::ct_eq(self.code_at(counter).as_bytes(), code.as_bytes())
+                    .into();
             let fresh = after.is_none_or(|last| counter > last);
             if same && fresh && found.is_none() {
                 found = Some(counter);
@@ -270,6 +269,17 @@ impl TotpKey {
         }
         found
     }
+}
+
+/// RFC 4226 HOTP of `counter` with the MAC `M` (HMAC-SHA-1 for every code here).
+fn hotp<M: Mac + hmac::digest::KeyInit>(key: &[u8], counter: u64, digits: usize) -> String {
+    let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(&counter.to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let off = usize::from(h[h.len() - 1] & 0x0f);
+    let bin = u32::from_be_bytes([h[off] & 0x7f, h[off + 1], h[off + 2], h[off + 3]]);
+    let modulo = 10u64.pow(digits as u32);
+    format!("{:0digits$}", u64::from(bin) % modulo)
 }
 
 /// The 30 s step of `now`.
@@ -382,6 +392,33 @@ mod tests {
         }
     }
 
+    /// RFC 6238 appendix B for SHA-256 and SHA-512 (32- and 64-byte seeds): the
+    /// truncation is the same for every hash.
+    #[test]
+    fn rfc6238_sha256_and_sha512_vectors() {
+        let k256 = b"12345678901234567890123456789012";
+        let k512 = b"1234567890123456789012345678901234567890123456789012345678901234";
+        for (t, c256, c512) in [
+            (59u64, "46119246", "90693936"),
+            (1_111_111_109, "68084774", "25091201"),
+            (1_111_111_111, "67062674", "99943326"),
+            (1_234_567_890, "91819424", "93441116"),
+            (2_000_000_000, "90698825", "38618901"),
+            (20_000_000_000, "77737706", "47863826"),
+        ] {
+            assert_eq!(
+                hotp::<Hmac<sha2::Sha256>>(k256, t / PERIOD, 8),
+                c256,
+                "t={t}"
+            );
+            assert_eq!(
+                hotp::<Hmac<sha2::Sha512>>(k512, t / PERIOD, 8),
+                c512,
+                "t={t}"
+            );
+        }
+    }
+
     #[test]
     fn libpass_vector_decrypts_to_its_key() {
         // libpass 1.9.4, secrets={'1': 'my-secret'}: encrypted and plain forms of one key.
@@ -397,7 +434,10 @@ mod tests {
     fn encrypt_then_decrypt_round_trips_under_older_tags_too() {
         let f = factory();
         let stored = f.generate_secret();
-        assert!(stored.starts_with("{\"enckey\":{\"c\":14,\"k\":\""), "{stored}");
+        assert!(
+            stored.starts_with("{\"enckey\":{\"c\":14,\"k\":\""),
+            "{stored}"
+        );
         assert!(stored.ends_with("\"t\":\"1\",\"v\":1},\"type\":\"totp\",\"v\":1}"));
         let key = f.decrypt(&stored).unwrap();
         let newer = TotpFactory::new(
@@ -413,7 +453,10 @@ mod tests {
         assert_eq!(newer.decrypt(&stored).unwrap(), key);
         assert!(newer.encrypt(&key).contains("\"t\":\"10\""));
         let other = TotpFactory::new(&BTreeMap::from([("2".into(), "x".into())]), "T").unwrap();
-        assert_eq!(other.decrypt(&stored), Err(TotpError::UnknownTag("1".into())));
+        assert_eq!(
+            other.decrypt(&stored),
+            Err(TotpError::UnknownTag("1".into()))
+        );
         assert_eq!(f.decrypt("{}"), Err(TotpError::Malformed));
         assert_eq!(f.decrypt("not json"), Err(TotpError::Malformed));
     }
@@ -425,7 +468,10 @@ mod tests {
         let step = step_of(now);
         for d in [-4i64, 0, 4] {
             let c = key.code_at((step as i64 + d) as u64);
-            assert_eq!(key.verify(&c, now, 120, None), Some((step as i64 + d) as u64));
+            assert_eq!(
+                key.verify(&c, now, 120, None),
+                Some((step as i64 + d) as u64)
+            );
         }
         for d in [-5i64, 5] {
             let c = key.code_at((step as i64 + d) as u64);
@@ -449,7 +495,9 @@ mod tests {
 
     #[test]
     fn uri_key_forms_and_qr() {
-        let key = b32decode("YK4FOSVJKVVA3IPU32NTHZR4Q5IOVXM3").map(TotpKey).unwrap();
+        let key = b32decode("YK4FOSVJKVVA3IPU32NTHZR4Q5IOVXM3")
+            .map(TotpKey)
+            .unwrap();
         assert_eq!(key.b32(), "YK4FOSVJKVVA3IPU32NTHZR4Q5IOVXM3");
         assert_eq!(
             factory().uri(&key, "a@b.com"),
@@ -457,7 +505,10 @@ mod tests {
         );
         assert!(key.pretty().starts_with("YK4F-OSVJ-"));
         assert_eq!(key.pretty().split('-').count(), 8);
-        assert_eq!(b32decode("yk4fosvjkvva3ipu32nthzr4q5iovxm3").unwrap(), key.0);
+        assert_eq!(
+            b32decode("yk4fosvjkvva3ipu32nthzr4q5iovxm3").unwrap(),
+            key.0
+        );
         let qr = qr_svg_data_uri("otpauth://totp/x").unwrap();
         assert!(qr.starts_with("data:image/svg+xml;base64,"));
         assert!(!format!("{key:?}").contains("YK4F"));

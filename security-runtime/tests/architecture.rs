@@ -34,7 +34,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("datastore", &["datastore"]),
     (
         "identity",
-        &["state", "session", "csrf", "auth", "signin", "second_factor"],
+        &[
+            "state",
+            "session",
+            "csrf",
+            "auth",
+            "signin",
+            "second_factor",
+        ],
     ),
     ("account logic", &["account"]),
     (

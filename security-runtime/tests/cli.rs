@@ -404,6 +404,25 @@ async fn users_activate_deactivate_reset_access() {
         );
         // The kebab-case spelling is accepted too.
         cli(&url, &["users", "reset-access", "matt1"]).ok("have been reset.");
+
+        // tf_reset: method, secret, phone and recovery codes gone; sessions untouched.
+        let mut matt = find(&ds, "matt@lp.com").await.unwrap();
+        ds.tf_set(&mut matt, "sms", Some("secret"), Some("+16502530000"))
+            .await
+            .unwrap();
+        assert!(ds
+            .swap_recovery_codes(&mut matt, None, Some("aaaa-bbbb-cccc"))
+            .await
+            .unwrap());
+        cli(&url, &["users", "tf_reset", "matt@lp.com"])
+            .ok("User \"matt@lp.com\" two-factor sign-in has been reset.");
+        let after = find(&ds, "matt@lp.com").await.unwrap();
+        assert_eq!(after.tf_primary_method, None);
+        assert_eq!(after.tf_totp_secret, None);
+        assert_eq!(after.tf_phone_number, None);
+        assert_eq!(after.mf_recovery_codes, None);
+        assert_eq!(after.fs_uniquifier, matt.fs_uniquifier);
+        cli(&url, &["users", "tf-reset", "nobody@lp.com"]).fails(1, "User not found.");
     }
 }
 

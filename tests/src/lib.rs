@@ -593,6 +593,7 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
 
 pub mod databases;
 pub mod flows;
-pub mod smtp;
 pub mod sms_server;
+pub mod smtp;
+pub mod two_factor;
 pub mod webdriver;

@@ -53,7 +53,8 @@ impl SmsServer {
             while let Ok((stream, _)) = listener.accept().await {
                 let keep = keep.clone();
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(10), serve(stream, keep)).await;
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(10), serve(stream, keep)).await;
                 });
             }
         });
@@ -109,12 +110,27 @@ async fn serve(stream: TcpStream, sent: Arc<Mutex<Vec<Texted>>>) -> std::io::Res
     );
     let good_path = path == format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json");
     let (status, reply) = if auth != expected || !good_path {
-        ("401 Unauthorized", r#"{"code":20003,"message":"Authenticate","status":401}"#.to_owned())
+        (
+            "401 Unauthorized",
+            r#"{"code":20003,"message":"Authenticate","status":401}"#.to_owned(),
+        )
     } else {
         let form: Vec<(String, String)> = url_decode(&body);
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-        let t = Texted { path, to: get("To"), from: get("From"), body: get("Body") };
-        let reply = serde_json::json!({"sid": "SM0001", "status": "queued", "to": t.to, "from": t.from}).to_string();
+        let get = |k: &str| {
+            form.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let t = Texted {
+            path,
+            to: get("To"),
+            from: get("From"),
+            body: get("Body"),
+        };
+        let reply =
+            serde_json::json!({"sid": "SM0001", "status": "queued", "to": t.to, "from": t.from})
+                .to_string();
         if let Ok(mut v) = sent.lock() {
             v.push(t);
         }

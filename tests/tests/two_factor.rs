@@ -4,173 +4,15 @@
 //! API; authenticator codes are computed from the key the setup answer gives.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-
-use rocket::figment::Figment;
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{ContentType, Status};
 use rocket::serde::json::{json, Value};
 use security_runtime::totp::TotpKey;
-use security_runtime::{Security, User};
-use security_tests::flows::features;
-use security_tests::sms_server::{SmsServer, ACCOUNT_SID, AUTH_TOKEN};
-use security_tests::smtp::SmtpSink;
-use security_tests::{backends, field_errors, token_header, Backend, Clock, TestApp};
-
-const PW: &str = "a strong pass phrase";
-
-/// Two-factor on (every method), recovery codes on, mail to `sink`, texts to `sms`.
-fn two_factor(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
-    let sms_config = BTreeMap::from([
-        ("ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("PHONE_NUMBER", "+15005550006".to_owned()),
-        ("BASE_URL", sms.base_url()),
-    ]);
-    features(f)
-        .merge(("security.two_factor", true))
-        .merge(("security.multi_factor_recovery_codes", true))
-        .merge(("security.totp_issuer", "Rocket Test"))
-        .merge(("security.totp_secrets", BTreeMap::from([("1", "tf-secret-one")])))
-        .merge(("security.sms_service", "Twilio"))
-        .merge(("security.sms_service_config", sms_config))
-        .merge(("security.mail_server", "127.0.0.1"))
-        .merge(("security.mail_port", sink.port()))
-}
-
-/// A two-factor app on its own clock, with its mail and text listeners.
-struct Tf {
-    app: TestApp,
-    sink: SmtpSink,
-    sms: SmsServer,
-    clock: Clock,
-}
-
-async fn tf_app(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Tf {
-    let sink = SmtpSink::start().await;
-    let sms = SmsServer::start().await;
-    let clock = Clock::new();
-    let app = TestApp::with(
-        b,
-        |f| tweak(two_factor(f, &sink, &sms)),
-        clock.install(Security::new()),
-    )
-    .await;
-    Tf {
-        app,
-        sink,
-        sms,
-        clock,
-    }
-}
-
-/// A JSON POST carrying `csrf` (no extra `GET /login`, which would end a partial
-/// sign-in): (status, `response`).
-async fn post(app: &TestApp, uri: &str, mut body: Value, csrf: &str) -> (Status, Value) {
-    post_with(app, uri, &mut body, csrf, &[]).await
-}
-
-async fn post_with(
-    app: &TestApp,
-    uri: &str,
-    body: &mut Value,
-    csrf: &str,
-    headers: &[Header<'static>],
-) -> (Status, Value) {
-    body["csrf_token"] = json!(csrf);
-    let mut req = app
-        .client
-        .post(uri.to_owned())
-        .header(ContentType::JSON)
-        .header(Header::new("X-CSRF-Token", csrf.to_owned()));
-    for h in headers {
-        req = req.header(h.clone());
-    }
-    let r = req.body(body.to_string()).dispatch().await;
-    let s = r.status();
-    let v: Value = r.into_json().await.unwrap_or(Value::Null);
-    (s, v["response"].clone())
-}
-
-async fn get(app: &TestApp, uri: &str) -> (Status, Value) {
-    let r = app.get_json(uri).await;
-    let s = r.status();
-    let v: Value = r.into_json().await.unwrap_or(Value::Null);
-    (s, v["response"].clone())
-}
-
-/// Signs in with the password only; (status, response).
-async fn password_step(app: &TestApp, email: &str) -> (Status, Value) {
-    let csrf = app.csrf().await;
-    post(app, "/login", json!({"email": email, "password": PW}), &csrf).await
-}
-
-fn csrf_of(v: &Value) -> String {
-    v["csrf_token"].as_str().unwrap().to_owned()
-}
-
-/// The six-digit code in a mail or text.
-fn code_in(text: &str) -> String {
-    let digits: Vec<char> = text.chars().collect();
-    for w in digits.windows(6) {
-        if w.iter().all(char::is_ascii_digit) {
-            return w.iter().collect();
-        }
-    }
-    panic!("no code in {text}")
-}
-
-/// The user's current authenticator code, from the secret stored for them.
-async fn stored_code(t: &Tf, email: &str) -> String {
-    let user = t.app.by_email(email, false).await.unwrap();
-    let key = t
-        .app
-        .state()
-        .totp
-        .as_ref()
-        .unwrap()
-        .decrypt(user.tf_totp_secret.as_deref().unwrap())
-        .unwrap();
-    key.current_code(t.clock.now() as f64)
-}
-
-/// Sets up the authenticator for a signed-in session; returns the key.
-async fn setup_authenticator(t: &Tf, csrf: &str) -> TotpKey {
-    let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "authenticator"}), csrf).await;
-    assert_eq!(s, Status::Ok, "{v}");
-    assert_eq!(v["tf_state"], "validating_profile");
-    assert_eq!(v["tf_method"], "authenticator");
-    assert_eq!(v["tf_authr_issuer"], "Rocket Test");
-    assert!(v["tf_state_token"].is_string(), "{v}");
-    let b32 = v["tf_authr_b32key"].as_str().unwrap();
-    assert!(b32.len() >= 32, "160-bit key: {b32}");
-    let uri = v["tf_authr_uri"].as_str().unwrap();
-    assert!(uri.starts_with("otpauth://totp/Rocket%20Test:"), "{uri}");
-    assert!(uri.contains(&format!("secret={b32}&issuer=Rocket%20Test")), "{uri}");
-    assert_eq!(v["tf_authr_key"].as_str().unwrap().replace('-', ""), b32);
-    assert!(v.get("user").is_none(), "{v}");
-    TotpKey::from_b32(b32).unwrap()
-}
-
-async fn signed_in(app: &TestApp) -> bool {
-    app.status("/profile").await == Status::Ok
-}
-
-/// A user with the authenticator set up, signed out again; returns the key.
-async fn authenticator_user(t: &Tf, email: &str) -> TotpKey {
-    t.app.user(email, PW, &[]).await;
-    let (s, v) = password_step(&t.app, email).await;
-    assert_eq!(s, Status::Ok, "{v}");
-    assert_eq!(v["tf_required"], false, "no method yet: {v}");
-    let csrf = csrf_of(&v);
-    let key = setup_authenticator(t, &csrf).await;
-    let code = key.current_code(t.clock.now() as f64);
-    let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf).await;
-    assert_eq!(s, Status::Ok, "{v}");
-    let user = t.app.by_email(email, false).await.unwrap();
-    assert_eq!(user.tf_primary_method.as_deref(), Some("authenticator"));
-    t.app.logout().await;
-    key
-}
+use security_runtime::User;
+use security_tests::two_factor::{
+    authenticator_user, code_in, csrf_of, get, password_step, post, post_with, signed_in,
+    stored_code, tf_app, PW,
+};
+use security_tests::{backends, field_errors, token_header, TestApp};
 
 #[rocket::async_test]
 async fn authenticator_sign_in_needs_the_code_and_a_code_works_once() {
@@ -193,7 +35,10 @@ async fn authenticator_sign_in_needs_the_code_and_a_code_works_once() {
         assert_eq!(v["recovery_options"]["email"], "/tf-rescue");
         let (s, v) = post(&t.app, "/tf-validate", json!({"code": "000000"}), &csrf).await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(field_errors(&json!({"response": v}), "code"), ["Invalid code"]);
+        assert_eq!(
+            field_errors(&json!({"response": v}), "code"),
+            ["Invalid code"]
+        );
         let code = key.current_code(t.clock.now() as f64);
         let (s, v) = post(
             &t.app,
@@ -226,7 +71,12 @@ async fn codes_are_accepted_within_the_window_of_the_method() {
     let t = tf_app(b, |f| f).await;
     let key = authenticator_user(&t, "win@example.com").await;
     let now = t.clock.now() as f64;
-    for (offset, ok) in [(-150.0, false), (-120.0, true), (120.0, true), (150.0, false)] {
+    for (offset, ok) in [
+        (-150.0, false),
+        (-120.0, true),
+        (120.0, true),
+        (150.0, false),
+    ] {
         let (_, v) = password_step(&t.app, "win@example.com").await;
         let csrf = csrf_of(&v);
         let code = key.current_code(now + offset);
@@ -247,7 +97,13 @@ async fn ten_wrong_codes_void_the_partial_sign_in() {
     let csrf = csrf_of(&v);
     let mut failed = Vec::new();
     for i in 0..10 {
-        let (_, v) = post(&t.app, "/tf-validate", json!({"code": format!("{:06}", 999_000 + i)}), &csrf).await;
+        let (_, v) = post(
+            &t.app,
+            "/tf-validate",
+            json!({"code": format!("{:06}", 999_000 + i)}),
+            &csrf,
+        )
+        .await;
         failed.push(v);
     }
     let code = key.current_code(t.clock.now() as f64);
@@ -276,7 +132,10 @@ async fn email_codes_arrive_over_smtp_and_sign_in() {
         assert!(v.get("tf_authr_key").is_none(), "{v}");
         let mails = t.sink.wait_for(1, std::time::Duration::from_secs(5)).await;
         assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0].header("Subject").as_deref(), Some("Two-Factor Login"));
+        assert_eq!(
+            mails[0].header("Subject").as_deref(),
+            Some("Two-Factor Login")
+        );
         let code = code_in(&mails[0].body_text());
         let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
@@ -301,9 +160,21 @@ async fn sms_codes_go_through_twilios_api_and_sign_in() {
     t.app.user("sms@example.com", PW, &[]).await;
     let (_, v) = password_step(&t.app, "sms@example.com").await;
     let csrf = csrf_of(&v);
-    let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "sms", "phone": "650 253 0000"}), &csrf).await;
+    let (s, v) = post(
+        &t.app,
+        "/tf-setup",
+        json!({"setup": "sms", "phone": "650 253 0000"}),
+        &csrf,
+    )
+    .await;
     assert_eq!(s, Status::Ok, "{v}");
-    let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "sms", "phone": "12"}), &csrf).await;
+    let (s, v) = post(
+        &t.app,
+        "/tf-setup",
+        json!({"setup": "sms", "phone": "12"}),
+        &csrf,
+    )
+    .await;
     assert_eq!(s, Status::BadRequest);
     assert_eq!(
         field_errors(&json!({"response": v}), "phone"),
@@ -313,9 +184,19 @@ async fn sms_codes_go_through_twilios_api_and_sign_in() {
     assert_eq!(texts.len(), 1);
     assert_eq!(texts[0].to, "+16502530000");
     assert_eq!(texts[0].from, "+15005550006");
-    assert!(texts[0].body.starts_with("Use this code to sign in: "), "{:?}", texts[0]);
+    assert!(
+        texts[0].body.starts_with("Use this code to sign in: "),
+        "{:?}",
+        texts[0]
+    );
     // The first setup's code is void: the second POST started another secret; redo.
-    let (_, v) = post(&t.app, "/tf-setup", json!({"setup": "sms", "phone": "+1 650 253 0000"}), &csrf).await;
+    let (_, v) = post(
+        &t.app,
+        "/tf-setup",
+        json!({"setup": "sms", "phone": "+1 650 253 0000"}),
+        &csrf,
+    )
+    .await;
     assert_eq!(v["tf_method"], "sms");
     let texts = t.sms.wait_for(2).await;
     let code = code_in(&texts[1].body);
@@ -347,11 +228,20 @@ async fn a_required_second_factor_is_set_up_at_sign_in() {
         let (s, v) = get(&t.app, "/tf-setup").await;
         assert_eq!(s, Status::Ok, "{v}");
         assert_eq!(v["tf_required"], true);
-        assert_eq!(v["tf_available_methods"], json!(["email", "authenticator", "sms"]));
+        assert_eq!(
+            v["tf_available_methods"],
+            json!(["email", "authenticator", "sms"])
+        );
         assert!(v.get("user").is_none());
         let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "disable"}), &csrf).await;
         assert_eq!(s, Status::BadRequest, "required: no disable {v}");
-        let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "authenticator"}), &csrf).await;
+        let (s, v) = post(
+            &t.app,
+            "/tf-setup",
+            json!({"setup": "authenticator"}),
+            &csrf,
+        )
+        .await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert_eq!(v["tf_state_token"], Value::Null, "anonymous setup: {v}");
         let key = TotpKey::from_b32(v["tf_authr_b32key"].as_str().unwrap()).unwrap();
@@ -385,7 +275,14 @@ async fn a_token_user_sets_up_with_the_state_token() {
         let token = t.app.token_only("tok@example.com", PW).await;
         let auth = [token_header(&token)];
         let csrf = t.app.csrf().await;
-        let (s, v) = post_with(&t.app, "/tf-setup", &mut json!({"setup": "authenticator"}), &csrf, &auth).await;
+        let (s, v) = post_with(
+            &t.app,
+            "/tf-setup",
+            &mut json!({"setup": "authenticator"}),
+            &csrf,
+            &auth,
+        )
+        .await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         let state = v["tf_state_token"].as_str().unwrap().to_owned();
         let key = TotpKey::from_b32(v["tf_authr_b32key"].as_str().unwrap()).unwrap();
@@ -393,9 +290,19 @@ async fn a_token_user_sets_up_with_the_state_token() {
         // Another user cannot use it.
         let other = t.app.token_only("other@example.com", PW).await;
         let url = format!("/tf-setup/{state}");
-        let (s, v) = post_with(&t.app, &url, &mut json!({"code": code}), &csrf, &[token_header(&other)]).await;
+        let (s, v) = post_with(
+            &t.app,
+            &url,
+            &mut json!({"code": code}),
+            &csrf,
+            &[token_header(&other)],
+        )
+        .await;
         assert_eq!(s, Status::BadRequest, "{v}");
-        assert_eq!(v["errors"], json!(["Input not appropriate for requested API"]));
+        assert_eq!(
+            v["errors"],
+            json!(["Input not appropriate for requested API"])
+        );
         let (s, v) = post_with(&t.app, &url, &mut json!({"code": "123"}), &csrf, &auth).await;
         assert_eq!(s, Status::BadRequest, "{v}");
         let (s, v) = post_with(&t.app, &url, &mut json!({"code": code}), &csrf, &auth).await;
@@ -405,10 +312,24 @@ async fn a_token_user_sets_up_with_the_state_token() {
         let user = t.app.by_email("tok@example.com", false).await.unwrap();
         assert_eq!(user.tf_primary_method.as_deref(), Some("authenticator"));
         // A state token older than two_factor_setup_within is refused.
-        let (_, v) = post_with(&t.app, "/tf-setup", &mut json!({"setup": "email"}), &csrf, &auth).await;
+        let (_, v) = post_with(
+            &t.app,
+            "/tf-setup",
+            &mut json!({"setup": "email"}),
+            &csrf,
+            &auth,
+        )
+        .await;
         let late = v["tf_state_token"].as_str().unwrap().to_owned();
         t.clock.advance(61);
-        let (s, v) = post_with(&t.app, &format!("/tf-setup/{late}"), &mut json!({"code": "123456"}), &csrf, &auth).await;
+        let (s, v) = post_with(
+            &t.app,
+            &format!("/tf-setup/{late}"),
+            &mut json!({"code": "123456"}),
+            &csrf,
+            &auth,
+        )
+        .await;
         assert_eq!(s, Status::BadRequest);
         assert_eq!(
             v["errors"],
@@ -420,7 +341,10 @@ async fn a_token_user_sets_up_with_the_state_token() {
 #[rocket::async_test]
 async fn rescue_by_mail_help_and_disable() {
     let b = backends()[0];
-    let t = tf_app(b, |f| f.merge(("security.two_factor_rescue_mail", "help@example.com"))).await;
+    let t = tf_app(b, |f| {
+        f.merge(("security.two_factor_rescue_mail", "help@example.com"))
+    })
+    .await;
     let key = authenticator_user(&t, "lost@example.com").await;
     let (_, v) = password_step(&t.app, "lost@example.com").await;
     let csrf = csrf_of(&v);
@@ -431,7 +355,10 @@ async fn rescue_by_mail_help_and_disable() {
     assert_eq!(s, Status::Ok);
     let mails = t.sink.wait_for(1, std::time::Duration::from_secs(5)).await;
     assert_eq!(mails[0].rcpt_to, ["help@example.com"]);
-    assert_eq!(mails[0].header("Subject").as_deref(), Some("Two-Factor Rescue"));
+    assert_eq!(
+        mails[0].header("Subject").as_deref(),
+        Some("Two-Factor Rescue")
+    );
     assert!(mails[0].body_text().contains("lost@example.com"));
     let (s, _) = post(&t.app, "/tf-rescue", json!({"help_setup": "email"}), &csrf).await;
     assert_eq!(s, Status::Ok);
@@ -440,18 +367,33 @@ async fn rescue_by_mail_help_and_disable() {
     let code = code_in(&mails[1].body_text());
     // The mailed code is the authenticator secret's code.
     assert_eq!(code, key.current_code(t.clock.now() as f64));
-    let (s, _) = post(&t.app, "/tf-rescue", json!({"help_setup": "nonsense"}), &csrf).await;
+    let (s, _) = post(
+        &t.app,
+        "/tf-rescue",
+        json!({"help_setup": "nonsense"}),
+        &csrf,
+    )
+    .await;
     assert_eq!(s, Status::BadRequest);
     let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf).await;
     assert_eq!(s, Status::Ok, "{v}");
     // Turning it off: signal, stored, mailed.
-    let (s, v) = post(&t.app, "/tf-setup", json!({"setup": "disable"}), &csrf_of(&v)).await;
+    let (s, v) = post(
+        &t.app,
+        "/tf-setup",
+        json!({"setup": "disable"}),
+        &csrf_of(&v),
+    )
+    .await;
     assert_eq!(s, Status::Ok, "{v}");
     let user = t.app.by_email("lost@example.com", false).await.unwrap();
     assert_eq!(user.tf_primary_method, None);
     assert_eq!(user.tf_totp_secret, None);
     let mails = t.sink.wait_for(3, std::time::Duration::from_secs(5)).await;
-    assert_eq!(mails[2].header("Subject").as_deref(), Some("Two-factor sign-in turned off"));
+    assert_eq!(
+        mails[2].header("Subject").as_deref(),
+        Some("Two-factor sign-in turned off")
+    );
     t.app.logout().await;
     let (_, v) = password_step(&t.app, "lost@example.com").await;
     assert_eq!(v["tf_required"], false);
@@ -473,29 +415,67 @@ async fn recovery_codes_sign_in_once_each_and_never_give_a_token() {
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         let codes: Vec<String> = serde_json::from_value(v["recovery_codes"].clone()).unwrap();
         assert_eq!(codes.len(), 5);
-        assert!(codes.iter().all(|c| c.len() == 14 && c.matches('-').count() == 2), "{codes:?}");
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.len() == 14 && c.matches('-').count() == 2),
+            "{codes:?}"
+        );
         let (_, v) = get(&t.app, "/mf-recovery-codes").await;
         assert_eq!(v["recovery_codes"], json!(codes));
         t.app.logout().await;
         let (_, v) = password_step(&t.app, "rc@example.com").await;
         let csrf = csrf_of(&v);
         let (_, v) = get(&t.app, "/tf-validate").await;
-        assert_eq!(v["recovery_options"]["recovery_code"], "/mf-recovery", "{v}");
-        let (s, v) = post(&t.app, "/mf-recovery", json!({"code": "0000-0000-0000"}), &csrf).await;
+        assert_eq!(
+            v["recovery_options"]["recovery_code"], "/mf-recovery",
+            "{v}"
+        );
+        let (s, v) = post(
+            &t.app,
+            "/mf-recovery",
+            json!({"code": "0000-0000-0000"}),
+            &csrf,
+        )
+        .await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(field_errors(&json!({"response": v}), "code"), ["Recovery code invalid"]);
-        let (s, v) = post(&t.app, "/mf-recovery?include_auth_token", json!({"code": codes[0]}), &csrf).await;
+        assert_eq!(
+            field_errors(&json!({"response": v}), "code"),
+            ["Recovery code invalid"]
+        );
+        let (s, v) = post(
+            &t.app,
+            "/mf-recovery?include_auth_token",
+            json!({"code": codes[0]}),
+            &csrf,
+        )
+        .await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert!(v["user"].is_object(), "{v}");
         assert!(v["user"].get("authentication_token").is_none(), "{v}");
         assert!(signed_in(&t.app).await);
         let mails = t.sink.wait_for(1, std::time::Duration::from_secs(5)).await;
-        assert_eq!(mails.last().unwrap().header("Subject").as_deref(), Some("A recovery code was used"));
+        assert_eq!(
+            mails.last().unwrap().header("Subject").as_deref(),
+            Some("A recovery code was used")
+        );
         t.app.logout().await;
         let (_, v) = password_step(&t.app, "rc@example.com").await;
-        let (s, _) = post(&t.app, "/mf-recovery", json!({"code": codes[0]}), &csrf_of(&v)).await;
+        let (s, _) = post(
+            &t.app,
+            "/mf-recovery",
+            json!({"code": codes[0]}),
+            &csrf_of(&v),
+        )
+        .await;
         assert_eq!(s, Status::BadRequest, "{b:?}: a recovery code worked twice");
-        let (s, _) = post(&t.app, "/mf-recovery", json!({"code": codes[1]}), &csrf_of(&v)).await;
+        let (s, _) = post(
+            &t.app,
+            "/mf-recovery",
+            json!({"code": codes[1]}),
+            &csrf_of(&v),
+        )
+        .await;
         assert_eq!(s, Status::Ok);
         let user: User = t.app.by_email("rc@example.com", false).await.unwrap();
         assert_eq!(user.mf_recovery_codes.unwrap().split(',').count(), 3);
@@ -508,7 +488,13 @@ async fn two_factor_views_refuse_the_wrong_state() {
     let t = tf_app(b, |f| f).await;
     t.app.user("x@example.com", PW, &[]).await;
     let csrf = t.app.csrf().await;
-    for uri in ["/tf-validate", "/tf-rescue", "/mf-recovery", "/tf-select", "/tf-setup"] {
+    for uri in [
+        "/tf-validate",
+        "/tf-rescue",
+        "/mf-recovery",
+        "/tf-select",
+        "/tf-setup",
+    ] {
         let (s, v) = post(&t.app, uri, json!({"code": "123456"}), &csrf).await;
         assert_eq!(s, Status::BadRequest, "{uri}: {v}");
         assert_eq!(
@@ -537,8 +523,11 @@ async fn after_the_password_step_no_protected_route_answers() {
     // Those that need a signed-in user (anonymous-only routes rightly answer).
     let needs_user = |r: &&security_runtime::ProtectedRoute| {
         let q = r.record.requirement;
-        q.auth.is_some() || !q.roles_required.is_empty() || !q.roles_accepted.is_empty()
-            || !q.permissions_required.is_empty() || !q.permissions_accepted.is_empty()
+        q.auth.is_some()
+            || !q.roles_required.is_empty()
+            || !q.roles_accepted.is_empty()
+            || !q.permissions_required.is_empty()
+            || !q.permissions_accepted.is_empty()
     };
     let routes: Vec<_> = routes.iter().filter(needs_user).collect();
     for r in &routes {
@@ -562,7 +551,11 @@ async fn after_the_password_step_no_protected_route_answers() {
             answered.push(format!("GET {uri}"));
         }
     }
-    assert_eq!(answered, Vec::<String>::new(), "answered after the password alone");
+    assert_eq!(
+        answered,
+        Vec::<String>::new(),
+        "answered after the password alone"
+    );
     // The partial sign-in survived the probing.
     let (s, _) = get(&t.app, "/tf-validate").await;
     assert_eq!(s, Status::Ok);
@@ -571,9 +564,15 @@ async fn after_the_password_step_no_protected_route_answers() {
 #[rocket::async_test]
 async fn verify_makes_a_stale_sign_in_fresh_with_this_users_password() {
     for b in backends() {
-        let t = tf_app(b, |f| f.merge(("security.two_factor", false)).merge(("security.multi_factor_recovery_codes", false))).await;
+        let t = tf_app(b, |f| {
+            f.merge(("security.two_factor", false))
+                .merge(("security.multi_factor_recovery_codes", false))
+        })
+        .await;
         t.app.user("v@example.com", PW, &[]).await;
-        t.app.user("w@example.com", "another pass phrase", &[]).await;
+        t.app
+            .user("w@example.com", "another pass phrase", &[])
+            .await;
         let (_, v) = password_step(&t.app, "v@example.com").await;
         let csrf = csrf_of(&v);
         assert_eq!(t.app.status("/fresh").await, Status::Ok);
@@ -587,11 +586,30 @@ async fn verify_makes_a_stale_sign_in_fresh_with_this_users_password() {
         assert!(v["user"].is_object(), "{v}");
         let (s, v) = post(&t.app, "/verify", json!({"password": "wrong"}), &csrf).await;
         assert_eq!(s, Status::BadRequest);
-        assert_eq!(field_errors(&json!({"response": v}), "password"), ["Invalid password"]);
-        let (s, _) = post(&t.app, "/verify", json!({"password": "another pass phrase"}), &csrf).await;
-        assert_eq!(s, Status::BadRequest, "{b:?}: another account's password refreshed");
+        assert_eq!(
+            field_errors(&json!({"response": v}), "password"),
+            ["Invalid password"]
+        );
+        let (s, _) = post(
+            &t.app,
+            "/verify",
+            json!({"password": "another pass phrase"}),
+            &csrf,
+        )
+        .await;
+        assert_eq!(
+            s,
+            Status::BadRequest,
+            "{b:?}: another account's password refreshed"
+        );
         assert_eq!(t.app.status("/fresh").await, Status::Unauthorized);
-        let (s, v) = post(&t.app, "/verify?include_auth_token", json!({"password": PW}), &csrf).await;
+        let (s, v) = post(
+            &t.app,
+            "/verify?include_auth_token",
+            json!({"password": PW}),
+            &csrf,
+        )
+        .await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert!(v["user"]["authentication_token"].is_string());
         assert_eq!(t.app.status("/fresh").await, Status::Ok, "{b:?}");

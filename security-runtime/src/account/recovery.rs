@@ -47,7 +47,12 @@ pub async fn regenerate(st: &SecurityState, user: &mut User) -> Result<Vec<Strin
 /// Uses `code` (exact, single use): true when it was one of the user's codes and is now
 /// gone. Sends `MfRecoveryCodeUsed` and mails the user a notice. A parallel change of
 /// the codes (another code used) is read again, so only this code's own use refuses it.
-pub async fn use_code(st: &SecurityState, user: &mut User, code: &str, locale: &str) -> Result<bool> {
+pub async fn use_code(
+    st: &SecurityState,
+    user: &mut User,
+    code: &str,
+    locale: &str,
+) -> Result<bool> {
     for _ in 0..3 {
         let codes = st
             .recovery_codes

@@ -111,7 +111,10 @@ pub enum SetupChoice {
 /// is not required), and sms has a valid phone number.
 ///
 /// Parity: `TwoFactorSetupForm.validate`.
-pub fn read_setup(st: &SecurityState, mut form: SetupForm) -> std::result::Result<SetupChoice, FormErrors> {
+pub fn read_setup(
+    st: &SecurityState,
+    mut form: SetupForm,
+) -> std::result::Result<SetupChoice, FormErrors> {
     let cfg = &st.config;
     let choice = match form.setup.as_deref() {
         Some("disable") if !cfg.two_factor_required => Some(SetupChoice::Disable),
@@ -124,10 +127,15 @@ pub fn read_setup(st: &SecurityState, mut form: SetupForm) -> std::result::Resul
         None => None,
     };
     let Some(mut choice) = choice else {
-        form.errors.field("setup", msg::TWO_FACTOR_METHOD_NOT_AVAILABLE);
+        form.errors
+            .field("setup", msg::TWO_FACTOR_METHOD_NOT_AVAILABLE);
         return Err(form.errors);
     };
-    if let SetupChoice::Method { method: "sms", phone } = &mut choice {
+    if let SetupChoice::Method {
+        method: "sms",
+        phone,
+    } = &mut choice
+    {
         match form
             .phone
             .as_deref()

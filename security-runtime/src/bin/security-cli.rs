@@ -96,6 +96,13 @@ enum UsersCmd {
         /// Email or username.
         user: String,
     },
+    /// Turn off a user's two-factor sign-in (method, secret, phone) and remove the
+    /// recovery codes: for a user who lost the second factor.
+    #[command(name = "tf_reset", alias = "tf-reset")]
+    TfReset {
+        /// Email or username.
+        user: String,
+    },
     /// Change a user's password; all of the user's sessions end.
     #[command(name = "change_password", alias = "change-password")]
     ChangePassword {
@@ -288,6 +295,7 @@ async fn run(ctx: &Ctx, command: Group) -> Outcome {
         Group::Users(UsersCmd::Activate { user }) => set_active(ctx, &user, true).await,
         Group::Users(UsersCmd::Deactivate { user }) => set_active(ctx, &user, false).await,
         Group::Users(UsersCmd::ResetAccess { user }) => reset_access(ctx, &user).await,
+        Group::Users(UsersCmd::TfReset { user }) => tf_reset(ctx, &user).await,
         Group::Users(UsersCmd::ChangePassword { user, password }) => {
             change_password(ctx, &user, password).await
         }
@@ -553,6 +561,22 @@ async fn reset_access(ctx: &Ctx, identity: &str) -> Outcome {
         .map_err(db_error)?;
     Ok(format!(
         "User \"{identity}\" authentication credentials have been reset."
+    ))
+}
+
+/// Parity: `datastore.tf_reset` (and the recovery codes, which only serve two-factor).
+async fn tf_reset(ctx: &Ctx, identity: &str) -> Outcome {
+    let mut user = lookup(ctx, identity).await?;
+    ctx.ds.tf_reset(&mut user).await.map_err(db_error)?;
+    let codes = user.mf_recovery_codes.clone();
+    if codes.is_some() {
+        ctx.ds
+            .swap_recovery_codes(&mut user, codes.as_deref(), None)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(format!(
+        "User \"{identity}\" two-factor sign-in has been reset."
     ))
 }
 

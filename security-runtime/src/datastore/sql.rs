@@ -384,8 +384,13 @@ macro_rules! backend {
                 Ok(())
             }
 
-            pub(super) async fn claim_totp_step(pool: &$pool, user_id: i32, step: u64) -> Result<bool> {
-                let step = i64::try_from(step).map_err(|_| SecurityError::Invalid("step".into()))?;
+            pub(super) async fn claim_totp_step(
+                pool: &$pool,
+                user_id: i32,
+                step: u64,
+            ) -> Result<bool> {
+                let step =
+                    i64::try_from(step).map_err(|_| SecurityError::Invalid("step".into()))?;
                 let done = sqlx::query::<$db>(&D.sql(
                     "UPDATE \"user\" SET tf_totp_last_step = ? WHERE id = ? \
                      AND (tf_totp_last_step IS NULL OR tf_totp_last_step < ?)",

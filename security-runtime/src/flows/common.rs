@@ -327,7 +327,11 @@ fn security_context(cfg: &crate::config::SecurityConfig) -> Value {
         "recover_username",
         &cfg.username_recovery_url,
     );
-    add(cfg.two_factor, "two_factor_setup", &cfg.two_factor_setup_url);
+    add(
+        cfg.two_factor,
+        "two_factor_setup",
+        &cfg.two_factor_setup_url,
+    );
     add(
         cfg.multi_factor_recovery_codes,
         "mf_recovery_codes",

@@ -15,12 +15,29 @@ use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 use crate::second_factor as sf;
 
 fn codes_page(ctx: &SecurityCtx<'_>, codes: Option<Vec<String>>, notices: &[Text]) -> Reply {
+    codes_page_with(ctx, codes, notices, &FormErrors::default())
+}
+
+fn codes_page_with(
+    ctx: &SecurityCtx<'_>,
+    codes: Option<Vec<String>>,
+    notices: &[Text],
+    errors: &FormErrors,
+) -> Reply {
     let cfg = &ctx.state.config;
     let action = cfg.url(&cfg.multi_factor_recovery_codes_url);
     let mut extra = Map::new();
     extra.insert("recovery_codes".into(), json!(codes));
-    extra.insert("show_action".into(), json!(format!("{action}?show_codes=1")));
-    let form = PageForm { action: &action, fields: &[], errors: &FormErrors::default(), notices };
+    extra.insert(
+        "show_action".into(),
+        json!(format!("{action}?show_codes=1")),
+    );
+    let form = PageForm {
+        action: &action,
+        fields: &[],
+        errors,
+        notices,
+    };
     page_extra(ctx, "mf_recovery_codes", &form, extra)
 }
 
@@ -35,7 +52,9 @@ pub async fn codes_get(ctx: SecurityCtx<'_>, who: Fresh, show_codes: Option<&str
         return json_ok(&ctx, p, None);
     }
     match show_codes {
-        Some(_) if codes.is_empty() => codes_page(&ctx, None, &[Text::new(msg::NO_RECOVERY_CODES_SETUP)]),
+        Some(_) if codes.is_empty() => {
+            codes_page(&ctx, None, &[Text::new(msg::NO_RECOVERY_CODES_SETUP)])
+        }
         Some(_) => codes_page(&ctx, Some(codes), &[]),
         None => codes_page(&ctx, None, &[]),
     }
@@ -51,7 +70,7 @@ pub async fn codes_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> R
         if ctx.want_json {
             return form_error_reply(ctx.state, &errors, ctx.locale);
         }
-        return codes_page(&ctx, None, &[]);
+        return codes_page_with(&ctx, None, &[], &errors);
     }
     let codes = match recovery::regenerate(ctx.state, &mut user).await {
         Ok(c) => c,
@@ -69,7 +88,12 @@ fn recovery_page(ctx: &SecurityCtx<'_>, errors: &FormErrors) -> Reply {
     let cfg = &ctx.state.config;
     let action = cfg.url(&cfg.multi_factor_recovery_url);
     let fields = [HtmlField::password("code")];
-    let form = PageForm { action: &action, fields: &fields, errors, notices: &[] };
+    let form = PageForm {
+        action: &action,
+        fields: &fields,
+        errors,
+        notices: &[],
+    };
     page_extra(ctx, "mf_recovery", &form, Map::new())
 }
 
@@ -115,11 +139,28 @@ async fn recover(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Repl
         }
         return Ok(recovery_page(ctx, &errors));
     }
-    sf::complete_login(st, &ctx.session, &mut user, "recovery_code", ctx.remote, false).await?;
+    sf::complete_login(
+        st,
+        &ctx.session,
+        &mut user,
+        "recovery_code",
+        ctx.remote,
+        false,
+    )
+    .await?;
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, false))));
     }
     let cfg = &st.config;
-    let to = post_action_redirect(cfg, &[ctx.next_query.as_deref()], &cfg.post_login_view, ctx.host.as_deref());
-    Ok(flash_redirect(to, "success", msg::TWO_FACTOR_LOGIN_SUCCESSFUL))
+    let to = post_action_redirect(
+        cfg,
+        &[ctx.next_query.as_deref()],
+        &cfg.post_login_view,
+        ctx.host.as_deref(),
+    );
+    Ok(flash_redirect(
+        to,
+        "success",
+        msg::TWO_FACTOR_LOGIN_SUCCESSFUL,
+    ))
 }

@@ -6,7 +6,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::common::{csrf, field, flash_redirect, json_ok, page_extra, user_json, HtmlField, PageForm};
+use super::common::{
+    csrf, field, flash_redirect, json_ok, page_extra, user_json, HtmlField, PageForm,
+};
 use super::two_factor::{code_field, entered, illegal_state, send_failed, send_user_code};
 use super::SecurityCtx;
 use crate::account::two_factor as tf;
@@ -28,7 +30,12 @@ fn recovery_options(ctx: &SecurityCtx<'_>, user: &User) -> Map<String, Value> {
     if cfg.two_factor_rescue_email {
         o.insert("email".into(), json!(rescue));
     }
-    if cfg.multi_factor_recovery_codes && user.mf_recovery_codes.as_deref().is_some_and(|c| !c.is_empty()) {
+    if cfg.multi_factor_recovery_codes
+        && user
+            .mf_recovery_codes
+            .as_deref()
+            .is_some_and(|c| !c.is_empty())
+    {
         o.insert(
             "recovery_code".into(),
             json!(cfg.url(&cfg.multi_factor_recovery_url)),
@@ -38,7 +45,12 @@ fn recovery_options(ctx: &SecurityCtx<'_>, user: &User) -> Map<String, Value> {
 }
 
 /// The code page of a sign-in (with the rescue form) or of a setup.
-fn code_page(ctx: &SecurityCtx<'_>, user: Option<&User>, errors: &FormErrors, notices: &[Text]) -> Reply {
+fn code_page(
+    ctx: &SecurityCtx<'_>,
+    user: Option<&User>,
+    errors: &FormErrors,
+    notices: &[Text],
+) -> Reply {
     let cfg = &ctx.state.config;
     let mut extra = Map::new();
     if let Some(u) = user {
@@ -54,7 +66,10 @@ fn code_page(ctx: &SecurityCtx<'_>, user: Option<&User>, errors: &FormErrors, no
             .map(|(k, l)| json!([k, l]))
             .collect();
         extra.insert("rescue_choices".into(), json!(choices));
-        extra.insert("rescue_action".into(), json!(cfg.url(&cfg.two_factor_rescue_url)));
+        extra.insert(
+            "rescue_action".into(),
+            json!(cfg.url(&cfg.two_factor_rescue_url)),
+        );
         extra.insert("method".into(), json!(sf::method_of(u)));
     }
     let mut action = cfg.url(&cfg.two_factor_token_validation_url);
@@ -62,7 +77,12 @@ fn code_page(ctx: &SecurityCtx<'_>, user: Option<&User>, errors: &FormErrors, no
         action = format!("{action}?next={}", crate::responses::quote(n));
     }
     let fields = [HtmlField::password("code")];
-    let form = PageForm { action: &action, fields: &fields, errors, notices };
+    let form = PageForm {
+        action: &action,
+        fields: &fields,
+        errors,
+        notices,
+    };
     page_extra(ctx, "two_factor_verify_code", &form, extra)
 }
 
@@ -89,11 +109,19 @@ pub async fn validate_get(ctx: SecurityCtx<'_>) -> Reply {
         let mut p = Map::new();
         p.insert("user".into(), user_json(&ctx, &user, false));
         if signing_in {
-            p.insert("recovery_options".into(), json!(recovery_options(&ctx, &user)));
+            p.insert(
+                "recovery_options".into(),
+                json!(recovery_options(&ctx, &user)),
+            );
         }
         return json_ok(&ctx, p, None);
     }
-    code_page(&ctx, signing_in.then_some(&user), &FormErrors::default(), &[])
+    code_page(
+        &ctx,
+        signing_in.then_some(&user),
+        &FormErrors::default(),
+        &[],
+    )
 }
 
 /// `POST /tf-validate`: the code of the sign-in (`ready`) or of a new method
@@ -134,7 +162,9 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
     let (Some(method), Some(secret)) = (sf::method_of(&user), user.tf_totp_secret.clone()) else {
         return Ok(illegal_state(ctx));
     };
-    if errors.is_empty() && sf::check_code(st, &user, &secret, method, &code, true).await? != CodeCheck::Accepted {
+    if errors.is_empty()
+        && sf::check_code(st, &user, &secret, method, &code, true).await? != CodeCheck::Accepted
+    {
         errors.field("code", msg::TWO_FACTOR_INVALID_TOKEN);
         if sf::count_failure(st, &ctx.session) {
             return Ok(wrong_code(ctx, None, &errors));
@@ -143,7 +173,10 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
     if !errors.is_empty() {
         return Ok(wrong_code(ctx, Some(&user), &errors));
     }
-    st.send(Signal::TfCodeConfirmed { user_id: user.id, method: method.into() });
+    st.send(Signal::TfCodeConfirmed {
+        user_id: user.id,
+        method: method.into(),
+    });
     sf::complete_login(st, &ctx.session, &mut user, method, ctx.remote, true).await?;
     signed_in(ctx, &user, msg::TWO_FACTOR_LOGIN_SUCCESSFUL)
 }
@@ -154,7 +187,12 @@ fn signed_in(ctx: &SecurityCtx<'_>, user: &User, message: &'static str) -> crate
         return Ok(json_ok(ctx, Map::new(), Some((user, true))));
     }
     let cfg = &ctx.state.config;
-    let to = post_action_redirect(cfg, &[ctx.next_query.as_deref()], &cfg.post_login_view, ctx.host.as_deref());
+    let to = post_action_redirect(
+        cfg,
+        &[ctx.next_query.as_deref()],
+        &cfg.post_login_view,
+        ctx.host.as_deref(),
+    );
     Ok(flash_redirect(to, "success", message))
 }
 
@@ -162,20 +200,27 @@ async fn validate_setup(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Resu
     let st = ctx.state;
     let data = ctx.session();
     let mut user = match &ctx.current {
-        Some(a) if data.tf.tf_user_id.as_deref() == Some(a.user.fs_uniquifier.as_str()) => a.user.clone(),
+        Some(a) if data.tf.tf_user_id.as_deref() == Some(a.user.fs_uniquifier.as_str()) => {
+            a.user.clone()
+        }
         Some(_) => return Ok(illegal_state(ctx)),
         None => match sf::pending_user(st, &data, &[sf::VALIDATING_PROFILE]).await? {
             Some(u) => u,
             None => return Ok(illegal_state(ctx)),
         },
     };
-    let (Some(method), Some(secret)) = (data.tf.tf_primary_method.clone(), data.tf.tf_totp_secret.clone()) else {
+    let (Some(method), Some(secret)) = (
+        data.tf.tf_primary_method.clone(),
+        data.tf.tf_totp_secret.clone(),
+    ) else {
         return Ok(illegal_state(ctx));
     };
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);
-    if errors.is_empty() && sf::check_code(st, &user, &secret, &method, &code, false).await? != CodeCheck::Accepted {
+    if errors.is_empty()
+        && sf::check_code(st, &user, &secret, &method, &code, false).await? != CodeCheck::Accepted
+    {
         errors.field("code", msg::TWO_FACTOR_INVALID_TOKEN);
     }
     if !errors.is_empty() {
@@ -197,7 +242,11 @@ async fn validate_setup(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Resu
         .two_factor_post_setup_view
         .clone()
         .unwrap_or_else(|| cfg.url(&cfg.two_factor_setup_url));
-    Ok(flash_redirect(to, "success", msg::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL))
+    Ok(flash_redirect(
+        to,
+        "success",
+        msg::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL,
+    ))
 }
 
 /// `GET /tf-rescue`: the `recovery_options` (JSON) or the code page with them.
@@ -210,7 +259,10 @@ pub async fn rescue_get(ctx: SecurityCtx<'_>) -> Reply {
     };
     if ctx.want_json {
         let mut p = Map::new();
-        p.insert("recovery_options".into(), json!(recovery_options(&ctx, &user)));
+        p.insert(
+            "recovery_options".into(),
+            json!(recovery_options(&ctx, &user)),
+        );
         return json_ok(&ctx, p, None);
     }
     code_page(&ctx, Some(&user), &FormErrors::default(), &[])
@@ -276,7 +328,12 @@ async fn rescue(ctx: &SecurityCtx<'_>, user: &User, input: &FormInput) -> crate:
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), None));
     }
-    Ok(code_page(ctx, Some(user), &FormErrors::default(), &[notice]))
+    Ok(code_page(
+        ctx,
+        Some(user),
+        &FormErrors::default(),
+        &[notice],
+    ))
 }
 
 /// `GET /tf-select`: the methods to choose from (only while the session asks for a
@@ -298,8 +355,16 @@ pub async fn select_get(ctx: SecurityCtx<'_>) -> Reply {
     let cfg = &ctx.state.config;
     let action = cfg.url(&cfg.two_factor_select_url);
     let mut extra = Map::new();
-    extra.insert("choices".into(), json!(methods.iter().map(|m| json!([m, m])).collect::<Vec<_>>()));
-    let form = PageForm { action: &action, fields: &[], errors: &FormErrors::default(), notices: &[] };
+    extra.insert(
+        "choices".into(),
+        json!(methods.iter().map(|m| json!([m, m])).collect::<Vec<_>>()),
+    );
+    let form = PageForm {
+        action: &action,
+        fields: &[],
+        errors: &FormErrors::default(),
+        notices: &[],
+    };
     page_extra(&ctx, "two_factor_select", &form, extra)
 }
 
@@ -330,7 +395,12 @@ pub async fn select_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
         return form_error_reply(ctx.state, &errors, ctx.locale);
     };
     ctx.session.update(|d| d.tf.tf_select = None);
-    entered(&ctx, &user, &Pending::Ready { method }, ctx.next_query.as_deref())
-        .await
-        .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
+    entered(
+        &ctx,
+        &user,
+        &Pending::Ready { method },
+        ctx.next_query.as_deref(),
+    )
+    .await
+    .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }

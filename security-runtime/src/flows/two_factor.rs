@@ -18,7 +18,9 @@ use crate::guards::{deny, Authn};
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
-use crate::responses::{errors_reply, form_error_reply, internal_error, Denial, FormErrors, Reply, ReplyBody};
+use crate::responses::{
+    errors_reply, form_error_reply, internal_error, Denial, FormErrors, Reply, ReplyBody,
+};
 use crate::second_factor::{self as sf, CodeCheck, Pending};
 
 /// Who may use `/tf-setup`: a signed-in user whose sign-in is fresh, or a visitor in the
@@ -134,7 +136,10 @@ pub(crate) async fn entered(
 }
 
 /// The setup's user: the signed-in one, or the one whose sign-in awaits a method.
-async fn setup_user(ctx: &SecurityCtx<'_>, who: SetupCaller) -> crate::Result<Option<(User, bool)>> {
+async fn setup_user(
+    ctx: &SecurityCtx<'_>,
+    who: SetupCaller,
+) -> crate::Result<Option<(User, bool)>> {
     match who {
         SetupCaller::Fresh(a) => Ok(Some((a.user, true))),
         SetupCaller::Anonymous => {
@@ -180,9 +185,11 @@ struct Authr {
 }
 
 fn authr(ctx: &SecurityCtx<'_>, user: &User, secret: &str) -> crate::Result<Authr> {
-    let factory = ctx.state.totp.as_ref().ok_or_else(|| {
-        crate::SecurityError::Invalid("two-factor is not configured".into())
-    })?;
+    let factory = ctx
+        .state
+        .totp
+        .as_ref()
+        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
     let key = sf::key_of(ctx.state, secret)?;
     let username = user.calc_username().to_owned();
     Ok(Authr {
@@ -203,7 +210,9 @@ fn setup_page(
     let cfg = &ctx.state.config;
     let label = |m: &str| match m {
         "email" => ctx.t("Set up using email"),
-        "authenticator" => ctx.t("Set up using an authenticator app (e.g. Google, Lastpass, Authy)"),
+        "authenticator" => {
+            ctx.t("Set up using an authenticator app (e.g. Google, Lastpass, Authy)")
+        }
         "sms" => ctx.t("Set up using SMS"),
         _ => ctx.t("Disable two factor authentication"),
     };
@@ -222,25 +231,45 @@ fn setup_page(
         json!(cfg.two_factor_enabled_methods.iter().any(|m| m == "sms")),
     );
     extra.insert("current_method".into(), json!(sf::method_of(user)));
+    // A sign-in's `next` goes on through the setup to the code step.
+    let with_next = |url: String| match ctx.next_query.as_deref() {
+        Some(n) => format!("{url}?next={}", crate::responses::quote(n)),
+        None => url,
+    };
     extra.insert(
         "validate_action".into(),
-        json!(cfg.url(&cfg.two_factor_token_validation_url)),
+        json!(with_next(cfg.url(&cfg.two_factor_token_validation_url))),
     );
     if let Some((method, a)) = chosen {
         extra.insert("chosen_method".into(), json!(method));
         if let Some(a) = a {
-            extra.insert("authr_qrcode".into(), json!(crate::totp::qr_svg_data_uri(&a.uri)));
+            extra.insert(
+                "authr_qrcode".into(),
+                json!(crate::totp::qr_svg_data_uri(&a.uri)),
+            );
             extra.insert("authr_key".into(), json!(a.key));
-            extra.insert("authr_issuer".into(), json!(ctx.state.totp.as_ref().map(|f| f.issuer())));
+            extra.insert(
+                "authr_issuer".into(),
+                json!(ctx.state.totp.as_ref().map(|f| f.issuer())),
+            );
             extra.insert("authr_username".into(), json!(a.username));
         }
     }
-    let action = cfg.url(&cfg.two_factor_setup_url);
+    let action = with_next(cfg.url(&cfg.two_factor_setup_url));
     let fields = [
-        HtmlField { name: "phone", kind: "tel", value: user.tf_phone_number.clone().unwrap_or_default() },
+        HtmlField {
+            name: "phone",
+            kind: "tel",
+            value: user.tf_phone_number.clone().unwrap_or_default(),
+        },
         HtmlField::password("code"),
     ];
-    let form = PageForm { action: &action, fields: &fields, errors, notices: &[] };
+    let form = PageForm {
+        action: &action,
+        fields: &fields,
+        errors,
+        notices: &[],
+    };
     page_extra(ctx, "two_factor_setup", &form, extra)
 }
 
@@ -307,13 +336,19 @@ async fn setup(
         .then(|| authr(ctx, &user, &secret))
         .transpose()?;
     if !ctx.want_json {
-        return Ok(setup_page(ctx, &user, &FormErrors::default(), Some((method, a.as_ref()))));
+        return Ok(setup_page(
+            ctx,
+            &user,
+            &FormErrors::default(),
+            Some((method, a.as_ref())),
+        ));
     }
     let mut p = Map::new();
     p.insert("tf_state".into(), json!(sf::VALIDATING_PROFILE));
     p.insert("tf_primary_method".into(), json!(method));
     p.insert("tf_method".into(), json!(method));
-    let token = authenticated.then(|| tf::state_token(st, &user, (method, &secret, phone.as_deref())));
+    let token =
+        authenticated.then(|| tf::state_token(st, &user, (method, &secret, phone.as_deref())));
     p.insert("tf_state_token".into(), json!(token));
     if let Some(a) = a {
         p.insert("tf_authr_uri".into(), json!(a.uri));
@@ -368,12 +403,21 @@ async fn setup_with_token(
     let setup = match tf::read_state_token(st, user, token) {
         Ok(s) => s,
         Err(TokenProblem::Expired) => {
-            let within = within_text(&st.catalog, ctx.locale, st.config.two_factor_setup_within as u64);
+            let within = within_text(
+                &st.catalog,
+                ctx.locale,
+                st.config.two_factor_setup_within as u64,
+            );
             let m = ctx.t(msg::two_factor_setup_expired(&within));
             return Ok(errors_reply(st, Status::BadRequest, &[&m], ctx.locale));
         }
         Err(TokenProblem::Invalid) => {
-            return Ok(errors_reply(st, Status::BadRequest, &[msg::API_ERROR], ctx.locale))
+            return Ok(errors_reply(
+                st,
+                Status::BadRequest,
+                &[msg::API_ERROR],
+                ctx.locale,
+            ))
         }
     };
     if errors.is_empty()
@@ -385,14 +429,25 @@ async fn setup_with_token(
     if !errors.is_empty() {
         return Ok(form_error_reply(st, &errors, ctx.locale));
     }
-    tf::set_method(st, user, &setup.method, &setup.secret, setup.phone.as_deref()).await?;
+    tf::set_method(
+        st,
+        user,
+        &setup.method,
+        &setup.secret,
+        setup.phone.as_deref(),
+    )
+    .await?;
     if !ctx.want_json {
         let cfg = &st.config;
         let to = cfg
             .two_factor_post_setup_view
             .clone()
             .unwrap_or_else(|| cfg.url(&cfg.two_factor_setup_url));
-        return Ok(flash_redirect(to, "success", Text::new(msg::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL)));
+        return Ok(flash_redirect(
+            to,
+            "success",
+            Text::new(msg::TWO_FACTOR_CHANGE_METHOD_SUCCESSFUL),
+        ));
     }
     let mut p = Map::new();
     p.insert("tf_method".into(), json!(setup.method));

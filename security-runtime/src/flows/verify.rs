@@ -36,7 +36,13 @@ pub async fn verify_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
     }
     let cfg = &ctx.state.config;
     let next = ctx.next_query.clone().unwrap_or_default();
-    page(&ctx, "verify_user", &cfg.url(&cfg.verify_url), &fields(&next), &[])
+    page(
+        &ctx,
+        "verify_user",
+        &cfg.url(&cfg.verify_url),
+        &fields(&next),
+        &[],
+    )
 }
 
 /// `POST /verify`: the signed-in user's password; a password of another account never
@@ -84,12 +90,19 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
     if ctx.want_json {
         return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
     }
-    let fallback = cfg.post_verify_view.clone().unwrap_or_else(|| cfg.post_login_view.clone());
+    let fallback = cfg
+        .post_verify_view
+        .clone()
+        .unwrap_or_else(|| cfg.post_login_view.clone());
     let to = post_action_redirect(
         cfg,
         &[next.as_deref(), ctx.next_query.as_deref()],
         &fallback,
         ctx.host.as_deref(),
     );
-    Ok(flash_redirect(to, "success", msg::REAUTHENTICATION_SUCCESSFUL))
+    Ok(flash_redirect(
+        to,
+        "success",
+        msg::REAUTHENTICATION_SUCCESSFUL,
+    ))
 }

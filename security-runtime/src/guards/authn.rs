@@ -158,7 +158,9 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
                 return Err(());
             }
         };
-    if !user.active {
+    // A password alone is one factor: a user who signs in with two gets no Basic access
+    // (Flask-Security lets it through; a client following its protocol never relies on it).
+    if !user.active || crate::second_factor::required_for(st, &user) {
         return Ok(None);
     }
     if rehashed {
