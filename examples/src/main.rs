@@ -1,7 +1,8 @@
 //! Example application: SQLite file, seeded admin, a protected page and JSON endpoint.
 //!
 //! `cargo run -p example-app` then open <http://127.0.0.1:8000/>. Registration,
-//! confirmation, password reset and the change flows are on; with no `security.mail_server`
+//! confirmation, password reset, the change flows, two-factor sign-in (authenticator app
+//! or mailed code, at `/tf-setup`), recovery codes and `/verify` are on; with no `security.mail_server`
 //! configured every mail (with its link) is written to the log. The admin is
 //! `admin@example.com` / `change-me-please` unless `ROCKET_EXAMPLE={admin_email="..",
 //! admin_password=".."}` (or `[default.example]` in Rocket.toml) says otherwise.
@@ -133,6 +134,19 @@ fn figment() -> Figment {
         .join(("security.undeclared_roles", "refuse"))
         .join(("security.i18n_negotiate", true))
         .join(("security.external_url", "http://127.0.0.1:8000"))
+        // Two-factor sign-in with an authenticator app or a mailed code, recovery codes,
+        // and `/verify` (on whenever `freshness` is): set a method up at /tf-setup.
+        .join(("security.two_factor", true))
+        .join((
+            "security.two_factor_enabled_methods",
+            ["authenticator", "email"],
+        ))
+        .join(("security.multi_factor_recovery_codes", true))
+        .join(("security.totp_issuer", "Rocket Security Example"))
+        .join((
+            "security.totp_secrets",
+            std::collections::BTreeMap::from([("1", "example-totp-secret-change-me")]),
+        ))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
 }
@@ -204,6 +218,39 @@ mod tests {
             r.into_json::<Value>().await.unwrap(),
             json!({"admin": "admin@example.com"})
         );
+    }
+
+    #[rocket::async_test]
+    async fn two_factor_recovery_codes_and_verify_are_on() {
+        let client = Client::tracked(app(fresh())).await.unwrap();
+        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
+        let r = client
+            .post("/login")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(v["response"]["tf_required"], false, "{v}");
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"setup": "authenticator", "csrf_token": csrf});
+        let r = client
+            .post("/tf-setup")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        let v: Value = r.into_json().await.unwrap();
+        let uri = v["response"]["tf_authr_uri"].as_str().unwrap_or_default();
+        assert!(
+            uri.starts_with("otpauth://totp/Rocket%20Security%20Example:"),
+            "{v}"
+        );
+        for uri in ["/verify", "/mf-recovery-codes", "/tf-setup"] {
+            assert_eq!(get_json(&client, uri).await.status(), Status::Ok, "{uri}");
+        }
     }
 
     #[rocket::async_test]
