@@ -158,15 +158,30 @@ pub fn window(st: &SecurityState, method: &str) -> u64 {
     }
 }
 
-/// The key of a stored (encrypted) secret.
-pub fn key_of(st: &SecurityState, secret: &str) -> Result<TotpKey> {
-    let factory = st
-        .totp
+/// The TOTP factory; an error when two-factor is not configured.
+pub fn factory(st: &SecurityState) -> Result<&crate::totp::TotpFactory> {
+    st.totp
         .as_ref()
-        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
-    factory
-        .decrypt(secret)
+        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))
+}
+
+/// The key of a stored (encrypted) secret. Decrypting runs PBKDF2 (2^14 rounds, as
+/// passlib), so it runs off the async executor.
+pub async fn key_of(st: &SecurityState, secret: &str) -> Result<TotpKey> {
+    let factory = factory(st)?.clone();
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || factory.decrypt(&secret))
+        .await
+        .map_err(|_| crate::SecurityError::Task)?
         .map_err(|e| crate::SecurityError::Invalid(e.to_string()))
+}
+
+/// A new secret, encrypted for storage (PBKDF2 too: off the async executor).
+pub async fn new_secret(st: &SecurityState) -> Result<String> {
+    let factory = factory(st)?.clone();
+    tokio::task::spawn_blocking(move || factory.generate_secret())
+        .await
+        .map_err(|_| crate::SecurityError::Task)
 }
 
 /// How a code fared.
@@ -190,7 +205,7 @@ pub async fn check_code(
     code: &str,
     consume: bool,
 ) -> Result<CodeCheck> {
-    let key = key_of(st, secret)?;
+    let key = key_of(st, secret).await?;
     let matched = key.verify(code, st.now(), window(st, method), None);
     let accepted = match matched {
         Some(step) if consume => {

@@ -684,7 +684,7 @@ async fn db_status_reports_and_db_upgrade_applies_migrations() {
         );
 
         cli(&url, &["db", "upgrade"]).ok(&format!(
-            "Upgraded the empty database to version {latest} (applied 1, 2)."
+            "Upgraded the empty database to version {latest} (applied 1, 2, 3)."
         ));
         let after = cli(&url, &["db", "status"]);
         after.ok(&format!("version: {latest} of {latest}"));

@@ -39,7 +39,7 @@ pub async fn send_code(
     phone: Option<&str>,
     locale: &str,
 ) -> Result<std::result::Result<(), SendError>> {
-    let key = crate::second_factor::key_of(st, secret)?;
+    let key = crate::second_factor::key_of(st, secret).await?;
     let code = key.current_code(st.now());
     let sent = match canonical(method) {
         Some("email") => {

@@ -184,13 +184,9 @@ struct Authr {
     username: String,
 }
 
-fn authr(ctx: &SecurityCtx<'_>, user: &User, secret: &str) -> crate::Result<Authr> {
-    let factory = ctx
-        .state
-        .totp
-        .as_ref()
-        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
-    let key = sf::key_of(ctx.state, secret)?;
+async fn authr(ctx: &SecurityCtx<'_>, user: &User, secret: &str) -> crate::Result<Authr> {
+    let factory = sf::factory(ctx.state)?;
+    let key = sf::key_of(ctx.state, secret).await?;
     let username = user.calc_username().to_owned();
     Ok(Authr {
         uri: factory.uri(&key, &username),
@@ -317,11 +313,8 @@ async fn setup(
         }
         Ok(SetupChoice::Method { method, phone }) => (method, phone),
     };
-    let factory = st
-        .totp
-        .as_ref()
-        .ok_or_else(|| crate::SecurityError::Invalid("two-factor is not configured".into()))?;
-    let secret = factory.generate_secret();
+    let factory = sf::factory(st)?;
+    let secret = sf::new_secret(st).await?;
     ctx.session.update(|d| {
         d.tf.tf_user_id = Some(user.fs_uniquifier.clone());
         d.tf.tf_state = Some(sf::VALIDATING_PROFILE.into());
@@ -332,9 +325,10 @@ async fn setup(
     if let Err(e) = tf::send_code(st, &user, method, &secret, phone.as_deref(), ctx.locale).await? {
         return Ok(send_failed(ctx, &e));
     }
-    let a = (method == "authenticator")
-        .then(|| authr(ctx, &user, &secret))
-        .transpose()?;
+    let a = match method {
+        "authenticator" => Some(authr(ctx, &user, &secret).await?),
+        _ => None,
+    };
     if !ctx.want_json {
         return Ok(setup_page(
             ctx,
