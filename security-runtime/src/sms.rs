@@ -131,17 +131,17 @@ impl SmsSender for TwilioSender {
             ("From".to_owned(), self.from.clone()),
             ("Body".to_owned(), msg.to_owned()),
         ];
-        let sent = tokio::task::spawn_blocking(move || {
+        // ureq's error is large: reduce it to the message inside the blocking task.
+        tokio::task::spawn_blocking(move || {
             let pairs: Vec<(&str, &str)> =
                 form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            request.send_form(&pairs).map(|_| ())
+            request.send_form(&pairs).map(|_| ()).map_err(|e| match e {
+                ureq::Error::Status(code, _) => SmsError::Transport(format!("HTTP {code}")),
+                ureq::Error::Transport(t) => SmsError::Transport(t.kind().to_string()),
+            })
         })
         .await
-        .map_err(|e| SmsError::Transport(e.to_string()))?;
-        sent.map_err(|e| match e {
-            ureq::Error::Status(code, _) => SmsError::Transport(format!("HTTP {code}")),
-            ureq::Error::Transport(t) => SmsError::Transport(t.kind().to_string()),
-        })
+        .map_err(|e| SmsError::Transport(e.to_string()))?
     }
 }
 

@@ -219,9 +219,9 @@ impl TotpKey {
     /// The base32 key in groups for reading aloud (passlib's `pretty_key`): `tf_authr_key`.
     pub fn pretty(&self) -> String {
         let b = self.b32();
-        let size = if b.len() % 4 == 0 {
+        let size = if b.len().is_multiple_of(4) {
             4
-        } else if b.len() % 6 == 0 {
+        } else if b.len().is_multiple_of(6) {
             6
         } else {
             5
