@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 
 /// A stored user, with its roles loaded.
 ///
-/// Parity: `flask_security.UserMixin` over the `fsqla_v3` user table.
-#[derive(Debug, Clone, PartialEq)]
+/// Parity: `flask_security.UserMixin` over the `fsqla_v3` user table. Its `Debug`
+/// shows `"***"` for the password hash and the two-factor secrets and recovery codes.
+#[derive(Clone, PartialEq)]
 pub struct User {
     /// Primary key.
     pub id: i32,
@@ -57,6 +58,26 @@ pub struct User {
     pub update_datetime: NaiveDateTime,
     /// The user's roles.
     pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("active", &self.active)
+            .field("fs_uniquifier", &self.fs_uniquifier)
+            .field("confirmed_at", &self.confirmed_at)
+            .field("tf_primary_method", &self.tf_primary_method)
+            .field("tf_totp_secret", &hidden(&self.tf_totp_secret))
+            .field("us_totp_secrets", &hidden(&self.us_totp_secrets))
+            .field("mf_recovery_codes", &hidden(&self.mf_recovery_codes))
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
 }
 
 impl User {

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use rocket::http::{Cookie, CookieJar};
 use serde_json::json;
 
-use crate::datastore::UserQuery;
+use crate::datastore::{CodeFailures, UserQuery};
 use crate::error::Result;
 use crate::model::User;
 use crate::session::{CsrfCookie, Session, SessionData, TwoFactorState};
@@ -82,15 +82,17 @@ pub fn required_for(st: &SecurityState, user: &User) -> bool {
 }
 
 /// Starts the partial sign-in: a new session holding only the two-factor keys (and a
-/// new CSRF secret); the user is not signed in.
-pub fn enter(
+/// new CSRF secret), and a new count of wrong codes; the user is not signed in.
+pub async fn enter(
     st: &SecurityState,
     session: &Session<'_>,
     user: &User,
     remember: bool,
     authn_via: &str,
-) -> Pending {
-    let _ = st;
+) -> Result<Pending> {
+    st.datastore
+        .code_failures(user, CodeFailures::Reset)
+        .await?;
     let method = method_of(user);
     let mut data = SessionData {
         fs_cc: Some(CsrfCookie::Set),
@@ -107,36 +109,48 @@ pub fn enter(
             tf_primary_method: method.map(str::to_owned),
             tf_remember_login: remember.then_some(true),
             tf_authn_via: Some(authn_via.to_owned()),
+            tf_started: Some(st.now() as i64),
             ..TwoFactorState::default()
         },
         ..SessionData::default()
     };
     crate::csrf::ensure_secret(&mut data);
     session.renew(data);
-    match method {
+    Ok(match method {
         Some(method) => Pending::Ready { method },
         None => Pending::Setup,
-    }
+    })
 }
 
 /// The user of the partial sign-in in `data` when its state is one of `states`; `None`
-/// when there is none, or the user is gone or deactivated meanwhile.
+/// when there is none, or it is void: older than `two_factor_setup_within`, not begun
+/// at a sign-in, its user gone or deactivated, the user's method changed meanwhile
+/// (`ready`), or a method set up meanwhile (the setup states). An old session cookie
+/// sent again therefore cannot set up or use a factor the user no longer has.
 pub async fn pending_user(
     st: &SecurityState,
     data: &SessionData,
     states: &[&str],
 ) -> Result<Option<User>> {
-    let (Some(uid), Some(state)) = (&data.tf.tf_user_id, &data.tf.tf_state) else {
+    let tf = &data.tf;
+    let (Some(uid), Some(state), Some(_)) = (&tf.tf_user_id, &tf.tf_state, &tf.tf_authn_via) else {
         return Ok(None);
     };
-    if !states.contains(&state.as_str()) {
+    let age = tf.tf_started.map(|t| st.now() as i64 - t);
+    let fresh = age.is_some_and(|a| (0..=st.config.two_factor_setup_within).contains(&a));
+    if !states.contains(&state.as_str()) || !fresh {
         return Ok(None);
     }
     let user = st
         .datastore
         .find_user(&UserQuery::FsUniquifier(uid.clone()), false)
         .await?;
-    Ok(user.filter(|u| u.active))
+    let method = user.as_ref().and_then(method_of);
+    let consistent = match state.as_str() {
+        READY => method.is_some() && method == tf.tf_primary_method.as_deref(),
+        _ => method.is_none(),
+    };
+    Ok(user.filter(|u| u.active && consistent))
 }
 
 /// Ends any partial sign-in (keeps the rest of the session).
@@ -233,20 +247,22 @@ pub async fn check_code(
     Ok(CodeCheck::Refused)
 }
 
-/// Counts a wrong code of the partial sign-in; true when it is voided by it (the user
-/// starts again from the first factor).
-pub fn count_failure(st: &SecurityState, session: &Session<'_>) -> bool {
-    let mut voided = false;
-    session.update(|d| {
-        let n = d.tf.tf_failures.unwrap_or(0) + 1;
-        if n >= st.config.two_factor_max_code_failures {
-            d.tf = TwoFactorState::default();
-            voided = true;
-        } else {
-            d.tf.tf_failures = Some(n);
-        }
-    });
-    voided
+/// True when the user's partial sign-in has had `two_factor_max_code_failures` wrong
+/// codes already (it is void until the password is proven again).
+pub async fn exhausted(st: &SecurityState, user: &User) -> Result<bool> {
+    let n = st.datastore.code_failures(user, CodeFailures::Read).await?;
+    Ok(n >= st.config.two_factor_max_code_failures)
+}
+
+/// Counts a wrong code of the partial sign-in (in the database); true when it is voided
+/// by it (the user starts again from the first factor).
+pub async fn count_failure(st: &SecurityState, session: &Session<'_>, user: &User) -> Result<bool> {
+    let n = st.datastore.code_failures(user, CodeFailures::Add).await?;
+    let voided = n >= st.config.two_factor_max_code_failures;
+    if voided {
+        clear(session);
+    }
+    Ok(voided)
 }
 
 /// Ends the partial sign-in by signing the user in (with the remember cookie when it
@@ -260,6 +276,9 @@ pub async fn complete_login(
     remote: Option<IpAddr>,
     validity: bool,
 ) -> Result<()> {
+    st.datastore
+        .code_failures(user, CodeFailures::Reset)
+        .await?;
     let tf = session.get().tf;
     let remember = tf.tf_remember_login.unwrap_or(false);
     let first = tf.tf_authn_via.unwrap_or_else(|| "password".into());

@@ -108,7 +108,8 @@ pub async fn complete(
         if dirty {
             state.datastore.put_user(&mut user).await?;
         }
-        let pending = crate::second_factor::enter(state, session, &user, remember, authn_via);
+        let pending =
+            crate::second_factor::enter(state, session, &user, remember, authn_via).await?;
         return Ok(SignInOutcome::SecondFactor {
             user: Box::new(user),
             pending,

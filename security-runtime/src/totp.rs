@@ -30,7 +30,9 @@ const ENCRYPT_COST: u32 = 14;
 /// passlib's salt size.
 const SALT_BYTES: usize = 12;
 /// The highest cost read from storage (a stored value is not trusted with more work).
-const MAX_COST: u32 = 24;
+const MAX_COST: u32 = 16;
+/// The shortest key accepted from storage (passlib's minimum, 80 bits).
+const MIN_KEY_BYTES: usize = 10;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
@@ -135,8 +137,11 @@ impl TotpFactory {
         {
             return Err(TotpError::Malformed);
         }
+        let long_enough = |k: Vec<u8>| (k.len() >= MIN_KEY_BYTES).then_some(TotpKey(k));
         if let Some(k) = v.get("key").and_then(Value::as_str) {
-            return b32decode(k).map(TotpKey).ok_or(TotpError::Malformed);
+            return b32decode(k)
+                .and_then(long_enough)
+                .ok_or(TotpError::Malformed);
         }
         let enc = v.get("enckey").ok_or(TotpError::Malformed)?;
         let text = |name: &str| enc.get(name).and_then(Value::as_str);
@@ -154,7 +159,7 @@ impl TotpFactory {
         let mut data = text("k").and_then(b32decode).ok_or(TotpError::Malformed)?;
         let secret = self.secrets.get(&tag).ok_or(TotpError::UnknownTag(tag))?;
         cipher(secret, &salt, cost).apply_keystream(&mut data);
-        Ok(TotpKey(data))
+        long_enough(data).ok_or(TotpError::Malformed)
     }
 
     /// The `otpauth://` URI an authenticator app reads (from a QR code).
@@ -459,6 +464,13 @@ mod tests {
         );
         assert_eq!(f.decrypt("{}"), Err(TotpError::Malformed));
         assert_eq!(f.decrypt("not json"), Err(TotpError::Malformed));
+        // Too short a key, too high a cost: refused, not computed.
+        assert_eq!(
+            f.decrypt(r#"{"key":"AAAA","type":"totp"}"#),
+            Err(TotpError::Malformed)
+        );
+        let costly = stored.replace("\"c\":14", "\"c\":30");
+        assert_eq!(f.decrypt(&costly), Err(TotpError::Malformed));
     }
 
     #[test]

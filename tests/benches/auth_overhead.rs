@@ -43,17 +43,9 @@ use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Build, Rocket};
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{auth_required, auth_token_required, NewUser, Security, SecurityState};
-use security_tests::{app, fresh_database, test_figment, Backend};
+use security_tests::{app, env_usize, fresh_database, test_figment, Backend};
 
 const WARMUP: usize = 200;
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
 
 fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();

@@ -26,17 +26,9 @@ use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
 use security_runtime::{NewUser, Security, SecurityState};
-use security_tests::{app, fresh_database, test_figment, Backend, Clock};
+use security_tests::{app, env_usize, fresh_database, test_figment, Backend, Clock};
 
 const PW: &str = "a strong pass phrase";
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -53,6 +45,8 @@ async fn bench_client(clock: &Clock) -> Client {
         .merge(("security.argon2_time_cost", d.argon2_time_cost))
         .merge(("security.argon2_parallelism", d.argon2_parallelism))
         .merge(("security.two_factor", true))
+        // Release builds want a mail server when a flow mails; nothing is mailed here.
+        .merge(("security.mail_server", "127.0.0.1"))
         .merge(("security.totp_issuer", "Bench"))
         .merge((
             "security.totp_secrets",

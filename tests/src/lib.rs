@@ -550,6 +550,16 @@ impl Default for Clock {
     }
 }
 
+/// A positive number from the environment variable `key` (the benches' knobs), else
+/// `default`.
+pub fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
 /// Creates a user with a (hashed) password and nothing else, straight in the datastore.
 pub async fn create_user_in(state: &SecurityState, email: &str, password: &str) -> User {
     let hash = state.hash_password(password).await.unwrap();

@@ -70,6 +70,13 @@ impl UserDatastore for Counting {
     ) -> Result<bool> {
         self.inner.swap_recovery_codes(user, expected, new).await
     }
+    async fn code_failures(
+        &self,
+        user: &User,
+        op: security_runtime::datastore::CodeFailures,
+    ) -> Result<u32> {
+        self.inner.code_failures(user, op).await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

@@ -618,3 +618,21 @@ async fn verify_makes_a_stale_sign_in_fresh_with_this_users_password() {
         assert_eq!(t.app.status("/verify").await, Status::Unauthorized);
     }
 }
+
+#[rocket::async_test]
+async fn a_registration_signs_in_through_the_second_factor_when_one_is_required() {
+    let b = backends()[0];
+    let t = tf_app(b, |f| f.merge(("security.two_factor_required", true))).await;
+    let csrf = t.app.csrf().await;
+    let body = json!({"email": "reg@example.com", "password": PW, "password_confirm": PW});
+    let (s, v) = post(&t.app, "/register", body, &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert_eq!(v["tf_required"], true, "{v}");
+    assert_eq!(v["tf_state"], "setup_from_login", "{v}");
+    assert!(
+        !signed_in(&t.app).await,
+        "registered and signed in with one factor"
+    );
+    let (s, _) = get(&t.app, "/tf-setup").await;
+    assert_eq!(s, Status::Ok);
+}

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use rocket::figment::Figment;
 use rocket::http::{Accept, ContentType, Cookie, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::{json, Value};
@@ -17,7 +18,7 @@ use security_tests::two_factor::{
     two_factor, PW,
 };
 use security_tests::{
-    app, backends, basic, fresh_database, link_path, test_figment, Backend, Clock,
+    app, backends, basic, fresh_database, link_path, test_figment, Backend, Clock, TestApp,
 };
 
 /// A client without a cookie jar of its own, so that many sessions run side by side.
@@ -29,13 +30,17 @@ struct Bare {
 }
 
 async fn bare(b: Backend) -> Bare {
+    bare_with(b, |f| f).await
+}
+
+async fn bare_with(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Bare {
     let (sink, sms, clock) = (
         SmtpSink::start().await,
         SmsServer::start().await,
         Clock::new(),
     );
     let url = fresh_database(b).await;
-    let figment = two_factor(test_figment(&url), &sink, &sms);
+    let figment = tweak(two_factor(test_figment(&url), &sink, &sms));
     let client = Client::untracked(app(b, figment, clock.install(Security::new())))
         .await
         .unwrap();
@@ -118,7 +123,12 @@ async fn successes(client: &Client, jars: &[Jar], uri: &str, body: Value) -> usi
 #[rocket::async_test]
 async fn twenty_parallel_uses_of_one_code_sign_in_once() {
     for b in backends() {
-        let t = bare(b).await;
+        // The 19 losers must not void the winner's sign-in before it is looked at: this
+        // is about single use, not about the limit of wrong codes.
+        let t = bare_with(b, |f| {
+            f.merge(("security.two_factor_max_code_failures", 100))
+        })
+        .await;
         let st = t
             .client
             .rocket()
@@ -291,6 +301,14 @@ async fn secrets_are_stored_encrypted_and_new_codes_void_the_old() {
     );
 }
 
+/// `POST /tf-validate` with `code` and the CSRF token of `answer`: the raw response (its
+/// cookies are looked at).
+async fn validate<'a>(app: &'a TestApp, code: &str, answer: &Value) -> LocalResponse<'a> {
+    let body = json!({"code": code, "csrf_token": csrf_of(answer)});
+    let req = app.client.post("/tf-validate").header(ContentType::JSON);
+    req.body(body.to_string()).dispatch().await
+}
+
 #[rocket::async_test]
 async fn a_remembered_browser_skips_the_code_only_when_allowed() {
     let b = backends()[0];
@@ -310,14 +328,7 @@ async fn a_remembered_browser_skips_the_code_only_when_allowed() {
     let (_, v) = sign_in(true).await;
     assert_eq!(v["tf_required"], true);
     let code = key.current_code(t.clock.now() as f64);
-    let r = t
-        .app
-        .client
-        .post("/tf-validate")
-        .header(ContentType::JSON)
-        .body(json!({"code": code, "csrf_token": csrf_of(&v)}).to_string())
-        .dispatch()
-        .await;
+    let r = validate(&t.app, &code, &v).await;
     let cookie = r
         .headers()
         .get("Set-Cookie")
@@ -347,14 +358,7 @@ async fn the_remember_cookie_is_not_set_when_every_sign_in_validates() {
     let body = json!({"email": "always@example.com", "password": PW, "remember": true});
     let (_, v) = post(&t.app, "/login", body, &csrf).await;
     let code = key.current_code(t.clock.now() as f64);
-    let r = t
-        .app
-        .client
-        .post("/tf-validate")
-        .header(ContentType::JSON)
-        .body(json!({"code": code, "csrf_token": csrf_of(&v)}).to_string())
-        .dispatch()
-        .await;
+    let r = validate(&t.app, &code, &v).await;
     assert_eq!(r.status(), Status::Ok);
     assert!(r
         .headers()
@@ -440,4 +444,136 @@ async fn two_factor_signals_are_sent_without_codes() {
         seen,
         ["sent email", "changed email", "sent email", "failed code"]
     );
+}
+
+/// The jar's answer to a POST, without keeping its cookies (an old cookie sent again).
+async fn replay(client: &Client, jar: &Jar, uri: &str, body: Value) -> (Status, Value) {
+    let r = bare_post(client, jar, uri, body).await;
+    let s = r.status();
+    let v: Value = r.into_json().await.unwrap_or(Value::Null);
+    (s, v["response"].clone())
+}
+
+#[rocket::async_test]
+async fn an_old_session_cookie_neither_resets_the_count_nor_outlives_its_step() {
+    let b = backends()[0];
+    let t = bare(b).await;
+    let st = t
+        .client
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap();
+    let secret = st.totp.as_ref().unwrap().generate_secret();
+    let mut user = security_tests::create_user_in(st, "old@example.com", PW).await;
+    st.datastore
+        .tf_set(&mut user, "authenticator", Some(&secret), None)
+        .await
+        .unwrap();
+    let key = st.totp.as_ref().unwrap().decrypt(&secret).unwrap();
+    // Ten wrong codes, each sent with the cookie of the password step: the count is the
+    // server's, so the right code is refused afterwards all the same.
+    let jar = partial_sign_in(&t.client, "old@example.com").await;
+    for i in 0..10 {
+        let body = json!({"code": format!("{:06}", 100_000 + i)});
+        let (s, _) = replay(&t.client, &jar, "/tf-validate", body).await;
+        assert_eq!(s, Status::BadRequest);
+    }
+    let code = key.current_code(t.clock.now() as f64);
+    let (s, v) = replay(&t.client, &jar, "/tf-validate", json!({"code": code})).await;
+    assert_eq!(s, Status::BadRequest, "{v}");
+    // A new password step starts a new count.
+    let jar = partial_sign_in(&t.client, "old@example.com").await;
+    // A partial sign-in older than two_factor_setup_within (30 min) is void.
+    t.clock.advance(1801);
+    let code = key.current_code(t.clock.now() as f64);
+    let (s, v) = replay(&t.client, &jar, "/tf-validate", json!({"code": code})).await;
+    assert_eq!(s, Status::BadRequest, "{v}");
+}
+
+#[rocket::async_test]
+async fn an_old_setup_step_cannot_replace_a_method_set_up_since() {
+    let b = backends()[0];
+    let sink = SmtpSink::start().await;
+    let sms = SmsServer::start().await;
+    let url = fresh_database(b).await;
+    let figment =
+        two_factor(test_figment(&url), &sink, &sms).merge(("security.two_factor_required", true));
+    let client = Client::untracked(app(b, figment, Security::new()))
+        .await
+        .unwrap();
+    let st = client
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap();
+    security_tests::create_user_in(st, "victim@example.com", PW).await;
+    // The attacker's password step, kept.
+    let mut old = Jar::default();
+    old.keep(client.get("/login").header(Accept::JSON).dispatch().await)
+        .await;
+    let body = json!({"email": "victim@example.com", "password": PW});
+    let (_, v) = old
+        .keep(bare_post(&client, &old, "/login", body).await)
+        .await;
+    assert_eq!(v["tf_state"], "setup_from_login");
+    // The victim sets the authenticator up meanwhile.
+    let mut jar = Jar::default();
+    jar.keep(client.get("/login").header(Accept::JSON).dispatch().await)
+        .await;
+    let body = json!({"email": "victim@example.com", "password": PW});
+    jar.keep(bare_post(&client, &jar, "/login", body).await)
+        .await;
+    let r = bare_post(
+        &client,
+        &jar,
+        "/tf-setup",
+        json!({"setup": "authenticator"}),
+    )
+    .await;
+    let (_, v) = jar.keep(r).await;
+    let key = security_runtime::totp::TotpKey::from_b32(v["tf_authr_b32key"].as_str().unwrap());
+    let code = key.unwrap().current_code(st.now());
+    let (s, _) = jar
+        .keep(bare_post(&client, &jar, "/tf-validate", json!({"code": code})).await)
+        .await;
+    assert_eq!(s, Status::Ok);
+    // The attacker's old step is void now.
+    let (s, v) = replay(
+        &client,
+        &old,
+        "/tf-setup",
+        json!({"setup": "authenticator"}),
+    )
+    .await;
+    assert_eq!(s, Status::BadRequest, "{v}");
+}
+
+#[rocket::async_test]
+async fn logout_ends_a_partial_sign_in_and_a_token_setup_keeps_no_browser_state() {
+    let b = backends()[0];
+    let t = tf_app(b, |f| f).await;
+    authenticator_user(&t, "out@example.com").await;
+    password_step(&t.app, "out@example.com").await;
+    assert_eq!(get(&t.app, "/tf-validate").await.0, Status::Ok);
+    t.app.drop_session().await;
+    assert_eq!(get(&t.app, "/tf-validate").await.0, Status::BadRequest);
+    // A token caller's setup leaves nothing a browser session could finish.
+    t.app.user("tok@example.com", PW, &[]).await;
+    let token = t.app.token_only("tok@example.com", PW).await;
+    let csrf = t.app.csrf().await;
+    let r = t
+        .app
+        .post_json_with(
+            "/tf-setup",
+            json!({"setup": "authenticator", "csrf_token": csrf}),
+            &[security_tests::token_header(&token)],
+        )
+        .await;
+    let v: Value = r.into_json().await.unwrap();
+    let key = security_runtime::totp::TotpKey::from_b32(
+        v["response"]["tf_authr_b32key"].as_str().unwrap(),
+    );
+    let code = key.unwrap().current_code(t.clock.now() as f64);
+    let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf).await;
+    assert_eq!(s, Status::BadRequest, "{v}");
+    assert!(!signed_in(&t.app).await);
 }

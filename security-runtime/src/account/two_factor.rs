@@ -213,8 +213,8 @@ pub fn state_token(st: &SecurityState, user: &User, choice: (&str, &str, Option<
         .dumps_at(&payload, st.now() as u64)
 }
 
-/// A setup read back from its state token.
-#[derive(Debug, Clone)]
+/// A setup read back from its state token (its `Debug` leaves the secret out).
+#[derive(Clone)]
 pub struct TokenSetup {
     /// The method.
     pub method: String,
@@ -222,6 +222,15 @@ pub struct TokenSetup {
     pub secret: String,
     /// The phone (sms).
     pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for TokenSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSetup")
+            .field("method", &self.method)
+            .field("phone", &self.phone)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a setup state token was refused.

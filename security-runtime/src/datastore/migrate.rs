@@ -165,8 +165,11 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "two-factor replay protection: the last TOTP step accepted",
-        steps: &[add("user", "tf_totp_last_step", Column::Integer, false)],
+        name: "two-factor hardening: the last TOTP step accepted, wrong codes counted",
+        steps: &[
+            add("user", "tf_totp_last_step", Column::Integer, false),
+            add("user", "tf_code_failures", Column::Integer, false),
+        ],
     },
 ];
 

@@ -320,6 +320,10 @@ pub trait UserDatastore: Send + Sync + 'static {
         expected: Option<&str>,
         new: Option<&str>,
     ) -> Result<bool>;
+    /// The user's count of wrong second-factor codes since the last password step, after
+    /// `op`. Kept in the database, so a browser cannot reset it by sending an older
+    /// session cookie.
+    async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32>;
     /// True when the store answers; used by health checks.
     async fn ping(&self) -> Result<()>;
 }
@@ -335,6 +339,17 @@ where
     ds.put_user(&mut next).await?;
     *user = next;
     Ok(())
+}
+
+/// What [`UserDatastore::code_failures`] does to the count before reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeFailures {
+    /// Nothing.
+    Read,
+    /// One more wrong code.
+    Add,
+    /// Back to 0 (a new password step, or a code accepted).
+    Reset,
 }
 
 /// A fresh random uniquifier: 32 hex characters (uuid4 hex in Flask-Security).

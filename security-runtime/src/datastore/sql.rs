@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use chrono::NaiveDateTime;
 use rocket::async_trait;
 
-use super::{new_uniquifier, NewUser, SchemaStatus, UserDatastore, UserQuery};
+use super::{new_uniquifier, CodeFailures, NewUser, SchemaStatus, UserDatastore, UserQuery};
 use crate::error::{Result, SecurityError};
 use crate::model::{join_permissions, split_permissions, Role, User};
 
@@ -403,6 +403,38 @@ macro_rules! backend {
                 Ok(done.rows_affected() == 1)
             }
 
+            pub(super) async fn code_failures(
+                pool: &$pool,
+                user_id: i32,
+                op: CodeFailures,
+            ) -> Result<u32> {
+                let change = match op {
+                    CodeFailures::Read => None,
+                    CodeFailures::Add => Some(
+                        "UPDATE \"user\" SET tf_code_failures = COALESCE(tf_code_failures, 0) + 1 \
+                         WHERE id = ?",
+                    ),
+                    CodeFailures::Reset => {
+                        Some("UPDATE \"user\" SET tf_code_failures = 0 WHERE id = ?")
+                    }
+                };
+                let mut tx = pool.begin().await?;
+                if let Some(sql) = change {
+                    sqlx::query::<$db>(&D.sql(sql))
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let (n,): (Option<i32>,) = sqlx::query_as::<$db, (Option<i32>,)>(
+                    &D.sql("SELECT tf_code_failures FROM \"user\" WHERE id = ?"),
+                )
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(0))
+            }
+
             pub(super) async fn swap_recovery_codes(
                 pool: &$pool,
                 user: &mut User,
@@ -716,6 +748,10 @@ impl UserDatastore for SqlDatastore {
         new: Option<&str>,
     ) -> Result<bool> {
         dispatch!(self, swap_recovery_codes(user, expected, new))
+    }
+
+    async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32> {
+        dispatch!(self, code_failures(user.id, op))
     }
 
     async fn ping(&self) -> Result<()> {

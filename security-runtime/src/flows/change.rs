@@ -12,7 +12,7 @@ use serde_json::{json, Map};
 
 use super::common::{
     csrf, fail, field, flash_redirect, json_ok, mail_failed, one_field, page, redirect_with,
-    sign_in_after, spa, within_text, Authed, Fresh, HtmlField,
+    sign_in_after, spa, within_text, AfterSignIn, Authed, Fresh, HtmlField,
 };
 use super::SecurityCtx;
 use crate::account::change::{self, ChangePasswordForm, ChangePasswordOutcome};
@@ -91,7 +91,8 @@ async fn password_change_reply(
     let mut refused = false;
     if sign_in {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-        refused = !sign_in_after(ctx, &mut user, "change", remember, true).await?;
+        let after = sign_in_after(ctx, &mut user, "change", remember, true).await?;
+        refused = !matches!(after, AfterSignIn::SignedIn);
         if refused {
             // Refused (the account was disabled or lost its confirmation meanwhile): the
             // new password is still stored, and this browser is signed out.

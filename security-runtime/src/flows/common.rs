@@ -76,15 +76,25 @@ impl<'r> FromRequest<'r> for Fresh {
     }
 }
 
+/// What [`sign_in_after`] did.
+pub(crate) enum AfterSignIn {
+    /// Signed in (`user` holds what was stored).
+    SignedIn,
+    /// Refused (disabled, unconfirmed): nothing written.
+    Refused,
+    /// A second factor is awaited (the session holds the partial sign-in).
+    SecondFactor(crate::second_factor::Pending),
+}
+
 /// Hands `user` to the sign-in pipeline after a flow proved who it is (`register`,
-/// `confirm`, `change`); true when signed in (`user` then holds what was stored).
+/// `confirm`, `change`).
 pub(crate) async fn sign_in_after(
     ctx: &SecurityCtx<'_>,
     user: &mut User,
     authn_via: &str,
     remember: bool,
     dirty: bool,
-) -> crate::Result<bool> {
+) -> crate::Result<AfterSignIn> {
     let factor = FirstFactor {
         user: user.clone(),
         dirty,
@@ -92,14 +102,17 @@ pub(crate) async fn sign_in_after(
         authn_via,
         remote: ctx.remote,
     };
-    match complete(ctx.state, &ctx.session, factor).await? {
+    Ok(match complete(ctx.state, &ctx.session, factor).await? {
         SignInOutcome::SignedIn(u) => {
             *user = *u;
-            Ok(true)
+            AfterSignIn::SignedIn
         }
-        // Not signed in: refused, or a second factor is awaited (the session holds it).
-        SignInOutcome::Refused(_) | SignInOutcome::SecondFactor { .. } => Ok(false),
-    }
+        SignInOutcome::Refused(_) => AfterSignIn::Refused,
+        SignInOutcome::SecondFactor { user: u, pending } => {
+            *user = *u;
+            AfterSignIn::SecondFactor(pending)
+        }
+    })
 }
 
 /// Reads a string field; a non-string JSON value records `API_ERROR`.

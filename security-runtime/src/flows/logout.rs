@@ -34,7 +34,9 @@ pub async fn logout(ctx: SecurityCtx<'_>, input: crate::input::FormInput) -> Rep
         }
     }
     let user_id = ctx.current.as_ref().map(|a| a.user.id);
-    if ctx.current.is_some() || ctx.session().user_id.is_some() {
+    let partial = ctx.session().tf != crate::session::TwoFactorState::default();
+    if ctx.current.is_some() || ctx.session().user_id.is_some() || partial {
+        // A partial (two-factor) sign-in ends too, as Flask-Security's `tf_clean_session`.
         logout_user(st, &ctx.session, user_id);
     }
     if ctx.want_json {

@@ -126,12 +126,15 @@ async fn recover(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Repl
     let Some(mut user) = pending.filter(|_| ctx.current.is_none()) else {
         return Ok(illegal_state(ctx));
     };
+    if sf::exhausted(st, &user).await? {
+        return Ok(illegal_state(ctx));
+    }
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);
     if errors.is_empty() && !recovery::use_code(st, &mut user, &code, ctx.locale).await? {
         errors.field("code", msg::INVALID_RECOVERY_CODE);
-        sf::count_failure(st, &ctx.session);
+        sf::count_failure(st, &ctx.session, &user).await?;
     }
     if !errors.is_empty() {
         if ctx.want_json {

@@ -7,7 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::common::{
-    csrf, fail, field, flash_redirect, json_ok, mail_failed, page, sign_in_after, HtmlField,
+    csrf, fail, field, flash_redirect, json_ok, mail_failed, page, sign_in_after, AfterSignIn,
+    HtmlField,
 };
 use super::SecurityCtx;
 use crate::account::register::{self as account, RegisterForm, RegisterOutcome};
@@ -92,9 +93,18 @@ pub async fn register(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result
         RegisterOutcome::Registered {
             mut user, sign_in, ..
         } => {
-            let signed_in =
-                sign_in && sign_in_after(ctx, &mut user, "register", false, false).await?;
-            registered(ctx, &user, signed_in, next.as_deref())
+            if !sign_in {
+                return Ok(registered(ctx, &user, false, next.as_deref()));
+            }
+            match sign_in_after(ctx, &mut user, "register", false, false).await? {
+                AfterSignIn::SignedIn => registered(ctx, &user, true, next.as_deref()),
+                AfterSignIn::Refused => registered(ctx, &user, false, next.as_deref()),
+                // Parity: `register` hands a new user who needs a second factor (two-factor
+                // required) to `tf_enter`.
+                AfterSignIn::SecondFactor(pending) => {
+                    super::two_factor::entered(ctx, &user, &pending, next.as_deref()).await?
+                }
+            }
         }
     };
     Ok(reply)

@@ -156,6 +156,9 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
     let Some(mut user) = sf::pending_user(st, &ctx.session(), &[sf::READY]).await? else {
         return Ok(illegal_state(ctx));
     };
+    if sf::exhausted(st, &user).await? {
+        return Ok(illegal_state(ctx));
+    }
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);
@@ -166,7 +169,7 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
         && sf::check_code(st, &user, &secret, method, &code, true).await? != CodeCheck::Accepted
     {
         errors.field("code", msg::TWO_FACTOR_INVALID_TOKEN);
-        if sf::count_failure(st, &ctx.session) {
+        if sf::count_failure(st, &ctx.session, &user).await? {
             return Ok(wrong_code(ctx, None, &errors));
         }
     }

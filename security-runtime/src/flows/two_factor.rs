@@ -135,18 +135,19 @@ pub(crate) async fn entered(
     })
 }
 
-/// The setup's user: the signed-in one, or the one whose sign-in awaits a method.
+/// The setup's user and how it is signed in: the signed-in one, or (no mechanism) the
+/// one whose sign-in awaits a method.
 async fn setup_user(
     ctx: &SecurityCtx<'_>,
     who: SetupCaller,
-) -> crate::Result<Option<(User, bool)>> {
+) -> crate::Result<Option<(User, Option<crate::Mechanism>)>> {
     match who {
-        SetupCaller::Fresh(a) => Ok(Some((a.user, true))),
+        SetupCaller::Fresh(a) => Ok(Some((a.user, Some(a.via)))),
         SetupCaller::Anonymous => {
             let states = [sf::SETUP_FROM_LOGIN, sf::VALIDATING_PROFILE];
             Ok(sf::pending_user(ctx.state, &ctx.session(), &states)
                 .await?
-                .map(|u| (u, false)))
+                .map(|u| (u, None)))
         }
     }
 }
@@ -273,7 +274,7 @@ fn setup_page(
 #[rocket::post("/", data = "<input>")]
 pub async fn setup_post(ctx: SecurityCtx<'_>, who: SetupCaller, input: FormInput) -> Reply {
     let reply = match setup_user(&ctx, who).await {
-        Ok(Some((user, authenticated))) => setup(&ctx, user, authenticated, &input).await,
+        Ok(Some((user, via))) => setup(&ctx, user, via, &input).await,
         Ok(None) => return illegal_state(&ctx),
         Err(e) => Err(e),
     };
@@ -283,9 +284,10 @@ pub async fn setup_post(ctx: SecurityCtx<'_>, who: SetupCaller, input: FormInput
 async fn setup(
     ctx: &SecurityCtx<'_>,
     mut user: User,
-    authenticated: bool,
+    via: Option<crate::Mechanism>,
     input: &FormInput,
 ) -> crate::Result<Reply> {
+    let authenticated = via.is_some();
     let st = ctx.state;
     let cfg = &st.config;
     let mut errors = FormErrors::default();
@@ -315,13 +317,19 @@ async fn setup(
     };
     let factory = sf::factory(st)?;
     let secret = sf::new_secret(st).await?;
-    ctx.session.update(|d| {
-        d.tf.tf_user_id = Some(user.fs_uniquifier.clone());
-        d.tf.tf_state = Some(sf::VALIDATING_PROFILE.into());
-        d.tf.tf_primary_method = Some(method.into());
-        d.tf.tf_totp_secret = Some(secret.clone());
-        d.tf.tf_phone_number = phone.clone();
-    });
+    // A token caller finishes with the state token; only a browser keeps the step in its
+    // session (a token must not turn into a browser sign-in).
+    if via != Some(crate::Mechanism::Token) {
+        let now = st.now() as i64;
+        ctx.session.update(|d| {
+            d.tf.tf_user_id = Some(user.fs_uniquifier.clone());
+            d.tf.tf_state = Some(sf::VALIDATING_PROFILE.into());
+            d.tf.tf_primary_method = Some(method.into());
+            d.tf.tf_totp_secret = Some(secret.clone());
+            d.tf.tf_phone_number = phone.clone();
+            d.tf.tf_started = Some(now);
+        });
+    }
     if let Err(e) = tf::send_code(st, &user, method, &secret, phone.as_deref(), ctx.locale).await? {
         return Ok(send_failed(ctx, &e));
     }

@@ -48,7 +48,7 @@ pub struct SessionData {
 ///
 /// Parity: Flask-Security's `tf_user_id`, `tf_state`, `tf_primary_method`,
 /// `tf_totp_secret`, `tf_remember_login`, `tf_select`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TwoFactorState {
     /// The `fs_uniquifier` of the user who proved a first factor (not signed in yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,12 +71,34 @@ pub struct TwoFactorState {
     /// More than one method is set up: the user chooses one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tf_select: Option<bool>,
-    /// How the first factor was proven.
+    /// How the first factor was proven; set only for a partial sign-in (a signed-in user
+    /// changing methods has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tf_authn_via: Option<String>,
-    /// Wrong codes so far in this partial sign-in.
+    /// When this step began (epoch seconds); older than `two_factor_setup_within`, it is
+    /// void.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tf_failures: Option<u32>,
+    pub tf_started: Option<i64>,
+}
+
+/// Every key but the secret being set up.
+impl std::fmt::Debug for TwoFactorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwoFactorState")
+            .field("tf_user_id", &self.tf_user_id)
+            .field("tf_state", &self.tf_state)
+            .field("tf_primary_method", &self.tf_primary_method)
+            .field(
+                "tf_totp_secret",
+                &self.tf_totp_secret.as_ref().map(|_| "***"),
+            )
+            .field("tf_phone_number", &self.tf_phone_number)
+            .field("tf_remember_login", &self.tf_remember_login)
+            .field("tf_select", &self.tf_select)
+            .field("tf_authn_via", &self.tf_authn_via)
+            .field("tf_started", &self.tf_started)
+            .finish()
+    }
 }
 
 /// The CSRF-cookie state a session carries (`fs_cc`).
