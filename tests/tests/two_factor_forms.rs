@@ -475,3 +475,90 @@ async fn the_recovery_codes_form_says_why_a_post_without_csrf_did_nothing() {
     // The page says why nothing happened, as every other form does.
     assert_eq!(page_messages(&html), ["The CSRF token is missing."]);
 }
+
+/// Chooses `setup` (with `extra` fields) on the setup page: the page that asks for the
+/// code it sent.
+async fn choose_code_method(app: &TestApp, setup: &str, extra: &str) -> String {
+    let csrf = form_csrf(app, "/tf-setup", "phone").await;
+    let body = format!("setup={setup}{extra}&csrf_token={csrf}");
+    let (s, loc, html) = browser_post(app, "/tf-setup", &body).await;
+    assert_eq!((s, loc), (Status::Ok, None), "{html}");
+    assert!(
+        html.contains("A code has been sent. Enter it below."),
+        "{html}"
+    );
+    assert!(!html.contains("data:image/svg+xml"), "{html}");
+    html
+}
+
+/// Posts `code` with the CSRF token of `html` to `/tf-validate`; expects a redirect to `to`.
+async fn validate_form(app: &TestApp, html: &str, code: &str, to: &str) {
+    let body = format!("code={code}&csrf_token={}", csrf_from(html));
+    assert_redirected(&browser_post(app, "/tf-validate", &body).await, to, code);
+}
+
+#[rocket::async_test]
+async fn mailed_and_texted_codes_through_the_pages_then_disable() {
+    let t = tf_app().await;
+    t.app.user("codes@example.com", PW, &[]).await;
+    form_sign_in(&t.app, "codes@example.com").await;
+    // Email: the code arrives over SMTP.
+    let html = choose_code_method(&t.app, "email", "").await;
+    let mails = wait_mail(&t.sink, 1).await;
+    validate_form(
+        &t.app,
+        &html,
+        &two_factor::code_in(&mails[0].body_text()),
+        "/tf-setup",
+    )
+    .await;
+    sign_out(&t.app).await;
+    t.clock.advance(30);
+    let (_, loc, _) = form_login(&t.app, "codes@example.com", None).await;
+    assert_eq!(loc.as_deref(), Some("/tf-validate"));
+    let (_, _, page) = browser_get(&t.app, "/tf-validate").await;
+    let mails = wait_mail(&t.sink, 2).await;
+    validate_form(
+        &t.app,
+        &page,
+        &two_factor::code_in(&mails[1].body_text()),
+        "/",
+    )
+    .await;
+    // SMS: the code arrives at the Twilio-shaped server.
+    let html =
+        choose_code_method(&t.app, "sms", &format!("&phone={}", enc("+1 650 253 0000"))).await;
+    let texts = t.sms.wait_for(1).await;
+    assert_eq!(texts[0].to, "+16502530000");
+    validate_form(
+        &t.app,
+        &html,
+        &two_factor::code_in(&texts[0].body),
+        "/tf-setup",
+    )
+    .await;
+    let user = t.app.by_email("codes@example.com", false).await.unwrap();
+    assert_eq!(user.tf_primary_method.as_deref(), Some("sms"));
+    // Disable through the page: flashed, stored, mailed.
+    let csrf = form_csrf(&t.app, "/tf-setup", "phone").await;
+    let body = format!("setup=disable&csrf_token={csrf}");
+    assert_redirected(
+        &browser_post(&t.app, "/tf-setup", &body).await,
+        "/tf-setup",
+        "disable",
+    );
+    assert_flashed(
+        &t.app,
+        "/tf-setup",
+        "success",
+        "You successfully disabled two-factor authorization.",
+    )
+    .await;
+    let user = t.app.by_email("codes@example.com", false).await.unwrap();
+    assert_eq!(user.tf_primary_method, None);
+    let mails = wait_mail(&t.sink, 3).await;
+    assert_eq!(
+        mails[2].header("Subject").as_deref(),
+        Some("Two-factor sign-in turned off")
+    );
+}
