@@ -52,6 +52,29 @@ async fn bare_with(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Bare {
     }
 }
 
+/// A user of `t` with an authenticator secret: (state, user, stored secret).
+async fn authenticator_in<'a>(
+    t: &'a Bare,
+    email: &str,
+) -> (
+    &'a security_runtime::SecurityState,
+    security_runtime::User,
+    String,
+) {
+    let st = t
+        .client
+        .rocket()
+        .state::<security_runtime::SecurityState>()
+        .unwrap();
+    let secret = st.totp.as_ref().unwrap().generate_secret();
+    let mut user = security_tests::create_user_in(st, email, PW).await;
+    st.datastore
+        .tf_set(&mut user, "authenticator", Some(&secret), None)
+        .await
+        .unwrap();
+    (st, user, secret)
+}
+
 /// One browser's cookies and CSRF token.
 #[derive(Clone, Default)]
 struct Jar {
@@ -129,17 +152,7 @@ async fn twenty_parallel_uses_of_one_code_sign_in_once() {
             f.merge(("security.two_factor_max_code_failures", 100))
         })
         .await;
-        let st = t
-            .client
-            .rocket()
-            .state::<security_runtime::SecurityState>()
-            .unwrap();
-        let secret = st.totp.as_ref().unwrap().generate_secret();
-        let mut user = security_tests::create_user_in(st, "race@example.com", PW).await;
-        st.datastore
-            .tf_set(&mut user, "authenticator", Some(&secret), None)
-            .await
-            .unwrap();
+        let (st, mut user, secret) = authenticator_in(&t, "race@example.com").await;
         let codes = "aaaa-bbbb-cccc,1111-2222-3333";
         assert!(st
             .datastore
@@ -458,17 +471,7 @@ async fn replay(client: &Client, jar: &Jar, uri: &str, body: Value) -> (Status, 
 async fn an_old_session_cookie_neither_resets_the_count_nor_outlives_its_step() {
     let b = backends()[0];
     let t = bare(b).await;
-    let st = t
-        .client
-        .rocket()
-        .state::<security_runtime::SecurityState>()
-        .unwrap();
-    let secret = st.totp.as_ref().unwrap().generate_secret();
-    let mut user = security_tests::create_user_in(st, "old@example.com", PW).await;
-    st.datastore
-        .tf_set(&mut user, "authenticator", Some(&secret), None)
-        .await
-        .unwrap();
+    let (st, _, secret) = authenticator_in(&t, "old@example.com").await;
     let key = st.totp.as_ref().unwrap().decrypt(&secret).unwrap();
     // Ten wrong codes, each sent with the cookie of the password step: the count is the
     // server's, so the right code is refused afterwards all the same.

@@ -5,7 +5,7 @@
 use serde_json::{json, Map};
 
 use super::common::{csrf, flash_redirect, json_ok, page_extra, Fresh, HtmlField, PageForm};
-use super::two_factor::{code_field, illegal_state};
+use super::two_factor::{code_field, illegal_state, signing_in_user};
 use super::SecurityCtx;
 use crate::account::recovery;
 use crate::input::FormInput;
@@ -122,13 +122,9 @@ pub async fn recovery_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
 
 async fn recover(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
     let st = ctx.state;
-    let pending = sf::pending_user(st, &ctx.session(), &[sf::READY]).await?;
-    let Some(mut user) = pending.filter(|_| ctx.current.is_none()) else {
+    let Some(mut user) = signing_in_user(ctx).await? else {
         return Ok(illegal_state(ctx));
     };
-    if sf::exhausted(st, &user).await? {
-        return Ok(illegal_state(ctx));
-    }
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);

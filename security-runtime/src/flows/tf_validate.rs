@@ -9,7 +9,9 @@ use serde_json::{json, Map, Value};
 use super::common::{
     csrf, field, flash_redirect, json_ok, page_extra, user_json, HtmlField, PageForm,
 };
-use super::two_factor::{code_field, entered, illegal_state, send_failed, send_user_code};
+use super::two_factor::{
+    code_field, entered, illegal_state, send_failed, send_user_code, signing_in_user,
+};
 use super::SecurityCtx;
 use crate::account::two_factor as tf;
 use crate::input::FormInput;
@@ -153,12 +155,9 @@ fn wrong_code(ctx: &SecurityCtx<'_>, user: Option<&User>, errors: &FormErrors) -
 
 async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
     let st = ctx.state;
-    let Some(mut user) = sf::pending_user(st, &ctx.session(), &[sf::READY]).await? else {
+    let Some(mut user) = signing_in_user(ctx).await? else {
         return Ok(illegal_state(ctx));
     };
-    if sf::exhausted(st, &user).await? {
-        return Ok(illegal_state(ctx));
-    }
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);

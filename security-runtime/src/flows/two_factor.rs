@@ -67,6 +67,19 @@ pub(crate) fn illegal_state(ctx: &SecurityCtx<'_>) -> Reply {
     flash_redirect(to, "error", msg::TWO_FACTOR_PERMISSION_DENIED)
 }
 
+/// The user of this anonymous browser's partial sign-in awaiting a code (`ready`), while
+/// it has wrong codes left; `None` when there is none.
+pub(crate) async fn signing_in_user(ctx: &SecurityCtx<'_>) -> crate::Result<Option<User>> {
+    let st = ctx.state;
+    if ctx.current.is_some() {
+        return Ok(None);
+    }
+    match sf::pending_user(st, &ctx.session(), &[sf::READY]).await? {
+        Some(u) if !sf::exhausted(st, &u).await? => Ok(Some(u)),
+        _ => Ok(None),
+    }
+}
+
 /// The answer when a code could not be sent: 500 with `FAILED_TO_SEND_CODE`.
 pub(crate) fn send_failed(ctx: &SecurityCtx<'_>, e: &SendError) -> Reply {
     rocket::error!("two-factor code not sent: {e}");
