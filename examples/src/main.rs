@@ -165,7 +165,14 @@ pub fn app(figment: Figment) -> Rocket<Build> {
 
 #[rocket::launch]
 fn rocket() -> _ {
-    app(figment())
+    let figment = figment();
+    // Rocket logs every request line: this logger writes them with auth tokens and mailed
+    // link tokens masked (Rocket keeps a logger that is already installed).
+    if let Ok(cfg) = security_runtime::SecurityConfig::from_figment(&figment) {
+        let logger = security_runtime::log_filter::MaskingLogger::new(&cfg, log::LevelFilter::Info);
+        let _ = logger.install();
+    }
+    app(figment)
 }
 
 #[cfg(test)]

@@ -169,6 +169,11 @@ settings! {
         pub login_disabled: bool = false,
         /// Parity: `SECURITY_TOKEN_AUTHENTICATION_KEY`.
         pub token_authentication_key: String = "auth_token".into(),
+        /// Read auth tokens from the query string (`?auth_token=`), as Flask-Security does.
+        /// `false` accepts them only in the `token_authentication_header`: a request with
+        /// a query token is then unauthenticated (even with a valid header). Beyond
+        /// Flask-Security.
+        pub token_in_query: bool = true,
         /// Parity: `SECURITY_TOKEN_AUTHENTICATION_HEADER`.
         pub token_authentication_header: String = "Authentication-Token".into(),
         /// Parity: `SECURITY_TOKEN_MAX_AGE` (seconds).

@@ -28,6 +28,7 @@ pub mod hashing;
 pub mod html;
 pub(crate) mod input;
 mod launch;
+pub mod log_filter;
 pub mod mail;
 mod mechanism;
 pub mod messages;

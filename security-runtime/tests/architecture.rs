@@ -29,6 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "totp",
             "recovery_codes",
             "sms",
+            "log_filter",
         ],
     ),
     ("datastore", &["datastore"]),

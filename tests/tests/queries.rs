@@ -41,6 +41,9 @@ impl UserDatastore for Counting {
     async fn put_user(&self, user: &mut User) -> Result<()> {
         self.inner.put_user(user).await
     }
+    async fn put_user_if(&self, user: &mut User, expected: &str) -> Result<bool> {
+        self.inner.put_user_if(user, expected).await
+    }
     async fn create_role(&self, name: &str, d: Option<&str>, p: &[String]) -> Result<Role> {
         self.inner.create_role(name, d, p).await
     }

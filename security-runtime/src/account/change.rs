@@ -37,9 +37,8 @@ pub enum ChangePasswordOutcome {
     Invalid(FormErrors),
     /// `user` holds the new hash and a new `fs_uniquifier` (every other session and
     /// token of the user dies). When `sign_in` is false (the caller used an auth token)
-    /// it is stored already; otherwise the caller signs this browser in again through the
-    /// sign-in pipeline, which stores it with the new session in one write. Either way,
-    /// [`password_changed`] follows once it is stored.
+    /// it is stored already, and the caller signs this browser in again through the
+    /// sign-in pipeline when `sign_in`. [`password_changed`] follows.
     Changed {
         /// The user with the new password.
         user: Box<User>,
@@ -86,12 +85,16 @@ pub async fn change_password(
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return Ok(ChangePasswordOutcome::Invalid(errors));
     };
+    let checked = user.fs_uniquifier.clone();
     user.password = Some(st.hash_password(&new).await?);
     user.rotate_identity();
     let token_wanted = include_auth_token || st.config.backwards_compat_auth_token;
     crate::auth::prepare_token_identity(&mut user, token_wanted);
-    if via_token {
-        st.datastore.put_user(&mut user).await?;
+    // Stored only while the uniquifier is the one this caller was signed in under: of
+    // parallel changes one wins, and the others' old password is no longer the password.
+    if !st.datastore.put_user_if(&mut user, &checked).await? {
+        errors.field("password", msg::INVALID_PASSWORD);
+        return Ok(ChangePasswordOutcome::Invalid(errors));
     }
     Ok(ChangePasswordOutcome::Changed {
         user: Box::new(user),
@@ -274,16 +277,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_session_caller_is_signed_in_again_by_the_caller_which_stores() {
+    async fn a_session_caller_is_signed_in_again_by_the_caller_after_the_store() {
         let (st, _) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
         let (changed, sign_in) = changed(&st, &u, false).await;
         assert!(sign_in);
         assert_ne!(changed.fs_uniquifier, u.fs_uniquifier);
-        // Not stored yet: the sign-in pipeline writes it with the new session.
         let old = crate::auth::verify_credentials(&st, "a@example.com", "password123", "t")
             .await
             .unwrap();
-        assert!(matches!(old, crate::auth::Credentials::Verified { .. }));
+        assert!(matches!(old, crate::auth::Credentials::WrongPassword(_)));
+    }
+
+    #[tokio::test]
+    async fn of_two_changes_under_one_old_password_one_is_stored() {
+        let (st, _) = state(config()).await;
+        let u = user(&st, "a@example.com", "password123").await;
+        let (first, second) = tokio::join!(
+            change_password(&st, u.clone(), false, form("password123", "a new passw0rd")),
+            change_password(
+                &st,
+                u.clone(),
+                false,
+                form("password123", "another passw0rd")
+            ),
+        );
+        let won = [first.unwrap(), second.unwrap()]
+            .iter()
+            .filter(|o| matches!(o, ChangePasswordOutcome::Changed { .. }))
+            .count();
+        assert_eq!(won, 1);
     }
 }

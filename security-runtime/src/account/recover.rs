@@ -340,10 +340,15 @@ pub async fn reset_password(
     let Some(new) = new.filter(|_| errors.is_empty()) else {
         return Ok(ResetOutcome::Invalid(errors));
     };
-    // One write: new hash and new uniquifiers (every session and token dies).
+    // One write: new hash and new uniquifiers (every session and token dies), only while
+    // the uniquifier is the one the link was checked against: a link used twice in
+    // parallel resets once, and the other use is an invalid link.
+    let checked = user.fs_uniquifier.clone();
     user.password = Some(st.hash_password(&new).await?);
     user.rotate_identity();
-    st.datastore.put_user(&mut user).await?;
+    if !st.datastore.put_user_if(&mut user, &checked).await? {
+        return Ok(ResetOutcome::BadLink(LinkProblem::Invalid));
+    }
     st.send(Signal::PasswordReset { user_id: user.id });
     if cfg.send_password_reset_notice_email {
         let subject = &cfg.email_subject_password_notice;

@@ -100,6 +100,11 @@ pub trait UserDatastore: Send + Sync + 'static {
     ///
     /// Parity: `put(user)` + `commit()`.
     async fn put_user(&self, user: &mut User) -> Result<()>;
+    /// [`put_user`](Self::put_user) only while the stored `fs_uniquifier` is still
+    /// `expected_uniquifier`; false (nothing written) when it changed meanwhile. A
+    /// single-use action that rotates the uniquifier (a password reset, a password change)
+    /// therefore succeeds once even when run twice in parallel.
+    async fn put_user_if(&self, user: &mut User, expected_uniquifier: &str) -> Result<bool>;
     /// Parity: `create_role`.
     async fn create_role(
         &self,
@@ -167,11 +172,20 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// Stores the role's description and permissions.
     async fn put_role(&self, role: &Role) -> Result<()>;
     /// Sets `active`; returns whether it changed.
+    ///
+    /// Reactivating also rotates the user's uniquifiers, in the same write: sessions,
+    /// remember cookies and auth tokens from before the deactivation stay dead.
     async fn set_active(&self, user: &mut User, active: bool) -> Result<bool> {
         if user.active == active {
             return Ok(false);
         }
-        update(self, user, |u| u.active = active).await?;
+        update(self, user, |u| {
+            u.active = active;
+            if active {
+                u.rotate_identity();
+            }
+        })
+        .await?;
         Ok(true)
     }
     /// Parity: `activate_user`.

@@ -341,47 +341,79 @@ macro_rules! backend {
             }
 
             pub(super) async fn put_user(pool: &$pool, user: &mut User) -> Result<()> {
+                if put_user_where(pool, user, None).await? == 0 {
+                    return Err(SecurityError::NotFound { what: "user" });
+                }
+                Ok(())
+            }
+
+            pub(super) async fn put_user_if(
+                pool: &$pool,
+                user: &mut User,
+                expected_uniquifier: &str,
+            ) -> Result<bool> {
+                Ok(put_user_where(pool, user, Some(expected_uniquifier)).await? == 1)
+            }
+
+            /// Stores every column of `user` (WHERE the id, and the expected uniquifier when
+            /// given); the rows written.
+            async fn put_user_where(
+                pool: &$pool,
+                user: &mut User,
+                expected_uniquifier: Option<&str>,
+            ) -> Result<u64> {
                 let now = now();
-                let done = sqlx::query::<$db>(&D.sql(
+                let sql = format!(
                     "UPDATE \"user\" SET email = ?, username = ?, password = ?, active = ?, \
                      fs_uniquifier = ?, fs_token_uniquifier = ?, confirmed_at = ?, \
                      last_login_at = ?, current_login_at = ?, last_login_ip = ?, \
                      current_login_ip = ?, login_count = ?, tf_primary_method = ?, \
                      tf_totp_secret = ?, tf_phone_number = ?, us_phone_number = ?, \
-                     us_totp_secrets = ?, update_datetime = ? WHERE id = ?",
-                ))
-                .bind(&user.email)
-                .bind(&user.username)
-                .bind(&user.password)
-                .bind(user.active)
-                .bind(&user.fs_uniquifier)
-                .bind(&user.fs_token_uniquifier)
-                .bind(user.confirmed_at)
-                .bind(user.last_login_at)
-                .bind(user.current_login_at)
-                .bind(&user.last_login_ip)
-                .bind(&user.current_login_ip)
-                .bind(user.login_count)
-                .bind(&user.tf_primary_method)
-                .bind(&user.tf_totp_secret)
-                .bind(&user.tf_phone_number)
-                .bind(&user.us_phone_number)
-                .bind(&user.us_totp_secrets)
-                .bind(now)
-                .bind(user.id)
-                .execute(pool)
-                .await
-                .map_err(|e| match SecurityError::from(e) {
-                    SecurityError::AlreadyExists { .. } => {
-                        SecurityError::AlreadyExists { what: "user" }
+                     us_totp_secrets = ?, update_datetime = ? WHERE id = ?{}",
+                    if expected_uniquifier.is_some() {
+                        " AND fs_uniquifier = ?"
+                    } else {
+                        ""
                     }
-                    other => other,
-                })?;
-                if done.rows_affected() == 0 {
-                    return Err(SecurityError::NotFound { what: "user" });
+                );
+                let sql = D.sql(&sql);
+                let q = sqlx::query::<$db>(&sql)
+                    .bind(&user.email)
+                    .bind(&user.username)
+                    .bind(&user.password)
+                    .bind(user.active)
+                    .bind(&user.fs_uniquifier)
+                    .bind(&user.fs_token_uniquifier)
+                    .bind(user.confirmed_at)
+                    .bind(user.last_login_at)
+                    .bind(user.current_login_at)
+                    .bind(&user.last_login_ip)
+                    .bind(&user.current_login_ip)
+                    .bind(user.login_count)
+                    .bind(&user.tf_primary_method)
+                    .bind(&user.tf_totp_secret)
+                    .bind(&user.tf_phone_number)
+                    .bind(&user.us_phone_number)
+                    .bind(&user.us_totp_secrets)
+                    .bind(now)
+                    .bind(user.id);
+                let q = match expected_uniquifier {
+                    Some(u) => q.bind(u),
+                    None => q,
+                };
+                let done = q
+                    .execute(pool)
+                    .await
+                    .map_err(|e| match SecurityError::from(e) {
+                        SecurityError::AlreadyExists { .. } => {
+                            SecurityError::AlreadyExists { what: "user" }
+                        }
+                        other => other,
+                    })?;
+                if done.rows_affected() > 0 {
+                    user.update_datetime = now;
                 }
-                user.update_datetime = now;
-                Ok(())
+                Ok(done.rows_affected())
             }
 
             pub(super) async fn claim_totp_step(
@@ -700,6 +732,10 @@ impl UserDatastore for SqlDatastore {
 
     async fn put_user(&self, user: &mut User) -> Result<()> {
         dispatch!(self, put_user(user))
+    }
+
+    async fn put_user_if(&self, user: &mut User, expected_uniquifier: &str) -> Result<bool> {
+        dispatch!(self, put_user_if(user, expected_uniquifier))
     }
 
     async fn create_role(

@@ -91,12 +91,12 @@ async fn password_change_reply(
     let mut refused = false;
     if sign_in {
         let remember = ctx.jar.get(&cfg.remember_cookie_name).is_some();
-        let after = sign_in_after(ctx, &mut user, "change", remember, true).await?;
+        // The new password is stored already (`change_password`).
+        let after = sign_in_after(ctx, &mut user, "change", remember, false).await?;
         refused = !matches!(after, AfterSignIn::SignedIn);
         if refused {
             // Refused (the account was disabled or lost its confirmation meanwhile): the
-            // new password is still stored, and this browser is signed out.
-            ctx.state.datastore.put_user(&mut user).await?;
+            // new password stays stored, and this browser is signed out.
             crate::auth::logout_user(ctx.state, &ctx.session, Some(user.id));
         }
     }

@@ -37,10 +37,19 @@ pub(crate) fn state<'r>(req: &'r Request<'_>) -> Option<&'r SecurityState> {
     req.rocket().state::<SecurityState>()
 }
 
-/// The auth token of a request: query key wins over header, as Flask-Security.
+/// The auth token of a request: query key wins over header, as Flask-Security; with
+/// `token_in_query = false` a query token is not read (tokens in URLs end up in logs,
+/// browser history and `Referer` headers), so such a request is unauthenticated.
 fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
-    if let Some(Ok(v)) = req.query_value::<String>(&st.config.token_authentication_key) {
-        return Some(v);
+    if st.config.token_in_query {
+        if let Some(Ok(v)) = req.query_value::<String>(&st.config.token_authentication_key) {
+            return Some(v);
+        }
+    } else if req
+        .query_value::<&str>(&st.config.token_authentication_key)
+        .is_some()
+    {
+        return None;
     }
     req.headers()
         .get_one(&st.config.token_authentication_header)
