@@ -199,9 +199,12 @@ async fn deactivation_and_uniquifier_rotation_take_effect_at_once() {
         assert_eq!(app.status("/profile").await, Status::Unauthorized, "{b:?}");
         let unauthorized = Status::Unauthorized;
         assert_eq!(app.token_status("/token", &token).await, unauthorized);
+        // Reactivation does not revive what was issued before the deactivation.
         ds.activate_user(&mut u).await.unwrap();
-        assert_eq!(app.token_status("/token", &token).await, Status::Ok);
+        assert_eq!(app.token_status("/token", &token).await, unauthorized);
         // Rotating the token uniquifier kills tokens but not the session identity.
+        let token = app.token_only("matt@lp.com", "password123").await;
+        assert_eq!(app.token_status("/token", &token).await, Status::Ok);
         ds.set_token_uniquifier(&mut u, None).await.unwrap();
         assert_eq!(app.token_status("/token", &token).await, unauthorized);
         // A fresh token works, and set_uniquifier does not kill it (decoupled)...
