@@ -3,10 +3,13 @@
 //! Parity: `flask_security.login_user`, `logout_user`, `UserMixin.get_auth_token`,
 //! `_request_loader` and `lookup_identity`.
 
+use std::net::IpAddr;
+
 use serde_json::{json, Map, Value};
 
-use crate::datastore::UserQuery;
+use crate::datastore::{Factor, UserQuery};
 use crate::error::Result;
+use crate::lockout::{self, Gate};
 use crate::model::User;
 use crate::session::{self, CsrfCookie, Session, SessionData};
 use crate::signals::Signal;
@@ -156,31 +159,57 @@ pub enum Credentials {
     NoPassword(Box<User>),
     /// The password is wrong.
     WrongPassword(Box<User>),
+    /// Not checked: the account waits after failed attempts or is locked, or the
+    /// client's address is over its quota (see [`crate::lockout`]).
+    Throttled {
+        /// Seconds before the next attempt may be made.
+        retry_after: u64,
+    },
 }
 
 /// Checks `password` against `user`'s stored hash, off the executor. A user without a
-/// password costs one hash too. Failures send `user_failed_authn`.
+/// password costs one hash too. Failures send `user_failed_authn`; attempts are
+/// counted per account (and per client address `from` when that limit is on), and a
+/// throttled attempt is refused without checking the password.
 ///
 /// This and [`verify_credentials`] are the one place every password check goes through
-/// (form and JSON login, HTTP Basic, `/change`): a failed-attempt limiter hooks in here.
+/// (form and JSON login, HTTP Basic, `/verify`, `/change`).
 pub async fn verify_password(
     state: &SecurityState,
     mut user: User,
     password: &str,
     auth_type: &str,
+    from: Option<IpAddr>,
 ) -> Result<Credentials> {
+    let refused = match lockout::address_blocked(state, from, Factor::Password) {
+        Some(wait) => Some(wait),
+        None => match lockout::begin(state, user.id, Factor::Password).await? {
+            Gate::Open => None,
+            gate => gate.retry_after(state),
+        },
+    };
+    if let Some(retry_after) = refused {
+        if state.config.return_generic_responses {
+            // The same work as a checked password: the answer time tells nothing.
+            state.hash_password(password).await?;
+        }
+        return Ok(Credentials::Throttled { retry_after });
+    }
     let Some(stored) = user.password.clone() else {
         state.hash_password(password).await?;
+        lockout::address_failed(state, from);
         return Ok(Credentials::NoPassword(Box::new(user)));
     };
     let (ok, new_hash) = state.verify_and_update(password, &stored).await?;
     if !ok {
+        lockout::address_failed(state, from);
         state.send(Signal::UserFailedAuthn {
             user_id: Some(user.id),
             auth_type: auth_type.to_owned(),
         });
         return Ok(Credentials::WrongPassword(Box::new(user)));
     }
+    lockout::succeeded(state, user.id, Factor::Password).await?;
     let rehashed = new_hash.is_some();
     if new_hash.is_some() {
         user.password = new_hash;
@@ -200,11 +229,16 @@ pub async fn verify_credentials(
     identity: &str,
     password: &str,
     auth_type: &str,
+    from: Option<IpAddr>,
 ) -> Result<Credentials> {
     match lookup_identity(state, identity).await? {
-        Some(user) => verify_password(state, user, password, auth_type).await,
+        Some(user) => verify_password(state, user, password, auth_type, from).await,
         None => {
+            if let Some(retry_after) = lockout::address_blocked(state, from, Factor::Password) {
+                return Ok(Credentials::Throttled { retry_after });
+            }
             state.hash_password(password).await?;
+            lockout::address_failed(state, from);
             state.send(Signal::UserFailedAuthn {
                 user_id: None,
                 auth_type: auth_type.to_owned(),

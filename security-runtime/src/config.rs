@@ -174,6 +174,29 @@ settings! {
         /// a query token is then unauthenticated (even with a valid header). Beyond
         /// Flask-Security.
         pub token_in_query: bool = true,
+        /// Count consecutive failed attempts per account and factor (passwords; one-time
+        /// and recovery codes) in the database, shared by every instance, and refuse
+        /// attempts while the account waits or is locked (429 with `Retry-After`, or the
+        /// generic failure in generic mode). A success resets the count; a new code does
+        /// not. Beyond Flask-Security (NIST SP 800-63B §3.2.2).
+        pub lockout_enabled: bool = true,
+        /// Failures after which the factor is locked until a password reset or
+        /// `security-cli users unlock` (at most 100, NIST's bound).
+        pub lockout_max_failures: u32 = 100,
+        /// Failures allowed before any wait.
+        pub lockout_free_failures: u32 = 10,
+        /// The first wait (seconds) after `lockout_free_failures`; each further failure
+        /// doubles it, up to `lockout_max_delay`.
+        pub lockout_delay: u64 = 30,
+        /// The longest wait between attempts (seconds).
+        pub lockout_max_delay: u64 = 3600,
+        /// Failed credential attempts allowed per client address and minute (0: no limit,
+        /// the default, since offices share one address). Per process. Beyond
+        /// Flask-Security.
+        pub failed_attempts_per_address: u32 = 0,
+        /// Proxies whose `X-Forwarded-For` names the client (IP addresses); from any other
+        /// peer the header is ignored.
+        pub trusted_proxies: Vec<std::net::IpAddr> = Vec::new(),
         /// Parity: `SECURITY_TOKEN_AUTHENTICATION_HEADER`.
         pub token_authentication_header: String = "Authentication-Token".into(),
         /// Parity: `SECURITY_TOKEN_MAX_AGE` (seconds).
@@ -651,6 +674,9 @@ impl SecurityConfig {
             return Err(
                 "`security.password_check_breached` must be `false`, `true` or `strict`".into(),
             );
+        }
+        if self.lockout_max_failures == 0 || self.lockout_max_failures > 100 {
+            return Err("`security.lockout_max_failures` must be between 1 and 100".into());
         }
         self.validate_two_factor()
     }

@@ -121,13 +121,13 @@ pub(crate) fn json_reply(state: &SecurityState, status: Status, payload: Value) 
     Reply::new(status, ReplyBody::Json(body))
 }
 
-/// A 400 JSON error reply for a failed form.
+/// A 400 JSON error reply for a failed form (429 for too many failed attempts).
 pub(crate) fn form_error_reply(state: &SecurityState, errors: &FormErrors, locale: &str) -> Reply {
-    json_reply(
-        state,
-        Status::BadRequest,
-        errors.payload(&state.catalog, locale),
-    )
+    let status = match errors.retry_after {
+        Some(_) => Status::TooManyRequests,
+        None => Status::BadRequest,
+    };
+    json_reply(state, status, errors.payload(&state.catalog, locale))
 }
 
 /// A JSON reply with only `errors` (handler-generated errors).

@@ -14,8 +14,9 @@ use std::net::IpAddr;
 use rocket::http::{Cookie, CookieJar};
 use serde_json::json;
 
-use crate::datastore::{CodeFailures, UserQuery};
+use crate::datastore::{CodeFailures, Factor, UserQuery};
 use crate::error::Result;
+use crate::lockout::Gate;
 use crate::model::User;
 use crate::session::{CsrfCookie, Session, SessionData, TwoFactorState};
 use crate::signals::Signal;
@@ -205,6 +206,8 @@ pub enum CodeCheck {
     Accepted,
     /// Wrong, outside its window, or (when consumed) a step already used.
     Refused,
+    /// Not checked: too many failed codes; wait this many seconds.
+    Throttled(u64),
 }
 
 /// Checks `code` against `secret` within `method`'s window. A sign-in (`consume`)
@@ -219,6 +222,12 @@ pub async fn check_code(
     code: &str,
     consume: bool,
 ) -> Result<CodeCheck> {
+    if consume {
+        match crate::lockout::begin(st, user.id, Factor::Code).await? {
+            Gate::Open => {}
+            gate => return Ok(CodeCheck::Throttled(gate.retry_after(st).unwrap_or(1))),
+        }
+    }
     let key = key_of(st, secret).await?;
     let matched = key.verify(code, st.now(), window(st, method), None);
     let accepted = match matched {
@@ -236,6 +245,9 @@ pub async fn check_code(
         None => false,
     };
     if accepted {
+        if consume {
+            crate::lockout::succeeded(st, user.id, Factor::Code).await?;
+        }
         return Ok(CodeCheck::Accepted);
     }
     if consume {

@@ -26,6 +26,17 @@ pub enum Signal {
         /// `password`.
         auth_type: String,
     },
+    /// An attempt was refused without checking the credential: the account waits after
+    /// failures or is locked, or the client's address is over its quota. Beyond
+    /// Flask-Security.
+    AttemptsThrottled {
+        /// The user's id (`None` when the address alone was refused).
+        user_id: Option<i32>,
+        /// `password` or `code`.
+        factor: String,
+        /// Seconds to wait; `None` when locked until a reset or an unlock.
+        retry_after: Option<u64>,
+    },
     /// Parity: `user_registered(user, confirmation_token)`.
     UserRegistered {
         /// The new user's id.

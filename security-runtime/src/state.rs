@@ -125,6 +125,8 @@ pub struct SecurityState {
     pub recovery_codes: Arc<crate::recovery_codes::CodeStore>,
     /// Where texted codes go.
     pub sms: Arc<dyn crate::sms::SmsSender>,
+    /// Failed attempts per client address (`failed_attempts_per_address`).
+    pub(crate) addresses: crate::throttle::AddressLimiter,
 }
 
 impl SecurityState {
@@ -171,6 +173,7 @@ impl SecurityState {
             hooks: Hooks::default(),
             catalog,
             sessions: Arc::new(CookieStore::new(&config)),
+            addresses: crate::throttle::AddressLimiter::new(config.failed_attempts_per_address),
             config,
         })
     }

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use security_runtime::datastore::{Attempts, Factor};
 use security_runtime::hashing::{HashingConfig, PasswordContext};
 use security_runtime::{SqlDatastore, User, UserDatastore, UserQuery};
 
@@ -423,6 +424,25 @@ async fn users_activate_deactivate_reset_access() {
         assert_eq!(after.mf_recovery_codes, None);
         assert_eq!(after.fs_uniquifier, matt.fs_uniquifier);
         cli(&url, &["users", "tf-reset", "nobody@lp.com"]).fails(1, "User not found.");
+
+        // unlock: the failed attempts of both factors are forgotten.
+        let locked = Attempts {
+            failures: 100,
+            last_at: 1_700_000_000,
+        };
+        for factor in [Factor::Password, Factor::Code] {
+            let seen = ds.failed_attempts(matt.id, factor).await.unwrap();
+            assert!(ds
+                .swap_failed_attempts(matt.id, factor, seen, locked)
+                .await
+                .unwrap());
+        }
+        cli(&url, &["users", "unlock", "matt1"]).ok("User \"matt1\" has been unlocked.");
+        for factor in [Factor::Password, Factor::Code] {
+            let now = ds.failed_attempts(matt.id, factor).await.unwrap();
+            assert_eq!(now.failures, 0, "{factor:?}");
+        }
+        cli(&url, &["users", "unlock", "nobody@lp.com"]).fails(1, "User not found.");
     }
 }
 
@@ -683,8 +703,10 @@ async fn db_status_reports_and_db_upgrade_applies_migrations() {
             "{b:?}"
         );
 
+        let all: Vec<String> = (1..=latest).map(|v| v.to_string()).collect();
         cli(&url, &["db", "upgrade"]).ok(&format!(
-            "Upgraded the empty database to version {latest} (applied 1, 2, 3)."
+            "Upgraded the empty database to version {latest} (applied {}).",
+            all.join(", ")
         ));
         let after = cli(&url, &["db", "status"]);
         after.ok(&format!("version: {latest} of {latest}"));

@@ -250,7 +250,10 @@ async fn a_minimal_user_table_gets_the_optional_columns_and_keeps_its_rows() {
             .iter()
             .filter(|n| n.starts_with("index user.uq_user_"))
             .count();
-        assert_eq!(uniques, 4, "{b:?}: {after:?}");
+        // MariaDB's collation folds case already: no index on LOWER(email) there.
+        let folded = after.contains("index user.uq_user_email_folded");
+        assert_eq!(folded, b != Backend::MySql, "{b:?}: {after:?}");
+        assert_eq!(uniques, 4 + usize::from(folded), "{b:?}: {after:?}");
         let user = ds
             .find_user(&UserQuery::Email("min@example.com".into()), false)
             .await

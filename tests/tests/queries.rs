@@ -10,6 +10,7 @@ use rocket::async_trait;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
+use security_runtime::datastore::{Attempts, Factor};
 use security_runtime::{
     NewUser, Result, Role, SchemaStatus, Security, SqlDatastore, User, UserDatastore, UserQuery,
 };
@@ -79,6 +80,23 @@ impl UserDatastore for Counting {
         op: security_runtime::datastore::CodeFailures,
     ) -> Result<u32> {
         self.inner.code_failures(user, op).await
+    }
+    async fn failed_attempts(&self, user_id: i32, factor: Factor) -> Result<Attempts> {
+        self.inner.failed_attempts(user_id, factor).await
+    }
+    async fn swap_failed_attempts(
+        &self,
+        user_id: i32,
+        factor: Factor,
+        seen: Attempts,
+        next: Attempts,
+    ) -> Result<bool> {
+        self.inner
+            .swap_failed_attempts(user_id, factor, seen, next)
+            .await
+    }
+    async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()> {
+        self.inner.clear_failed_attempts(user_id, factor).await
     }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await

@@ -194,6 +194,50 @@ async fn concurrent_registrations_of_one_email() {
     }
 }
 
+/// Plan X1: 100 parallel registrations of case variants of one address make one row;
+/// the others are told the address is taken, and the address stays usable (a reset
+/// for it is accepted, where two rows would make it "Specified user does not exist").
+#[rocket::async_test]
+async fn parallel_case_variants_of_one_address_make_one_row() {
+    const VARIANTS: [&str; 4] = [
+        "squat@example.com",
+        "Squat@example.com",
+        "SQUAT@EXAMPLE.COM",
+        "sQuAt@Example.Com",
+    ];
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f.merge(("security.csrf_enabled", false))).await;
+        let reqs = (0..100).map(|i| {
+            let body = registration(VARIANTS[i % VARIANTS.len()]).to_string();
+            let register = app.client.post("/register").header(ContentType::JSON);
+            register.body(body).dispatch()
+        });
+        let mut ok = 0;
+        for r in rocket::futures::future::join_all(reqs).await {
+            let s = r.status();
+            let v: Value = r.into_json().await.unwrap_or(Value::Null);
+            match s {
+                Status::Ok => ok += 1,
+                Status::BadRequest => {
+                    let e = v["response"]["field_errors"]["email"][0].as_str().unwrap();
+                    assert!(e.ends_with("is already associated with an account."), "{e}");
+                }
+                other => panic!("{b:?}: {other} {v}"),
+            }
+        }
+        assert_eq!(ok, 1, "{b:?}");
+        for variant in VARIANTS {
+            let u = app.by_email(variant, true).await;
+            assert!(u.is_some(), "{b:?}: {variant}");
+        }
+        let before = mailer.messages().len();
+        let r = app.client.post("/reset").header(ContentType::JSON);
+        let r = r.body(json!({"email": "squat@example.com"}).to_string());
+        assert_eq!(r.dispatch().await.status(), Status::Ok, "{b:?}");
+        assert_eq!(mailer.messages().len(), before + 1, "{b:?}");
+    }
+}
+
 #[rocket::async_test]
 async fn html_register_form() {
     let b = backends()[0];

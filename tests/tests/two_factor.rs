@@ -114,7 +114,9 @@ async fn ten_wrong_codes_void_the_partial_sign_in() {
         json!(["You currently do not have permissions to access this page"])
     );
     assert!(!signed_in(&t.app).await);
-    // From the password again, the right code works.
+    // From the password again, once the wait after ten failures is over (lockout), the
+    // right code works.
+    t.clock.advance(30);
     let (_, v) = password_step(&t.app, "brute@example.com").await;
     let (s, _) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf_of(&v)).await;
     assert_eq!(s, Status::Ok);

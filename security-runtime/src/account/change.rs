@@ -127,9 +127,13 @@ async fn check_current_password(
         return Ok(());
     };
     if errors.is_empty() {
-        let check = verify_password(st, user.clone(), current, "password").await?;
-        if !matches!(check, Credentials::Verified { .. }) {
-            errors.field("password", msg::INVALID_PASSWORD);
+        match verify_password(st, user.clone(), current, "password", None).await? {
+            Credentials::Verified { .. } => {}
+            Credentials::Throttled { retry_after } => {
+                errors.field("password", msg::TOO_MANY_ATTEMPTS);
+                errors.retry_after = Some(retry_after);
+            }
+            _ => errors.field("password", msg::INVALID_PASSWORD),
         }
     }
     Ok(())
@@ -265,9 +269,10 @@ mod tests {
         let (changed, sign_in) = changed(&st, &u, true).await;
         assert!(!sign_in);
         assert_ne!(changed.fs_uniquifier, u.fs_uniquifier);
-        let stored = crate::auth::verify_credentials(&st, "a@example.com", "a new passw0rd", "t")
-            .await
-            .unwrap();
+        let stored =
+            crate::auth::verify_credentials(&st, "a@example.com", "a new passw0rd", "t", None)
+                .await
+                .unwrap();
         let crate::auth::Credentials::Verified { user: stored, .. } = stored else {
             panic!("{stored:?}")
         };
@@ -283,7 +288,7 @@ mod tests {
         let (changed, sign_in) = changed(&st, &u, false).await;
         assert!(sign_in);
         assert_ne!(changed.fs_uniquifier, u.fs_uniquifier);
-        let old = crate::auth::verify_credentials(&st, "a@example.com", "password123", "t")
+        let old = crate::auth::verify_credentials(&st, "a@example.com", "password123", "t", None)
             .await
             .unwrap();
         assert!(matches!(old, crate::auth::Credentials::WrongPassword(_)));

@@ -12,6 +12,9 @@ pub struct FormErrors {
     pub form: Vec<Text>,
     /// Errors per field, in insertion order.
     pub fields: Vec<(String, Vec<Text>)>,
+    /// Set when the attempt was refused for too many failures: the answer is 429 with
+    /// this `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl FormErrors {

@@ -180,7 +180,7 @@ pub(crate) mod testing {
         let (st, mailer) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
         let found =
-            crate::auth::verify_credentials(&st, "a@example.com", "password123", "password")
+            crate::auth::verify_credentials(&st, "a@example.com", "password123", "password", None)
                 .await
                 .unwrap();
         assert!(

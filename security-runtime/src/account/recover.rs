@@ -349,6 +349,10 @@ pub async fn reset_password(
     if !st.datastore.put_user_if(&mut user, &checked).await? {
         return Ok(ResetOutcome::BadLink(LinkProblem::Invalid));
     }
+    // A new password is a new authenticator: its lockout ends (NIST's "rebind").
+    st.datastore
+        .clear_failed_attempts(user.id, crate::datastore::Factor::Password)
+        .await?;
     st.send(Signal::PasswordReset { user_id: user.id });
     if cfg.send_password_reset_notice_email {
         let subject = &cfg.email_subject_password_notice;

@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use security_runtime::datastore::Factor;
 use security_runtime::hashing::PasswordContext;
 use security_runtime::messages;
 use security_runtime::validation::{
@@ -100,6 +101,11 @@ enum UsersCmd {
     /// recovery codes: for a user who lost the second factor.
     #[command(name = "tf_reset", alias = "tf-reset")]
     TfReset {
+        /// Email or username.
+        user: String,
+    },
+    /// Forget a user's failed sign-in attempts (passwords and codes), ending a lockout.
+    Unlock {
         /// Email or username.
         user: String,
     },
@@ -296,6 +302,7 @@ async fn run(ctx: &Ctx, command: Group) -> Outcome {
         Group::Users(UsersCmd::Deactivate { user }) => set_active(ctx, &user, false).await,
         Group::Users(UsersCmd::ResetAccess { user }) => reset_access(ctx, &user).await,
         Group::Users(UsersCmd::TfReset { user }) => tf_reset(ctx, &user).await,
+        Group::Users(UsersCmd::Unlock { user }) => unlock(ctx, &user).await,
         Group::Users(UsersCmd::ChangePassword { user, password }) => {
             change_password(ctx, &user, password).await
         }
@@ -562,6 +569,18 @@ async fn reset_access(ctx: &Ctx, identity: &str) -> Outcome {
     Ok(format!(
         "User \"{identity}\" authentication credentials have been reset."
     ))
+}
+
+/// Ends a lockout: the failed attempts of every factor are forgotten.
+async fn unlock(ctx: &Ctx, identity: &str) -> Outcome {
+    let user = lookup(ctx, identity).await?;
+    for factor in [Factor::Password, Factor::Code] {
+        ctx.ds
+            .clear_failed_attempts(user.id, factor)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(format!("User \"{identity}\" has been unlocked."))
 }
 
 /// Parity: `datastore.tf_reset` (and the recovery codes, which only serve two-factor).

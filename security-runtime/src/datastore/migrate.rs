@@ -96,6 +96,7 @@ pub(crate) enum Column {
     Text,
     DateTime,
     Integer,
+    BigInt,
 }
 
 /// One step of a migration.
@@ -171,6 +172,21 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             add("user", "tf_code_failures", Column::Integer, false),
         ],
     },
+    Migration {
+        version: 4,
+        name: "failed attempts per account and factor; one user per case-folded email",
+        steps: &[
+            add("user", "fs_failed_passwords", Column::Integer, false),
+            add("user", "fs_failed_password_at", Column::BigInt, false),
+            add("user", "fs_failed_codes", Column::Integer, false),
+            add("user", "fs_failed_code_at", Column::BigInt, false),
+            Step::Script([
+                include_str!("../../migrations/sqlite/0004_email_folded.sql"),
+                include_str!("../../migrations/postgres/0004_email_folded.sql"),
+                include_str!("../../migrations/mysql/0004_email_folded.sql"),
+            ]),
+        ],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.
@@ -212,6 +228,7 @@ impl Dialect {
             (Column::Varchar(n), _) => format!("VARCHAR({n})"),
             (Column::Text, _) => "TEXT".into(),
             (Column::Integer, _) => "INTEGER".into(),
+            (Column::BigInt, _) => "BIGINT".into(),
             (Column::DateTime, Dialect::Postgres) => "TIMESTAMP".into(),
             (Column::DateTime, Dialect::MySql) => "DATETIME(6)".into(),
             (Column::DateTime, Dialect::Sqlite) => "DATETIME".into(),

@@ -338,8 +338,40 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// `op`. Kept in the database, so a browser cannot reset it by sending an older
     /// session cookie.
     async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32>;
+    /// The user's record of consecutive failed attempts with `factor`.
+    async fn failed_attempts(&self, user_id: i32, factor: Factor) -> Result<Attempts>;
+    /// Stores `next` as the record of `factor` if it still equals `seen`: false when
+    /// another request changed it meanwhile. One conditional write, so parallel
+    /// attempts are each counted.
+    async fn swap_failed_attempts(
+        &self,
+        user_id: i32,
+        factor: Factor,
+        seen: Attempts,
+        next: Attempts,
+    ) -> Result<bool>;
+    /// Forgets the failed attempts with `factor` (a success, a reset, an unlock).
+    async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()>;
     /// True when the store answers; used by health checks.
     async fn ping(&self) -> Result<()>;
+}
+
+/// A class of credential whose failed attempts are counted per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    /// Passwords (login, HTTP Basic, `/verify`, `/change`).
+    Password,
+    /// One-time codes: second-factor codes and recovery codes.
+    Code,
+}
+
+/// Consecutive failed attempts with one factor and when the last one was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attempts {
+    /// Failures since the last success.
+    pub failures: u32,
+    /// Unix time of the last failure (0 when none).
+    pub last_at: i64,
 }
 
 /// Applies `change` to a copy of `user`, stores it, and only then updates `user`.

@@ -9,7 +9,9 @@ use std::borrow::Cow;
 use chrono::NaiveDateTime;
 use rocket::async_trait;
 
-use super::{new_uniquifier, CodeFailures, NewUser, SchemaStatus, UserDatastore, UserQuery};
+use super::{
+    new_uniquifier, Attempts, CodeFailures, Factor, NewUser, SchemaStatus, UserDatastore, UserQuery,
+};
 use crate::error::{Result, SecurityError};
 use crate::model::{join_permissions, split_permissions, Role, User};
 
@@ -467,6 +469,64 @@ macro_rules! backend {
                 Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(0))
             }
 
+            pub(super) async fn failed_attempts(
+                pool: &$pool,
+                user_id: i32,
+                factor: Factor,
+            ) -> Result<Attempts> {
+                let (n, at) = attempt_columns(factor);
+                let sql = format!("SELECT {n}, {at} FROM \"user\" WHERE id = ?");
+                let row: Option<(Option<i32>, Option<i64>)> =
+                    sqlx::query_as::<$db, (Option<i32>, Option<i64>)>(&D.sql(&sql))
+                        .bind(user_id)
+                        .fetch_optional(pool)
+                        .await?;
+                let (failures, last_at) = row.unwrap_or_default();
+                Ok(Attempts {
+                    failures: u32::try_from(failures.unwrap_or(0)).unwrap_or(0),
+                    last_at: last_at.unwrap_or(0),
+                })
+            }
+
+            pub(super) async fn swap_failed_attempts(
+                pool: &$pool,
+                user_id: i32,
+                factor: Factor,
+                seen: Attempts,
+                next: Attempts,
+            ) -> Result<bool> {
+                let (n, at) = attempt_columns(factor);
+                let sql = format!(
+                    "UPDATE \"user\" SET {n} = ?, {at} = ? WHERE id = ? \
+                     AND COALESCE({n}, 0) = ? AND COALESCE({at}, 0) = ?"
+                );
+                let count = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+                let done = sqlx::query::<$db>(&D.sql(&sql))
+                    .bind(count(next.failures))
+                    .bind(next.last_at)
+                    .bind(user_id)
+                    .bind(count(seen.failures))
+                    .bind(seen.last_at)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(super) async fn clear_failed_attempts(
+                pool: &$pool,
+                user_id: i32,
+                factor: Factor,
+            ) -> Result<()> {
+                let (n, at) = attempt_columns(factor);
+                let sql =
+                    format!("UPDATE \"user\" SET {n} = 0, {at} = 0 WHERE id = ? AND {n} <> 0");
+                sqlx::query::<$db>(&D.sql(&sql))
+                    .bind(user_id)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+
             pub(super) async fn swap_recovery_codes(
                 pool: &$pool,
                 user: &mut User,
@@ -790,8 +850,34 @@ impl UserDatastore for SqlDatastore {
         dispatch!(self, code_failures(user.id, op))
     }
 
+    async fn failed_attempts(&self, user_id: i32, factor: Factor) -> Result<Attempts> {
+        dispatch!(self, failed_attempts(user_id, factor))
+    }
+
+    async fn swap_failed_attempts(
+        &self,
+        user_id: i32,
+        factor: Factor,
+        seen: Attempts,
+        next: Attempts,
+    ) -> Result<bool> {
+        dispatch!(self, swap_failed_attempts(user_id, factor, seen, next))
+    }
+
+    async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()> {
+        dispatch!(self, clear_failed_attempts(user_id, factor))
+    }
+
     async fn ping(&self) -> Result<()> {
         dispatch!(self, ping())
+    }
+}
+
+/// The columns holding a factor's failed attempts (migration 4).
+fn attempt_columns(factor: Factor) -> (&'static str, &'static str) {
+    match factor {
+        Factor::Password => ("fs_failed_passwords", "fs_failed_password_at"),
+        Factor::Code => ("fs_failed_codes", "fs_failed_code_at"),
     }
 }
 

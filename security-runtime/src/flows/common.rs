@@ -373,10 +373,22 @@ pub(crate) fn fail(
     action: &str,
     fields: &[HtmlField<'_>],
 ) -> Reply {
-    if ctx.want_json {
-        return form_error_reply(ctx.state, errors, ctx.locale);
+    let reply = if ctx.want_json {
+        form_error_reply(ctx.state, errors, ctx.locale)
+    } else {
+        page_with(ctx, template, action, fields, errors, &[])
+    };
+    match errors.retry_after {
+        Some(s) => throttled(reply, s),
+        None => reply,
     }
-    page_with(ctx, template, action, fields, errors, &[])
+}
+
+/// `reply` as a refusal for too many failed attempts: 429 with `Retry-After` (a JSON
+/// reply has its status from [`form_error_reply`] already).
+pub(crate) fn throttled(mut reply: Reply, retry_after: u64) -> Reply {
+    reply.status = Status::TooManyRequests;
+    reply.header("Retry-After", retry_after.max(1).to_string())
 }
 
 /// The error answer when a mail the flow depends on failed.

@@ -130,11 +130,17 @@ async fn check_credentials(
     errors: &mut FormErrors,
 ) -> crate::Result<Option<(Box<User>, bool)>> {
     let id_field = id_field(&f.identity);
-    match verify_credentials(ctx.state, &f.identity, &f.password, "password").await? {
+    let from = ctx.remote;
+    match verify_credentials(ctx.state, &f.identity, &f.password, "password", from).await? {
         Credentials::Verified { user, rehashed } => return Ok(Some((user, rehashed))),
         Credentials::UnknownIdentity => errors.field(id_field, msg::USER_DOES_NOT_EXIST),
         Credentials::NoPassword(_) | Credentials::WrongPassword(_) => {
             errors.field("password", msg::INVALID_PASSWORD)
+        }
+        Credentials::Throttled { retry_after } => {
+            // Generic mode turns this into the generic failure (and a 400).
+            errors.field("password", msg::TOO_MANY_ATTEMPTS);
+            errors.retry_after = Some(retry_after);
         }
     }
     Ok(None)

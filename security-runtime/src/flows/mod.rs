@@ -131,8 +131,9 @@ impl<'r> FromRequest<'r> for SecurityCtx<'r> {
             jar: req.cookies(),
             session,
             want_json: (state.hooks.want_json)(req),
-            // The peer address, as Flask's `remote_addr`: a client-sent header is not trusted.
-            remote: req.remote().map(|a| a.ip()),
+            // The peer address, as Flask's `remote_addr`; `X-Forwarded-For` only from a
+            // configured trusted proxy.
+            remote: crate::guards::client(req, state),
             host: req.host().map(|h| h.to_string()),
             next_query: req.query_value::<String>("next").and_then(Result::ok),
             include_auth_token: req.query_value::<&str>("include_auth_token").is_some(),

@@ -8,8 +8,11 @@ use super::common::{csrf, flash_redirect, json_ok, page_extra, Fresh, HtmlField,
 use super::two_factor::{code_field, illegal_state, signing_in_user};
 use super::SecurityCtx;
 use crate::account::recovery;
+use crate::datastore::Factor;
 use crate::input::FormInput;
+use crate::lockout::Gate;
 use crate::messages::{self as msg, Text};
+use crate::model::User;
 use crate::redirect::post_action_redirect;
 use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 use crate::second_factor as sf;
@@ -120,6 +123,28 @@ pub async fn recovery_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
         .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }
 
+/// Uses `code` (counted with the user's other one-time codes against the lockout),
+/// or says why not in `errors`.
+async fn check_recovery_code(
+    ctx: &SecurityCtx<'_>,
+    user: &mut User,
+    code: &str,
+    errors: &mut FormErrors,
+) -> crate::Result<()> {
+    let st = ctx.state;
+    let gate = crate::lockout::begin(st, user.id, Factor::Code).await?;
+    if gate != Gate::Open {
+        errors.field("code", msg::TOO_MANY_ATTEMPTS);
+        errors.retry_after = gate.retry_after(st);
+    } else if recovery::use_code(st, user, code, ctx.locale).await? {
+        crate::lockout::succeeded(st, user.id, Factor::Code).await?;
+    } else {
+        errors.field("code", msg::INVALID_RECOVERY_CODE);
+        sf::count_failure(st, &ctx.session, user).await?;
+    }
+    Ok(())
+}
+
 async fn recover(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
     let st = ctx.state;
     let Some(mut user) = signing_in_user(ctx).await? else {
@@ -128,15 +153,19 @@ async fn recover(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Repl
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);
-    if errors.is_empty() && !recovery::use_code(st, &mut user, &code, ctx.locale).await? {
-        errors.field("code", msg::INVALID_RECOVERY_CODE);
-        sf::count_failure(st, &ctx.session, &user).await?;
+    if errors.is_empty() {
+        check_recovery_code(ctx, &mut user, &code, &mut errors).await?;
     }
     if !errors.is_empty() {
-        if ctx.want_json {
-            return Ok(form_error_reply(st, &errors, ctx.locale));
-        }
-        return Ok(recovery_page(ctx, &errors));
+        let reply = if ctx.want_json {
+            form_error_reply(st, &errors, ctx.locale)
+        } else {
+            recovery_page(ctx, &errors)
+        };
+        return Ok(match errors.retry_after {
+            Some(wait) => super::common::throttled(reply, wait),
+            None => reply,
+        });
     }
     sf::complete_login(
         st,

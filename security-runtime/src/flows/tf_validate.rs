@@ -141,16 +141,21 @@ pub async fn validate_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
 
 /// A wrong code: JSON 400 (with `recovery_options` while signing in), or the page again.
 fn wrong_code(ctx: &SecurityCtx<'_>, user: Option<&User>, errors: &FormErrors) -> Reply {
-    if !ctx.want_json {
-        return code_page(ctx, user, errors, &[]);
-    }
-    let mut reply = form_error_reply(ctx.state, errors, ctx.locale);
-    if let (Some(u), crate::responses::ReplyBody::Json(v)) = (user, &mut reply.body) {
-        if let Some(r) = v.get_mut("response").and_then(Value::as_object_mut) {
-            r.insert("recovery_options".into(), json!(recovery_options(ctx, u)));
+    let reply = if ctx.want_json {
+        let mut reply = form_error_reply(ctx.state, errors, ctx.locale);
+        if let (Some(u), crate::responses::ReplyBody::Json(v)) = (user, &mut reply.body) {
+            if let Some(r) = v.get_mut("response").and_then(Value::as_object_mut) {
+                r.insert("recovery_options".into(), json!(recovery_options(ctx, u)));
+            }
         }
+        reply
+    } else {
+        code_page(ctx, user, errors, &[])
+    };
+    match errors.retry_after {
+        Some(wait) => super::common::throttled(reply, wait),
+        None => reply,
     }
-    reply
 }
 
 async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
@@ -164,12 +169,19 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
     let (Some(method), Some(secret)) = (sf::method_of(&user), user.tf_totp_secret.clone()) else {
         return Ok(illegal_state(ctx));
     };
-    if errors.is_empty()
-        && sf::check_code(st, &user, &secret, method, &code, true).await? != CodeCheck::Accepted
-    {
-        errors.field("code", msg::TWO_FACTOR_INVALID_TOKEN);
-        if sf::count_failure(st, &ctx.session, &user).await? {
-            return Ok(wrong_code(ctx, None, &errors));
+    if errors.is_empty() {
+        match sf::check_code(st, &user, &secret, method, &code, true).await? {
+            CodeCheck::Accepted => {}
+            CodeCheck::Throttled(wait) => {
+                errors.field("code", msg::TOO_MANY_ATTEMPTS);
+                errors.retry_after = Some(wait);
+            }
+            CodeCheck::Refused => {
+                errors.field("code", msg::TWO_FACTOR_INVALID_TOKEN);
+                if sf::count_failure(st, &ctx.session, &user).await? {
+                    return Ok(wrong_code(ctx, None, &errors));
+                }
+            }
         }
     }
     if !errors.is_empty() {

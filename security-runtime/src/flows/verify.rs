@@ -71,8 +71,12 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
     }
     let mut verified = None;
     if let (true, Some(p)) = (errors.is_empty(), &password) {
-        match verify_password(st, user, p, "password").await? {
+        match verify_password(st, user, p, "password", ctx.remote).await? {
             Credentials::Verified { user, .. } => verified = Some(user),
+            Credentials::Throttled { retry_after } => {
+                errors.field("password", msg::TOO_MANY_ATTEMPTS);
+                errors.retry_after = Some(retry_after);
+            }
             _ => errors.field("password", msg::INVALID_PASSWORD),
         }
     }

@@ -136,6 +136,13 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     }
 }
 
+/// The client's address: the peer, or behind a trusted proxy its `X-Forwarded-For`.
+pub(crate) fn client(req: &Request<'_>, st: &SecurityState) -> Option<std::net::IpAddr> {
+    let peer = req.remote().map(|a| a.ip());
+    let forwarded = req.headers().get_one("X-Forwarded-For");
+    crate::throttle::client_address(&st.config, peer, forwarded)
+}
+
 /// Parses `Authorization: Basic ...` into (identity, password).
 pub(crate) fn parse_basic(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.trim().split_once(' ')?;
@@ -159,7 +166,7 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
         return Ok(None);
     }
     let (mut user, rehashed) =
-        match auth::verify_credentials(st, &identity, &password, "basic").await {
+        match auth::verify_credentials(st, &identity, &password, "basic", client(req, st)).await {
             Ok(Credentials::Verified { user, rehashed }) => (user, rehashed),
             Ok(_) => return Ok(None),
             Err(e) => {

@@ -20,9 +20,9 @@ mod authn;
 mod evaluate;
 pub mod requirement;
 
-pub(crate) use authn::current_user;
 pub(crate) use authn::state;
 pub use authn::Authn;
+pub(crate) use authn::{client, current_user};
 use evaluate::evaluate;
 pub use evaluate::CsrfStatus;
 pub(crate) use evaluate::{evaluate_with, Guarded};

@@ -175,3 +175,6 @@ pub const REAUTHENTICATION_SUCCESSFUL: &str = "Reauthentication successful";
 /// The notice after `/tf-rescue` mailed a request for help (beyond Flask-Security, which
 /// shows none).
 pub const HELP_REQUEST_SENT: &str = "Your request for help has been sent.";
+/// An attempt refused after too many failures (beyond Flask-Security, which has no
+/// limit; in generic mode the generic failure is shown instead).
+pub const TOO_MANY_ATTEMPTS: &str = "Too many failed attempts. Please try again later.";

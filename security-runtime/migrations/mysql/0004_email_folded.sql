@@ -1,0 +1,3 @@
+-- One user per email whatever its case: on MariaDB and MySQL the table's utf8mb4
+-- collation (`utf8mb4_general_ci` by default) already makes UNIQUE(email) fold case,
+-- and so there is nothing to add here.
