@@ -197,6 +197,11 @@ settings! {
         /// Proxies whose `X-Forwarded-For` names the client (IP addresses); from any other
         /// peer the header is ignored.
         pub trusted_proxies: Vec<std::net::IpAddr> = Vec::new(),
+        /// Mails anyone can trigger to one address (reset and confirmation instructions,
+        /// codes, username recovery, "you already have an account") allowed per address
+        /// in any hour (0: no cap). Over the cap the mail is dropped and the request
+        /// answers as if it were sent. Per process. Beyond Flask-Security.
+        pub mail_max_per_hour: u32 = 5,
         /// Parity: `SECURITY_TOKEN_AUTHENTICATION_HEADER`.
         pub token_authentication_header: String = "Authentication-Token".into(),
         /// Parity: `SECURITY_TOKEN_MAX_AGE` (seconds).

@@ -127,6 +127,8 @@ pub struct SecurityState {
     pub sms: Arc<dyn crate::sms::SmsSender>,
     /// Failed attempts per client address (`failed_attempts_per_address`).
     pub(crate) addresses: crate::throttle::AddressLimiter,
+    /// Capped mails sent per address (`mail_max_per_hour`).
+    pub(crate) mail_cap: crate::mail::MailCap,
 }
 
 impl SecurityState {
@@ -174,6 +176,7 @@ impl SecurityState {
             catalog,
             sessions: Arc::new(CookieStore::new(&config)),
             addresses: crate::throttle::AddressLimiter::new(config.failed_attempts_per_address),
+            mail_cap: crate::mail::MailCap::new(config.mail_max_per_hour),
             config,
         })
     }

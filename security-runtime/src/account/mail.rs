@@ -55,8 +55,20 @@ pub(crate) fn mail_user(user: &User) -> Value {
     json!({"email": user.email, "username": user.username, "id": user.id})
 }
 
+/// Mails an anonymous caller can have sent to any address: capped per address
+/// (`mail_max_per_hour`). Notices of a change the user made are not.
+const CAPPED: [&str; 7] = [
+    "reset_instructions",
+    "confirmation_instructions",
+    "username_recovery",
+    "two_factor_instructions",
+    "welcome_existing",
+    "welcome_existing_username",
+    "change_email_instructions",
+];
+
 /// Renders and sends one mail in `locale` (templates see it as `lang`; the subject is
-/// translated too).
+/// translated too). A capped mail over its address's cap is dropped, answering as sent.
 pub(crate) async fn send_mail(
     st: &SecurityState,
     locale: &str,
@@ -65,6 +77,10 @@ pub(crate) async fn send_mail(
     subject: &str,
     mut context: Value,
 ) -> Result<(), MailError> {
+    if CAPPED.contains(&template) && !st.mail_cap.allow(to, st.now()) {
+        log::warn!("{template} mail dropped: its address is over `mail_max_per_hour`");
+        return Ok(());
+    }
     if let Value::Object(m) = &mut context {
         m.insert("lang".into(), json!(locale));
     }

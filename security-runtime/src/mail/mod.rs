@@ -9,11 +9,13 @@
 //! Every implementation here refuses, with [`MailError::Invalid`], a recipient or subject that
 //! could smuggle a header or an option into the transport (see [`validate`]).
 
+mod cap;
 mod smtp;
 pub(crate) mod templates;
 
 use std::sync::{Arc, Mutex};
 
+pub use cap::MailCap;
 pub use smtp::SmtpMailer;
 pub use templates::MailTemplates;
 
