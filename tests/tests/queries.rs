@@ -98,6 +98,12 @@ impl UserDatastore for Counting {
     async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()> {
         self.inner.clear_failed_attempts(user_id, factor).await
     }
+    async fn reset_nonce(&self, user_id: i32) -> Result<Option<String>> {
+        self.inner.reset_nonce(user_id).await
+    }
+    async fn set_reset_nonce(&self, user_id: i32, nonce: &str) -> Result<()> {
+        self.inner.set_reset_nonce(user_id, nonce).await
+    }
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

@@ -104,3 +104,45 @@ async fn reactivation_does_not_revive_old_sessions_or_tokens() {
         assert_eq!(app.login("back@example.com", PW).await.0, Status::Ok);
     }
 }
+
+/// Issue 11, item 4: a reset link dies when a newer one is issued and when the email
+/// changes (through the mailed change-email link).
+#[rocket::async_test]
+async fn a_reset_link_dies_with_a_newer_link_or_an_email_change() {
+    const INVALID: &str = "Invalid reset password token.";
+    for b in backends() {
+        let (app, mailer) = captured(b, |f| f).await;
+        app.user("bound@example.com", PW, &[]).await;
+        let request = || app.post_json("/reset", json!({"email": "bound@example.com"}));
+        assert_eq!(request().await.status(), Status::Ok);
+        let older = path_of(&last_link(&mailer));
+        assert_eq!(request().await.status(), Status::Ok);
+        let newer = path_of(&last_link(&mailer));
+        assert_ne!(older, newer);
+        let body = json!({"password": "new password 2", "password_confirm": "new password 2"});
+        let r = app.post_json(&older, body.clone()).await;
+        assert_eq!(r.status(), Status::BadRequest, "{b:?}: the older link");
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(v["response"]["errors"], json!([INVALID]), "{b:?}");
+        // The newer link is good until the email changes.
+        assert_eq!(app.status(&newer).await, Status::Ok, "{b:?}");
+        app.login("bound@example.com", PW).await;
+        let r = app
+            .post_json("/change-email", json!({"email": "moved@example.com"}))
+            .await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        assert_eq!(mailer.messages().last().unwrap().to, "moved@example.com");
+        let confirm = path_of(&last_link(&mailer));
+        assert!(app.status(&confirm).await.code < 400, "{b:?}");
+        assert!(app.by_email("moved@example.com", false).await.is_some());
+        app.logout().await;
+        let r = app.post_json(&newer, body).await;
+        assert_eq!(
+            r.status(),
+            Status::BadRequest,
+            "{b:?}: mailed to the old address"
+        );
+        let v: Value = r.into_json().await.unwrap();
+        assert_eq!(v["response"]["errors"], json!([INVALID]), "{b:?}");
+    }
+}

@@ -56,16 +56,25 @@ pub(crate) fn mail_user(user: &User) -> Value {
 }
 
 /// Mails an anonymous caller can have sent to any address: capped per address
-/// (`mail_max_per_hour`). Notices of a change the user made are not.
-const CAPPED: [&str; 7] = [
-    "reset_instructions",
+/// (`mail_max_per_hour`). Notices of a change the user made are not. Mails that carry a
+/// reset link (`reset_instructions`, `welcome_existing`) are checked by their callers
+/// with [`within_mail_cap`] before the link is issued, since issuing one voids the last.
+const CAPPED: [&str; 5] = [
     "confirmation_instructions",
     "username_recovery",
     "two_factor_instructions",
-    "welcome_existing",
     "welcome_existing_username",
     "change_email_instructions",
 ];
+
+/// Counts a capped mail to `to` and says whether it may go (see [`CAPPED`]).
+pub(crate) fn within_mail_cap(st: &SecurityState, to: &str) -> bool {
+    let ok = st.mail_cap.allow(to, st.now());
+    if !ok {
+        log::warn!("a mail was dropped: its address is over `mail_max_per_hour`");
+    }
+    ok
+}
 
 /// Renders and sends one mail in `locale` (templates see it as `lang`; the subject is
 /// translated too). A capped mail over its address's cap is dropped, answering as sent.
@@ -77,8 +86,7 @@ pub(crate) async fn send_mail(
     subject: &str,
     mut context: Value,
 ) -> Result<(), MailError> {
-    if CAPPED.contains(&template) && !st.mail_cap.allow(to, st.now()) {
-        log::warn!("{template} mail dropped: its address is over `mail_max_per_hour`");
+    if CAPPED.contains(&template) && !within_mail_cap(st, to) {
         return Ok(());
     }
     if let Value::Object(m) = &mut context {

@@ -2,14 +2,17 @@
 //!
 //! Parity: `views.forgot_password`, `views.reset_password`, `views.recover_username`
 //! (`ForgotPasswordForm`, `ResetPasswordForm`, `UsernameRecoveryForm`).
-//! A reset token carries `[fs_uniquifier, hash_data(password)]`: it dies when the
-//! password changes, and the reset rotates `fs_uniquifier`, so it works once.
+//! A reset token carries `[fs_uniquifier, hash_data(password, email, nonce)]`: it dies
+//! when the password or the email changes, or when a newer link is issued (each link
+//! stores a new nonce), and the reset rotates `fs_uniquifier`, so it works once.
 
 use serde_json::{json, Value};
 
 use crate::account::form::validate_password;
 use crate::account::links::{check_link, hash_data, hash_matches, make_token, LinkToken};
-use crate::account::mail::{link, mail_user, notify, send_mail, token_path, within_text};
+use crate::account::mail::{
+    link, mail_user, notify, send_mail, token_path, within_mail_cap, within_text,
+};
 use crate::account::FormErrors;
 use crate::config::SecurityConfig;
 use crate::datastore::UserQuery;
@@ -80,15 +83,23 @@ pub enum ResetOutcome {
     Reset(#[cfg_attr(not(test), allow(dead_code))] Box<User>),
 }
 
-/// The reset link and token for `user`.
-pub(crate) fn reset_link(st: &SecurityState, user: &User) -> (String, String) {
-    let pw_hash = user.password.as_deref().map(|p| hash_data(st, p));
+/// Issues a reset link for `user`: its link and token. Every earlier link dies.
+pub(crate) async fn reset_link(st: &SecurityState, user: &User) -> Result<(String, String)> {
+    let nonce = crate::datastore::new_uniquifier();
+    st.datastore.set_reset_nonce(user.id, &nonce).await?;
+    let bound = hash_data(st, &reset_binding(user, &nonce));
     let token = make_token(
         st,
         &st.config.reset_salt,
-        json!([user.fs_uniquifier, pw_hash]),
+        json!([user.fs_uniquifier, bound]),
     );
-    (link(st, &token_path(&st.config.reset_url, &token)), token)
+    Ok((link(st, &token_path(&st.config.reset_url, &token)), token))
+}
+
+/// What a reset link is bound to: the password, the email and the link's nonce.
+fn reset_binding(user: &User, nonce: &str) -> String {
+    let password = user.password.as_deref().unwrap_or_default();
+    format!("{password}\u{1f}{}\u{1f}{nonce}", user.email)
 }
 
 /// Mails reset instructions to the user of `form.email`.
@@ -110,8 +121,10 @@ pub async fn forgot_password(
     if !errors.is_empty() {
         return Ok(RecoveryOutcome::Invalid(errors));
     }
-    if let Some(u) = user.filter(|_| cfg.send_password_reset_email) {
-        let (link, token) = reset_link(st, &u);
+    let user = user.filter(|_| cfg.send_password_reset_email);
+    // Over the mail cap no link is issued, so a flood cannot void the one mailed last.
+    if let Some(u) = user.filter(|u| within_mail_cap(st, &u.email)) {
+        let (link, token) = reset_link(st, &u).await?;
         let sent = send_mail(
             st,
             locale,
@@ -287,8 +300,8 @@ pub async fn check_reset_link(
     }
 }
 
-/// The user a reset token's `parts` name, while their password is still the one the
-/// token was made for.
+/// The user a reset token's `parts` name, while their password, email and latest reset
+/// link are still the ones the token was made for.
 async fn password_bound_user(st: &SecurityState, parts: &[Value]) -> Result<Option<User>> {
     let Some(uid) = parts.first().and_then(Value::as_str) else {
         return Ok(None);
@@ -300,12 +313,11 @@ async fn password_bound_user(st: &SecurityState, parts: &[Value]) -> Result<Opti
     else {
         return Ok(None);
     };
-    let bound = parts.get(1).and_then(Value::as_str);
-    let same = match (user.password.as_deref(), bound) {
-        (Some(p), Some(b)) => hash_matches(st, p, b),
-        (None, None) => true,
-        _ => false,
+    let Some(bound) = parts.get(1).and_then(Value::as_str) else {
+        return Ok(None);
     };
+    let nonce = st.datastore.reset_nonce(user.id).await?.unwrap_or_default();
+    let same = hash_matches(st, &reset_binding(&user, &nonce), bound);
     Ok(same.then_some(user))
 }
 
@@ -508,7 +520,7 @@ mod tests {
     async fn a_reset_link_resets_once() {
         let (st, mailer) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
-        let (_, token) = reset_link(&st, &u);
+        let (_, token) = reset_link(&st, &u).await.unwrap();
         let out = reset_password(&st, &token, new_password("a new passw0rd"), "en")
             .await
             .unwrap();
@@ -530,7 +542,7 @@ mod tests {
     async fn a_reset_link_dies_when_the_password_changes() {
         let (st, _) = state(config()).await;
         let mut u = user(&st, "a@example.com", "password123").await;
-        let (_, token) = reset_link(&st, &u);
+        let (_, token) = reset_link(&st, &u).await.unwrap();
         // The uniquifier stays: only the password binding can refuse this link.
         u.password = Some(st.hash_password("changed elsewhere").await.unwrap());
         st.datastore.put_user(&mut u).await.unwrap();
@@ -542,7 +554,7 @@ mod tests {
     async fn an_old_reset_link_is_expired_and_a_tampered_one_invalid() {
         let (mut st, _) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
-        let (_, token) = reset_link(&st, &u);
+        let (_, token) = reset_link(&st, &u).await.unwrap();
         let later = st.now() + st.config.reset_password_within as f64 + 10.0;
         st.hooks.clock = Arc::new(move || later);
         let expired = reset_password(&st, &token, new_password("a new passw0rd"), "en")
@@ -561,7 +573,7 @@ mod tests {
     async fn a_reset_refuses_a_missing_confirmation_and_a_mismatch() {
         let (st, _) = state(config()).await;
         let u = user(&st, "a@example.com", "password123").await;
-        let (_, token) = reset_link(&st, &u);
+        let (_, token) = reset_link(&st, &u).await.unwrap();
         let mut unconfirmed = new_password("a new passw0rd");
         unconfirmed.password_confirm = None;
         let out = reset_password(&st, &token, unconfirmed, "en")

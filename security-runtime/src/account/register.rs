@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::confirm::confirmation_link;
 use super::form::validate_password;
-use super::mail::{mail_user, send_mail, within_text};
+use super::mail::{mail_user, send_mail, within_mail_cap, within_text};
 use super::FormErrors;
 use crate::datastore::{NewUser, UserQuery};
 use crate::mail::MailError;
@@ -353,12 +353,24 @@ async fn welcome_existing(
     }
 }
 
-/// Mails `welcome_existing` to the owner of a taken email.
+/// Mails `welcome_existing` to the owner of a taken email (within the mail cap, checked
+/// before its reset link is issued: see `account::mail`).
 async fn mail_owner(st: &SecurityState, owner: &User, locale: &str) -> Result<(), MailError> {
     let cfg = &st.config;
-    let reset = cfg
-        .recoverable
-        .then(|| crate::account::recover::reset_link(st, owner));
+    if !within_mail_cap(st, &owner.email) {
+        return Ok(());
+    }
+    let reset = if cfg.recoverable {
+        match crate::account::recover::reset_link(st, owner).await {
+            Ok(link) => Some(link),
+            Err(e) => {
+                log::error!("reset link not issued: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let confirm =
         (cfg.confirmable && owner.confirmed_at.is_none()).then(|| confirmation_link(st, owner));
     send_mail(

@@ -174,8 +174,10 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "failed attempts per account and factor; one user per case-folded email",
+        name: "failed attempts per account and factor; one user per case-folded email; \
+               the latest reset link",
         steps: &[
+            add("user", "fs_reset_nonce", Column::Varchar(64), false),
             add("user", "fs_failed_passwords", Column::Integer, false),
             add("user", "fs_failed_password_at", Column::BigInt, false),
             add("user", "fs_failed_codes", Column::Integer, false),

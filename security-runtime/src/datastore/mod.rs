@@ -352,6 +352,10 @@ pub trait UserDatastore: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Forgets the failed attempts with `factor` (a success, a reset, an unlock).
     async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()>;
+    /// The nonce of the user's latest reset link (`None` before the first).
+    async fn reset_nonce(&self, user_id: i32) -> Result<Option<String>>;
+    /// Records the nonce of a newly issued reset link: every earlier link dies.
+    async fn set_reset_nonce(&self, user_id: i32, nonce: &str) -> Result<()>;
     /// True when the store answers; used by health checks.
     async fn ping(&self) -> Result<()>;
 }

@@ -527,6 +527,29 @@ macro_rules! backend {
                 Ok(())
             }
 
+            pub(super) async fn reset_nonce(pool: &$pool, user_id: i32) -> Result<Option<String>> {
+                let sql = D.sql("SELECT fs_reset_nonce FROM \"user\" WHERE id = ?");
+                let row: Option<(Option<String>,)> = sqlx::query_as::<$db, (Option<String>,)>(&sql)
+                    .bind(user_id)
+                    .fetch_optional(pool)
+                    .await?;
+                Ok(row.and_then(|r| r.0))
+            }
+
+            pub(super) async fn set_reset_nonce(
+                pool: &$pool,
+                user_id: i32,
+                nonce: &str,
+            ) -> Result<()> {
+                let sql = D.sql("UPDATE \"user\" SET fs_reset_nonce = ? WHERE id = ?");
+                sqlx::query::<$db>(&sql)
+                    .bind(nonce)
+                    .bind(user_id)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+
             pub(super) async fn swap_recovery_codes(
                 pool: &$pool,
                 user: &mut User,
@@ -866,6 +889,14 @@ impl UserDatastore for SqlDatastore {
 
     async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()> {
         dispatch!(self, clear_failed_attempts(user_id, factor))
+    }
+
+    async fn reset_nonce(&self, user_id: i32) -> Result<Option<String>> {
+        dispatch!(self, reset_nonce(user_id))
+    }
+
+    async fn set_reset_nonce(&self, user_id: i32, nonce: &str) -> Result<()> {
+        dispatch!(self, set_reset_nonce(user_id, nonce))
     }
 
     async fn ping(&self) -> Result<()> {
