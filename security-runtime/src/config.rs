@@ -427,6 +427,15 @@ settings! {
         pub mail_password: Option<String> = None,
         /// SMTP timeout in seconds.
         pub mail_timeout: u64 = 10,
+        /// Send mail from a background queue instead of inside the request, so an answer
+        /// takes the same time whether a mail went out or not and a slow SMTP server never
+        /// delays it; a failed send is retried and logged, never reported to the client.
+        /// Unset: on exactly when `return_generic_responses` is. Beyond Flask-Security.
+        pub mail_queue: Option<bool> = None,
+        /// Tries per queued mail before it is given up (and logged).
+        pub mail_queue_tries: u32 = 5,
+        /// Milliseconds before the first retry of a queued mail; doubled for each next one.
+        pub mail_queue_retry_ms: u64 = 2000,
         /// Folder with `security/email/*.txt|html` overrides.
         pub mail_templates_dir: Option<String> = None,
         /// What to do at launch when routes name roles or permissions the datastore lacks:
@@ -575,6 +584,13 @@ impl SecurityConfig {
                 .map_err(|e| format!("`security` configuration: {e}")),
             Err(_) => Ok(SecurityConfig::default()),
         }
+    }
+
+    /// Mail goes through the background queue, and work done only for a known identity
+    /// (issuing and mailing a link) runs after the answer: `mail_queue`, which follows
+    /// `return_generic_responses` when unset.
+    pub fn mail_queued(&self) -> bool {
+        self.mail_queue.unwrap_or(self.return_generic_responses)
     }
 
     /// The password-hashing part of the configuration.

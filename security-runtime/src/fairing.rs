@@ -358,11 +358,16 @@ impl Security {
                     .into(),
             );
         }
-        let mailer = match &self.mailer {
+        let mut mailer = match &self.mailer {
             Some(m) => m.clone(),
             None => crate::mail::mailer_from_config(&config)
                 .map_err(|e| format!("security configuration (mail): {e}"))?,
         };
+        if config.mail_queued() {
+            let delay = std::time::Duration::from_millis(config.mail_queue_retry_ms);
+            let queue = crate::mail::QueuedMailer::spawn(mailer, config.mail_queue_tries, delay);
+            mailer = Arc::new(queue);
+        }
         self.assemble(config, datastore, mailer)
     }
 

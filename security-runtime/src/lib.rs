@@ -66,7 +66,7 @@ pub use model::{Role, RoleModel, User, UserModel};
 pub use security_macros::*;
 pub use session::Session;
 pub use signin::{complete, login_user, FirstFactor, Refusal, SignInOutcome};
-pub use state::{Hooks, SecurityState};
+pub use state::{Hooks, SecurityState, StateData};
 pub use tokens::check_and_get_token_status;
 
 /// Re-export of the `chrono` version used by the models.

@@ -89,8 +89,30 @@ impl Default for Hooks {
     }
 }
 
-/// Everything the guards and routes need, managed as Rocket state.
-pub struct SecurityState {
+/// Everything the guards and routes need, managed as Rocket state: a cheap handle (its
+/// clones share one [`StateData`], which it dereferences to), so that work outliving a
+/// request, such as a mail sent after the answer, can hold it.
+#[derive(Clone)]
+pub struct SecurityState(Arc<StateData>);
+
+impl std::ops::Deref for SecurityState {
+    type Target = StateData;
+
+    fn deref(&self) -> &StateData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for SecurityState {
+    /// Changing the state is for building it (the fairing, tools, tests): before a clone
+    /// shares it. Changing a shared state is a bug and panics.
+    fn deref_mut(&mut self) -> &mut StateData {
+        Arc::get_mut(&mut self.0).expect("the security state is changed only before it is shared")
+    }
+}
+
+/// What a [`SecurityState`] holds.
+pub struct StateData {
     /// Validated configuration.
     pub config: SecurityConfig,
     /// The datastore.
@@ -158,7 +180,7 @@ impl SecurityState {
         .map_err(|e| conf_err(&e))?;
         let sms = crate::sms::sender_from_config(&config.sms_service, &config.sms_service_config)
             .map_err(|e| conf_err(&e))?;
-        Ok(SecurityState {
+        Ok(SecurityState(Arc::new(StateData {
             totp,
             recovery_codes: Arc::new(recovery_codes),
             sms,
@@ -178,9 +200,11 @@ impl SecurityState {
             addresses: crate::throttle::AddressLimiter::new(config.failed_attempts_per_address),
             mail_cap: crate::mail::MailCap::new(config.mail_max_per_hour),
             config,
-        })
+        })))
     }
+}
 
+impl StateData {
     /// Now, epoch seconds, from the configured clock.
     pub fn now(&self) -> f64 {
         (self.hooks.clock)()

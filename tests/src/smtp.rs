@@ -4,6 +4,7 @@
 //! `RCPT TO`, `DATA` … `.`, `RSET`, `NOOP`, `QUIT`. Lines and messages are bounded, and a
 //! connection idle for more than 10 s is closed. Dropping the [`SmtpSink`] stops the server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,15 +94,21 @@ impl Drop for SmtpSink {
 impl SmtpSink {
     /// Starts a server on 127.0.0.1 (a free port) that accepts every message.
     pub async fn start() -> SmtpSink {
-        Self::spawn(false).await
+        Self::spawn(0).await
     }
 
     /// Starts a server that answers `554 5.7.1 rejected` to `MAIL FROM`.
     pub async fn start_refusing() -> SmtpSink {
-        Self::spawn(true).await
+        Self::spawn(usize::MAX).await
     }
 
-    async fn spawn(refuse: bool) -> SmtpSink {
+    /// Starts a server that refuses the first `n` messages (as [`Self::start_refusing`]),
+    /// then accepts.
+    pub async fn start_refusing_first(n: usize) -> SmtpSink {
+        Self::spawn(n).await
+    }
+
+    async fn spawn(refusals: usize) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -109,7 +116,7 @@ impl SmtpSink {
         let shared = Shared {
             mails: mails.clone(),
             notify: notify.clone(),
-            refuse,
+            refusals: Arc::new(AtomicUsize::new(refusals)),
         };
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();
@@ -173,7 +180,22 @@ impl SmtpSink {
 struct Shared {
     mails: Arc<Mutex<Vec<ReceivedMail>>>,
     notify: Arc<Notify>,
-    refuse: bool,
+    /// Messages still to refuse (`usize::MAX`: all).
+    refusals: Arc<AtomicUsize>,
+}
+
+impl Shared {
+    /// True when this message is to be refused (counting it).
+    fn refuse(&self) -> bool {
+        let left = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| match n {
+                0 => None,
+                usize::MAX => Some(usize::MAX),
+                n => Some(n - 1),
+            });
+        left.is_ok()
+    }
 }
 
 /// Reads one line of at most `max` bytes, with the idle timeout.
@@ -217,7 +239,7 @@ async fn session(stream: TcpStream, shared: Shared) -> std::io::Result<()> {
                 rcpts.clear();
                 b"250 127.0.0.1\r\n"
             }
-            "MAIL" if shared.refuse => b"554 5.7.1 rejected\r\n",
+            "MAIL" if shared.refuse() => b"554 5.7.1 rejected\r\n",
             "MAIL" => match path_arg(line) {
                 Some(a) if from.is_none() => {
                     from = Some(a);

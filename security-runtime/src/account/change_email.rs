@@ -8,7 +8,9 @@
 use serde_json::{json, Value};
 
 use crate::account::links::{check_link, hash_data, make_token, LinkToken};
-use crate::account::mail::{link, mail_user, send_mail, token_path, within_text};
+use crate::account::mail::{
+    known_identity_work, link, mail_user, send_mail, token_path, within_text,
+};
 use crate::account::recover::{checked_email, LinkProblem};
 use crate::account::FormErrors;
 use crate::datastore::UserQuery;
@@ -90,34 +92,49 @@ pub async fn request_email_change(
         return Ok(ChangeEmailOutcome::Invalid(errors));
     };
     if !taken {
-        let (url, token) = change_email_link(st, user, &new_email);
-        let sent = send_mail(
-            st,
-            locale,
-            "change_email_instructions",
-            &new_email,
-            &cfg.change_email_subject,
-            json!({
-                "user": mail_user(user),
-                "link": url,
-                "token": token,
-                "within": within_text(&st.catalog, locale, cfg.change_email_within),
-            }),
-        )
-        .await;
-        if let Err(e) = sent {
+        let (user, to, locale) = (user.clone(), new_email.clone(), locale.to_owned());
+        let work = move |st: SecurityState| async move {
+            mail_change_link(&st, &user, &to, &locale).await
+        };
+        if let Err(e) = known_identity_work(st, work).await {
             return Ok(ChangeEmailOutcome::MailFailed(e));
         }
-        st.send(Signal::ChangeEmailInstructionsSent {
-            user_id: user.id,
-            new_email: new_email.clone(),
-            token,
-        });
     }
     let notice =
         Text::new("Instructions to confirm your new email address have been sent to %(email)s.")
             .arg("email", &new_email);
     Ok(ChangeEmailOutcome::Requested { notice })
+}
+
+/// Mails `user` a link to confirm `new_email` and announces it.
+async fn mail_change_link(
+    st: &SecurityState,
+    user: &User,
+    new_email: &str,
+    locale: &str,
+) -> Result<(), MailError> {
+    let cfg = &st.config;
+    let (url, token) = change_email_link(st, user, new_email);
+    send_mail(
+        st,
+        locale,
+        "change_email_instructions",
+        new_email,
+        &cfg.change_email_subject,
+        json!({
+            "user": mail_user(user),
+            "link": url,
+            "token": token,
+            "within": within_text(&st.catalog, locale, cfg.change_email_within),
+        }),
+    )
+    .await?;
+    st.send(Signal::ChangeEmailInstructionsSent {
+        user_id: user.id,
+        new_email: new_email.to_owned(),
+        token,
+    });
+    Ok(())
 }
 
 /// Follows a change-email link: the user gets the new address, confirmed now.

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::links::{check_link, hash_data, make_token, LinkToken};
-use super::mail::{link, mail_user, send_mail, token_path, within_text};
+use super::mail::{known_identity_work, link, mail_user, send_mail, token_path, within_text};
 use super::register::check_email;
 use super::FormErrors;
 use crate::datastore::UserQuery;
@@ -82,7 +82,11 @@ pub async fn send_confirmation(
     let Some(user) = user.filter(|u| u.confirmed_at.is_none()) else {
         return Ok(SendConfirmationOutcome::Sent);
     };
-    match send_confirmation_instructions(st, &user, locale).await {
+    let locale = locale.to_owned();
+    let work = move |st: SecurityState| async move {
+        send_confirmation_instructions(&st, &user, &locale).await
+    };
+    match known_identity_work(st, work).await {
         Ok(()) => Ok(SendConfirmationOutcome::Sent),
         Err(e) if !cfg.return_generic_responses => Ok(SendConfirmationOutcome::MailFailed(e)),
         Err(e) => {

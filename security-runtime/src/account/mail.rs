@@ -1,5 +1,7 @@
 //! Mail the account flows send: rendering, sending, notices, absolute links.
 
+use std::future::Future;
+
 use serde_json::{json, Value};
 
 use crate::mail::{MailError, MailMessage};
@@ -27,6 +29,62 @@ pub(crate) async fn notify(
     .await
     {
         log::warn!("{template} mail not sent: {e}");
+    }
+}
+
+/// Runs `work`, what a request does only for a known identity (issuing a link, mailing
+/// it). With mail queued ([`SecurityConfig::mail_queued`], on with generic responses) it
+/// runs after the answer, so a request does the same work whichever identity it names
+/// and takes the same time; its failure is then logged. Otherwise it runs here and its
+/// failure is the caller's.
+///
+/// [`SecurityConfig::mail_queued`]: crate::config::SecurityConfig::mail_queued
+pub(crate) async fn known_identity_work<F, Fut, E>(st: &SecurityState, work: F) -> Result<(), E>
+where
+    F: FnOnce(SecurityState) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let job = work(st.clone());
+    if !st.config.mail_queued() {
+        return job.await;
+    }
+    tokio::spawn(async move {
+        if let Err(e) = job.await {
+            log::error!("security mail failed: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// Why a mail to a known identity did not go out: storing what it carries (a link's
+/// nonce) failed, or sending it did.
+#[derive(Debug)]
+pub(crate) enum Unsent {
+    /// The datastore failed.
+    Store(crate::SecurityError),
+    /// The mail was not sent.
+    Mail(MailError),
+}
+
+impl std::fmt::Display for Unsent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsent::Store(e) => write!(f, "{e}"),
+            Unsent::Mail(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<crate::SecurityError> for Unsent {
+    fn from(e: crate::SecurityError) -> Self {
+        Unsent::Store(e)
+    }
+}
+
+impl From<MailError> for Unsent {
+    fn from(e: MailError) -> Self {
+        Unsent::Mail(e)
     }
 }
 
@@ -132,5 +190,48 @@ pub(crate) fn within_text(catalog: &Catalog, locale: &str, secs: u64) -> String 
         unit(0, "%(num)d second", "%(num)d seconds")
     } else {
         parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
+
+    use super::*;
+    use crate::account::testing::{config, state};
+    use crate::config::SecurityConfig;
+
+    /// A job that never ends: awaited here, it would hold the request forever.
+    async fn never(_: SecurityState) -> Result<(), MailError> {
+        std::future::pending().await
+    }
+
+    #[tokio::test]
+    async fn with_mail_queued_known_identity_work_runs_after_the_answer() {
+        let cfg = SecurityConfig {
+            return_generic_responses: true,
+            ..config()
+        };
+        let (st, _) = state(cfg).await;
+        let done = tokio::time::timeout(Duration::from_secs(5), known_identity_work(&st, never));
+        assert!(matches!(done.await, Ok(Ok(()))), "the request did not wait");
+    }
+
+    #[tokio::test]
+    async fn without_the_queue_it_runs_here_and_its_failure_is_returned() {
+        let cfg = SecurityConfig {
+            return_generic_responses: true,
+            mail_queue: Some(false),
+            ..config()
+        };
+        let (st, _) = state(cfg).await;
+        let failing = |_| async { Err::<(), _>(MailError::Transport("refused".into())) };
+        let out = known_identity_work(&st, failing).await;
+        assert!(matches!(out, Err(MailError::Transport(_))), "{out:?}");
+        let waited =
+            tokio::time::timeout(Duration::from_millis(50), known_identity_work(&st, never));
+        assert!(waited.await.is_err(), "the job is awaited in the request");
     }
 }

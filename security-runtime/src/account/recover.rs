@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use crate::account::form::validate_password;
 use crate::account::links::{check_link, hash_data, hash_matches, make_token, LinkToken};
 use crate::account::mail::{
-    link, mail_user, notify, send_mail, token_path, within_mail_cap, within_text,
+    known_identity_work, link, mail_user, notify, send_mail, token_path, within_mail_cap,
+    within_text, Unsent,
 };
 use crate::account::FormErrors;
 use crate::config::SecurityConfig;
@@ -121,33 +122,43 @@ pub async fn forgot_password(
     if !errors.is_empty() {
         return Ok(RecoveryOutcome::Invalid(errors));
     }
-    let user = user.filter(|_| cfg.send_password_reset_email);
-    // Over the mail cap no link is issued, so a flood cannot void the one mailed last.
-    if let Some(u) = user.filter(|u| within_mail_cap(st, &u.email)) {
-        let (link, token) = reset_link(st, &u).await?;
-        let sent = send_mail(
-            st,
-            locale,
-            "reset_instructions",
-            &u.email,
-            &cfg.email_subject_password_reset,
-            json!({
-                "user": mail_user(&u),
-                "reset_link": link,
-                "reset_token": token,
-                "within": within_text(&st.catalog, locale, cfg.reset_password_within),
-            }),
-        )
-        .await;
-        let signal = Signal::ResetPasswordInstructionsSent {
-            user_id: u.id,
-            token,
-        };
-        if let Some(failed) = after_recovery_mail(st, sent, signal) {
+    if let Some(u) = user.filter(|_| cfg.send_password_reset_email) {
+        let locale = locale.to_owned();
+        let work = move |st: SecurityState| async move { mail_reset(&st, &u, &locale).await };
+        if let Some(failed) = mail_outcome(st, known_identity_work(st, work).await)? {
             return Ok(failed);
         }
     }
     Ok(RecoveryOutcome::Requested { notice })
+}
+
+/// Issues a reset link to `user` and mails it. Over the mail cap no link is issued, so a
+/// flood cannot void the one mailed last.
+async fn mail_reset(st: &SecurityState, user: &User, locale: &str) -> Result<(), Unsent> {
+    let cfg = &st.config;
+    if !within_mail_cap(st, &user.email) {
+        return Ok(());
+    }
+    let (link, token) = reset_link(st, user).await?;
+    send_mail(
+        st,
+        locale,
+        "reset_instructions",
+        &user.email,
+        &cfg.email_subject_password_reset,
+        json!({
+            "user": mail_user(user),
+            "reset_link": link,
+            "reset_token": token,
+            "within": within_text(&st.catalog, locale, cfg.reset_password_within),
+        }),
+    )
+    .await?;
+    st.send(Signal::ResetPasswordInstructionsSent {
+        user_id: user.id,
+        token,
+    });
+    Ok(())
 }
 
 /// Mails the username to the user of `form.email`.
@@ -158,24 +169,30 @@ pub async fn recover_username(
     form: RecoveryForm,
     locale: &str,
 ) -> Result<RecoveryOutcome> {
-    let cfg = &st.config;
     let mut errors = form.errors;
     let user = recovering_user(st, form.email.as_deref(), &mut errors).await?;
     if !errors.is_empty() {
         return Ok(RecoveryOutcome::Invalid(errors));
     }
     if let Some(u) = user {
-        let sent = send_mail(
-            st,
-            locale,
-            "username_recovery",
-            &u.email,
-            &cfg.email_subject_username_recovery,
-            json!({"user": mail_user(&u), "username": u.username}),
-        )
-        .await;
-        let signal = Signal::UsernameRecoveryEmailSent { user_id: u.id };
-        if let Some(failed) = after_recovery_mail(st, sent, signal) {
+        let locale = locale.to_owned();
+        let work = move |st: SecurityState| async move {
+            let cfg = &st.config;
+            let context = json!({"user": mail_user(&u), "username": u.username});
+            let subject = &cfg.email_subject_username_recovery;
+            send_mail(
+                &st,
+                &locale,
+                "username_recovery",
+                &u.email,
+                subject,
+                context,
+            )
+            .await?;
+            st.send(Signal::UsernameRecoveryEmailSent { user_id: u.id });
+            Ok(())
+        };
+        if let Some(failed) = mail_outcome(st, known_identity_work(st, work).await)? {
             return Ok(failed);
         }
     }
@@ -184,22 +201,22 @@ pub async fn recover_username(
     })
 }
 
-/// Sends `signal` for a sent mail; a failed one is the answer, unless responses are
-/// generic: then it is only logged, so the answer does not tell a known address.
-fn after_recovery_mail(
+/// What a recovery mail's failure makes of the request: a failed send is the answer,
+/// unless responses are generic (then it is only logged, so the answer does not tell a
+/// known address); a datastore failure is an error.
+fn mail_outcome(
     st: &SecurityState,
-    sent: std::result::Result<(), MailError>,
-    signal: Signal,
-) -> Option<RecoveryOutcome> {
+    sent: std::result::Result<(), Unsent>,
+) -> Result<Option<RecoveryOutcome>> {
     match sent {
-        Ok(()) => {
-            st.send(signal);
-            None
+        Ok(()) => Ok(None),
+        Err(Unsent::Store(e)) => Err(e),
+        Err(Unsent::Mail(e)) if !st.config.return_generic_responses => {
+            Ok(Some(RecoveryOutcome::MailFailed(e)))
         }
-        Err(e) if !st.config.return_generic_responses => Some(RecoveryOutcome::MailFailed(e)),
-        Err(e) => {
+        Err(Unsent::Mail(e)) => {
             log::error!("security mail failed: {e}");
-            None
+            Ok(None)
         }
     }
 }
@@ -219,12 +236,10 @@ async fn recovering_user(
         .datastore
         .find_user(&UserQuery::Email(email), true)
         .await?;
+    // A known and an unknown address do the same work here: one lookup (what a known
+    // one gets besides runs after the answer when responses are generic).
     let refusal = match &user {
-        None => {
-            // Same cost as for a real user.
-            st.hash_password("not-a-password").await?;
-            Some(msg::USER_DOES_NOT_EXIST)
-        }
+        None => Some(msg::USER_DOES_NOT_EXIST),
         Some(u) => recovery_refusal(&st.config, u),
     };
     match refusal {

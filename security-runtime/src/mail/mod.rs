@@ -10,12 +10,14 @@
 //! could smuggle a header or an option into the transport (see [`validate`]).
 
 mod cap;
+mod queue;
 mod smtp;
 pub(crate) mod templates;
 
 use std::sync::{Arc, Mutex};
 
 pub use cap::MailCap;
+pub use queue::QueuedMailer;
 pub use smtp::SmtpMailer;
 pub use templates::MailTemplates;
 
@@ -141,6 +143,19 @@ impl CapturingMailer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The messages sent so far once there are at least `n`, or after `timeout`: mail
+    /// queued after the answer (`mail_queue`) arrives a moment later.
+    pub async fn wait_for(&self, n: usize, timeout: std::time::Duration) -> Vec<MailMessage> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.messages();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Forgets the messages sent so far.
