@@ -28,7 +28,11 @@ impl QueuedMailer {
         let (tx, mut rx) = mpsc::channel::<MailMessage>(CAPACITY);
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
-                deliver(&*inner, msg, tries.max(1), retry_delay).await;
+                // Each message on its own task: one waiting for its retry delays no other.
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    deliver(&*inner, msg, tries.max(1), retry_delay).await;
+                });
             }
         });
         QueuedMailer { tx }
@@ -140,6 +144,34 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(never.calls.load(Ordering::SeqCst), 4, "no fifth try");
+    }
+
+    /// Refuses mail to `refused@`, hands the rest to a capturing mailer.
+    struct Picky(CapturingMailer);
+
+    #[rocket::async_trait]
+    impl MailUtil for Picky {
+        async fn send(&self, msg: MailMessage) -> Result<(), MailError> {
+            if msg.to.starts_with("refused@") {
+                return Err(MailError::Transport("refused".into()));
+            }
+            self.0.send(msg).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_waiting_for_its_retry_delays_no_other() {
+        let out = CapturingMailer::new();
+        let q = QueuedMailer::spawn(Arc::new(Picky(out.clone())), 3, Duration::from_secs(60));
+        q.send(message("refused@example.com")).await.unwrap();
+        q.send(message("b@example.com")).await.unwrap();
+        let sent = out.wait_for(1, Duration::from_secs(5)).await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "the second mail went out while the first waits"
+        );
+        assert_eq!(sent[0].to, "b@example.com");
     }
 
     #[tokio::test]
