@@ -11,7 +11,7 @@ use crate::datastore::{Factor, UserQuery};
 use crate::error::Result;
 use crate::lockout::{self, Gate};
 use crate::model::User;
-use crate::session::{self, CsrfCookie, Session, SessionData};
+use crate::session::{CsrfCookie, Session, SessionData};
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
@@ -259,7 +259,7 @@ pub fn logout_user(state: &SecurityState, session: &Session<'_>, user_id: Option
     };
     crate::csrf::ensure_secret(&mut data);
     session.renew(data);
-    session::clear_remember(session.jar(), &state.config);
+    session.forget(&state.config);
     if let Some(id) = user_id {
         state.send(Signal::UserLoggedOut { user_id: id });
     }

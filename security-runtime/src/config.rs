@@ -37,6 +37,21 @@ pub enum RedirectBehavior {
     Spa,
 }
 
+/// Where sessions are kept (beyond Flask-Security, whose sessions live in the cookie).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStoreKind {
+    /// In the application's SQL database (`fs_session`, `fs_remember`): the cookie holds
+    /// an id, and logout ends the session everywhere.
+    #[default]
+    Sql,
+    /// In Redis at `session_redis_url` (the `redis` feature).
+    Redis,
+    /// The whole session in the encrypted cookie, as Flask: nothing is stored, so a copy
+    /// of the cookie made before logout keeps working until it expires.
+    Cookie,
+}
+
 /// What launch does when routes name roles or permissions the datastore lacks.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -246,8 +261,24 @@ settings! {
         pub session_cookie_samesite: SameSitePolicy = SameSitePolicy::Lax,
         /// Parity: `REMEMBER_COOKIE_NAME`.
         pub remember_cookie_name: String = "remember_token".into(),
-        /// Parity: `REMEMBER_COOKIE_DURATION` (seconds, default 365 days).
-        pub remember_cookie_duration: i64 = 365 * 24 * 3600,
+        /// Parity: `REMEMBER_COOKIE_DURATION` (seconds). 30 days here (Flask-Login's is
+        /// 365): a remember-me cookie signs in without a password for that long.
+        pub remember_cookie_duration: i64 = 30 * 24 * 3600,
+        /// How long a remember-me token already replaced stays good for a request sent
+        /// alongside the one that replaced it (seconds). Beyond Flask-Security.
+        pub remember_rotation_grace: i64 = 30,
+        /// Where sessions and remember-me series are kept: `sql` (the application's
+        /// database), `redis` or `cookie` (Flask's way, nothing stored server-side).
+        pub session_store: SessionStoreKind = SessionStoreKind::Sql,
+        /// Redis URL for `session_store = "redis"` (`redis://host:port/db`).
+        pub session_redis_url: Option<String> = None,
+        /// A stored session unused this long ends (seconds; checked to within
+        /// `session_touch_interval`). Beyond Flask-Security.
+        pub session_idle_timeout: i64 = 24 * 3600,
+        /// A stored session ends this long after sign-in whatever its use (seconds).
+        pub session_lifetime: i64 = 30 * 24 * 3600,
+        /// A stored session's last use is written at most this often (seconds).
+        pub session_touch_interval: i64 = 60,
         /// Parity: `SECURITY_URL_PREFIX`.
         pub url_prefix: String = String::new(),
         /// Parity: `SECURITY_LOGIN_URL`.
@@ -623,6 +654,34 @@ impl SecurityConfig {
         &self.csrf_protect_mechanisms
     }
 
+    fn validate_sessions(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("session_idle_timeout", self.session_idle_timeout),
+            ("session_lifetime", self.session_lifetime),
+            ("remember_cookie_duration", self.remember_cookie_duration),
+        ] {
+            if v <= 0 {
+                return Err(format!("`security.{key}` must be positive"));
+            }
+        }
+        if self.session_touch_interval < 0
+            || self.session_touch_interval >= self.session_idle_timeout
+        {
+            return Err(
+                "`security.session_touch_interval` must be at least 0 and shorter than \
+                 `session_idle_timeout`"
+                    .into(),
+            );
+        }
+        if self.remember_rotation_grace < 0 {
+            return Err("`security.remember_rotation_grace` must be at least 0".into());
+        }
+        if self.session_store == SessionStoreKind::Redis && self.session_redis_url.is_none() {
+            return Err("`security.session_store = \"redis\"` needs `session_redis_url`".into());
+        }
+        Ok(())
+    }
+
     /// Checks the settings; the error names the offending key.
     ///
     /// `debug` relaxes the secret-key rule, as Rocket does for its own key.
@@ -643,6 +702,7 @@ impl SecurityConfig {
             }
             _ => {}
         }
+        self.validate_sessions()?;
         for (key, on) in [
             ("unified_signin", self.unified_signin),
             ("webauthn", self.webauthn),

@@ -34,6 +34,9 @@ pub enum SecurityError {
     /// The database schema cannot be used or upgraded; the message says why.
     #[error("database schema: {0}")]
     Schema(String),
+    /// The session store (Redis) failed or could not be reached.
+    #[error("session store error: {0}")]
+    SessionStore(String),
     /// A blocking task was cancelled or panicked.
     #[error("background task failed")]
     Task,

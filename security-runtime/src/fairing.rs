@@ -368,10 +368,10 @@ impl Security {
             let queue = crate::mail::QueuedMailer::spawn(mailer, config.mail_queue_tries, delay);
             mailer = Arc::new(queue);
         }
-        self.assemble(config, datastore, mailer)
+        self.assemble(config, datastore, mailer).await
     }
 
-    fn assemble(
+    async fn assemble(
         &self,
         config: SecurityConfig,
         datastore: Arc<dyn UserDatastore>,
@@ -387,9 +387,13 @@ impl Security {
         if let Some(u) = &self.phone_util {
             state.phone_util = u.clone();
         }
-        if let Some(store) = &self.session_store {
-            state.sessions = store.clone();
-        }
+        state.sessions = match &self.session_store {
+            Some(store) => store.clone(),
+            None => {
+                let clock = self.hooks.clock.clone();
+                crate::session::store_from_config(&state.config, &*state.datastore, clock).await?
+            }
+        };
         if let Some(s) = &self.sms_sender {
             state.sms = s.clone();
         }

@@ -363,9 +363,9 @@ pub(crate) fn internal_error(
     use rand::Rng;
     let id: u32 = rand::thread_rng().gen();
     let (status, text) = match err {
-        crate::SecurityError::Datastore(_) | crate::SecurityError::Task => {
-            (Status::ServiceUnavailable, messages::SERVICE_UNAVAILABLE)
-        }
+        crate::SecurityError::Datastore(_)
+        | crate::SecurityError::SessionStore(_)
+        | crate::SecurityError::Task => (Status::ServiceUnavailable, messages::SERVICE_UNAVAILABLE),
         _ => (Status::InternalServerError, messages::INTERNAL_ERROR),
     };
     let text = state.catalog.text(locale, &Text::new(text));

@@ -14,7 +14,7 @@ use crate::config::SecurityConfig;
 use crate::error::Result;
 use crate::messages as msg;
 use crate::model::User;
-use crate::session::{self, CsrfCookie, Session, SessionData};
+use crate::session::{CsrfCookie, Session, SessionData};
 use crate::signals::Signal;
 use crate::state::SecurityState;
 
@@ -176,9 +176,9 @@ pub async fn login_user(
     crate::csrf::ensure_secret(&mut data);
     session.renew(data);
     if remember {
-        session::set_remember(session.jar(), &state.config, &user.fs_uniquifier, now);
+        session.remember(&state.config, &user.fs_uniquifier, now);
     } else {
-        session::clear_remember(session.jar(), &state.config);
+        session.forget(&state.config);
     }
     state.send(Signal::UserAuthenticated {
         user_id: user.id,

@@ -107,6 +107,10 @@ impl UserDatastore for Counting {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+
+    fn session_backend(&self) -> Option<Arc<dyn security_runtime::datastore::SessionBackend>> {
+        self.inner.session_backend()
+    }
 }
 
 #[rocket::async_test]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rocket::http::{Cookie, CookieJar, Status};
-use security_runtime::session::{SessionData, SessionStore};
+use security_runtime::session::{SessionData, SessionKeys, SessionStore};
 use security_runtime::Security;
 use security_tests::{backends, TestApp};
 
@@ -23,34 +23,41 @@ struct MemoryStore {
 
 #[rocket::async_trait]
 impl SessionStore for MemoryStore {
-    async fn load(&self, jar: &CookieJar<'_>) -> SessionData {
-        jar.get_private(SID)
-            .and_then(|c| self.rows.lock().unwrap().get(c.value()).cloned())
-            .unwrap_or_default()
+    async fn load(
+        &self,
+        jar: &CookieJar<'_>,
+    ) -> security_runtime::Result<(SessionData, Option<String>)> {
+        let Some(id) = jar.get_private(SID).map(|c| c.value().to_owned()) else {
+            return Ok((SessionData::default(), None));
+        };
+        Ok(match self.rows.lock().unwrap().get(&id).cloned() {
+            Some(data) => (data, Some(id)),
+            None => (SessionData::default(), None),
+        })
     }
 
-    fn save(&self, jar: &CookieJar<'_>, data: &SessionData) {
-        let id = jar
-            .get_private(SID)
-            .map(|c| c.value().to_owned())
+    fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys) {
+        let id = keys
+            .current
+            .clone()
             .unwrap_or_else(security_runtime::datastore::new_uniquifier);
         self.rows.lock().unwrap().insert(id.clone(), data.clone());
-        jar.add_private(Cookie::build((SID, id)).path("/"));
+        jar.add_private(Cookie::build((SID, id.clone())).path("/"));
+        keys.current = Some(id);
     }
 
-    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData) {
-        if let Some(old) = jar.get_private(SID) {
-            self.rows.lock().unwrap().remove(old.value());
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys) {
+        if let Some(old) = keys.current.take() {
+            self.rows.lock().unwrap().remove(&old);
         }
-        let id = security_runtime::datastore::new_uniquifier();
-        self.rows.lock().unwrap().insert(id.clone(), data.clone());
-        jar.add_private(Cookie::build((SID, id)).path("/"));
+        self.save(jar, data, keys);
     }
 
     async fn flush(
         &self,
         _jar: &CookieJar<'_>,
         _data: &SessionData,
+        _keys: &SessionKeys,
     ) -> security_runtime::Result<()> {
         *self.flushes.lock().unwrap() += 1;
         Ok(())

@@ -546,11 +546,15 @@ async fn check_unique(ctx: &Ctx, email: &str, username: Option<&str>) -> Result<
 /// Parity: `flask users activate` / `deactivate`.
 async fn set_active(ctx: &Ctx, identity: &str, active: bool) -> Outcome {
     let mut user = lookup(ctx, identity).await?;
+    let signed_in_as = user.fs_uniquifier.clone();
     let changed = ctx
         .ds
         .set_active(&mut user, active)
         .await
         .map_err(db_error)?;
+    if !active {
+        end_sessions(ctx, &signed_in_as).await?;
+    }
     let what = if active { "activated" } else { "deactivated" };
     Ok(if changed {
         format!("User \"{identity}\" has been {what}.")
@@ -562,13 +566,27 @@ async fn set_active(ctx: &Ctx, identity: &str, active: bool) -> Outcome {
 /// Parity: `flask users reset_access` (`reset_user_access`).
 async fn reset_access(ctx: &Ctx, identity: &str) -> Outcome {
     let mut user = lookup(ctx, identity).await?;
+    let signed_in_as = user.fs_uniquifier.clone();
     ctx.ds
         .reset_user_access(&mut user)
         .await
         .map_err(db_error)?;
+    end_sessions(ctx, &signed_in_as).await?;
     Ok(format!(
         "User \"{identity}\" authentication credentials have been reset."
     ))
+}
+
+/// Removes the stored sessions and remember-me series of the user who signed in as
+/// `fs_uniquifier` (the uniquifier's rotation already refuses them; this frees the rows).
+async fn end_sessions(ctx: &Ctx, fs_uniquifier: &str) -> Result<(), Failure> {
+    if let Some(backend) = ctx.ds.session_backend() {
+        backend
+            .delete_user_sessions(fs_uniquifier)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// Ends a lockout: the failed attempts of every factor are forgotten.

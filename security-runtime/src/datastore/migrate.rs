@@ -189,6 +189,15 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             ]),
         ],
     },
+    Migration {
+        version: 5,
+        name: "server-side sessions and remember-me series",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0005_sessions.sql"),
+            include_str!("../../migrations/postgres/0005_sessions.sql"),
+            include_str!("../../migrations/mysql/0005_sessions.sql"),
+        ])],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.

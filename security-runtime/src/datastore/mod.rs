@@ -15,9 +15,11 @@ use crate::model::{Role, User};
 
 mod migrate;
 mod schema;
+mod sessions;
 mod sql;
 
 pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
+pub use sessions::{NewSeries, RememberUse, SessionBackend, StoredSession};
 pub use sql::SqlDatastore;
 
 /// Which column [`UserDatastore::find_user`] looks in.
@@ -358,6 +360,11 @@ pub trait UserDatastore: Send + Sync + 'static {
     async fn set_reset_nonce(&self, user_id: i32, nonce: &str) -> Result<()>;
     /// True when the store answers; used by health checks.
     async fn ping(&self) -> Result<()>;
+    /// Where this datastore keeps server-side sessions and remember-me series, when it
+    /// can (`session_store = "sql"`, the default).
+    fn session_backend(&self) -> Option<std::sync::Arc<dyn SessionBackend>> {
+        None
+    }
 }
 
 /// A class of credential whose failed attempts are counted per account.

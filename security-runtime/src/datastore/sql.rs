@@ -770,6 +770,8 @@ macro_rules! dispatch {
     };
 }
 
+pub(super) use dispatch;
+
 macro_rules! schema_dispatch {
     ($self:ident, $apply:expr) => {
         match $self {
@@ -901,6 +903,10 @@ impl UserDatastore for SqlDatastore {
 
     async fn ping(&self) -> Result<()> {
         dispatch!(self, ping())
+    }
+
+    fn session_backend(&self) -> Option<std::sync::Arc<dyn super::SessionBackend>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
 }
 

@@ -10,7 +10,7 @@ use super::requirement::Mechanism;
 use crate::auth::{self, Credentials, TokenCheck};
 use crate::csrf;
 use crate::model::User;
-use crate::session::{self, CsrfCookie, Session};
+use crate::session::{CsrfCookie, Session};
 use crate::state::SecurityState;
 
 /// A successful authentication of this request.
@@ -77,6 +77,9 @@ async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
 async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     let cfg = &st.config;
     let session = Session::of(req, &*st.sessions).await;
+    if session.unavailable() {
+        return Err(());
+    }
     let jar = session.jar();
     let mut data = session.get();
     let ds = &st.datastore;
@@ -104,8 +107,16 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
             }
         };
     }
-    let Some(uid) = session::remembered(jar, cfg, st.now()) else {
+    if jar.get(&cfg.remember_cookie_name).is_none() {
         return Ok(None);
+    }
+    let uid = match session.recall(cfg, st.now()).await {
+        Ok(Some(uid)) => uid,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            rocket::warn!("remember-me authentication: session store error: {e}");
+            return Err(());
+        }
     };
     match ds
         .find_user(&crate::datastore::UserQuery::FsUniquifier(uid), false)
@@ -126,7 +137,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
             }))
         }
         Ok(_) => {
-            session::clear_remember(jar, cfg);
+            session.forget(cfg);
             Ok(None)
         }
         Err(e) => {

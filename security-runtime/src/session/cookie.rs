@@ -7,7 +7,7 @@
 use rocket::http::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 
-use super::{SessionData, SessionStore};
+use super::{SessionData, SessionKeys, SessionStore};
 
 use crate::config::{SameSitePolicy, SecurityConfig};
 
@@ -48,32 +48,63 @@ impl CookieStore {
 
 #[rocket::async_trait]
 impl SessionStore for CookieStore {
-    async fn load(&self, jar: &CookieJar<'_>) -> SessionData {
+    async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)> {
+        Ok((self.read(jar), None))
+    }
+
+    fn save(&self, jar: &CookieJar<'_>, data: &SessionData, _keys: &mut SessionKeys) {
+        self.write(jar, data);
+    }
+
+    /// The whole session is in the cookie, which `save` rewrites (with the new CSRF
+    /// secret a sign-in or sign-out brings): nothing of the old one survives.
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData, _keys: &mut SessionKeys) {
+        self.write(jar, data);
+    }
+}
+
+impl CookieStore {
+    /// The session the cookie holds (empty when absent or unreadable).
+    pub(crate) fn read(&self, jar: &CookieJar<'_>) -> SessionData {
         jar.get_private(&self.name)
             .and_then(|c| serde_json::from_str(c.value()).ok())
             .unwrap_or_default()
     }
 
-    fn save(&self, jar: &CookieJar<'_>, data: &SessionData) {
+    /// Writes `data` into the cookie (an empty session removes it).
+    pub(crate) fn write(&self, jar: &CookieJar<'_>, data: &SessionData) {
         if *data == SessionData::default() {
             jar.remove_private(Cookie::build(self.name.clone()).path("/"));
             return;
         }
         let value = serde_json::to_string(data).unwrap_or_default();
+        jar.add_private(self.build(value));
+    }
+
+    /// The session cookie's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets the session cookie to `value` as it is (a server-side session's id).
+    pub(crate) fn write_raw(&self, jar: &CookieJar<'_>, value: String) {
+        jar.add_private(self.build(value));
+    }
+
+    /// The session cookie's value as it is.
+    pub(crate) fn read_raw(&self, jar: &CookieJar<'_>) -> Option<String> {
+        jar.get_private(&self.name).map(|c| c.value().to_owned())
+    }
+
+    fn build(&self, value: String) -> Cookie<'static> {
         // A browser-session cookie, as Flask's default (no `Expires`).
-        let cookie = Cookie::build((self.name.clone(), value))
+        Cookie::build((self.name.clone(), value))
             .expires(None)
             .path("/")
             .http_only(true)
             .secure(self.secure)
-            .same_site(samesite(self.same_site));
-        jar.add_private(cookie);
-    }
-
-    /// The whole session is in the cookie, which `save` rewrites (with the new CSRF
-    /// secret a sign-in or sign-out brings): nothing of the old one survives.
-    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData) {
-        self.save(jar, data);
+            .same_site(samesite(self.same_site))
+            .build()
     }
 }
 
@@ -85,15 +116,20 @@ pub fn set_remember(jar: &CookieJar<'_>, cfg: &SecurityConfig, fs_uniquifier: &s
         exp,
     };
     let value = serde_json::to_string(&data).unwrap_or_default();
-    let cookie = Cookie::build((cfg.remember_cookie_name.clone(), value))
+    jar.add_private(remember_cookie(cfg, value));
+}
+
+/// The remember-me cookie holding `value`, valid `remember_cookie_duration`.
+pub(crate) fn remember_cookie(cfg: &SecurityConfig, value: String) -> Cookie<'static> {
+    Cookie::build((cfg.remember_cookie_name.clone(), value))
         .path("/")
         .http_only(true)
         .secure(cfg.session_cookie_secure)
         .same_site(samesite(cfg.session_cookie_samesite))
         .max_age(rocket::time::Duration::seconds(
             cfg.remember_cookie_duration,
-        ));
-    jar.add_private(cookie);
+        ))
+        .build()
 }
 
 /// The `fs_uniquifier` of a valid, unexpired remember-me cookie.

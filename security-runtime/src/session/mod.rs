@@ -11,12 +11,20 @@ use rocket::http::CookieJar;
 use rocket::request::Request;
 use serde::{Deserialize, Serialize};
 
+use crate::config::SecurityConfig;
+
 mod cookie;
+#[cfg(feature = "redis")]
+mod redis;
+mod server;
 
 pub use cookie::CookieStore;
 pub(crate) use cookie::{
     clear_remember, consume_flash, csrf_cookie, flash_cookie, read_flash, remembered, set_remember,
 };
+#[cfg(feature = "redis")]
+pub use redis::RedisBackend;
+pub use server::{store_from_config, ServerStore};
 
 /// What the session cookie holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -111,26 +119,76 @@ pub enum CsrfCookie {
     Clear,
 }
 
+/// Which stored session a request reads and writes, and the remember-me series it
+/// starts or ends: what a server-side store writes at [`SessionStore::flush`]. The
+/// cookie store uses none of it.
+#[derive(Debug, Clone, Default)]
+pub struct SessionKeys {
+    /// The id of the stored session the request arrived with, when it opened one.
+    pub loaded: Option<String>,
+    /// The id the request's session is kept under now (`None`: not stored).
+    pub current: Option<String>,
+    /// A remember-me series to store: its digest and first token.
+    pub new_series: Option<(String, crate::datastore::NewSeries)>,
+    /// The digest of a remember-me series to end.
+    pub drop_series: Option<String>,
+}
+
 /// Where sessions are kept.
 ///
 /// `load` is async so that a server-side store can read its row; `save` is called when
 /// the request changes its session, while the response can still set cookies (a
-/// cookie store writes there; a server-side store sets its id cookie there); `flush`
-/// runs once at the end of a request that changed its session (a server-side store
-/// writes its row there).
+/// cookie store writes there; a server-side store sets its id cookie there, and notes
+/// the id in [`SessionKeys`], because the jar no longer shows cookies set during the
+/// request by the time the response is sent); `flush` runs once at the end of a request
+/// that changed its session (a server-side store writes its rows there).
+///
+/// The remember-me methods default to Flask-Login's way: a cookie that names the user
+/// until it expires, which logout removes from the browser only.
 #[rocket::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// The session a request carries; empty when there is none or it cannot be read.
-    async fn load(&self, jar: &CookieJar<'_>) -> SessionData;
+    /// The session a request carries, and the id of the stored session it opened;
+    /// empty when there is none or it cannot be read. An error: the store cannot be
+    /// reached (the request then reads as signed out, and guards answer 503).
+    async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)>;
     /// Keeps `data` as the request's session; an empty one ends it.
-    fn save(&self, jar: &CookieJar<'_>, data: &SessionData);
+    fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
     /// Starts a new session holding `data` (sign-in and sign-out): a store that keys
     /// sessions by an id must issue a new id here and drop the old session, so an id
     /// known before (planted, or copied) is worth nothing after.
-    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData);
+    fn renew(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
     /// Makes the request's last `save` durable.
-    async fn flush(&self, _jar: &CookieJar<'_>, _data: &SessionData) -> crate::Result<()> {
+    async fn flush(
+        &self,
+        _jar: &CookieJar<'_>,
+        _data: &SessionData,
+        _keys: &SessionKeys,
+    ) -> crate::Result<()> {
         Ok(())
+    }
+    /// Signs `user` (an `fs_uniquifier`) in on this browser for `remember_cookie_duration`.
+    fn remember(
+        &self,
+        jar: &CookieJar<'_>,
+        cfg: &SecurityConfig,
+        user: &str,
+        now: f64,
+        _keys: &mut SessionKeys,
+    ) {
+        set_remember(jar, cfg, user, now);
+    }
+    /// The `fs_uniquifier` a valid remember-me cookie signs in.
+    async fn recall(
+        &self,
+        jar: &CookieJar<'_>,
+        cfg: &SecurityConfig,
+        now: f64,
+    ) -> crate::Result<Option<String>> {
+        Ok(remembered(jar, cfg, now))
+    }
+    /// Ends this browser's remember-me sign-in.
+    fn forget(&self, jar: &CookieJar<'_>, cfg: &SecurityConfig, _keys: &mut SessionKeys) {
+        clear_remember(jar, cfg);
     }
 }
 
@@ -142,7 +200,9 @@ pub struct SessionCell(Mutex<CellState>);
 #[derive(Debug, Default)]
 struct CellState {
     data: Option<SessionData>,
+    keys: SessionKeys,
     changed: bool,
+    unavailable: bool,
 }
 
 /// A request's session: loaded once from the store, then read and changed here. As a
@@ -162,9 +222,18 @@ impl<'r> Session<'r> {
         let jar = req.cookies();
         let loaded = cell.0.lock().map(|g| g.data.is_some()).unwrap_or(true);
         if !loaded {
-            let data = store.load(jar).await;
+            let loaded = store.load(jar).await;
+            if let Err(e) = &loaded {
+                rocket::warn!("session store: reading a session failed: {e}");
+            }
             if let Ok(mut g) = cell.0.lock() {
-                g.data.get_or_insert(data);
+                if g.data.is_none() {
+                    g.unavailable = loaded.is_err();
+                    let (data, id) = loaded.unwrap_or_default();
+                    g.data = Some(data);
+                    g.keys.loaded.clone_from(&id);
+                    g.keys.current = id;
+                }
             }
         }
         Session { cell, jar, store }
@@ -181,6 +250,12 @@ impl<'r> Session<'r> {
         })
     }
 
+    /// True when the store could not be read: the session reads as empty, but whether
+    /// someone is signed in is unknown.
+    pub fn unavailable(&self) -> bool {
+        self.cell.0.lock().map(|g| g.unavailable).unwrap_or(true)
+    }
+
     /// The session's data.
     pub fn get(&self) -> SessionData {
         self.cell
@@ -193,8 +268,8 @@ impl<'r> Session<'r> {
 
     /// Replaces the session's data (empty ends the session).
     pub fn set(&self, data: SessionData) {
-        self.store.save(self.jar, &data);
         if let Ok(mut g) = self.cell.0.lock() {
+            self.store.save(self.jar, &data, &mut g.keys);
             g.data = Some(data);
             g.changed = true;
         }
@@ -202,11 +277,34 @@ impl<'r> Session<'r> {
 
     /// Starts a new session holding `data` (see [`SessionStore::renew`]).
     pub fn renew(&self, data: SessionData) {
-        self.store.renew(self.jar, &data);
         if let Ok(mut g) = self.cell.0.lock() {
+            self.store.renew(self.jar, &data, &mut g.keys);
             g.data = Some(data);
             g.changed = true;
         }
+    }
+
+    /// Keeps `user` (an `fs_uniquifier`) signed in on this browser after the session
+    /// ends (remember-me), replacing any earlier remember-me sign-in of the browser.
+    pub fn remember(&self, cfg: &SecurityConfig, user: &str, now: f64) {
+        if let Ok(mut g) = self.cell.0.lock() {
+            self.store.forget(self.jar, cfg, &mut g.keys);
+            self.store.remember(self.jar, cfg, user, now, &mut g.keys);
+            g.changed = true;
+        }
+    }
+
+    /// Ends this browser's remember-me sign-in.
+    pub fn forget(&self, cfg: &SecurityConfig) {
+        if let Ok(mut g) = self.cell.0.lock() {
+            self.store.forget(self.jar, cfg, &mut g.keys);
+            g.changed = true;
+        }
+    }
+
+    /// The `fs_uniquifier` this browser's remember-me cookie signs in, if valid.
+    pub async fn recall(&self, cfg: &SecurityConfig, now: f64) -> crate::Result<Option<String>> {
+        self.store.recall(self.jar, cfg, now).await
     }
 
     /// Changes the session's data in place.
@@ -223,14 +321,18 @@ impl<'r> Session<'r> {
 
     /// Makes a changed session durable (once, at the end of the request).
     pub async fn flush(&self) -> crate::Result<()> {
-        let changed = self
-            .cell
-            .0
-            .lock()
-            .map(|mut g| std::mem::take(&mut g.changed))
-            .unwrap_or(false);
-        if changed {
-            self.store.flush(self.jar, &self.get()).await?;
+        let pending = self.cell.0.lock().ok().and_then(|mut g| {
+            std::mem::take(&mut g.changed).then(|| {
+                let keys = g.keys.clone();
+                g.keys.new_series = None;
+                g.keys.drop_series = None;
+                let keys_now = &mut g.keys;
+                keys_now.loaded.clone_from(&keys_now.current);
+                (keys, g.data.clone().unwrap_or_default())
+            })
+        });
+        if let Some((keys, data)) = pending {
+            self.store.flush(self.jar, &data, &keys).await?;
         }
         Ok(())
     }
