@@ -131,6 +131,7 @@ pub const REDACTED: &[&str] = &[
     "totp_secrets",
     "sms_service_config",
     "multi_factor_recovery_codes_keys",
+    "session_redis_url",
 ];
 
 settings! {

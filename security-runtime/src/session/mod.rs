@@ -332,6 +332,12 @@ impl<'r> Session<'r> {
             })
         });
         if let Some((keys, data)) = pending {
+            if self.unavailable() {
+                // The session the request arrived with is unknown: a sign-out could not
+                // end it, and must not answer as if it had.
+                let why = "the session store could not be read".to_owned();
+                return Err(crate::SecurityError::SessionStore(why));
+            }
             self.store.flush(self.jar, &data, &keys).await?;
         }
         Ok(())
