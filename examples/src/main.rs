@@ -12,13 +12,13 @@ use rocket::request::FlashMessage;
 use rocket::response::content::RawHtml;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Build, Rocket};
-use rocket_db_pools::{sqlx, Database};
+use rocket_db_pools::Database;
 use security_runtime::{CurrentUser, NewUser, Security, SecurityState};
 
 /// The application's database: the security tables live here too.
 #[derive(Database)]
 #[database("app")]
-pub struct Db(sqlx::SqlitePool);
+pub struct Db(security_runtime::db::SqlitePool);
 
 #[get("/")]
 fn index(user: Option<CurrentUser>, flash: Option<FlashMessage<'_>>) -> RawHtml<String> {

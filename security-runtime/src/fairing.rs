@@ -49,10 +49,10 @@ type DatastoreSource =
 /// The security fairing and its builder.
 ///
 /// ```no_run
-/// # use rocket_db_pools::{Database, sqlx};
+/// # use rocket_db_pools::Database;
 /// #[derive(Database)]
 /// #[database("app")]
-/// struct Db(sqlx::SqlitePool);
+/// struct Db(security_runtime::db::SqlitePool);
 ///
 /// #[rocket::launch]
 /// fn rocket() -> _ {
@@ -109,10 +109,10 @@ impl Security {
     /// figment for the application's own settings; an error stops the launch.
     ///
     /// ```no_run
-    /// # use rocket_db_pools::{Database, sqlx};
+    /// # use rocket_db_pools::Database;
     /// # #[derive(Database)]
     /// # #[database("app")]
-    /// # struct Db(sqlx::SqlitePool);
+    /// # struct Db(security_runtime::db::SqlitePool);
     /// let security = security_runtime::Security::new()
     ///     .database::<Db>()
     ///     .seed(|state, _figment| {
@@ -606,7 +606,12 @@ impl Fairing for Security {
             }
             None => return,
         };
-        if let Err(e) = session.flush().await {
+        let remember = state.config.remember_cookie_name.as_str();
+        let flushed = session.flush(sets_cookie(res, remember)).await;
+        if flushed.as_ref().is_ok_and(|f| f.stale_remember_cookie) {
+            drop_cookie_header(res, remember);
+        }
+        if let Err(e) = flushed {
             // A sign-out that did not reach the store must not answer as if it had.
             let reply = responses::internal_error(
                 state,
@@ -619,5 +624,26 @@ impl Fairing for Security {
             }
         }
         crate::csrf::sync_cookie(state, &session.get(), res);
+    }
+}
+
+/// The response sets the cookie `name`.
+fn sets_cookie(res: &Response<'_>, name: &str) -> bool {
+    res.headers()
+        .get("Set-Cookie")
+        .any(|v| v.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+}
+
+/// Takes the `Set-Cookie` header for `name` out of the response, keeping the others.
+fn drop_cookie_header(res: &mut Response<'_>, name: &str) {
+    let keep: Vec<String> = res
+        .headers()
+        .get("Set-Cookie")
+        .filter(|v| v.split_once('=').is_none_or(|(n, _)| n.trim() != name))
+        .map(str::to_owned)
+        .collect();
+    res.remove_header("Set-Cookie");
+    for v in keep {
+        res.adjoin_header(Header::new("Set-Cookie", v));
     }
 }

@@ -71,3 +71,7 @@ pub use tokens::check_and_get_token_status;
 
 /// Re-export of the `chrono` version used by the models.
 pub use chrono;
+/// The pools to declare an application's database with (`#[derive(Database)]`).
+pub use datastore::pool as db;
+/// Re-export of the `sqlx` version the datastore runs on.
+pub use sqlx;

@@ -14,7 +14,8 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Build, Rocket};
-use rocket_db_pools::{sqlx, Database};
+use rocket_db_pools::Database;
+use security_runtime::db;
 use security_runtime::{
     auth_required, auth_token_required, http_auth_required, permissions_accepted,
     permissions_required, roles_accepted, roles_required, CurrentUser, NewUser, Security,
@@ -25,15 +26,15 @@ pub use databases::{backends, fresh_database, Backend};
 
 #[derive(Database)]
 #[database("sec")]
-pub struct SqliteDb(sqlx::SqlitePool);
+pub struct SqliteDb(db::SqlitePool);
 
 #[derive(Database)]
 #[database("sec")]
-pub struct PgDb(sqlx::PgPool);
+pub struct PgDb(db::PgPool);
 
 #[derive(Database)]
 #[database("sec")]
-pub struct MyDb(sqlx::MySqlPool);
+pub struct MyDb(db::MySqlPool);
 
 /// Test configuration: cheap argon2, a fixed salt and key.
 pub fn test_figment(url: &str) -> Figment {

@@ -16,7 +16,6 @@ use rocket::error::ErrorKind;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
-use rocket_db_pools::sqlx;
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{
     NewUser, SchemaOrigin, SchemaStatus, Security, SecurityConfig, SqlDatastore, UserDatastore,

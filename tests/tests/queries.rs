@@ -116,9 +116,7 @@ impl UserDatastore for Counting {
 #[rocket::async_test]
 async fn one_user_lookup_per_protected_request() {
     let url = fresh_database(Backend::Sqlite).await;
-    let pool = rocket_db_pools::sqlx::SqlitePool::connect(&url)
-        .await
-        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let ds = Arc::new(Counting {
         inner: SqlDatastore::from(pool),
         finds: AtomicUsize::new(0),

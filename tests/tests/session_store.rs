@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rocket::http::{Cookie, CookieJar, Status};
-use security_runtime::session::{SessionData, SessionKeys, SessionStore};
+use security_runtime::session::{Flushed, SessionData, SessionKeys, SessionStore};
 use security_runtime::Security;
 use security_tests::{backends, TestApp};
 
@@ -58,9 +58,9 @@ impl SessionStore for MemoryStore {
         _jar: &CookieJar<'_>,
         _data: &SessionData,
         _keys: &SessionKeys,
-    ) -> security_runtime::Result<()> {
+    ) -> security_runtime::Result<Flushed> {
         *self.flushes.lock().unwrap() += 1;
-        Ok(())
+        Ok(Flushed::default())
     }
 }
 

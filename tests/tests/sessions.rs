@@ -4,11 +4,17 @@
 //! and on Redis when `SECURITY_TEST_REDIS_URL` is set.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
-use security_runtime::Security;
+
+use security_runtime::datastore::{NewSeries, RememberUse, SessionBackend, StoredSession};
+use security_runtime::session::ServerStore;
+use security_runtime::{Result as SecResult, Security, SecurityConfig};
 use security_tests::{backends, Backend, Clock, TestApp};
 
 const EMAIL: &str = "matt@lp.com";
@@ -359,5 +365,184 @@ async fn two_requests_with_one_remember_cookie_both_sign_in() {
             status_with(&browser, "/profile", &cookies),
         );
         assert_eq!((a, c), (Status::Ok, Status::Ok), "{b:?} {store}");
+        // Whichever response the browser kept last, its token is the stored one: a
+        // request that lost the race to rotate does not send a token of its own.
+        let kept = copy(&browser, "remember_token");
+        clock.advance(31);
+        let later = second_instance(&app, &clock).await;
+        let s = status_with(&later, "/session", &[kept]).await;
+        assert_eq!(s, Status::Ok, "{b:?} {store}: the browser's last token");
+    }
+}
+
+#[rocket::async_test]
+async fn a_remember_sign_in_answered_by_an_error_page_keeps_the_browsers_token() {
+    for (b, store) in stores() {
+        let clock = Clock::new();
+        let app = app_on(b, store, &clock).await;
+        login_remembered(&app).await;
+        let remember = copy(&app.client, "remember_token");
+        // Signed in by the cookie, then refused by the role check: Rocket's catcher
+        // answers, and the rotated cookie set before it is lost.
+        let browser = second_instance(&app, &clock).await;
+        let r = browser
+            .get("/admin")
+            .header(ContentType::JSON)
+            .cookie(remember.clone())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Forbidden);
+        let sets: Vec<String> = r.headers().get("Set-Cookie").map(str::to_owned).collect();
+        assert!(
+            !sets.iter().any(|c| c.starts_with("remember_token=")),
+            "{sets:?}"
+        );
+        // So the token the browser still holds must still be current after the grace.
+        clock.advance(31);
+        let later = second_instance(&app, &clock).await;
+        let s = status_with(&later, "/session", &[remember]).await;
+        assert_eq!(s, Status::Ok, "{b:?} {store}");
+    }
+}
+
+/// A session backend whose remember-me checks wait for each other, so that two requests
+/// sent at once both find the token current before either replaces it.
+struct Lockstep {
+    inner: std::sync::OnceLock<Arc<dyn SessionBackend>>,
+    checks: tokio::sync::Barrier,
+    /// When set, each replacement moves this clock on by 31 s more than the one before.
+    late: std::sync::OnceLock<Clock>,
+    rotations: std::sync::atomic::AtomicU64,
+}
+
+impl Lockstep {
+    fn inner(&self) -> &dyn SessionBackend {
+        &**self.inner.get().unwrap()
+    }
+}
+
+#[rocket::async_trait]
+impl SessionBackend for Lockstep {
+    async fn load_session(&self, id: &str) -> SecResult<Option<StoredSession>> {
+        self.inner().load_session(id).await
+    }
+    async fn insert_session(&self, id: &str, s: &StoredSession) -> SecResult<()> {
+        self.inner().insert_session(id, s).await
+    }
+    async fn update_session(
+        &self,
+        id: &str,
+        user: Option<&str>,
+        data: &str,
+        now: i64,
+    ) -> SecResult<bool> {
+        self.inner().update_session(id, user, data, now).await
+    }
+    async fn touch_session(&self, id: &str, now: i64) -> SecResult<()> {
+        self.inner().touch_session(id, now).await
+    }
+    async fn delete_session(&self, id: &str) -> SecResult<()> {
+        self.inner().delete_session(id).await
+    }
+    async fn delete_user_sessions(&self, user: &str) -> SecResult<u64> {
+        self.inner().delete_user_sessions(user).await
+    }
+    async fn purge(&self, idle: i64, created: i64, now: i64) -> SecResult<()> {
+        self.inner().purge(idle, created, now).await
+    }
+    async fn insert_series(&self, series: &str, new: &NewSeries) -> SecResult<()> {
+        self.inner().insert_series(series, new).await
+    }
+    async fn check_series(
+        &self,
+        series: &str,
+        token: &str,
+        now: i64,
+        grace: i64,
+    ) -> SecResult<RememberUse> {
+        let used = self.inner().check_series(series, token, now, grace).await;
+        self.checks.wait().await;
+        used
+    }
+    async fn rotate_series(
+        &self,
+        series: &str,
+        token: &str,
+        next: &str,
+        now: i64,
+    ) -> SecResult<bool> {
+        // The slower of the two finishes after the grace.
+        let done = self.inner().rotate_series(series, token, next, now).await;
+        if let Some(clock) = self.late.get() {
+            clock.advance(self.rotations.fetch_add(1, SeqCst) * 31);
+        }
+        done
+    }
+    async fn delete_series(&self, series: &str) -> SecResult<()> {
+        self.inner().delete_series(series).await
+    }
+}
+
+#[rocket::async_test]
+async fn of_two_requests_that_both_found_the_token_current_one_rotates_it() {
+    two_requests_found_the_token_current(false).await;
+}
+
+/// The loser of the race finishing after the grace (a slow upload) does not end the
+/// series: its token was judged when it arrived.
+#[rocket::async_test]
+async fn a_request_that_found_the_token_current_and_ends_after_the_grace_ends_nothing() {
+    two_requests_found_the_token_current(true).await;
+}
+
+async fn two_requests_found_the_token_current(slow: bool) {
+    for b in backends() {
+        let clock = Clock::new();
+        let backend = Arc::new(Lockstep {
+            inner: std::sync::OnceLock::new(),
+            checks: tokio::sync::Barrier::new(2),
+            late: std::sync::OnceLock::new(),
+            rotations: std::sync::atomic::AtomicU64::new(0),
+        });
+        if slow {
+            assert!(backend.late.set(clock.clone()).is_ok());
+        }
+        let c = clock.clone();
+        let now: security_runtime::state::Clock = Arc::new(move || c.now() as f64);
+        let store = Arc::new(ServerStore::new(
+            &SecurityConfig::default(),
+            backend.clone(),
+            now,
+        ));
+        let security = clock.install(Security::new().session_store(store.clone()));
+        let app = TestApp::with(b, |f| f, security).await;
+        app.user(EMAIL, PASSWORD, &[]).await;
+        let sessions = app.datastore().session_backend().unwrap();
+        assert!(backend.inner.set(sessions).is_ok());
+        login_remembered(&app).await;
+        let token = copy(&app.client, "remember_token");
+        // A restarted browser (only the remember cookie) sends two requests at once.
+        let figment = app.client.rocket().figment().clone();
+        let security = clock.install(Security::new().session_store(store.clone()));
+        let rocket = security_tests::app(b, figment, security);
+        let browser = Client::untracked(rocket).await.unwrap();
+        let (r1, r2) = tokio::join!(
+            browser.get("/session").cookie(token.clone()).dispatch(),
+            browser.get("/profile").cookie(token.clone()).dispatch(),
+        );
+        assert_eq!((r1.status(), r2.status()), (Status::Ok, Status::Ok));
+        // Both put a new token in the jar; the one whose replacement lost does not send it.
+        let sent: Vec<Cookie<'static>> = [&r1, &r2]
+            .iter()
+            .flat_map(|r| r.headers().get("Set-Cookie"))
+            .filter(|c| c.starts_with("remember_token="))
+            .map(|c| Cookie::parse_encoded(c.to_owned()).unwrap())
+            .collect();
+        assert_eq!(sent.len(), 1, "{b:?}");
+        let kept = sent[0].clone();
+        clock.advance(31);
+        let later = second_instance(&app, &clock).await;
+        let s = status_with(&later, "/session", &[kept]).await;
+        assert_eq!(s, Status::Ok, "{b:?}");
     }
 }

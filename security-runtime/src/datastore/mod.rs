@@ -14,6 +14,7 @@ use crate::error::{Result, SecurityError};
 use crate::model::{Role, User};
 
 mod migrate;
+pub mod pool;
 mod schema;
 mod sessions;
 mod sql;

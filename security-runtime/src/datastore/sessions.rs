@@ -40,8 +40,8 @@ pub struct NewSeries {
 /// What presenting a remember-me token did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RememberUse {
-    /// The current token: it is replaced by the next one. Holds the user.
-    Rotated(String),
+    /// The current token. Holds the user.
+    Current(String),
     /// The token the series held just before, within the grace period: a request sent
     /// alongside the one that rotated it. Accepted without rotating. Holds the user.
     Concurrent(String),
@@ -78,15 +78,18 @@ pub trait SessionBackend: Send + Sync + 'static {
     async fn purge(&self, idle_before: i64, created_before: i64, now: i64) -> Result<()>;
     /// Stores a new remember-me series.
     async fn insert_series(&self, series: &str, new: &NewSeries) -> Result<()>;
-    /// Presents `token` for `series` at `now`; a current token is replaced by `next`.
-    async fn use_series(
+    /// Judges `token` presented for `series` at `now`; a stale token ends the series.
+    async fn check_series(
         &self,
         series: &str,
         token: &str,
-        next: &str,
         now: i64,
         grace: i64,
     ) -> Result<RememberUse>;
+    /// Replaces `token` by `next` if it is still the series' current token (judged
+    /// before by [`check_series`](Self::check_series)); false, and nothing written or
+    /// ended, when another request replaced it first.
+    async fn rotate_series(&self, series: &str, token: &str, next: &str, now: i64) -> Result<bool>;
     /// Ends a remember-me series.
     async fn delete_series(&self, series: &str) -> Result<()>;
 }
@@ -96,7 +99,7 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// A stored series as [`SessionBackend::use_series`] reads it.
+/// A stored series as [`SessionBackend::check_series`] reads it.
 #[derive(Debug, Clone)]
 pub(crate) struct SeriesRow {
     pub(crate) user: String,
@@ -160,15 +163,18 @@ impl SessionBackend for SqlDatastore {
         super::sql::dispatch!(self, insert_series(series, new))
     }
 
-    async fn use_series(
+    async fn check_series(
         &self,
         series: &str,
         token: &str,
-        next: &str,
         now: i64,
         grace: i64,
     ) -> Result<RememberUse> {
-        super::sql::dispatch!(self, use_series(series, token, next, now, grace))
+        super::sql::dispatch!(self, check_series(series, token, now, grace))
+    }
+
+    async fn rotate_series(&self, series: &str, token: &str, next: &str, now: i64) -> Result<bool> {
+        super::sql::dispatch!(self, rotate_series(series, token, next, now))
     }
 
     async fn delete_series(&self, series: &str) -> Result<()> {
@@ -355,25 +361,33 @@ macro_rules! sql_sessions {
                 )
             }
 
-            pub(crate) async fn use_series(
+            pub(crate) async fn check_series(
                 pool: &$pool,
                 series: &str,
                 token: &str,
-                next: &str,
                 now: i64,
                 grace: i64,
             ) -> Result<RememberUse> {
                 let Some(row) = series_row(pool, series).await? else {
                     return Ok(RememberUse::Refused);
                 };
-                match judge(&row, token, now, grace) {
-                    Some(true) => {}
-                    Some(false) => return Ok(RememberUse::Concurrent(row.user)),
+                Ok(match judge(&row, token, now, grace) {
+                    Some(true) => RememberUse::Current(row.user),
+                    Some(false) => RememberUse::Concurrent(row.user),
                     None => {
                         delete_series(pool, series).await?;
-                        return Ok(RememberUse::Refused);
+                        RememberUse::Refused
                     }
-                }
+                })
+            }
+
+            pub(crate) async fn rotate_series(
+                pool: &$pool,
+                series: &str,
+                token: &str,
+                next: &str,
+                now: i64,
+            ) -> Result<bool> {
                 // `prev_token` first: MySQL assigns left to right, reading the new values.
                 let sql = "UPDATE fs_remember SET prev_token = token, token = ?, rotated = ? \
                            WHERE series = ? AND token = ?";
@@ -381,20 +395,10 @@ macro_rules! sql_sessions {
                     .bind(next)
                     .bind(now)
                     .bind(series)
-                    .bind(&row.token)
+                    .bind(token)
                     .execute(pool)
                     .await?;
-                if done.rows_affected() == 1 {
-                    return Ok(RememberUse::Rotated(row.user));
-                }
-                // Another request rotated it first: this one is its twin, or too late.
-                let again = series_row(pool, series).await?;
-                Ok(
-                    match again.filter(|r| judge(r, token, now, grace) == Some(false)) {
-                        Some(r) => RememberUse::Concurrent(r.user),
-                        None => RememberUse::Refused,
-                    },
-                )
+                Ok(done.rows_affected() == 1)
             }
 
             pub(crate) async fn delete_series(pool: &$pool, series: &str) -> Result<()> {

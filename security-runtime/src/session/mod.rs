@@ -132,6 +132,38 @@ pub struct SessionKeys {
     pub new_series: Option<(String, crate::datastore::NewSeries)>,
     /// The digest of a remember-me series to end.
     pub drop_series: Option<String>,
+    /// A remember-me token to replace, if the response carries its successor.
+    pub rotation: Option<Rotation>,
+}
+
+/// A remember-me token replaced on use (digests). It is stored at
+/// [`SessionStore::flush`], and only when the response carries the new cookie: a
+/// response that loses it (an error page) leaves the browser's token current.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The series.
+    pub series: String,
+    /// The token the browser presented.
+    pub token: String,
+    /// The token its new cookie holds.
+    pub next: String,
+}
+
+/// Whom a remember-me cookie signs in, and the token rotation that goes with it.
+#[derive(Debug, Clone)]
+pub struct Recalled {
+    /// The user's `fs_uniquifier`.
+    pub user: String,
+    /// The rotation to store at the end of the request, if any.
+    pub rotation: Option<Rotation>,
+}
+
+/// What [`SessionStore::flush`] found out too late to change in the jar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flushed {
+    /// The remember-me cookie the response sets holds a token the store did not take
+    /// (a parallel request rotated first): the response must not set it.
+    pub stale_remember_cookie: bool,
 }
 
 /// Where sessions are kept.
@@ -157,14 +189,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// sessions by an id must issue a new id here and drop the old session, so an id
     /// known before (planted, or copied) is worth nothing after.
     fn renew(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
-    /// Makes the request's last `save` durable.
+    /// Makes the request's last `save` durable (and its remember-me changes).
     async fn flush(
         &self,
         _jar: &CookieJar<'_>,
         _data: &SessionData,
         _keys: &SessionKeys,
-    ) -> crate::Result<()> {
-        Ok(())
+    ) -> crate::Result<Flushed> {
+        Ok(Flushed::default())
     }
     /// Signs `user` (an `fs_uniquifier`) in on this browser for `remember_cookie_duration`.
     fn remember(
@@ -177,14 +209,17 @@ pub trait SessionStore: Send + Sync + 'static {
     ) {
         set_remember(jar, cfg, user, now);
     }
-    /// The `fs_uniquifier` a valid remember-me cookie signs in.
+    /// The user a valid remember-me cookie signs in.
     async fn recall(
         &self,
         jar: &CookieJar<'_>,
         cfg: &SecurityConfig,
         now: f64,
-    ) -> crate::Result<Option<String>> {
-        Ok(remembered(jar, cfg, now))
+    ) -> crate::Result<Option<Recalled>> {
+        Ok(remembered(jar, cfg, now).map(|user| Recalled {
+            user,
+            rotation: None,
+        }))
     }
     /// Ends this browser's remember-me sign-in.
     fn forget(&self, jar: &CookieJar<'_>, cfg: &SecurityConfig, _keys: &mut SessionKeys) {
@@ -304,7 +339,14 @@ impl<'r> Session<'r> {
 
     /// The `fs_uniquifier` this browser's remember-me cookie signs in, if valid.
     pub async fn recall(&self, cfg: &SecurityConfig, now: f64) -> crate::Result<Option<String>> {
-        self.store.recall(self.jar, cfg, now).await
+        let Some(recalled) = self.store.recall(self.jar, cfg, now).await? else {
+            return Ok(None);
+        };
+        if let (Some(rotation), Ok(mut g)) = (recalled.rotation, self.cell.0.lock()) {
+            g.keys.rotation = Some(rotation);
+            g.changed = true;
+        }
+        Ok(Some(recalled.user))
     }
 
     /// Changes the session's data in place.
@@ -320,12 +362,19 @@ impl<'r> Session<'r> {
     }
 
     /// Makes a changed session durable (once, at the end of the request).
-    pub async fn flush(&self) -> crate::Result<()> {
+    /// `remember_cookie_sent`: the response sets the remember-me cookie (a response built
+    /// by an error catcher has lost the cookies set before it, and then no remember-me
+    /// token is rotated).
+    pub async fn flush(&self, remember_cookie_sent: bool) -> crate::Result<Flushed> {
         let pending = self.cell.0.lock().ok().and_then(|mut g| {
             std::mem::take(&mut g.changed).then(|| {
-                let keys = g.keys.clone();
+                let mut keys = g.keys.clone();
+                if !remember_cookie_sent {
+                    keys.rotation = None;
+                }
                 g.keys.new_series = None;
                 g.keys.drop_series = None;
+                g.keys.rotation = None;
                 let keys_now = &mut g.keys;
                 keys_now.loaded.clone_from(&keys_now.current);
                 (keys, g.data.clone().unwrap_or_default())
@@ -338,9 +387,9 @@ impl<'r> Session<'r> {
                 let why = "the session store could not be read".to_owned();
                 return Err(crate::SecurityError::SessionStore(why));
             }
-            self.store.flush(self.jar, &data, &keys).await?;
+            return self.store.flush(self.jar, &data, &keys).await;
         }
-        Ok(())
+        Ok(Flushed::default())
     }
 }
 

@@ -25,19 +25,24 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 1
 ";
 
-/// Presents a token (ARGV: token, next, now, grace): 1 rotated, 2 concurrent, 0 refused.
-const USE_SERIES: &str = r"
+/// Judges a token (ARGV: token, now, grace): 1 current, 2 concurrent, 0 refused (a stale
+/// token ends the series).
+const CHECK_SERIES: &str = r"
 local h = redis.call('HMGET', KEYS[1], 'user', 'token', 'prev', 'rotated', 'expires')
 if not h[1] then return {0, ''} end
-local now = tonumber(ARGV[3])
+local now = tonumber(ARGV[2])
 if tonumber(h[5]) <= now then redis.call('DEL', KEYS[1]) return {0, ''} end
-if h[2] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'prev', h[2], 'token', ARGV[2], 'rotated', ARGV[3])
-  return {1, h[1]}
-end
-if h[3] == ARGV[1] and now - tonumber(h[4]) <= tonumber(ARGV[4]) then return {2, h[1]} end
+if h[2] == ARGV[1] then return {1, h[1]} end
+if h[3] == ARGV[1] and now - tonumber(h[4]) <= tonumber(ARGV[3]) then return {2, h[1]} end
 redis.call('DEL', KEYS[1])
 return {0, ''}
+";
+
+/// Replaces the current token if it is still ARGV[1] (ARGV: token, next, now): 1 done.
+const ROTATE_SERIES: &str = r"
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'prev', ARGV[1], 'token', ARGV[2], 'rotated', ARGV[3])
+return 1
 ";
 
 /// Ends every key in the user's set, and the set.
@@ -214,29 +219,40 @@ impl SessionBackend for RedisBackend {
             .await
     }
 
-    async fn use_series(
+    async fn check_series(
         &self,
         series: &str,
         token: &str,
-        next: &str,
         now: i64,
         grace: i64,
     ) -> Result<RememberUse> {
         let mut c = self.conn.clone();
-        let (outcome, user): (i64, String) = Script::new(USE_SERIES)
+        let (outcome, user): (i64, String) = Script::new(CHECK_SERIES)
             .key(series_key(series))
             .arg(token)
-            .arg(next)
             .arg(now)
             .arg(grace)
             .invoke_async(&mut c)
             .await
             .map_err(err)?;
         Ok(match outcome {
-            1 => RememberUse::Rotated(user),
+            1 => RememberUse::Current(user),
             2 => RememberUse::Concurrent(user),
             _ => RememberUse::Refused,
         })
+    }
+
+    async fn rotate_series(&self, series: &str, token: &str, next: &str, now: i64) -> Result<bool> {
+        let mut c = self.conn.clone();
+        let done: i64 = Script::new(ROTATE_SERIES)
+            .key(series_key(series))
+            .arg(token)
+            .arg(next)
+            .arg(now)
+            .invoke_async(&mut c)
+            .await
+            .map_err(err)?;
+        Ok(done == 1)
     }
 
     async fn delete_series(&self, series: &str) -> Result<()> {

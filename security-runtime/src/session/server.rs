@@ -9,7 +9,10 @@
 //!
 //! The remember-me cookie holds `<series>:<token>`; the store holds both as digests. A
 //! token is replaced by a new one each time it signs in; the one it replaced stays good
-//! for `remember_rotation_grace` seconds, for requests the browser sent alongside.
+//! for `remember_rotation_grace` seconds, for requests the browser sent alongside. The
+//! replacement is stored at the end of the request, and only if the response carries the
+//! new cookie (an error page built by a catcher loses it), so that a browser is never
+//! left holding a token the store has retired.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -19,7 +22,7 @@ use rand::RngCore;
 use rocket::http::{Cookie, CookieJar};
 use sha2::{Digest, Sha256};
 
-use super::{CookieStore, SessionData, SessionKeys, SessionStore};
+use super::{CookieStore, Flushed, Recalled, Rotation, SessionData, SessionKeys, SessionStore};
 use crate::config::{SecurityConfig, SessionStoreKind};
 use crate::datastore::{NewSeries, RememberUse, SessionBackend, StoredSession, UserDatastore};
 use crate::state::Clock;
@@ -153,7 +156,7 @@ impl SessionStore for ServerStore {
         _jar: &CookieJar<'_>,
         data: &SessionData,
         keys: &SessionKeys,
-    ) -> crate::Result<()> {
+    ) -> crate::Result<Flushed> {
         let now = self.now();
         if let Some(old) = keys
             .loaded
@@ -181,13 +184,23 @@ impl SessionStore for ServerStore {
                 self.backend.insert_session(&digest(id), &stored).await?;
             }
         }
+        let mut flushed = Flushed::default();
+        if let Some(r) = &keys.rotation {
+            // Judged at recall; here only replaced if no parallel request did it first
+            // (then the browser keeps the token it sent, or gets the winner's).
+            let rotated = self
+                .backend
+                .rotate_series(&r.series, &r.token, &r.next, now)
+                .await?;
+            flushed.stale_remember_cookie = !rotated;
+        }
         if let Some(series) = &keys.drop_series {
             self.backend.delete_series(series).await?;
         }
         if let Some((series, new)) = &keys.new_series {
             self.backend.insert_series(series, new).await?;
         }
-        Ok(())
+        Ok(flushed)
     }
 
     fn remember(
@@ -198,6 +211,7 @@ impl SessionStore for ServerStore {
         now: f64,
         keys: &mut SessionKeys,
     ) {
+        keys.rotation = None;
         let (series, token) = (random_id(), random_id());
         let now = now.floor() as i64;
         let new = NewSeries {
@@ -218,32 +232,34 @@ impl SessionStore for ServerStore {
         jar: &CookieJar<'_>,
         cfg: &SecurityConfig,
         now: f64,
-    ) -> crate::Result<Option<String>> {
-        let Some((series, token)) = remember_parts(jar, cfg) else {
+    ) -> crate::Result<Option<Recalled>> {
+        let Some((raw_series, token)) = remember_parts(jar, cfg) else {
             super::clear_remember(jar, cfg);
             return Ok(None);
         };
-        let next = random_id();
+        let (series, token) = (digest(&raw_series), digest(&token));
         let now = now.floor() as i64;
         let used = self
             .backend
-            .use_series(
-                &digest(&series),
-                &digest(&token),
-                &digest(&next),
-                now,
-                self.grace,
-            )
+            .check_series(&series, &token, now, self.grace)
             .await?;
         Ok(match used {
-            RememberUse::Rotated(user) => {
-                jar.add_private(super::cookie::remember_cookie(
-                    cfg,
-                    format!("{series}:{next}"),
-                ));
-                Some(user)
+            RememberUse::Current(user) => {
+                let next = random_id();
+                let value = format!("{raw_series}:{next}");
+                jar.add_private(super::cookie::remember_cookie(cfg, value));
+                let next = digest(&next);
+                let rotation = Some(Rotation {
+                    series,
+                    token,
+                    next,
+                });
+                Some(Recalled { user, rotation })
             }
-            RememberUse::Concurrent(user) => Some(user),
+            RememberUse::Concurrent(user) => Some(Recalled {
+                user,
+                rotation: None,
+            }),
             RememberUse::Refused => {
                 super::clear_remember(jar, cfg);
                 None
@@ -252,6 +268,9 @@ impl SessionStore for ServerStore {
     }
 
     fn forget(&self, jar: &CookieJar<'_>, cfg: &SecurityConfig, keys: &mut SessionKeys) {
+        // The series ends: a token replaced earlier in the request stays unreplaced, and
+        // the remember cookie this response sets is no longer the replacement's.
+        keys.rotation = None;
         if let Some((series, _)) = remember_parts(jar, cfg) {
             keys.drop_series = Some(digest(&series));
         }
