@@ -464,6 +464,12 @@ settings! {
         /// delays it; a failed send is retried and logged, never reported to the client.
         /// Unset: on exactly when `return_generic_responses` is. Beyond Flask-Security.
         pub mail_queue: Option<bool> = None,
+        /// With `return_generic_responses`, the fewest milliseconds `/reset`, `/confirm`,
+        /// `/recover-username`, `/register` and `/change-email` take to answer a POST, so
+        /// that what is left of the difference between a registered and an unknown
+        /// identity (reading the found row) does not show in the answer's timing; 0: off.
+        /// Beyond Flask-Security.
+        pub generic_response_floor_ms: u64 = 10,
         /// Tries per queued mail before it is given up (and logged).
         pub mail_queue_tries: u32 = 5,
         /// Milliseconds before the first retry of a queued mail; doubled for each next one.

@@ -63,3 +63,35 @@ async fn without_generic_responses_mail_is_sent_in_the_request() {
     let (s, _) = reset(&app, "direct@example.com").await;
     assert_eq!(s, Status::Ok);
 }
+
+#[rocket::async_test]
+async fn generic_mode_answers_no_sooner_than_its_floor_for_any_address() {
+    let b = backends()[0];
+    let sink = SmtpSink::start().await;
+    let app = with_smtp(b, &sink, |f| {
+        f.merge(("security.return_generic_responses", true))
+            .merge(("security.generic_response_floor_ms", 300))
+            .merge(("security.confirmable", true))
+    })
+    .await;
+    app.user("floor@example.com", "password 12345", &[]).await;
+    for (uri, email) in [
+        ("/reset", "floor@example.com"),
+        ("/reset", "nobody@example.com"),
+        ("/confirm", "floor@example.com"),
+        ("/recover-username", "nobody@example.com"),
+    ] {
+        let start = std::time::Instant::now();
+        let (s, _) = {
+            let r = app.post_json(uri, json!({ "email": email })).await;
+            (r.status(), r.into_string().await)
+        };
+        let took = start.elapsed();
+        assert_eq!(s, Status::Ok, "{uri} {email}");
+        // A floor, not a speed claim: the answer is held at least this long.
+        assert!(
+            took >= Duration::from_millis(300),
+            "{uri} {email}: {took:?}"
+        );
+    }
+}

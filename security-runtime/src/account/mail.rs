@@ -50,6 +50,9 @@ where
         return job.await;
     }
     tokio::spawn(async move {
+        // A task spawned here would run on this worker as soon as the request's task
+        // pauses, before its answer goes out; yielding first puts it behind the answer.
+        tokio::task::yield_now().await;
         if let Err(e) = job.await {
             log::error!("security mail failed: {e}");
         }

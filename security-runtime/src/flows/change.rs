@@ -141,6 +141,11 @@ fn current_email_json(ctx: &SecurityCtx<'_>, user: &User) -> Reply {
 /// `POST /change-email`: mails a confirmation link to the new address.
 #[rocket::post("/", data = "<input>")]
 pub async fn change_email_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
+    let until = super::common::generic_floor(&ctx);
+    super::common::hold_until(until, change_email_post_inner(ctx, who, input)).await
+}
+
+async fn change_email_post_inner(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
     let user = who.0.user;
     let mut errors = FormErrors::default();
     csrf(&ctx, &input, &mut errors);

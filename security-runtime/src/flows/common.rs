@@ -437,3 +437,25 @@ pub(crate) fn redirect_with(view: &str, params: &[(&str, &str)]) -> Reply {
 pub(crate) fn spa(st: &SecurityState) -> bool {
     st.config.redirect_behavior == crate::config::RedirectBehavior::Spa
 }
+
+/// When a POST that names an identity may answer (`generic_response_floor_ms` after it
+/// began), in generic mode; `None` otherwise.
+pub(crate) fn generic_floor(ctx: &SecurityCtx<'_>) -> Option<tokio::time::Instant> {
+    let cfg = &ctx.state.config;
+    let ms = cfg.generic_response_floor_ms;
+    (cfg.return_generic_responses && ms > 0)
+        .then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(ms))
+}
+
+/// `reply`, held until `until`: a registered and an unknown identity answer after the
+/// same floor, whatever is left of the difference in the work between them.
+pub(crate) async fn hold_until(
+    until: Option<tokio::time::Instant>,
+    reply: impl std::future::Future<Output = Reply>,
+) -> Reply {
+    let reply = reply.await;
+    if let Some(t) = until {
+        tokio::time::sleep_until(t).await;
+    }
+    reply
+}

@@ -40,6 +40,11 @@ pub async fn send_confirmation_get(ctx: SecurityCtx<'_>, email: Option<String>) 
 /// `POST /confirm`: mails the confirmation link again.
 #[rocket::post("/", data = "<input>")]
 pub async fn send_confirmation_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    let until = super::common::generic_floor(&ctx);
+    super::common::hold_until(until, send_confirmation_post_inner(ctx, input)).await
+}
+
+async fn send_confirmation_post_inner(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     match send_confirmation(&ctx, &input).await {
         Ok(r) => r,
         Err(e) => crate::responses::internal_error(ctx.state, ctx.want_json, ctx.locale, &e),

@@ -48,6 +48,11 @@ pub async fn forgot_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /reset`: mails reset instructions.
 #[rocket::post("/", data = "<input>")]
 pub async fn forgot_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    let until = super::common::generic_floor(&ctx);
+    super::common::hold_until(until, forgot_post_inner(ctx, input)).await
+}
+
+async fn forgot_post_inner(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     let form = recovery_form(&ctx, &input);
     let typed = form.email.clone().unwrap_or_default();
     let cfg = &ctx.state.config;
@@ -184,6 +189,11 @@ pub async fn recover_username_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /recover-username`: mails the username.
 #[rocket::post("/", data = "<input>")]
 pub async fn recover_username_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    let until = super::common::generic_floor(&ctx);
+    super::common::hold_until(until, recover_username_post_inner(ctx, input)).await
+}
+
+async fn recover_username_post_inner(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     if ctx.current.is_some() {
         return ctx.already_authenticated();
     }

@@ -61,6 +61,11 @@ pub async fn register_get(ctx: SecurityCtx<'_>) -> Reply {
 /// `POST /register`.
 #[rocket::post("/", data = "<input>")]
 pub async fn register_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
+    let until = super::common::generic_floor(&ctx);
+    super::common::hold_until(until, register_post_inner(ctx, input)).await
+}
+
+async fn register_post_inner(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     if ctx.current.is_some() {
         return ctx.already_authenticated();
     }
