@@ -8,9 +8,23 @@
   flask_security_db.py login URL MODEL EMAIL PASSWORD [EMAIL PASSWORD ...]
       Signs each user in through Flask-Security's JSON `/login` against the same database.
       Prints JSON: {EMAIL: {"status": <HTTP status>, "roles": [...]}}.
+  flask_security_db.py us-user URL MODEL EMAIL PASSWORD PHONE
+      With unified sign-in on, creates the tables of `MODEL` and one confirmed user whose
+      `authenticator`, `sms` (phone PHONE, made canonical by Flask-Security's phone util in
+      region US) and `email` methods Flask-Security sets up with its own TOTP factory and
+      `us_set`. Prints JSON: {"b32": {METHOD: <base32 key>}, "us_phone_number": <stored>,
+      "us_totp_secrets": <stored column text>}.
+  flask_security_db.py us-signin URL MODEL IDENTITY PASSCODE
+      Signs in through Flask-Security's JSON `/us-signin` (unified sign-in on) against the
+      same database. Prints JSON: {"status": <HTTP status>, "roles": [...] or null,
+      "us_phone_number": ..., "us_totp_secrets": ...} (the columns of the user IDENTITY
+      names, by email or phone).
 
 The secret key and salt are the Rust test suite's (`security_tests::test_figment`), so both
 sides hash and sign alike. Flask-Security's default argon2 parameters are kept on purpose.
+The unified sign-in commands use the TOTP secrets and issuer of the Rust tests
+(`{"1": "tf-secret-one"}`, "Rocket Test") and need Flask-Security's `mfa` extra (cryptography,
+qrcode, phonenumbers).
 """
 
 import importlib
@@ -19,7 +33,14 @@ import sys
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from flask_security import Security, SQLAlchemyUserDatastore, current_user, hash_password
+from flask_security import (
+    Security,
+    SQLAlchemyUserDatastore,
+    current_user,
+    hash_password,
+    uia_email_mapper,
+    uia_phone_mapper,
+)
 from flask_security.utils import naive_utcnow
 
 MODELS = []
@@ -36,7 +57,21 @@ SEED_USERS = [
 ]
 
 
-def make_app(url, model):
+# Unified sign-in as the Rust tests configure it (`tests/tests/us_compat.rs`).
+US_CONFIG = dict(
+    SECURITY_UNIFIED_SIGNIN=True,
+    SECURITY_TOTP_SECRETS={"1": "tf-secret-one"},
+    SECURITY_TOTP_ISSUER="Rocket Test",
+    SECURITY_PHONE_REGION_DEFAULT="US",
+    SECURITY_USER_IDENTITY_ATTRIBUTES=[
+        {"email": {"mapper": uia_email_mapper, "case_insensitive": True}},
+        {"us_phone_number": {"mapper": uia_phone_mapper}},
+    ],
+)
+US_METHODS = ["authenticator", "sms", "email"]
+
+
+def make_app(url, model, extra=None):
     fsqla = importlib.import_module(f"flask_security.models.{model}")
     app = Flask(__name__)
     app.config.update(
@@ -47,6 +82,7 @@ def make_app(url, model):
         WTF_CSRF_ENABLED=False,
         TESTING=True,
     )
+    app.config.update(extra or {})
     db = SQLAlchemy(app)
     fsqla.FsModels.set_db_info(db)
 
@@ -114,12 +150,59 @@ def login(url, model, pairs):
     return out
 
 
+def us_columns(user):
+    return {
+        "us_phone_number": user.us_phone_number,
+        "us_totp_secrets": user.us_totp_secrets,
+    }
+
+
+def us_user(url, model, email, password, phone):
+    app, db, ds = make_app(url, model, US_CONFIG)
+    security = app.extensions["security"]
+    with app.app_context():
+        db.create_all()
+        canonical = security._phone_util.get_canonical_form(phone)
+        if canonical is None:
+            raise SystemExit(f"Flask-Security finds {phone!r} no phone number")
+        user = ds.create_user(
+            email=email, password=hash_password(password), confirmed_at=naive_utcnow()
+        )
+        db.session.commit()
+        b32 = {}
+        for method in US_METHODS:
+            secret = security._totp_factory.generate_totp_secret()
+            ds.us_set(user, method, secret, canonical if method == "sms" else None)
+            b32[method] = security._totp_factory.get_totp_b32_key(secret)
+        db.session.commit()
+        user = ds.find_user(email=email)
+        return {"b32": b32, **us_columns(user)}
+
+
+def us_signin(url, model, identity, passcode):
+    app, _, ds = make_app(url, model, US_CONFIG)
+    client = app.test_client()
+    r = client.post("/us-signin", json={"identity": identity, "passcode": passcode})
+    roles = client.get("/whoami").get_json()["roles"]
+    with app.app_context():
+        canonical = app.extensions["security"]._phone_util.get_canonical_form(identity)
+        user = ds.find_user(email=identity)
+        if user is None and canonical:
+            user = ds.find_user(us_phone_number=canonical)
+        columns = us_columns(user) if user else {}
+    return {"status": r.status_code, "roles": roles, **columns}
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "create":
         result = create(argv[1], argv[2])
     elif len(argv) >= 5 and argv[0] == "login" and len(argv) % 2 == 1:
         rest = argv[3:]
         result = login(argv[1], argv[2], list(zip(rest[::2], rest[1::2])))
+    elif len(argv) == 6 and argv[0] == "us-user":
+        result = us_user(*argv[1:])
+    elif len(argv) == 5 and argv[0] == "us-signin":
+        result = us_signin(*argv[1:])
     else:
         sys.stderr.write(__doc__)
         return 2

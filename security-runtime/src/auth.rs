@@ -118,7 +118,8 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
 
 /// Finds the user an identity string names, trying `user_identity_attributes` in order.
 ///
-/// Parity: `lookup_identity` (case-insensitive, as the default mappers).
+/// Parity: `lookup_identity` with the default mappers: email and username
+/// case-insensitive, `us_phone_number` through the phone normaliser (E.164).
 pub async fn lookup_identity(state: &SecurityState, identity: &str) -> Result<Option<User>> {
     let identity = identity.trim();
     if identity.is_empty() {
@@ -133,6 +134,10 @@ pub async fn lookup_identity(state: &SecurityState, identity: &str) -> Result<Op
                 UserQuery::Email(identity.to_owned())
             }
             "username" => UserQuery::Username(identity.to_owned()),
+            "us_phone_number" => match state.phone_util.get_canonical_form(identity) {
+                Some(phone) => UserQuery::UsPhoneNumber(phone),
+                None => continue,
+            },
             _ => continue,
         };
         if let Some(u) = state.datastore.find_user(&q, true).await? {

@@ -295,9 +295,44 @@ settings! {
         /// Parity: `SECURITY_US_VERIFY_URL`: where a stale session re-authenticates when
         /// unified sign-in is on.
         pub us_verify_url: String = "/us-verify".into(),
-        /// Parity: `SECURITY_UNIFIED_SIGNIN`. Not available in this release: `true` is
-        /// refused at launch.
+        /// Parity: `SECURITY_UNIFIED_SIGNIN`: one sign-in form for a password or a code
+        /// (email, SMS, authenticator), and magic links.
         pub unified_signin: bool = false,
+        /// Parity: `SECURITY_US_ENABLED_METHODS` (`password`, `email`, `authenticator`,
+        /// `sms`).
+        pub us_enabled_methods: Vec<String> = vec!["password".into(), "email".into(), "authenticator".into(), "sms".into()],
+        /// Parity: `SECURITY_US_MFA_REQUIRED`: the methods after which a user with a
+        /// second factor must give it too.
+        pub us_mfa_required: Vec<String> = vec!["password".into(), "email".into()],
+        /// Parity: `SECURITY_US_TOKEN_VALIDITY`: ± seconds a unified sign-in code (and a
+        /// magic link) is accepted.
+        pub us_token_validity: u64 = 120,
+        /// Parity: `SECURITY_US_EMAIL_SUBJECT`.
+        pub us_email_subject: String = "Verification Code".into(),
+        /// Parity: `SECURITY_US_SETUP_WITHIN` (seconds).
+        pub us_setup_within: i64 = 1800,
+        /// Parity: `SECURITY_US_SETUP_SALT`.
+        pub us_setup_salt: String = "us-setup-salt".into(),
+        /// Parity: `SECURITY_US_SIGNIN_URL`.
+        pub us_signin_url: String = "/us-signin".into(),
+        /// Parity: `SECURITY_US_SIGNIN_SEND_CODE_URL`.
+        pub us_signin_send_code_url: String = "/us-signin/send-code".into(),
+        /// Parity: `SECURITY_US_SETUP_URL`.
+        pub us_setup_url: String = "/us-setup".into(),
+        /// Parity: `SECURITY_US_VERIFY_SEND_CODE_URL`.
+        pub us_verify_send_code_url: String = "/us-verify/send-code".into(),
+        /// Parity: `SECURITY_US_VERIFY_LINK_URL`.
+        pub us_verify_link_url: String = "/us-verify-link".into(),
+        /// Parity: `SECURITY_US_POST_SETUP_VIEW` (default: the setup page).
+        pub us_post_setup_view: Option<String> = None,
+        /// Parity: `SECURITY_US_SIGNIN_REPLACES_LOGIN`: unauthenticated visitors are sent
+        /// to `/us-signin` instead of `/login`.
+        pub us_signin_replaces_login: bool = false,
+        /// Wrong passcodes per identity and code window after which codes are refused
+        /// until a new one is sent (or the window has passed). Beyond Flask-Security.
+        pub us_max_code_failures: u32 = 10,
+        /// Parity: `SECURITY_LOGIN_ERROR_VIEW`: where a failed magic link goes (SPA).
+        pub login_error_view: Option<String> = None,
         /// Parity: `SECURITY_WEBAUTHN`. Not available in this release: `true` is refused
         /// at launch.
         pub webauthn: bool = false,
@@ -711,7 +746,6 @@ impl SecurityConfig {
         }
         self.validate_sessions()?;
         for (key, on) in [
-            ("unified_signin", self.unified_signin),
             ("webauthn", self.webauthn),
             ("oauth_enable", self.oauth_enable),
         ] {
@@ -723,10 +757,10 @@ impl SecurityConfig {
             }
         }
         for a in &self.user_identity_attributes {
-            if a != "email" && a != "username" {
+            if !matches!(a.as_str(), "email" | "username" | "us_phone_number") {
                 return Err(format!(
                     "`security.user_identity_attributes` entry `{a}` is not supported; \
-                     expected `email` or `username`"
+                     expected `email`, `username` or `us_phone_number`"
                 ));
             }
         }
@@ -743,6 +777,7 @@ impl SecurityConfig {
             ("change_email_salt", &self.change_email_salt),
             ("two_factor_validity_salt", &self.two_factor_validity_salt),
             ("two_factor_setup_salt", &self.two_factor_setup_salt),
+            ("us_setup_salt", &self.us_setup_salt),
         ];
         for (i, (k, v)) in salts.iter().enumerate() {
             if v.as_str() == "wtf-csrf-token" {
@@ -766,13 +801,14 @@ impl SecurityConfig {
         if self.lockout_max_failures == 0 || self.lockout_max_failures > 100 {
             return Err("`security.lockout_max_failures` must be between 1 and 100".into());
         }
-        self.validate_two_factor()
+        self.validate_two_factor()?;
+        self.validate_unified_signin()
     }
 
-    /// The TOTP factory when two-factor is on: `totp_secrets` and `totp_issuer` are then
-    /// required (the error names the key).
+    /// The TOTP factory when two-factor or unified sign-in is on: `totp_secrets` and
+    /// `totp_issuer` are then required (the error names the key).
     pub fn totp_factory(&self) -> Result<Option<crate::totp::TotpFactory>, String> {
-        if !self.two_factor {
+        if !self.two_factor && !self.unified_signin {
             return Ok(None);
         }
         let issuer = self.totp_issuer.as_deref().unwrap_or("");
@@ -806,6 +842,37 @@ impl SecurityConfig {
         Ok(())
     }
 
+    fn validate_unified_signin(&self) -> Result<(), String> {
+        if !self.unified_signin {
+            return Ok(());
+        }
+        self.totp_factory()?;
+        if self.us_enabled_methods.is_empty() {
+            return Err("`security.us_enabled_methods` must name a method".into());
+        }
+        for (key, list) in [
+            ("us_enabled_methods", &self.us_enabled_methods),
+            ("us_mfa_required", &self.us_mfa_required),
+        ] {
+            if let Some(m) = list
+                .iter()
+                .find(|m| !matches!(m.as_str(), "password" | "email" | "authenticator" | "sms"))
+            {
+                return Err(format!(
+                    "`security.{key}` entry `{m}` is not `password`, `email`, \
+                     `authenticator` or `sms`"
+                ));
+            }
+        }
+        if self.us_max_code_failures == 0 {
+            return Err("`security.us_max_code_failures` must be at least 1".into());
+        }
+        if self.us_token_validity == 0 || self.us_token_validity > 600 {
+            return Err("`security.us_token_validity` must be between 1 and 600 seconds".into());
+        }
+        Ok(())
+    }
+
     /// True when a flow that sends mail is enabled.
     pub fn sends_mail(&self) -> bool {
         self.registerable
@@ -816,6 +883,7 @@ impl SecurityConfig {
             || self.change_username
             || self.username_recovery
             || self.two_factor
+            || self.unified_signin
     }
 
     /// The full URL of a security endpoint (prefix + path).

@@ -20,6 +20,8 @@ pub const MAX_BODY: u64 = 64 * 1024;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FormInput {
     fields: Map<String, Value>,
+    /// Every value of a form field sent more than once (a multiple choice).
+    repeated: std::collections::BTreeMap<String, Vec<String>>,
     /// True when the body was JSON.
     pub is_json: bool,
 }
@@ -52,6 +54,21 @@ impl FormInput {
         }
     }
 
+    /// A list field (a multiple choice): a JSON array of strings or one string, or
+    /// every value of a repeated form field. `Err` when a JSON value is another type.
+    pub fn list(&self, name: &str) -> Result<Vec<String>, NotAString> {
+        if let Some(all) = self.repeated.get(name) {
+            return Ok(all.clone());
+        }
+        match self.fields.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(NotAString))
+                .collect(),
+            _ => Ok(self.str(name)?.map(str::to_owned).into_iter().collect()),
+        }
+    }
+
     /// A boolean field: JSON `true`/`false`, or the form values WTForms accepts.
     pub fn bool(&self, name: &str) -> Option<bool> {
         match self.fields.get(name)? {
@@ -66,14 +83,21 @@ impl FormInput {
     }
 }
 
-fn parse_form(body: &str) -> Map<String, Value> {
+fn parse_form(body: &str) -> FormInput {
     let mut m = Map::new();
+    let mut all: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
+        all.entry(k.to_string()).or_default().push(v.to_string());
         // First value wins, as WTForms reads `getlist()[0]`.
         m.entry(k.into_owned())
             .or_insert(Value::String(v.into_owned()));
     }
-    m
+    all.retain(|_, v| v.len() > 1);
+    FormInput {
+        fields: m,
+        repeated: all,
+        is_json: false,
+    }
 }
 
 #[rocket::async_trait]
@@ -93,6 +117,7 @@ impl<'r> FromData<'r> for FormInput {
             return match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(fields)) => data::Outcome::Success(FormInput {
                     fields,
+                    repeated: Default::default(),
                     is_json: true,
                 }),
                 _ => to_data(req, Denial::BadRequest(crate::messages::API_ERROR)),
@@ -102,8 +127,8 @@ impl<'r> FromData<'r> for FormInput {
             return to_data(req, Denial::BadRequest(crate::messages::API_ERROR));
         };
         data::Outcome::Success(FormInput {
-            fields: parse_form(text),
             is_json: json,
+            ..parse_form(text)
         })
     }
 }

@@ -48,6 +48,9 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "mf_recovery_codes.html",
     "mf_recovery.html",
     "verify_user.html",
+    "us_signin.html",
+    "us_setup.html",
+    "us_verify.html",
 ];
 
 /// An override larger than this is refused: a page template is a few kilobytes.

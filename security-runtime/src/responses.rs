@@ -257,7 +257,13 @@ pub fn default_denial_reply(state: &SecurityState, denial: &Denial, req: &Reques
         Denial::Unauthenticated { mechanisms, realm } => {
             let basic = mechanisms.contains(&Mechanism::Basic);
             if !basic && !answer.want_json {
-                return answer.to_view(&cfg.login_url, req, messages::UNAUTHENTICATED);
+                // Parity: `US_SIGNIN_REPLACES_LOGIN` makes `/us-signin` the login view.
+                let view = if cfg.unified_signin && cfg.us_signin_replaces_login {
+                    &cfg.us_signin_url
+                } else {
+                    &cfg.login_url
+                };
+                return answer.to_view(view, req, messages::UNAUTHENTICATED);
             }
             let r = answer.error(status, messages::UNAUTHENTICATED);
             if basic {

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use rocket::http::{Cookie, CookieJar};
 use serde_json::json;
 
-use crate::datastore::{CodeFailures, Factor, UserQuery};
+use crate::datastore::{CodeFailures, CodeSlot, Factor, UserQuery};
 use crate::error::Result;
 use crate::lockout::Gate;
 use crate::model::User;
@@ -232,7 +232,10 @@ pub async fn check_code(
     let matched = key.verify(code, st.now(), window(st, method), None);
     let accepted = match matched {
         Some(step) if consume => {
-            let claimed = st.datastore.claim_totp_step(user, step).await?;
+            let claimed = st
+                .datastore
+                .claim_step(user, CodeSlot::TwoFactor, step)
+                .await?;
             if !claimed {
                 log::warn!(
                     "two-factor: a used code was offered again for user {}",

@@ -141,6 +141,25 @@ pub enum Signal {
         /// `email` or `sms`.
         method: String,
     },
+    /// Parity: `us_security_token_sent(user, method, ...)`; the code itself is not
+    /// carried.
+    UsSecurityTokenSent {
+        /// The user's id.
+        user_id: i32,
+        /// `email` or `sms`.
+        method: String,
+        /// True when the mail carried a magic link.
+        magic_link: bool,
+    },
+    /// Parity: `us_profile_changed(user, methods, delete)`.
+    UsProfileChanged {
+        /// The user's id.
+        user_id: i32,
+        /// The methods set up or removed.
+        methods: Vec<String>,
+        /// True when they were removed.
+        delete: bool,
+    },
     /// A recovery code signed the user in (single use: it is gone).
     MfRecoveryCodeUsed {
         /// The user's id.

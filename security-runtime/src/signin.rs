@@ -32,6 +32,10 @@ pub struct FirstFactor<'a> {
     pub authn_via: &'a str,
     /// The client's address, for the trackable columns.
     pub remote: Option<IpAddr>,
+    /// Ask for the second factor when the user needs one; false for a unified sign-in
+    /// method outside `us_mfa_required` (an authenticator or SMS code is a factor of
+    /// its own).
+    pub mfa: bool,
 }
 
 /// Why a proven first factor does not sign the user in.
@@ -101,8 +105,10 @@ pub async fn complete(
         remember,
         authn_via,
         remote,
+        mfa,
     } = factor;
-    if !WITHIN_SESSION.contains(&authn_via)
+    if mfa
+        && !WITHIN_SESSION.contains(&authn_via)
         && crate::second_factor::needed(state, session.jar(), &user)
     {
         if dirty {

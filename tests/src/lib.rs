@@ -607,4 +607,5 @@ pub mod flows;
 pub mod sms_server;
 pub mod smtp;
 pub mod two_factor;
+pub mod unified;
 pub mod webdriver;

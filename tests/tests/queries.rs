@@ -63,8 +63,22 @@ impl UserDatastore for Counting {
     async fn remove_role_from_user(&self, user: &mut User, role: &str) -> Result<bool> {
         self.inner.remove_role_from_user(user, role).await
     }
-    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool> {
-        self.inner.claim_totp_step(user, step).await
+    async fn claim_step(
+        &self,
+        user: &User,
+        slot: security_runtime::datastore::CodeSlot,
+        step: u64,
+    ) -> Result<bool> {
+        self.inner.claim_step(user, slot, step).await
+    }
+    async fn us_code_failures(
+        &self,
+        user: &User,
+        op: security_runtime::datastore::CodeFailures,
+        since: i64,
+        now: i64,
+    ) -> Result<u32> {
+        self.inner.us_code_failures(user, op, since, now).await
     }
     async fn swap_recovery_codes(
         &self,

@@ -18,6 +18,7 @@ pub mod recover;
 pub mod recovery;
 pub mod register;
 pub mod two_factor;
+pub mod unified;
 pub mod username;
 
 pub use form::FormErrors;

@@ -198,6 +198,18 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             include_str!("../../migrations/mysql/0005_sessions.sql"),
         ])],
     },
+    Migration {
+        version: 6,
+        name: "unified sign-in: the last code step accepted per method, wrong passcodes \
+               counted per code window",
+        steps: &[
+            add("user", "us_email_last_step", Column::BigInt, false),
+            add("user", "us_sms_last_step", Column::BigInt, false),
+            add("user", "us_authenticator_last_step", Column::BigInt, false),
+            add("user", "us_code_failures", Column::Integer, false),
+            add("user", "us_code_failures_at", Column::BigInt, false),
+        ],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.

@@ -325,10 +325,11 @@ pub trait UserDatastore: Send + Sync + 'static {
         })
         .await
     }
-    /// Records `step` as the last TOTP step the user's second factor accepted, unless
-    /// that step or a later one is recorded already: false then (a replayed code). One
-    /// conditional write, so of two parallel uses of a code exactly one succeeds.
-    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool>;
+    /// Records `step` as the last TOTP step accepted in `slot`, unless that step or a
+    /// later one is recorded already: false then (a replayed code). One conditional
+    /// write, so of two parallel uses of a code exactly one succeeds. Claiming
+    /// `step - 1` without using it voids every earlier code (a new code was sent).
+    async fn claim_step(&self, user: &User, slot: CodeSlot, step: u64) -> Result<bool>;
     /// Replaces the stored recovery codes with `new` if they still equal `expected`;
     /// false when they changed meanwhile (a parallel use). One conditional write.
     async fn swap_recovery_codes(
@@ -341,6 +342,16 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// `op`. Kept in the database, so a browser cannot reset it by sending an older
     /// session cookie.
     async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32>;
+    /// The user's count of wrong unified sign-in passcodes in the current code window,
+    /// after `op`: failures before `since` (Unix time) no longer count, and `Add`
+    /// starts a new count then. Kept in the database, shared by every instance.
+    async fn us_code_failures(
+        &self,
+        user: &User,
+        op: CodeFailures,
+        since: i64,
+        now: i64,
+    ) -> Result<u32>;
     /// The user's record of consecutive failed attempts with `factor`.
     async fn failed_attempts(&self, user_id: i32, factor: Factor) -> Result<Attempts>;
     /// Stores `next` as the record of `factor` if it still equals `seen`: false when
@@ -365,6 +376,42 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// can (`session_store = "sql"`, the default).
     fn session_backend(&self) -> Option<std::sync::Arc<dyn SessionBackend>> {
         None
+    }
+}
+
+/// Where [`UserDatastore::claim_step`] records the last code step accepted: each
+/// secret has its own, as each has its own codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSlot {
+    /// The two-factor secret (`tf_totp_secret`).
+    TwoFactor,
+    /// The unified sign-in email secret (codes and magic links).
+    UsEmail,
+    /// The unified sign-in SMS secret.
+    UsSms,
+    /// The unified sign-in authenticator secret.
+    UsAuthenticator,
+}
+
+impl CodeSlot {
+    /// The slot of a unified sign-in method (`email`, `sms`, `authenticator`).
+    pub fn unified(method: &str) -> Option<CodeSlot> {
+        match method {
+            "email" => Some(CodeSlot::UsEmail),
+            "sms" => Some(CodeSlot::UsSms),
+            "authenticator" => Some(CodeSlot::UsAuthenticator),
+            _ => None,
+        }
+    }
+
+    /// The column that holds the slot's last step.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            CodeSlot::TwoFactor => "tf_totp_last_step",
+            CodeSlot::UsEmail => "us_email_last_step",
+            CodeSlot::UsSms => "us_sms_last_step",
+            CodeSlot::UsAuthenticator => "us_authenticator_last_step",
+        }
     }
 }
 

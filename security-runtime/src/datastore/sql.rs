@@ -10,7 +10,8 @@ use chrono::NaiveDateTime;
 use rocket::async_trait;
 
 use super::{
-    new_uniquifier, Attempts, CodeFailures, Factor, NewUser, SchemaStatus, UserDatastore, UserQuery,
+    new_uniquifier, Attempts, CodeFailures, CodeSlot, Factor, NewUser, SchemaStatus, UserDatastore,
+    UserQuery,
 };
 use crate::error::{Result, SecurityError};
 use crate::model::{join_permissions, split_permissions, Role, User};
@@ -418,23 +419,78 @@ macro_rules! backend {
                 Ok(done.rows_affected())
             }
 
-            pub(super) async fn claim_totp_step(
+            pub(super) async fn claim_step(
                 pool: &$pool,
                 user_id: i32,
+                slot: CodeSlot,
                 step: u64,
             ) -> Result<bool> {
                 let step =
                     i64::try_from(step).map_err(|_| SecurityError::Invalid("step".into()))?;
-                let done = sqlx::query::<$db>(&D.sql(
-                    "UPDATE \"user\" SET tf_totp_last_step = ? WHERE id = ? \
-                     AND (tf_totp_last_step IS NULL OR tf_totp_last_step < ?)",
-                ))
+                let c = slot.column();
+                let done = sqlx::query::<$db>(&D.sql(&format!(
+                    "UPDATE \"user\" SET {c} = ? WHERE id = ? AND ({c} IS NULL OR {c} < ?)"
+                )))
                 .bind(step)
                 .bind(user_id)
                 .bind(step)
                 .execute(pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            pub(super) async fn us_code_failures(
+                pool: &$pool,
+                user_id: i32,
+                op: CodeFailures,
+                since: i64,
+                now: i64,
+            ) -> Result<u32> {
+                // The count goes first: MySQL assigns left to right, so the second
+                // assignment must not read a window start changed by the first.
+                let mut tx = pool.begin().await?;
+                match op {
+                    CodeFailures::Read => {}
+                    CodeFailures::Add => {
+                        sqlx::query::<$db>(&D.sql(
+                            "UPDATE \"user\" SET us_code_failures = CASE \
+                             WHEN us_code_failures_at IS NULL OR us_code_failures_at < ? THEN 1 \
+                             ELSE COALESCE(us_code_failures, 0) + 1 END, \
+                             us_code_failures_at = CASE \
+                             WHEN us_code_failures_at IS NULL OR us_code_failures_at < ? THEN ? \
+                             ELSE us_code_failures_at END WHERE id = ?",
+                        ))
+                        .bind(since)
+                        .bind(since)
+                        .bind(now)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    CodeFailures::Reset => {
+                        sqlx::query::<$db>(&D.sql(
+                            "UPDATE \"user\" SET us_code_failures = 0, \
+                             us_code_failures_at = NULL WHERE id = ?",
+                        ))
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                let (n, at): (Option<i32>, Option<i64>) =
+                    sqlx::query_as::<$db, (Option<i32>, Option<i64>)>(&D.sql(
+                        "SELECT us_code_failures, us_code_failures_at FROM \"user\" WHERE id = ?",
+                    ))
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let current = at.is_some_and(|t| t >= since);
+                Ok(if current {
+                    u32::try_from(n.unwrap_or(0)).unwrap_or(0)
+                } else {
+                    0
+                })
             }
 
             pub(super) async fn code_failures(
@@ -858,8 +914,18 @@ impl UserDatastore for SqlDatastore {
         dispatch!(self, remove_role_from_user(user, role))
     }
 
-    async fn claim_totp_step(&self, user: &User, step: u64) -> Result<bool> {
-        dispatch!(self, claim_totp_step(user.id, step))
+    async fn claim_step(&self, user: &User, slot: CodeSlot, step: u64) -> Result<bool> {
+        dispatch!(self, claim_step(user.id, slot, step))
+    }
+
+    async fn us_code_failures(
+        &self,
+        user: &User,
+        op: CodeFailures,
+        since: i64,
+        now: i64,
+    ) -> Result<u32> {
+        dispatch!(self, us_code_failures(user.id, op, since, now))
     }
 
     async fn swap_recovery_codes(

@@ -101,6 +101,7 @@ pub(crate) async fn sign_in_after(
         remember,
         authn_via,
         remote: ctx.remote,
+        mfa: true,
     };
     Ok(match complete(ctx.state, &ctx.session, factor).await? {
         SignInOutcome::SignedIn(u) => {
@@ -345,6 +346,8 @@ fn security_context(cfg: &crate::config::SecurityConfig) -> Value {
         "two_factor_setup",
         &cfg.two_factor_setup_url,
     );
+    add(cfg.unified_signin, "us_signin", &cfg.us_signin_url);
+    add(cfg.unified_signin, "us_setup", &cfg.us_setup_url);
     add(
         cfg.multi_factor_recovery_codes,
         "mf_recovery_codes",

@@ -219,6 +219,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
         remember: fields.remember,
         authn_via: "password",
         remote: ctx.remote,
+        mfa: true,
     };
     let user = match complete(st, &ctx.session, factor).await? {
         SignInOutcome::SignedIn(user) => user,

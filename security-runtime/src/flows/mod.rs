@@ -25,6 +25,9 @@ pub mod recovery;
 pub mod register;
 pub mod tf_validate;
 pub mod two_factor;
+pub mod us_setup;
+pub mod us_signin;
+pub mod us_verify;
 pub mod verify;
 
 /// Route names of this crate start with this, so responses can be recognised.
@@ -357,6 +360,52 @@ fn feature_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
             &cfg.two_factor_select_url,
             "tf_select",
             routes![tf_validate::select_get, tf_validate::select_post],
+        ),
+        (
+            cfg.unified_signin,
+            "us_signin_url",
+            &cfg.us_signin_url,
+            "us_signin",
+            routes![us_signin::signin_get, us_signin::signin_post],
+        ),
+        (
+            cfg.unified_signin,
+            "us_signin_send_code_url",
+            &cfg.us_signin_send_code_url,
+            "us_signin_send_code",
+            routes![us_signin::send_code_post],
+        ),
+        (
+            cfg.unified_signin,
+            "us_verify_link_url",
+            &cfg.us_verify_link_url,
+            "us_verify_link",
+            routes![us_signin::verify_link],
+        ),
+        (
+            cfg.unified_signin,
+            "us_setup_url",
+            &cfg.us_setup_url,
+            "us_setup",
+            routes![
+                us_setup::setup_get,
+                us_setup::setup_post,
+                us_setup::setup_validate
+            ],
+        ),
+        (
+            cfg.unified_signin && cfg.freshness >= 0,
+            "us_verify_url",
+            &cfg.us_verify_url,
+            "us_verify",
+            routes![us_verify::verify_get, us_verify::verify_post],
+        ),
+        (
+            cfg.unified_signin && cfg.freshness >= 0,
+            "us_verify_send_code_url",
+            &cfg.us_verify_send_code_url,
+            "us_verify_send_code",
+            routes![us_verify::send_code_post],
         ),
         (
             cfg.multi_factor_recovery_codes,

@@ -191,14 +191,18 @@ pub async fn setup_get(ctx: SecurityCtx<'_>, who: SetupCaller) -> Reply {
 }
 
 /// The authenticator details of a new secret: the `tf_authr_*` values.
-struct Authr {
-    uri: String,
-    key: String,
-    b32: String,
-    username: String,
+pub(crate) struct Authr {
+    pub(crate) uri: String,
+    pub(crate) key: String,
+    pub(crate) b32: String,
+    pub(crate) username: String,
 }
 
-async fn authr(ctx: &SecurityCtx<'_>, user: &User, secret: &str) -> crate::Result<Authr> {
+pub(crate) async fn authr(
+    ctx: &SecurityCtx<'_>,
+    user: &User,
+    secret: &str,
+) -> crate::Result<Authr> {
     let factory = sf::factory(ctx.state)?;
     let key = sf::key_of(ctx.state, secret).await?;
     let username = user.calc_username().to_owned();

@@ -178,3 +178,30 @@ pub const HELP_REQUEST_SENT: &str = "Your request for help has been sent.";
 /// An attempt refused after too many failures (beyond Flask-Security, which has no
 /// limit; in generic mode the generic failure is shown instead).
 pub const TOO_MANY_ATTEMPTS: &str = "Too many failed attempts. Please try again later.";
+
+/// `US_SPECIFY_IDENTITY`.
+pub const US_SPECIFY_IDENTITY: &str = "You must specify a valid identity to sign in";
+/// `INVALID_PASSWORD_CODE`.
+pub const INVALID_PASSWORD_CODE: &str = "Password or code submitted is not valid";
+/// `US_METHOD_NOT_AVAILABLE`.
+pub const US_METHOD_NOT_AVAILABLE: &str = "Requested method is not valid";
+/// `GENERIC_US_SIGNIN`.
+pub const GENERIC_US_SIGNIN: &str = "If that identity is in our system, you were sent a code.";
+/// `PASSWORDLESS_LOGIN_SUCCESSFUL`.
+pub const PASSWORDLESS_LOGIN_SUCCESSFUL: &str = "You have successfully logged in.";
+/// `INVALID_CODE`.
+pub const INVALID_CODE: &str = "Invalid code";
+/// `US_SETUP_SUCCESSFUL`.
+pub const US_SETUP_SUCCESSFUL: &str = "Unified sign in setup successful";
+/// `US_SETUP_EXPIRED` (`%(within)s` interpolated).
+pub fn us_setup_expired(within: &str) -> Text {
+    Text::new("Setup must be completed within %(within)s. Please start over.").arg("within", within)
+}
+/// `IDENTITY_ALREADY_ASSOCIATED` (`%(attr)s`, `%(value)s` interpolated).
+pub fn identity_already_associated(attr: &str, value: &str) -> Text {
+    Text::new(
+        "Identity attribute '%(attr)s' with value '%(value)s' is already associated with an account.",
+    )
+    .arg("attr", attr)
+    .arg("value", value)
+}

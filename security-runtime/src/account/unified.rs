@@ -1,0 +1,443 @@
+//! Unified sign-in account logic: which methods a user has, checking a passcode (a
+//! password or a code of any method), sending codes and magic links, and the set-up
+//! state token.
+//!
+//! Beyond Flask-Security: a code that signed someone in is refused afterwards (the step
+//! is claimed per method, so it works once even in parallel); sending a new code voids
+//! the earlier ones; at most `us_max_code_failures` wrong passcodes count per code
+//! window, after which codes are refused until a new one is sent or the window passes.
+//!
+//! Parity: `unified_signin.py` (`UnifiedSigninForm.validate`, `us_send_security_token`,
+//! `_compute_active_methods`, `us_setup` state).
+
+use serde_json::{json, Value};
+
+use super::mail::{link, mail_user, send_mail, within_text};
+use super::two_factor::SendError;
+use crate::auth::{verify_password, Credentials};
+use crate::datastore::{CodeFailures, CodeSlot, Factor};
+use crate::error::Result;
+use crate::lockout::Gate;
+use crate::messages::{self as msg, Text};
+use crate::model::User;
+use crate::second_factor::key_of;
+use crate::signals::Signal;
+use crate::state::SecurityState;
+
+/// The methods that need a secret set up (all but the password), in Flask-Security's
+/// order.
+pub const SECRET_METHODS: [&str; 3] = ["email", "authenticator", "sms"];
+
+/// The enabled methods that need setting up (`setup_methods`).
+pub fn setup_methods(st: &SecurityState) -> Vec<&'static str> {
+    let enabled = &st.config.us_enabled_methods;
+    SECRET_METHODS
+        .into_iter()
+        .filter(|m| enabled.iter().any(|e| e == m))
+        .collect()
+}
+
+/// The enabled methods that send a code (`code_methods`: email, sms).
+pub fn code_methods(st: &SecurityState) -> Vec<&'static str> {
+    setup_methods(st)
+        .into_iter()
+        .filter(|m| *m != "authenticator")
+        .collect()
+}
+
+/// The methods `user` can sign in with now, in `us_enabled_methods` order: the
+/// password when the user has one, and each method with a stored secret.
+///
+/// Parity: `_compute_active_methods`.
+pub fn active_methods(st: &SecurityState, user: &User) -> Vec<String> {
+    let secrets = st.datastore.us_get_totp_secrets(user);
+    st.config
+        .us_enabled_methods
+        .iter()
+        .filter(|m| match m.as_str() {
+            "password" => user.password.is_some(),
+            other => secrets.contains_key(other),
+        })
+        .cloned()
+        .collect()
+}
+
+/// How a passcode fared.
+#[derive(Debug)]
+pub enum Passcode {
+    /// Accepted: `via` is the method that matched.
+    Accepted {
+        /// The user (with a rehashed password when `rehashed`).
+        user: Box<User>,
+        /// `password`, `email`, `authenticator` or `sms`.
+        via: &'static str,
+        /// True when `user.password` holds a new hash to store.
+        rehashed: bool,
+    },
+    /// Neither the password nor any code.
+    Refused,
+    /// Not checked: too many failures; wait this many seconds.
+    Throttled(u64),
+}
+
+/// True when `passcode` can only be a code: six digits, shorter than any password.
+fn only_a_code(st: &SecurityState, passcode: &str) -> bool {
+    passcode.len() == 6
+        && passcode.bytes().all(|b| b.is_ascii_digit())
+        && st.config.password_length_min > 6
+}
+
+/// Checks `passcode` for `user`: the password first (when enabled, and the passcode
+/// could be one), then each enabled method's current code.
+///
+/// Parity: `UnifiedSigninForm.validate` / `_us_verify` (password, then each TOTP with
+/// window `us_token_validity`; `authn_via` the first match).
+pub async fn check_passcode(
+    st: &SecurityState,
+    user: User,
+    passcode: &str,
+    from: Option<std::net::IpAddr>,
+) -> Result<Passcode> {
+    let password_on = st.config.us_enabled_methods.iter().any(|m| m == "password");
+    let mut user = user;
+    if password_on && !only_a_code(st, passcode) {
+        match verify_password(st, user, passcode, "passcode", from).await? {
+            Credentials::Verified { user, rehashed } => {
+                return Ok(Passcode::Accepted {
+                    user,
+                    via: "password",
+                    rehashed,
+                })
+            }
+            Credentials::Throttled { retry_after } => return Ok(Passcode::Throttled(retry_after)),
+            Credentials::NoPassword(u) | Credentials::WrongPassword(u) => user = *u,
+            Credentials::UnknownIdentity => return Ok(Passcode::Refused),
+        }
+    }
+    if crate::totp::normalize(passcode).is_none() {
+        return Ok(Passcode::Refused);
+    }
+    match check_codes(st, &user, passcode, &setup_methods(st)).await? {
+        Some(Ok(via)) => Ok(Passcode::Accepted {
+            user: Box::new(user),
+            via,
+            rehashed: false,
+        }),
+        Some(Err(wait)) => Ok(Passcode::Throttled(wait)),
+        None => Ok(Passcode::Refused),
+    }
+}
+
+/// The start of the code window a failure counts in: a code is accepted ± the
+/// validity around its 30 s step.
+fn failures_since(st: &SecurityState) -> i64 {
+    let span = 2 * st.config.us_token_validity + crate::totp::PERIOD;
+    st.now() as i64 - i64::try_from(span).unwrap_or(i64::MAX)
+}
+
+/// Checks the code of a magic link (the email method's): `Some(Ok(()))` when accepted
+/// (its step now used: a link works once), `Some(Err(wait))` when throttled.
+pub async fn check_link_code(
+    st: &SecurityState,
+    user: &User,
+    code: &str,
+) -> Result<Option<std::result::Result<(), u64>>> {
+    let email = setup_methods(st)
+        .into_iter()
+        .filter(|m| *m == "email")
+        .collect::<Vec<_>>();
+    Ok(check_codes(st, user, code, &email)
+        .await?
+        .map(|r| r.map(|_| ())))
+}
+
+/// Tries `code` against the secrets of `methods`: `Some(Ok(method))` when one
+/// accepted it (its step now used), `Some(Err(wait))` when codes are throttled for the
+/// account, `None` when refused.
+async fn check_codes(
+    st: &SecurityState,
+    user: &User,
+    code: &str,
+    methods: &[&'static str],
+) -> Result<Option<std::result::Result<&'static str, u64>>> {
+    let since = failures_since(st);
+    let now = st.now() as i64;
+    let failures = st
+        .datastore
+        .us_code_failures(user, CodeFailures::Read, since, now)
+        .await?;
+    if failures >= st.config.us_max_code_failures {
+        log::warn!(
+            "unified sign-in: codes refused for user {} until a new one is sent",
+            user.id
+        );
+        return Ok(None);
+    }
+    match crate::lockout::begin(st, user.id, Factor::Code).await? {
+        Gate::Open => {}
+        gate => return Ok(Some(Err(gate.retry_after(st).unwrap_or(1)))),
+    }
+    if let Some(method) = matching_method(st, user, code, methods).await? {
+        crate::lockout::succeeded(st, user.id, Factor::Code).await?;
+        st.datastore
+            .us_code_failures(user, CodeFailures::Reset, since, now)
+            .await?;
+        return Ok(Some(Ok(method)));
+    }
+    st.datastore
+        .us_code_failures(user, CodeFailures::Add, since, now)
+        .await?;
+    st.send(Signal::UserFailedAuthn {
+        user_id: Some(user.id),
+        auth_type: "passcode".into(),
+    });
+    Ok(None)
+}
+
+/// The first of `methods` whose secret accepts `code` and whose step was not used
+/// before; the step is claimed.
+async fn matching_method(
+    st: &SecurityState,
+    user: &User,
+    code: &str,
+    methods: &[&'static str],
+) -> Result<Option<&'static str>> {
+    let secrets = st.datastore.us_get_totp_secrets(user);
+    for &method in methods {
+        let (Some(secret), Some(slot)) = (secrets.get(method), CodeSlot::unified(method)) else {
+            continue;
+        };
+        let key = key_of(st, secret).await?;
+        let Some(step) = key.verify(code, st.now(), st.config.us_token_validity, None) else {
+            continue;
+        };
+        if st.datastore.claim_step(user, slot, step).await? {
+            return Ok(Some(method));
+        }
+        log::warn!(
+            "unified sign-in: a used {method} code was offered again for user {}",
+            user.id
+        );
+        return Ok(None);
+    }
+    Ok(None)
+}
+
+/// Checks a code of a secret being set up (nothing is claimed or counted: the secret
+/// is not stored yet).
+pub async fn check_setup_code(st: &SecurityState, secret: &str, code: &str) -> Result<bool> {
+    let key = key_of(st, secret).await?;
+    Ok(key
+        .verify(code, st.now(), st.config.us_token_validity, None)
+        .is_some())
+}
+
+/// Sends the current code of the user's `method` secret (email, sms): earlier codes
+/// of that method die, the count of wrong passcodes starts again. `magic_link` adds
+/// the `/us-verify-link` link to the mail. `Ok(Err(NoPhone))` when the method is not
+/// set up.
+///
+/// Parity: `us_send_security_token`.
+pub async fn send_code(
+    st: &SecurityState,
+    user: &User,
+    method: &str,
+    locale: &str,
+    magic_link: bool,
+) -> Result<std::result::Result<(), SendError>> {
+    let secrets = st.datastore.us_get_totp_secrets(user);
+    let (Some(secret), Some(slot)) = (secrets.get(method), CodeSlot::unified(method)) else {
+        return Ok(Err(SendError::NoPhone));
+    };
+    let key = key_of(st, secret).await?;
+    let now = st.now();
+    let code = key.current_code(now);
+    let step = crate::totp::step_of(now);
+    // Claiming the step before this one voids every code sent earlier.
+    st.datastore
+        .claim_step(user, slot, step.saturating_sub(1))
+        .await?;
+    let since = failures_since(st);
+    st.datastore
+        .us_code_failures(user, CodeFailures::Reset, since, now as i64)
+        .await?;
+    let link = magic_link.then(|| magic_link_url(st, user, &code));
+    let phone = user.us_phone_number.as_deref();
+    deliver(st, user, method, &code, phone, locale, link).await
+}
+
+/// `/us-verify-link?id=<fs_uniquifier>&code=<code>`, absolute.
+fn magic_link_url(st: &SecurityState, user: &User, code: &str) -> String {
+    let q = |s: &str| crate::responses::quote(s);
+    format!(
+        "{}?id={}&code={}",
+        link(st, &st.config.us_verify_link_url),
+        q(&user.fs_uniquifier),
+        q(code)
+    )
+}
+
+/// Sends the code of a secret being set up (email to the user, sms to `phone`).
+pub async fn send_setup_code(
+    st: &SecurityState,
+    user: &User,
+    method: &str,
+    secret: &str,
+    phone: Option<&str>,
+    locale: &str,
+) -> Result<std::result::Result<(), SendError>> {
+    let key = key_of(st, secret).await?;
+    let code = key.current_code(st.now());
+    deliver(st, user, method, &code, phone, locale, None).await
+}
+
+async fn deliver(
+    st: &SecurityState,
+    user: &User,
+    method: &str,
+    code: &str,
+    phone: Option<&str>,
+    locale: &str,
+    login_link: Option<String>,
+) -> Result<std::result::Result<(), SendError>> {
+    let sent = match method {
+        "email" => {
+            let within = within_text(&st.catalog, locale, st.config.us_token_validity);
+            let context = json!({
+                "user": mail_user(user),
+                "username": user.calc_username(),
+                "token": code,
+                "login_token": code,
+                "login_link": login_link,
+                "within": within,
+            });
+            let subject = &st.config.us_email_subject;
+            send_mail(st, locale, "us_instructions", &user.email, subject, context)
+                .await
+                .map_err(SendError::from)
+        }
+        "sms" => match phone {
+            Some(p) => {
+                let text = st
+                    .catalog
+                    .text(locale, &Text::new(msg::USE_CODE).arg("code", code));
+                st.sms.send(p, &text).await.map_err(SendError::from)
+            }
+            None => Err(SendError::NoPhone),
+        },
+        _ => return Ok(Ok(())),
+    };
+    if sent.is_ok() {
+        st.send(Signal::UsSecurityTokenSent {
+            user_id: user.id,
+            method: method.to_owned(),
+            magic_link: login_link.is_some(),
+        });
+    }
+    Ok(sent)
+}
+
+/// A set-up read back from its state token (its `Debug` leaves the secret out).
+#[derive(Clone)]
+pub struct SetupState {
+    /// The method.
+    pub method: String,
+    /// The new encrypted secret.
+    pub secret: String,
+    /// The canonical phone number (sms).
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for SetupState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupState")
+            .field("method", &self.method)
+            .field("phone", &self.phone)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `/us-setup` state token: Flask-Security's `{totp_secret, chosen_method,
+/// phone_number}` bound to the user, salt `us_setup_salt`.
+pub fn state_token(st: &SecurityState, user: &User, s: &SetupState) -> String {
+    let payload = json!({
+        "totp_secret": s.secret,
+        "chosen_method": s.method,
+        "phone_number": s.phone,
+        "fs_uniquifier": user.fs_uniquifier,
+    });
+    st.serializer(&st.config.us_setup_salt)
+        .dumps_at(&payload, st.now() as u64)
+}
+
+/// Reads a state token issued to `user`.
+pub fn read_state_token(
+    st: &SecurityState,
+    user: &User,
+    token: &str,
+) -> std::result::Result<SetupState, super::two_factor::TokenProblem> {
+    use super::two_factor::TokenProblem;
+    let max_age = u64::try_from(st.config.us_setup_within).unwrap_or(0);
+    let v = st
+        .serializer(&st.config.us_setup_salt)
+        .loads_at(token, Some(max_age), st.now() as u64)
+        .map_err(|e| match e {
+            crate::tokens::TokenError::Expired => TokenProblem::Expired,
+            _ => TokenProblem::Invalid,
+        })?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let owner_ok = text("fs_uniquifier").is_some_and(|u| {
+        subtle::ConstantTimeEq::ct_eq(u.as_bytes(), user.fs_uniquifier.as_bytes()).into()
+    });
+    let method = text("chosen_method").filter(|m| SECRET_METHODS.contains(&m.as_str()));
+    match (owner_ok, method, text("totp_secret")) {
+        (true, Some(method), Some(secret)) => Ok(SetupState {
+            method,
+            secret,
+            phone: text("phone_number"),
+        }),
+        _ => Err(TokenProblem::Invalid),
+    }
+}
+
+/// Stores a validated set-up and sends `us_profile_changed`.
+pub async fn set_method(st: &SecurityState, user: &mut User, s: &SetupState) -> Result<()> {
+    st.datastore
+        .us_set(user, &s.method, Some(&s.secret), s.phone.as_deref())
+        .await?;
+    st.send(Signal::UsProfileChanged {
+        user_id: user.id,
+        methods: vec![s.method.clone()],
+        delete: false,
+    });
+    Ok(())
+}
+
+/// Removes `methods` from the user's set-up in one write (the phone number goes with
+/// `sms`) and sends `us_profile_changed`.
+pub async fn delete_methods(st: &SecurityState, user: &mut User, methods: &[String]) -> Result<()> {
+    let mut secrets = st.datastore.us_get_totp_secrets(user);
+    secrets.retain(|m, _| !methods.contains(m));
+    let json = if secrets.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&secrets)
+                .map_err(|e| crate::SecurityError::Invalid(e.to_string()))?,
+        )
+    };
+    let drop_phone = methods.iter().any(|m| m == "sms");
+    crate::datastore::update(st.datastore.as_ref(), user, |u| {
+        u.us_totp_secrets = json;
+        if drop_phone {
+            u.us_phone_number = None;
+        }
+    })
+    .await?;
+    st.send(Signal::UsProfileChanged {
+        user_id: user.id,
+        methods: methods.to_vec(),
+        delete: true,
+    });
+    Ok(())
+}
