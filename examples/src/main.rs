@@ -2,7 +2,9 @@
 //!
 //! `cargo run -p example-app` then open <http://127.0.0.1:8000/>. Registration,
 //! confirmation, password reset, the change flows, two-factor sign-in (authenticator app
-//! or mailed code, at `/tf-setup`), recovery codes and `/verify` are on; with no `security.mail_server`
+//! or mailed code, at `/tf-setup`), recovery codes, `/verify` and unified sign-in (`/us-signin`
+//! with the password, a mailed code or magic link, or an authenticator code set up at
+//! `/us-setup`) are on; with no `security.mail_server`
 //! configured every mail (with its link) is written to the log. The admin is
 //! `admin@example.com` / `change-me-please` unless `ROCKET_EXAMPLE={admin_email="..",
 //! admin_password=".."}` (or `[default.example]` in Rocket.toml) says otherwise.
@@ -147,6 +149,13 @@ fn figment() -> Figment {
             "security.totp_secrets",
             std::collections::BTreeMap::from([("1", "example-totp-secret-change-me")]),
         ))
+        // Unified sign-in: one form for the password, a mailed code (with a magic link) or
+        // an authenticator code; methods are set up at /us-setup.
+        .join(("security.unified_signin", true))
+        .join((
+            "security.us_enabled_methods",
+            ["password", "email", "authenticator"],
+        ))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
 }
@@ -258,6 +267,40 @@ mod tests {
         for uri in ["/verify", "/mf-recovery-codes", "/tf-setup"] {
             assert_eq!(get_json(&client, uri).await.status(), Status::Ok, "{uri}");
         }
+    }
+
+    #[rocket::async_test]
+    async fn unified_sign_in_takes_the_password_and_offers_codes() {
+        let client = Client::tracked(app(fresh())).await.unwrap();
+        let v: Value = get_json(&client, "/us-signin")
+            .await
+            .into_json()
+            .await
+            .unwrap();
+        assert_eq!(
+            v["response"]["available_methods"],
+            json!(["password", "email", "authenticator"])
+        );
+        assert_eq!(v["response"]["code_methods"], json!(["email"]));
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"identity": "admin@example.com", "passcode": "change-me-please", "csrf_token": csrf});
+        let r = client
+            .post("/us-signin")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let v: Value = get_json(&client, "/us-setup")
+            .await
+            .into_json()
+            .await
+            .unwrap();
+        assert_eq!(v["response"]["active_methods"], json!(["password"]), "{v}");
+        assert_eq!(
+            v["response"]["setup_methods"],
+            json!(["email", "authenticator"])
+        );
     }
 
     #[rocket::async_test]

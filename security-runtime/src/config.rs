@@ -323,6 +323,9 @@ settings! {
         pub us_verify_send_code_url: String = "/us-verify/send-code".into(),
         /// Parity: `SECURITY_US_VERIFY_LINK_URL`.
         pub us_verify_link_url: String = "/us-verify-link".into(),
+        /// Mailed sign-in codes carry a magic link (`/us-verify-link`), as Flask-Security's
+        /// always do; `false` mails the code alone and unmounts the link's route.
+        pub us_magic_link: bool = true,
         /// Parity: `SECURITY_US_POST_SETUP_VIEW` (default: the setup page).
         pub us_post_setup_view: Option<String> = None,
         /// Parity: `SECURITY_US_SIGNIN_REPLACES_LOGIN`: unauthenticated visitors are sent
@@ -333,6 +336,15 @@ settings! {
         pub us_max_code_failures: u32 = 10,
         /// Parity: `SECURITY_LOGIN_ERROR_VIEW`: where a failed magic link goes (SPA).
         pub login_error_view: Option<String> = None,
+        /// Parity: `SECURITY_PASSWORDLESS` (deprecated there in favour of unified
+        /// sign-in): `/login` mails a sign-in link instead of asking for a password.
+        pub passwordless: bool = false,
+        /// Parity: `SECURITY_LOGIN_WITHIN` (seconds): how long a passwordless link works.
+        pub login_within: i64 = 24 * 3600,
+        /// Parity: `SECURITY_LOGIN_SALT`.
+        pub login_salt: String = "login-salt".into(),
+        /// Parity: `SECURITY_EMAIL_SUBJECT_PASSWORDLESS`.
+        pub email_subject_passwordless: String = "Login instructions".into(),
         /// Parity: `SECURITY_WEBAUTHN`. Not available in this release: `true` is refused
         /// at launch.
         pub webauthn: bool = false,
@@ -778,6 +790,7 @@ impl SecurityConfig {
             ("two_factor_validity_salt", &self.two_factor_validity_salt),
             ("two_factor_setup_salt", &self.two_factor_setup_salt),
             ("us_setup_salt", &self.us_setup_salt),
+            ("login_salt", &self.login_salt),
         ];
         for (i, (k, v)) in salts.iter().enumerate() {
             if v.as_str() == "wtf-csrf-token" {
@@ -884,6 +897,7 @@ impl SecurityConfig {
             || self.username_recovery
             || self.two_factor
             || self.unified_signin
+            || self.passwordless
     }
 
     /// The full URL of a security endpoint (prefix + path).

@@ -51,6 +51,7 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "us_signin.html",
     "us_setup.html",
     "us_verify.html",
+    "send_login.html",
 ];
 
 /// An override larger than this is refused: a page template is a few kilobytes.

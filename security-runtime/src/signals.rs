@@ -141,6 +141,11 @@ pub enum Signal {
         /// `email` or `sms`.
         method: String,
     },
+    /// Parity: `login_instructions_sent(user, login_token)`; the token is not carried.
+    LoginInstructionsSent {
+        /// The user's id.
+        user_id: i32,
+    },
     /// Parity: `us_security_token_sent(user, method, ...)`; the code itself is not
     /// carried.
     UsSecurityTokenSent {

@@ -128,6 +128,13 @@ impl TotpFactory {
         )
     }
 
+    /// The work of one decryption, with nothing decrypted: what an answer for an identity
+    /// without a secret does, so that its time does not tell.
+    pub fn decryption_work(&self) {
+        let secret = &self.secrets[&self.default_tag];
+        let _ = cipher(secret, &[0u8; SALT_BYTES], ENCRYPT_COST);
+    }
+
     /// The key of a stored secret (encrypted, or passlib's plain `key` form).
     pub fn decrypt(&self, stored: &str) -> Result<TotpKey, TotpError> {
         let v: Value = serde_json::from_str(stored).map_err(|_| TotpError::Malformed)?;

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! With `return_generic_responses` on, each flow that an anonymous client (or a signed-in
-//! one, for `/change-email`) can probe for registered addresses is timed for a known and an
+//! one, for `/change-email`; `/us-signin/send-code` with unified sign-in) can probe for registered addresses is timed for a known and an
 //! unknown identity: `BENCH_PAIRS` (200) interleaved pairs after `BENCH_WARMUP` (20) warm-up
 //! pairs, the order inside a pair alternating, medians compared. Mail goes over SMTP to a
 //! listener on loopback. Two configurations run in the same process: mail queued (the
@@ -35,7 +35,7 @@ struct Case {
     unknown: fn(usize) -> Value,
 }
 
-const ANONYMOUS: [Case; 4] = [
+const ANONYMOUS: [Case; 5] = [
     Case {
         uri: "/reset",
         known: |_| json!({"email": "known@example.com"}),
@@ -56,6 +56,11 @@ const ANONYMOUS: [Case; 4] = [
         known: |_| json!({"email": "known@example.com", "password": "another pass phrase 7", "password_confirm": "another pass phrase 7"}),
         unknown: |i| json!({"email": format!("new{i}@example.com"), "password": "another pass phrase 7", "password_confirm": "another pass phrase 7"}),
     },
+    Case {
+        uri: "/us-signin/send-code",
+        known: |_| json!({"identity": "known@example.com", "chosen_method": "email"}),
+        unknown: |_| json!({"identity": "nobody@example.com", "chosen_method": "email"}),
+    },
 ];
 
 const SIGNED_IN: Case = Case {
@@ -70,18 +75,25 @@ fn settings(f: Figment, queued: bool) -> Figment {
         .merge(("security.confirmable", true))
         .merge(("security.mail_queue", queued))
         .merge(("security.mail_max_per_hour", u32::MAX))
+        .merge(("security.unified_signin", true))
+        .merge(("security.totp_issuer", "Bench"))
+        .merge((
+            "security.totp_secrets",
+            std::collections::BTreeMap::from([("1", "bench-totp-secret")]),
+        ))
         .merge(("security.argon2_memory_cost", d.argon2_memory_cost))
         .merge(("security.argon2_time_cost", d.argon2_time_cost))
         .merge(("security.argon2_parallelism", d.argon2_parallelism))
 }
 
-/// An app mailing through `sink`, with its users: `known@` (confirmed) and
-/// `unconfirmed@`.
+/// An app mailing through `sink`, with its users: `known@` (confirmed, with the unified
+/// sign-in email method) and `unconfirmed@`.
 async fn bench_app(sink: &SmtpSink, queued: bool) -> TestApp {
     let app = with_smtp(Backend::Sqlite, sink, |f| settings(f, queued)).await;
     let st = app.state();
     let hash = st.hash_password(PW).await.expect("hash");
-    st.datastore
+    let mut known = st
+        .datastore
         .create_user(NewUser {
             email: "known@example.com".into(),
             password: Some(hash),
@@ -90,6 +102,11 @@ async fn bench_app(sink: &SmtpSink, queued: bool) -> TestApp {
         })
         .await
         .expect("user");
+    let secret = st.totp.as_ref().expect("totp").generate_secret();
+    st.datastore
+        .us_set(&mut known, "email", Some(&secret), None)
+        .await
+        .expect("email method");
     app.user("unconfirmed@example.com", PW, &[]).await;
     app
 }

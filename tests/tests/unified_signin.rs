@@ -541,3 +541,60 @@ async fn browsers_get_the_pages_and_are_sent_to_us_verify_and_us_signin() {
     let r = t.app.client.get("/us-verify").dispatch().await;
     assert!(r.into_string().await.unwrap().contains("name=\"passcode\""));
 }
+
+#[rocket::async_test]
+async fn in_forms_a_method_is_set_up_removed_and_a_code_is_asked_for() {
+    use security_tests::flows::{browser_get, browser_post, csrf_from, flashed_on};
+    let t = us_app(backends()[0], |f| f).await;
+    t.app.user("form@example.com", PW, &[]).await;
+    let (_, _, html) = browser_get(&t.app, "/us-signin").await;
+    let csrf = csrf_from(&html);
+    let body = format!(
+        "identity=form%40example.com&passcode={}&csrf_token={csrf}",
+        PW.replace(' ', "+")
+    );
+    let (s, _, _) = browser_post(&t.app, "/us-signin", &body).await;
+    assert_eq!(s, Status::Found);
+    let (_, _, html) = browser_get(&t.app, "/us-setup").await;
+    let csrf = csrf_from(&html);
+    let body = format!("chosen_method=email&csrf_token={csrf}");
+    let (s, _, html) = browser_post(&t.app, "/us-setup", &body).await;
+    assert_eq!(s, Status::Ok, "{html}");
+    let action = html
+        .split("<form action=\"/us-setup/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(|state| format!("/us-setup/{state}"))
+        .expect("the code step's form");
+    let mails = t.sink.wait_for(1, Duration::from_secs(10)).await;
+    let code = code_in(&mails[0].body_text());
+    let (s, loc, _) = browser_post(
+        &t.app,
+        &action,
+        &format!("passcode={code}&csrf_token={csrf}"),
+    )
+    .await;
+    assert_eq!(s, Status::Found);
+    assert_eq!(loc.as_deref(), Some("/us-setup"));
+    let flash = flashed_on(&t.app, "/us-setup").await;
+    assert_eq!(
+        flash,
+        Some(("info".into(), "Unified sign in setup successful".into()))
+    );
+    // Two methods removed in one form (repeated `delete_method` fields).
+    let key = setup_authenticator(&t, &csrf).await;
+    let body = format!("delete_method=email&delete_method=authenticator&csrf_token={csrf}");
+    let (s, _, _) = browser_post(&t.app, "/us-setup", &body).await;
+    assert_eq!(s, Status::Found);
+    let (_, v) = get(&t.app, "/us-setup").await;
+    assert_eq!(v["active_methods"], json!(["password"]), "{v}");
+    assert!(key.b32().len() >= 32);
+    // A visitor asks for a code in the form: the page says it was sent (none exists now).
+    t.app.logout().await;
+    let (_, _, html) = browser_get(&t.app, "/us-signin").await;
+    let csrf = csrf_from(&html);
+    let body = format!("identity=form%40example.com&chosen_method=email&csrf_token={csrf}");
+    let (s, _, html) = browser_post(&t.app, "/us-signin/send-code", &body).await;
+    assert_eq!(s, Status::Ok);
+    assert!(html.contains("Requested method is not valid"), "{html}");
+}

@@ -120,13 +120,14 @@ pub(crate) fn mail_user(user: &User) -> Value {
 /// (`mail_max_per_hour`). Notices of a change the user made are not. Mails that carry a
 /// reset link (`reset_instructions`, `welcome_existing`) are checked by their callers
 /// with [`within_mail_cap`] before the link is issued, since issuing one voids the last.
-const CAPPED: [&str; 6] = [
+const CAPPED: [&str; 7] = [
     "confirmation_instructions",
     "username_recovery",
     "two_factor_instructions",
     "welcome_existing_username",
     "change_email_instructions",
     "us_instructions",
+    "login_instructions",
 ];
 
 /// Counts a capped mail to `to` and says whether it may go (see [`CAPPED`]).

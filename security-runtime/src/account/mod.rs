@@ -14,6 +14,7 @@ pub mod confirm;
 pub(crate) mod form;
 pub(crate) mod links;
 pub(crate) mod mail;
+pub mod passwordless;
 pub mod recover;
 pub mod recovery;
 pub mod register;

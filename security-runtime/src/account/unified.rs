@@ -203,6 +203,14 @@ async fn matching_method(
     methods: &[&'static str],
 ) -> Result<Option<&'static str>> {
     let secrets = st.datastore.us_get_totp_secrets(user);
+    let missing = methods
+        .iter()
+        .filter(|m| !secrets.contains_key(**m))
+        .count();
+    if st.config.return_generic_responses {
+        // As long as a user with every method: the time tells nothing of the set-up.
+        decryption_work(st, missing).await?;
+    }
     for &method in methods {
         let (Some(secret), Some(slot)) = (secrets.get(method), CodeSlot::unified(method)) else {
             continue;
@@ -221,6 +229,31 @@ async fn matching_method(
         return Ok(None);
     }
     Ok(None)
+}
+
+/// `n` times the work of decrypting a secret, off the async executor.
+async fn decryption_work(st: &SecurityState, n: usize) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let factory = crate::second_factor::factory(st)?.clone();
+    tokio::task::spawn_blocking(move || (0..n).for_each(|_| factory.decryption_work()))
+        .await
+        .map_err(|_| crate::SecurityError::Task)
+}
+
+/// The work `check_passcode` would do for an identity nobody has: the password hash
+/// when the passcode could be a password, and (in generic mode) a decryption per method
+/// when it could be a code, so the answer time does not tell the identity is unknown.
+pub async fn unknown_identity_work(st: &SecurityState, passcode: &str) -> Result<()> {
+    let password_on = st.config.us_enabled_methods.iter().any(|m| m == "password");
+    if password_on && !only_a_code(st, passcode) {
+        st.hash_password(passcode).await?;
+    }
+    if st.config.return_generic_responses && crate::totp::normalize(passcode).is_some() {
+        decryption_work(st, setup_methods(st).len()).await?;
+    }
+    Ok(())
 }
 
 /// Checks a code of a secret being set up (nothing is claimed or counted: the secret
@@ -268,13 +301,11 @@ pub async fn send_code(
 
 /// `/us-verify-link?id=<fs_uniquifier>&code=<code>`, absolute.
 fn magic_link_url(st: &SecurityState, user: &User, code: &str) -> String {
-    let q = |s: &str| crate::responses::quote(s);
-    format!(
-        "{}?id={}&code={}",
-        link(st, &st.config.us_verify_link_url),
-        q(&user.fs_uniquifier),
-        q(code)
-    )
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id", &user.fs_uniquifier)
+        .append_pair("code", code)
+        .finish();
+    format!("{}?{query}", link(st, &st.config.us_verify_link_url))
 }
 
 /// Sends the code of a secret being set up (email to the user, sms to `phone`).

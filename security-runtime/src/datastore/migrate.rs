@@ -201,8 +201,9 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 6,
         name: "unified sign-in: the last code step accepted per method, wrong passcodes \
-               counted per code window",
+               counted per code window; the last passwordless link used",
         steps: &[
+            add("user", "fs_login_link_at", Column::BigInt, false),
             add("user", "us_email_last_step", Column::BigInt, false),
             add("user", "us_sms_last_step", Column::BigInt, false),
             add("user", "us_authenticator_last_step", Column::BigInt, false),

@@ -379,8 +379,9 @@ pub trait UserDatastore: Send + Sync + 'static {
     }
 }
 
-/// Where [`UserDatastore::claim_step`] records the last code step accepted: each
-/// secret has its own, as each has its own codes.
+/// Where [`UserDatastore::claim_step`] records the last single-use thing accepted: the
+/// code step of each secret (each has its own codes), and the issue time of the last
+/// passwordless link used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSlot {
     /// The two-factor secret (`tf_totp_secret`).
@@ -391,6 +392,9 @@ pub enum CodeSlot {
     UsSms,
     /// The unified sign-in authenticator secret.
     UsAuthenticator,
+    /// Passwordless sign-in links, by issue time (Unix seconds): using one voids it
+    /// and every link issued before it.
+    LoginLink,
 }
 
 impl CodeSlot {
@@ -411,6 +415,7 @@ impl CodeSlot {
             CodeSlot::UsEmail => "us_email_last_step",
             CodeSlot::UsSms => "us_sms_last_step",
             CodeSlot::UsAuthenticator => "us_authenticator_last_step",
+            CodeSlot::LoginLink => "fs_login_link_at",
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) mod common;
 pub mod confirm;
 pub mod login;
 pub mod logout;
+pub mod passwordless;
 pub mod recover;
 pub mod recovery;
 pub mod register;
@@ -182,14 +183,18 @@ pub fn routes(cfg: &SecurityConfig) -> Result<Vec<(String, Vec<Route>)>, String>
             cfg.logout_url
         ));
     }
+    // Parity: `PASSWORDLESS` replaces the password form of `/login` with a mailed link.
+    let login_routes = if cfg.passwordless {
+        rocket::routes![
+            passwordless::send_login_get,
+            passwordless::send_login_post,
+            passwordless::token_login
+        ]
+    } else {
+        rocket::routes![login::login_get, login::login_post]
+    };
     let mut out = vec![
-        mount(
-            cfg,
-            "login_url",
-            &cfg.login_url,
-            "login",
-            rocket::routes![login::login_get, login::login_post],
-        )?,
+        mount(cfg, "login_url", &cfg.login_url, "login", login_routes)?,
         (cfg.url(&cfg.logout_url), logout_routes(cfg)?),
     ];
     for (enabled, key, url, name, routes) in feature_routes(cfg) {
@@ -376,7 +381,7 @@ fn feature_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
             routes![us_signin::send_code_post],
         ),
         (
-            cfg.unified_signin,
+            cfg.unified_signin && cfg.us_magic_link,
             "us_verify_link_url",
             &cfg.us_verify_link_url,
             "us_verify_link",

@@ -192,7 +192,7 @@ async fn setup(ctx: &SecurityCtx<'_>, mut user: User, input: &FormInput) -> crat
             }
             return Ok(flash_redirect(
                 post_setup_view(ctx),
-                "success",
+                "info",
                 msg::US_SETUP_SUCCESSFUL,
             ));
         }
@@ -323,7 +323,7 @@ async fn validate(
         let to = post_setup_view(ctx);
         return Ok(flash_redirect(
             to,
-            "success",
+            "info",
             Text::new(msg::US_SETUP_SUCCESSFUL),
         ));
     }

@@ -228,8 +228,8 @@ async fn signin(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply
     };
     let (mut user, via, rehashed) = match lookup_identity(st, &f.identity).await? {
         None => {
-            // The same work as a checked password: the answer time tells nothing.
-            st.hash_password(&f.passcode).await?;
+            // The same work as a checked passcode: the answer time tells nothing.
+            us::unknown_identity_work(st, &f.passcode).await?;
             errors.field("identity", msg::US_SPECIFY_IDENTITY);
             return Ok(failure(ctx, errors, input));
         }
@@ -387,7 +387,8 @@ async fn send_code(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     if let (Some(user), Some(method)) = (user, method) {
         let locale = ctx.locale.to_owned();
         let sent = known_identity_work(st, move |st| async move {
-            match us::send_code(&st, &user, &method, &locale, true).await {
+            let link = st.config.us_magic_link;
+            match us::send_code(&st, &user, &method, &locale, link).await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(Unsent::Send(e)),
                 Err(e) => Err(Unsent::Store(e)),

@@ -43,6 +43,7 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "two_factor_disabled",
     "recovery_code_used",
     "us_instructions",
+    "login_instructions",
 ];
 
 /// Overrides larger than this are refused: a mail template is a few kilobytes.

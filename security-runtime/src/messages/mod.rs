@@ -205,3 +205,17 @@ pub fn identity_already_associated(attr: &str, value: &str) -> Text {
     .arg("attr", attr)
     .arg("value", value)
 }
+/// `INVALID_LOGIN_TOKEN`.
+pub const INVALID_LOGIN_TOKEN: &str = "Invalid login token.";
+/// `LOGIN_EMAIL_SENT` (`%(email)s` interpolated).
+pub fn login_email_sent(email: &str) -> Text {
+    Text::new("Instructions to login have been sent to %(email)s.").arg("email", email)
+}
+/// `LOGIN_EXPIRED` (`%(within)s`, `%(email)s` interpolated).
+pub fn login_expired(within: &str, email: &str) -> Text {
+    Text::new(
+        "You did not login within %(within)s. New instructions to login have been sent to %(email)s.",
+    )
+    .arg("within", within)
+    .arg("email", email)
+}
