@@ -114,5 +114,6 @@ fn factor_name(factor: Factor) -> &'static str {
     match factor {
         Factor::Password => "password",
         Factor::Code => "code",
+        Factor::Passcode => "passcode",
     }
 }

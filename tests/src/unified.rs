@@ -94,7 +94,8 @@ pub async fn finish_setup(t: &Tf, csrf: &str, state: &Value, code: &str) -> (Sta
     post(&t.app, &uri, json!({"passcode": code}), csrf).await
 }
 
-/// Sets up the authenticator for the signed-in user; returns its key.
+/// Sets up the authenticator for the signed-in user (the clock then moves to the next
+/// step: the set-up's code is used up); returns its key.
 pub async fn setup_authenticator(t: &Tf, csrf: &str) -> TotpKey {
     let v = start_setup(t, csrf, "authenticator", None).await;
     assert_eq!(v["authr_issuer"], "Rocket Test");
@@ -103,6 +104,8 @@ pub async fn setup_authenticator(t: &Tf, csrf: &str) -> TotpKey {
     let (s, r) = finish_setup(t, csrf, &v["state"], &code).await;
     assert_eq!(s, Status::Ok, "{r}");
     assert_eq!(r["chosen_method"], "authenticator");
+    // The set-up's code is used up: the next sign-in takes the next step's.
+    t.clock.advance(30);
     key
 }
 
@@ -117,6 +120,7 @@ pub async fn setup_email(t: &Tf, csrf: &str) {
     let code = code_in(&mails.last().unwrap().body_text());
     let (s, r) = finish_setup(t, csrf, &v["state"], &code).await;
     assert_eq!(s, Status::Ok, "{r}");
+    t.clock.advance(30);
 }
 
 /// Sets up sms with `phone` for the signed-in user (the code from the text).
@@ -127,6 +131,7 @@ pub async fn setup_sms(t: &Tf, csrf: &str, phone: &str) -> Value {
     let code = code_in(&texts.last().unwrap().body);
     let (s, r) = finish_setup(t, csrf, &v["state"], &code).await;
     assert_eq!(s, Status::Ok, "{r}");
+    t.clock.advance(30);
     r
 }
 

@@ -316,15 +316,17 @@ async fn ten_wrong_passcodes_void_codes_until_a_new_one_is_sent() {
         }
         let (s, _) = us_signin(&t.app, "guess@example.com", &code).await;
         assert_eq!(s, Status::BadRequest, "{b:?}: the 11th try got through");
-        // A new code (same step: the same code) counts again.
+        // Sent again within its step it is the same code: the tries still count.
         send_code(&t.app, "guess@example.com", "email").await;
-        let mail = t
-            .sink
-            .wait_for(3, Duration::from_secs(10))
-            .await
-            .pop()
-            .unwrap();
-        let (s, v) = us_signin(&t.app, "guess@example.com", &code_in(&mail.body_text())).await;
+        let mails = t.sink.wait_for(3, Duration::from_secs(10)).await;
+        assert_eq!(code_in(&mails[2].body_text()), code);
+        let (s, _) = us_signin(&t.app, "guess@example.com", &code).await;
+        assert_eq!(s, Status::BadRequest, "{b:?}: a resend reset the tries");
+        // A new code (the next step) may be tried again.
+        t.clock.advance(30);
+        send_code(&t.app, "guess@example.com", "email").await;
+        let mails = t.sink.wait_for(4, Duration::from_secs(10)).await;
+        let (s, v) = us_signin(&t.app, "guess@example.com", &code_in(&mails[3].body_text())).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
     }
 }
@@ -597,4 +599,80 @@ async fn in_forms_a_method_is_set_up_removed_and_a_code_is_asked_for() {
     let (s, _, html) = browser_post(&t.app, "/us-signin/send-code", &body).await;
     assert_eq!(s, Status::Ok);
     assert!(html.contains("Requested method is not valid"), "{html}");
+}
+
+#[rocket::async_test]
+async fn a_code_lives_for_its_window_and_no_longer() {
+    let t = us_app(backends()[0], |f| f).await;
+    let csrf = signed_in_user(&t, "window@example.com").await;
+    let key = setup_authenticator(&t, &csrf).await;
+    t.app.logout().await;
+    // `us_token_validity` = 120 s: a code is accepted 4 steps later, not 5.
+    let start = t.clock.now();
+    let code = key.current_code(start as f64);
+    t.clock.advance(150 - start % 30);
+    let (s, _) = us_signin(&t.app, "window@example.com", &code).await;
+    assert_eq!(s, Status::BadRequest, "a code 5 steps old was accepted");
+    let code = key.current_code(t.clock.now() as f64 - 120.0);
+    let (s, v) = us_signin(&t.app, "window@example.com", &code).await;
+    assert_eq!(s, Status::Ok, "a code 4 steps old was refused: {v}");
+}
+
+#[rocket::async_test]
+async fn us_verify_takes_a_texted_code() {
+    let t = us_app(backends()[0], |f| f.merge(("security.freshness", 60))).await;
+    let csrf = signed_in_user(&t, "smsverify@example.com").await;
+    setup_sms(&t, &csrf, "+16505550122").await;
+    t.clock.advance(4000);
+    let csrf = csrf_of(&get(&t.app, "/us-verify").await.1);
+    let body = json!({"chosen_method": "sms"});
+    let (s, v) = post(&t.app, "/us-verify/send-code", body, &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    let text = t.sms.wait_for(2).await.pop().unwrap();
+    let body = json!({"passcode": code_in(&text.body)});
+    let (s, v) = post(&t.app, "/us-verify", body, &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert_eq!(t.app.get_json("/us-setup").await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn the_code_that_confirmed_a_setup_does_not_sign_in() {
+    let t = us_app(backends()[0], |f| f).await;
+    let csrf = signed_in_user(&t, "setupcode@example.com").await;
+    let v = start_setup(&t, &csrf, "authenticator", None).await;
+    let key = security_runtime::totp::TotpKey::from_b32(v["authr_b32key"].as_str().unwrap());
+    let code = key.unwrap().current_code(t.clock.now() as f64);
+    let (s, r) = finish_setup(&t, &csrf, &v["state"], &code).await;
+    assert_eq!(s, Status::Ok, "{r}");
+    t.app.logout().await;
+    let (s, _) = us_signin(&t.app, "setupcode@example.com", &code).await;
+    assert_eq!(s, Status::BadRequest, "the set-up's code signed in");
+}
+
+#[rocket::async_test]
+async fn a_magic_link_opened_while_signed_in_changes_nothing() {
+    let t = us_app(backends()[0], |f| f).await;
+    let csrf = signed_in_user(&t, "linked@example.com").await;
+    setup_email(&t, &csrf).await;
+    t.app.logout().await;
+    send_code(&t.app, "linked@example.com", "email").await;
+    let mail = t
+        .sink
+        .wait_for(2, Duration::from_secs(10))
+        .await
+        .pop()
+        .unwrap();
+    let link = link_path(&mail.body_text());
+    signed_in_user(&t, "other@example.com").await;
+    let r = t.app.client.get(link.clone()).dispatch().await;
+    assert_eq!(r.headers().get_one("Location"), Some("/"));
+    assert_eq!(whoami(&t.app).await, "profile other@example.com");
+    t.app.logout().await;
+    let r = t.app.client.get(link).dispatch().await;
+    assert_eq!(
+        r.headers().get_one("Location"),
+        Some("/"),
+        "the link was used up"
+    );
+    assert_eq!(whoami(&t.app).await, "profile linked@example.com");
 }

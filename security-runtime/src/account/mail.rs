@@ -119,14 +119,15 @@ pub(crate) fn mail_user(user: &User) -> Value {
 /// Mails an anonymous caller can have sent to any address: capped per address
 /// (`mail_max_per_hour`). Notices of a change the user made are not. Mails that carry a
 /// reset link (`reset_instructions`, `welcome_existing`) are checked by their callers
-/// with [`within_mail_cap`] before the link is issued, since issuing one voids the last.
-const CAPPED: [&str; 7] = [
+/// with [`within_mail_cap`] before the link is issued, since issuing one voids the last;
+/// so are unified sign-in codes (`us_instructions`, and texts), since sending one voids the
+/// earlier codes.
+const CAPPED: [&str; 6] = [
     "confirmation_instructions",
     "username_recovery",
     "two_factor_instructions",
     "welcome_existing_username",
     "change_email_instructions",
-    "us_instructions",
     "login_instructions",
 ];
 

@@ -1,17 +1,18 @@
 //! Passwordless sign-in: a mailed link signs the user in, once.
 //!
-//! The link carries a signed, timed token of `[fs_uniquifier]` (salt `login_salt`,
-//! valid `login_within`), as Flask-Security's. Beyond it, a link works once: using it
-//! records its issue time, and a link issued at or before that time is refused (so a
-//! used link, and every older one, is dead).
+//! The link carries a signed, timed token (salt `login_salt`, valid `login_within`) of
+//! `[fs_uniquifier, hash of the address]`: Flask-Security's holds the uniquifier only.
+//! Beyond it, a link works once and only while it is the newest: using or sending one
+//! records its issue time, and a link issued before (using: at or before) that time is
+//! refused; a link sent before an email change is refused too.
 //!
 //! Parity: `passwordless.send_login_instructions`, `login_token_status`.
 
 use serde_json::{json, Value};
 
-use super::links::{check_link, make_token, LinkToken};
+use super::links::{check_link, hash_data, make_token, user_at_address, LinkToken};
 use super::mail::{link, mail_user, send_mail, token_path};
-use crate::datastore::{CodeSlot, UserQuery};
+use crate::datastore::CodeSlot;
 use crate::error::Result;
 use crate::mail::MailError;
 use crate::model::User;
@@ -27,7 +28,10 @@ pub async fn send_instructions(
     locale: &str,
 ) -> std::result::Result<(), MailError> {
     let cfg = &st.config;
-    let token = make_token(st, &cfg.login_salt, json!([user.fs_uniquifier]));
+    // Bound to the address it goes to (a link mailed before an email change dies).
+    let bound = json!([user.fs_uniquifier, hash_data(st, &user.email)]);
+    let issued = st.now() as u64;
+    let token = make_token(st, &cfg.login_salt, bound);
     let login_link = link(st, &token_path(&cfg.login_url, &token));
     let context = json!({
         "user": mail_user(user),
@@ -44,6 +48,14 @@ pub async fn send_instructions(
         context,
     )
     .await?;
+    // A new link voids the ones sent before it.
+    if let Err(e) = st
+        .datastore
+        .claim_step(user, CodeSlot::LoginLink, issued.saturating_sub(1))
+        .await
+    {
+        log::warn!("passwordless: earlier links not voided: {e}");
+    }
     st.send(Signal::LoginInstructionsSent { user_id: user.id });
     Ok(())
 }
@@ -69,11 +81,13 @@ pub async fn use_link(st: &SecurityState, token: &str) -> Result<LinkCheck> {
         LinkToken::Expired(p) => (true, p),
         LinkToken::Invalid => return Ok(LinkCheck::Invalid),
     };
-    let Some(uid) = parts.first().and_then(Value::as_str) else {
+    let (Some(uid), Some(email_hash)) = (
+        parts.first().and_then(Value::as_str),
+        parts.get(1).and_then(Value::as_str),
+    ) else {
         return Ok(LinkCheck::Invalid);
     };
-    let query = UserQuery::FsUniquifier(uid.to_owned());
-    let Some(user) = st.datastore.find_user(&query, false).await? else {
+    let Some(user) = user_at_address(st, uid, email_hash).await? else {
         return Ok(LinkCheck::Invalid);
     };
     if expired {

@@ -12,7 +12,7 @@
 
 use serde_json::{json, Value};
 
-use super::mail::{link, mail_user, send_mail, within_text};
+use super::mail::{link, mail_user, send_mail, within_mail_cap, within_text};
 use super::two_factor::SendError;
 use crate::auth::{verify_password, Credentials};
 use crate::datastore::{CodeFailures, CodeSlot, Factor};
@@ -109,7 +109,10 @@ pub async fn check_passcode(
                     rehashed,
                 })
             }
-            Credentials::Throttled { retry_after } => return Ok(Passcode::Throttled(retry_after)),
+            Credentials::Throttled { retry_after } => {
+                generic_code_work(st, passcode).await?;
+                return Ok(Passcode::Throttled(retry_after));
+            }
             Credentials::NoPassword(u) | Credentials::WrongPassword(u) => user = *u,
             Credentials::UnknownIdentity => return Ok(Passcode::Refused),
         }
@@ -162,31 +165,33 @@ async fn check_codes(
 ) -> Result<Option<std::result::Result<&'static str, u64>>> {
     let since = failures_since(st);
     let now = st.now() as i64;
-    let failures = st
+    // Counted before the check (one transaction), so parallel guesses are each counted.
+    let tries = st
         .datastore
-        .us_code_failures(user, CodeFailures::Read, since, now)
+        .us_code_failures(user, CodeFailures::Add, since, now)
         .await?;
-    if failures >= st.config.us_max_code_failures {
+    if tries > st.config.us_max_code_failures {
         log::warn!(
             "unified sign-in: codes refused for user {} until a new one is sent",
             user.id
         );
+        generic_code_work(st, code).await?;
         return Ok(None);
     }
-    match crate::lockout::begin(st, user.id, Factor::Code).await? {
+    match crate::lockout::begin(st, user.id, Factor::Passcode).await? {
         Gate::Open => {}
-        gate => return Ok(Some(Err(gate.retry_after(st).unwrap_or(1)))),
+        gate => {
+            generic_code_work(st, code).await?;
+            return Ok(Some(Err(gate.retry_after(st).unwrap_or(1))));
+        }
     }
     if let Some(method) = matching_method(st, user, code, methods).await? {
-        crate::lockout::succeeded(st, user.id, Factor::Code).await?;
+        crate::lockout::succeeded(st, user.id, Factor::Passcode).await?;
         st.datastore
-            .us_code_failures(user, CodeFailures::Reset, since, now)
+            .us_code_failures(user, CodeFailures::Reset, i64::MAX, now)
             .await?;
         return Ok(Some(Ok(method)));
     }
-    st.datastore
-        .us_code_failures(user, CodeFailures::Add, since, now)
-        .await?;
     st.send(Signal::UserFailedAuthn {
         user_id: Some(user.id),
         auth_type: "passcode".into(),
@@ -250,19 +255,23 @@ pub async fn unknown_identity_work(st: &SecurityState, passcode: &str) -> Result
     if password_on && !only_a_code(st, passcode) {
         st.hash_password(passcode).await?;
     }
+    generic_code_work(st, passcode).await
+}
+
+/// In generic mode, when `passcode` could be a code, the work of checking it against
+/// every method's secret (for an answer that skips the check).
+async fn generic_code_work(st: &SecurityState, passcode: &str) -> Result<()> {
     if st.config.return_generic_responses && crate::totp::normalize(passcode).is_some() {
         decryption_work(st, setup_methods(st).len()).await?;
     }
     Ok(())
 }
 
-/// Checks a code of a secret being set up (nothing is claimed or counted: the secret
-/// is not stored yet).
-pub async fn check_setup_code(st: &SecurityState, secret: &str, code: &str) -> Result<bool> {
+/// Checks a code of a secret being set up: the step it matched (nothing is counted:
+/// the secret is not stored yet; [`set_method`] uses the step up).
+pub async fn check_setup_code(st: &SecurityState, secret: &str, code: &str) -> Result<Option<u64>> {
     let key = key_of(st, secret).await?;
-    Ok(key
-        .verify(code, st.now(), st.config.us_token_validity, None)
-        .is_some())
+    Ok(key.verify(code, st.now(), st.config.us_token_validity, None))
 }
 
 /// Sends the current code of the user's `method` secret (email, sms): earlier codes
@@ -282,21 +291,35 @@ pub async fn send_code(
     let (Some(secret), Some(slot)) = (secrets.get(method), CodeSlot::unified(method)) else {
         return Ok(Err(SendError::NoPhone));
     };
+    let phone = user.us_phone_number.as_deref();
+    // An anonymous caller can have codes sent to anyone: capped per address and number
+    // (over the cap, nothing is sent and nothing changes).
+    let to = match method {
+        "sms" => format!("sms:{}", phone.unwrap_or_default()),
+        _ => user.email.clone(),
+    };
+    if !within_mail_cap(st, &to) {
+        return Ok(Ok(()));
+    }
     let key = key_of(st, secret).await?;
     let now = st.now();
     let code = key.current_code(now);
-    let step = crate::totp::step_of(now);
-    // Claiming the step before this one voids every code sent earlier.
-    st.datastore
-        .claim_step(user, slot, step.saturating_sub(1))
-        .await?;
-    let since = failures_since(st);
-    st.datastore
-        .us_code_failures(user, CodeFailures::Reset, since, now as i64)
-        .await?;
     let link = magic_link.then(|| magic_link_url(st, user, &code));
-    let phone = user.us_phone_number.as_deref();
-    deliver(st, user, method, &code, phone, locale, link).await
+    let sent = deliver(st, user, method, &code, phone, locale, link).await?;
+    if sent.is_ok() {
+        // Claiming the step before this one voids every code sent earlier; the wrong
+        // tries at earlier codes are forgotten (not those at this one: a resend within
+        // its step is the same code).
+        let step = crate::totp::step_of(now);
+        st.datastore
+            .claim_step(user, slot, step.saturating_sub(1))
+            .await?;
+        let this_step = i64::try_from(step * crate::totp::PERIOD).unwrap_or(i64::MAX);
+        st.datastore
+            .us_code_failures(user, CodeFailures::Reset, this_step, now as i64)
+            .await?;
+    }
+    Ok(sent)
 }
 
 /// `/us-verify-link?id=<fs_uniquifier>&code=<code>`, absolute.
@@ -431,22 +454,66 @@ pub fn read_state_token(
     }
 }
 
-/// Stores a validated set-up and sends `us_profile_changed`.
-pub async fn set_method(st: &SecurityState, user: &mut User, s: &SetupState) -> Result<()> {
-    st.datastore
-        .us_set(user, &s.method, Some(&s.secret), s.phone.as_deref())
-        .await?;
+/// Stores a validated set-up (false, nothing written, when the user's row changed
+/// identity meanwhile: a password reset), uses up the step of the code that confirmed
+/// it, and sends `us_profile_changed`.
+pub async fn set_method(
+    st: &SecurityState,
+    user: &mut User,
+    s: &SetupState,
+    step: u64,
+) -> Result<bool> {
+    let mut secrets = st.datastore.us_get_totp_secrets(user);
+    secrets.insert(s.method.clone(), s.secret.clone());
+    let json = serde_json::to_string(&secrets)
+        .map_err(|e| crate::SecurityError::Invalid(e.to_string()))?;
+    let phone = (s.method == "sms").then(|| s.phone.clone()).flatten();
+    let stored = update_unchanged(st, user, |u| {
+        u.us_totp_secrets = Some(json);
+        if phone.is_some() {
+            u.us_phone_number = phone;
+        }
+    })
+    .await?;
+    if !stored {
+        return Ok(false);
+    }
+    if let Some(slot) = CodeSlot::unified(&s.method) {
+        st.datastore.claim_step(user, slot, step).await?;
+    }
     st.send(Signal::UsProfileChanged {
         user_id: user.id,
         methods: vec![s.method.clone()],
         delete: false,
     });
-    Ok(())
+    Ok(true)
+}
+
+/// Applies `change` to a copy of `user` and stores it only while the stored row still
+/// has the user's `fs_uniquifier` (a row loaded before a password reset never writes
+/// the old password or identity back); true when stored.
+async fn update_unchanged<F>(st: &SecurityState, user: &mut User, change: F) -> Result<bool>
+where
+    F: FnOnce(&mut User) + Send,
+{
+    let mut next = user.clone();
+    change(&mut next);
+    let expected = user.fs_uniquifier.clone();
+    if !st.datastore.put_user_if(&mut next, &expected).await? {
+        return Ok(false);
+    }
+    *user = next;
+    Ok(true)
 }
 
 /// Removes `methods` from the user's set-up in one write (the phone number goes with
-/// `sms`) and sends `us_profile_changed`.
-pub async fn delete_methods(st: &SecurityState, user: &mut User, methods: &[String]) -> Result<()> {
+/// `sms`) and sends `us_profile_changed`; false (nothing written) when the user's row
+/// changed identity meanwhile.
+pub async fn delete_methods(
+    st: &SecurityState,
+    user: &mut User,
+    methods: &[String],
+) -> Result<bool> {
     let mut secrets = st.datastore.us_get_totp_secrets(user);
     secrets.retain(|m, _| !methods.contains(m));
     let json = if secrets.is_empty() {
@@ -458,17 +525,19 @@ pub async fn delete_methods(st: &SecurityState, user: &mut User, methods: &[Stri
         )
     };
     let drop_phone = methods.iter().any(|m| m == "sms");
-    crate::datastore::update(st.datastore.as_ref(), user, |u| {
+    let stored = update_unchanged(st, user, |u| {
         u.us_totp_secrets = json;
         if drop_phone {
             u.us_phone_number = None;
         }
     })
     .await?;
-    st.send(Signal::UsProfileChanged {
-        user_id: user.id,
-        methods: methods.to_vec(),
-        delete: true,
-    });
-    Ok(())
+    if stored {
+        st.send(Signal::UsProfileChanged {
+            user_id: user.id,
+            methods: methods.to_vec(),
+            delete: true,
+        });
+    }
+    Ok(stored)
 }

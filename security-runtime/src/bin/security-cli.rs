@@ -592,7 +592,7 @@ async fn end_sessions(ctx: &Ctx, fs_uniquifier: &str) -> Result<(), Failure> {
 /// Ends a lockout: the failed attempts of every factor are forgotten.
 async fn unlock(ctx: &Ctx, identity: &str) -> Outcome {
     let user = lookup(ctx, identity).await?;
-    for factor in [Factor::Password, Factor::Code] {
+    for factor in [Factor::Password, Factor::Code, Factor::Passcode] {
         ctx.ds
             .clear_failed_attempts(user.id, factor)
             .await

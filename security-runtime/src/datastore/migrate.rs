@@ -201,9 +201,11 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
     Migration {
         version: 6,
         name: "unified sign-in: the last code step accepted per method, wrong passcodes \
-               counted per code window; the last passwordless link used",
+               counted per code window and per account; the last passwordless link used",
         steps: &[
             add("user", "fs_login_link_at", Column::BigInt, false),
+            add("user", "fs_failed_passcodes", Column::Integer, false),
+            add("user", "fs_failed_passcode_at", Column::BigInt, false),
             add("user", "us_email_last_step", Column::BigInt, false),
             add("user", "us_sms_last_step", Column::BigInt, false),
             add("user", "us_authenticator_last_step", Column::BigInt, false),

@@ -342,9 +342,10 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// `op`. Kept in the database, so a browser cannot reset it by sending an older
     /// session cookie.
     async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32>;
-    /// The user's count of wrong unified sign-in passcodes in the current code window,
-    /// after `op`: failures before `since` (Unix time) no longer count, and `Add`
-    /// starts a new count then. Kept in the database, shared by every instance.
+    /// The user's count of unified sign-in code tries in the current code window, after
+    /// `op`: a count begun before `since` (Unix time) no longer counts, `Add` starts a
+    /// new one then, and `Reset` clears only a count begun before `since`. Kept in the
+    /// database, shared by every instance.
     async fn us_code_failures(
         &self,
         user: &User,
@@ -427,6 +428,10 @@ pub enum Factor {
     Password,
     /// One-time codes: second-factor codes and recovery codes.
     Code,
+    /// Unified sign-in codes (email, SMS, authenticator, magic links): counted apart
+    /// from `Code`, so a visitor who knows only an address cannot lock the second
+    /// factor of a user who has the password.
+    Passcode,
 }
 
 /// Consecutive failed attempts with one factor and when the last one was.

@@ -470,9 +470,11 @@ macro_rules! backend {
                     CodeFailures::Reset => {
                         sqlx::query::<$db>(&D.sql(
                             "UPDATE \"user\" SET us_code_failures = 0, \
-                             us_code_failures_at = NULL WHERE id = ?",
+                             us_code_failures_at = NULL WHERE id = ? \
+                             AND (us_code_failures_at IS NULL OR us_code_failures_at < ?)",
                         ))
                         .bind(user_id)
+                        .bind(since)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -981,6 +983,7 @@ fn attempt_columns(factor: Factor) -> (&'static str, &'static str) {
     match factor {
         Factor::Password => ("fs_failed_passwords", "fs_failed_password_at"),
         Factor::Code => ("fs_failed_codes", "fs_failed_code_at"),
+        Factor::Passcode => ("fs_failed_passcodes", "fs_failed_passcode_at"),
     }
 }
 

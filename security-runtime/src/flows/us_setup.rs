@@ -185,7 +185,9 @@ async fn setup(ctx: &SecurityCtx<'_>, mut user: User, input: &FormInput) -> crat
         None if ctx.want_json => return Ok(form_error_reply(st, &errors, ctx.locale)),
         None => return Ok(setup_page(ctx, &user, &errors, None)),
         Some(Choice::Delete(methods)) => {
-            us::delete_methods(st, &mut user, &methods).await?;
+            if !us::delete_methods(st, &mut user, &methods).await? {
+                return Ok(refused(ctx, msg::API_ERROR));
+            }
             if ctx.want_json {
                 let p = overview(ctx, &user);
                 return Ok(json_ok(ctx, p, None));
@@ -285,29 +287,26 @@ async fn validate(
                 ctx.locale,
                 st.config.us_setup_within as u64,
             );
-            let m = ctx.t(msg::us_setup_expired(&within));
-            return Ok(errors_reply(st, Status::BadRequest, &[&m], ctx.locale));
+            return Ok(refused(ctx, msg::us_setup_expired(&within)));
         }
-        Err(TokenProblem::Invalid) => {
-            return Ok(errors_reply(
-                st,
-                Status::BadRequest,
-                &[msg::API_ERROR],
-                ctx.locale,
-            ))
-        }
+        Err(TokenProblem::Invalid) => return Ok(refused(ctx, msg::API_ERROR)),
     };
-    if errors.is_empty() && !us::check_setup_code(st, &setup.secret, &passcode).await? {
-        errors.field("passcode", msg::INVALID_PASSWORD_CODE);
+    let mut step = None;
+    if errors.is_empty() {
+        step = us::check_setup_code(st, &setup.secret, &passcode).await?;
+        if step.is_none() {
+            errors.field("passcode", msg::INVALID_PASSWORD_CODE);
+        }
     }
     if errors.is_empty() && setup.method == "sms" {
         check_phone(ctx, &user, setup.phone.as_deref(), &mut errors).await?;
     }
-    if !errors.is_empty() {
-        return Ok(form_error_reply(st, &errors, ctx.locale));
-    }
-    match us::set_method(st, &mut user, &setup).await {
-        Ok(()) => {}
+    let Some(step) = step.filter(|_| errors.is_empty()) else {
+        return Ok(invalid(ctx, &errors));
+    };
+    match us::set_method(st, &mut user, &setup, step).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(refused(ctx, msg::API_ERROR)),
         Err(crate::SecurityError::AlreadyExists { .. }) => {
             // Another user took the number since the check.
             let phone = setup.phone.clone().unwrap_or_default();
@@ -315,7 +314,7 @@ async fn validate(
                 "phone",
                 msg::identity_already_associated("us_phone_number", &phone),
             );
-            return Ok(form_error_reply(st, &errors, ctx.locale));
+            return Ok(invalid(ctx, &errors));
         }
         Err(e) => return Err(e),
     }
@@ -331,4 +330,32 @@ async fn validate(
     p.insert("chosen_method".into(), json!(setup.method));
     p.insert("phone".into(), json!(setup.phone));
     Ok(json_ok(ctx, p, None))
+}
+
+/// A refused set-up step: JSON 400 `errors`, or the set-up page with the message
+/// flashed.
+fn refused(ctx: &SecurityCtx<'_>, m: impl Into<Text>) -> Reply {
+    let m = ctx.t(m);
+    if ctx.want_json {
+        return errors_reply(ctx.state, Status::BadRequest, &[&m], ctx.locale);
+    }
+    let cfg = &ctx.state.config;
+    flash_redirect(cfg.url(&cfg.us_setup_url), "error", Text::from(m))
+}
+
+/// A code step with form errors: JSON 400, or the set-up page with the first one
+/// flashed (the step's page cannot be shown again without its secret).
+fn invalid(ctx: &SecurityCtx<'_>, errors: &FormErrors) -> Reply {
+    if ctx.want_json {
+        return form_error_reply(ctx.state, errors, ctx.locale);
+    }
+    let first = errors
+        .fields
+        .iter()
+        .flat_map(|(_, m)| m.iter())
+        .chain(errors.form.iter())
+        .next()
+        .cloned()
+        .unwrap_or_else(|| Text::new(msg::API_ERROR));
+    refused(ctx, first)
 }

@@ -258,7 +258,9 @@ async fn signin(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply
         remember: f.remember,
         authn_via: via,
         remote: ctx.remote,
-        mfa: cfg.us_mfa_required.iter().any(|m| m == via),
+        // A password never stands alone for a user with a second factor, whatever
+        // `us_mfa_required` says (beyond Flask-Security).
+        mfa: via == "password" || cfg.us_mfa_required.iter().any(|m| m == via),
     };
     let next = f.next.as_deref().or(ctx.next_query.as_deref());
     signed_in(ctx, complete(st, &ctx.session, factor).await?, next, input).await
@@ -421,6 +423,10 @@ async fn send_code(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
 /// code signs the user in (once), or goes to the sign-in page with the error.
 #[rocket::get("/?<id>&<code>")]
 pub async fn verify_link(ctx: SecurityCtx<'_>, id: Option<&str>, code: Option<&str>) -> Reply {
+    if ctx.current.is_some() {
+        // Anonymous only: a link (someone else's, perhaps) never switches a session.
+        return Reply::redirect(ctx.state.config.post_login_view.clone());
+    }
     magic_link(&ctx, id, code)
         .await
         .unwrap_or_else(|e| internal_error(ctx.state, false, ctx.locale, &e))
@@ -449,6 +455,7 @@ async fn magic_link(
     };
     match us::check_link_code(st, &user, code).await? {
         Some(Ok(())) => {}
+        _ if generic => return Ok(link_error(ctx, msg::GENERIC_AUTHN_FAILED)),
         _ => return Ok(link_error(ctx, msg::INVALID_CODE)),
     }
     let factor = FirstFactor {
