@@ -676,3 +676,67 @@ async fn a_magic_link_opened_while_signed_in_changes_nothing() {
     );
     assert_eq!(whoami(&t.app).await, "profile linked@example.com");
 }
+
+#[rocket::async_test]
+async fn wrong_codes_lock_out_with_429_and_their_own_count() {
+    for b in backends() {
+        let t = us_app(b, |f| {
+            f.merge(("security.lockout_free_failures", 3))
+                .merge(("security.us_max_code_failures", 50))
+        })
+        .await;
+        let csrf = signed_in_user(&t, "locked@example.com").await;
+        let key = setup_authenticator(&t, &csrf).await;
+        t.app.logout().await;
+        let code = key.current_code(t.clock.now() as f64);
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..3 {
+            let (s, _) = us_signin(&t.app, "locked@example.com", wrong).await;
+            assert_eq!(s, Status::BadRequest, "{b:?}");
+        }
+        let (_, v) = get(&t.app, "/us-signin").await;
+        let r = t
+            .app
+            .client
+            .post("/us-signin")
+            .header(ContentType::JSON)
+            .header(Header::new("X-CSRF-Token", csrf_of(&v)))
+            .body(json!({"identity": "locked@example.com", "passcode": code}).to_string())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::TooManyRequests, "{b:?}");
+        assert!(r.headers().get_one("Retry-After").is_some());
+        // The second factor's count (`code`) is untouched; the password still works.
+        let user = t.app.by_email("locked@example.com", false).await.unwrap();
+        let ds = t.app.datastore();
+        let codes = ds
+            .failed_attempts(user.id, security_runtime::datastore::Factor::Code)
+            .await
+            .unwrap();
+        assert_eq!(codes.failures, 0, "{b:?}");
+        let (s, v) = us_signin(&t.app, "locked@example.com", PW).await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+    }
+}
+
+#[rocket::async_test]
+async fn codes_an_anonymous_caller_sends_are_capped_per_address() {
+    let t = us_app(backends()[0], |f| {
+        f.merge(("security.mail_max_per_hour", 2))
+    })
+    .await;
+    let csrf = signed_in_user(&t, "capped@example.com").await;
+    setup_email(&t, &csrf).await;
+    t.app.logout().await;
+    for _ in 0..4 {
+        let (s, v) = send_code(&t.app, "capped@example.com", "email").await;
+        assert_eq!(s, Status::Ok, "{v}");
+    }
+    tokio_sleep().await;
+    // The set-up's mail and two codes: the rest answered alike and went nowhere.
+    assert_eq!(t.sink.received().len(), 3);
+}
+
+async fn tokio_sleep() {
+    rocket::tokio::time::sleep(Duration::from_millis(300)).await;
+}
