@@ -5,6 +5,9 @@
       Creates the tables of Flask-Security's `MODEL` (fsqla, fsqla_v2, fsqla_v3, fsqla_v4) at
       the SQLAlchemy URL and seeds roles and users. Prints JSON: {"token": <auth token of
       admin@example.com issued by Flask-Security>}.
+  flask_security_db.py wan-credential URL MODEL EMAIL
+      Adds a WebAuthn credential to EMAIL through Flask-Security's datastore (after
+      `create`). Prints JSON: {"credential_id": hex, "public_key": hex, "user_handle": ..}.
   flask_security_db.py login URL MODEL EMAIL PASSWORD [EMAIL PASSWORD ...]
       Signs each user in through Flask-Security's JSON `/login` against the same database.
       Prints JSON: {EMAIL: {"status": <HTTP status>, "roles": [...]}}.
@@ -94,12 +97,14 @@ def make_app(url, model, extra=None):
 
     # SQLAlchemy's class registry holds models weakly: keep every one alive.
     MODELS.extend([User, Role])
+    webauthn_model = None
     if hasattr(fsqla, "FsWebAuthnMixin"):
 
         class WebAuthn(db.Model, fsqla.FsWebAuthnMixin):
             pass
 
         MODELS.append(WebAuthn)
+        webauthn_model = WebAuthn
     if hasattr(fsqla, "FsRefreshTrackerMixin"):
 
         class FsRefreshTracker(db.Model, fsqla.FsRefreshTrackerMixin):
@@ -107,7 +112,7 @@ def make_app(url, model, extra=None):
 
         MODELS.append(FsRefreshTracker)
 
-    datastore = SQLAlchemyUserDatastore(db, User, Role)
+    datastore = SQLAlchemyUserDatastore(db, User, Role, webauthn_model=webauthn_model)
     Security(app, datastore)
 
     @app.route("/whoami")
@@ -193,6 +198,34 @@ def us_signin(url, model, identity, passcode):
     return {"status": r.status_code, "roles": roles, **columns}
 
 
+def wan_credential(url, model, email):
+    """Adds a WebAuthn credential to EMAIL through Flask-Security's datastore."""
+    app, db, ds = make_app(url, model)
+    with app.app_context():
+        user = ds.find_user(email=email)
+        ds.set_webauthn_user_handle(user)
+        ds.create_webauthn(
+            user,
+            credential_id=bytes(range(32)) + b"\x00\xff",
+            public_key=bytes.fromhex("a5010203262001215820") + bytes(32) + b"\x22\x58\x20" + bytes(32),
+            name="fs key",
+            sign_count=7,
+            usage="first",
+            device_type="multi_device",
+            backup_state=True,
+            transports=["usb", "nfc"],
+            extensions='{"credProps": {"rk": true}}',
+        )
+        db.session.commit()
+        user = ds.find_user(email=email)
+        cred = user.webauthn[0]
+        return {
+            "credential_id": cred.credential_id.hex(),
+            "public_key": cred.public_key.hex(),
+            "user_handle": user.fs_webauthn_user_handle,
+        }
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "create":
         result = create(argv[1], argv[2])
@@ -203,6 +236,8 @@ def main(argv):
         result = us_user(*argv[1:])
     elif len(argv) == 5 and argv[0] == "us-signin":
         result = us_signin(*argv[1:])
+    elif len(argv) == 4 and argv[0] == "wan-credential":
+        result = wan_credential(*argv[1:])
     else:
         sys.stderr.write(__doc__)
         return 2

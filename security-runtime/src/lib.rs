@@ -49,6 +49,8 @@ pub mod throttle;
 pub mod tokens;
 pub mod totp;
 pub mod validation;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 
 pub use account::{admin_change_password, FormErrors};
 pub use auth::{get_auth_token, logout_user, lookup_identity};

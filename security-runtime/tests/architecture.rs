@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sms",
             "log_filter",
             "throttle",
+            "webauthn",
         ],
     ),
     ("datastore", &["datastore"]),

@@ -309,3 +309,58 @@ async fn concurrent_creates_of_one_email_leave_one_row() {
             .is_some());
     }
 }
+
+#[rocket::async_test]
+async fn webauthn_credentials_are_stored_found_used_once_and_deleted() {
+    use security_runtime::datastore::{CredentialUse, NewCredential};
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let user = app
+            .user("wan@example.com", "a strong pass phrase", &[])
+            .await;
+        let store = app.datastore().webauthn_store().unwrap();
+        let now = security_runtime::chrono::Utc::now().naive_utc();
+        let new = NewCredential {
+            user_id: user.id,
+            name: "laptop".into(),
+            credential_id: vec![0, 1, 2, 255],
+            public_key: vec![0xa5, 1, 2, 3, 0x26],
+            sign_count: 3,
+            transports: vec!["internal".into(), "hybrid".into()],
+            backup_state: false,
+            device_type: "single_device".into(),
+            extensions: Some("{}".into()),
+            usage: "secondary".into(),
+            now,
+        };
+        let made = store.create_credential(&new).await.unwrap();
+        assert_eq!(made.credential_id, new.credential_id, "{b:?}");
+        assert_eq!(made.transports, new.transports);
+        assert!(matches!(
+            store.create_credential(&new).await,
+            Err(SecurityError::AlreadyExists { .. })
+        ));
+        let found = store
+            .find_credential(&[0, 1, 2, 255])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, made);
+        assert!(store.find_credential(&[9]).await.unwrap().is_none());
+        // A use checked against counter 3 is recorded once: a second use that saw 3 too
+        // (a replay racing it) is refused.
+        let used = CredentialUse {
+            seen_sign_count: 3,
+            sign_count: 4,
+            backup_state: true,
+            now,
+        };
+        assert!(store.record_use(made.id, &used).await.unwrap(), "{b:?}");
+        assert!(!store.record_use(made.id, &used).await.unwrap(), "{b:?}");
+        let after = store.credentials_of(user.id).await.unwrap();
+        assert_eq!((after[0].sign_count, after[0].backup_state), (4, true));
+        assert!(!store.delete_credential(user.id, "phone").await.unwrap());
+        assert!(store.delete_credential(user.id, "laptop").await.unwrap());
+        assert!(store.credentials_of(user.id).await.unwrap().is_empty());
+    }
+}

@@ -594,3 +594,43 @@ async fn register_and_confirm(app: &TestApp, sink: &SmtpSink) {
     let (s, v) = app.login(NEWCOMER.0, NEWCOMER.1).await;
     assert_eq!(s, Status::Ok, "{v}");
 }
+
+#[rocket::async_test]
+async fn webauthn_credentials_written_by_flask_security_read_back_byte_for_byte() {
+    let Some(python) = flask_security_python() else {
+        return;
+    };
+    for b in backends() {
+        let url = fresh_database(b).await;
+        let sa_url = sqlalchemy_url(b, &url);
+        flask_security(&python, &["create", &sa_url, "fsqla_v3"]);
+        let theirs = flask_security(&python, &["wan-credential", &sa_url, "fsqla_v3", ADMIN.0]);
+        let sink = SmtpSink::start().await;
+        let app = flask_app_on_rocket(b, &url, &sink).await;
+        let store = app.datastore().webauthn_store().unwrap();
+        let hex = |k: &str| theirs[k].as_str().unwrap().to_owned();
+        let id: Vec<u8> = (0..hex("credential_id").len() / 2)
+            .map(|i| u8::from_str_radix(&hex("credential_id")[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let cred = store
+            .find_credential(&id)
+            .await
+            .unwrap()
+            .expect("their credential");
+        let user = app.by_email(ADMIN.0, false).await.unwrap();
+        assert_eq!(cred.user_id, user.id, "{b:?}");
+        assert_eq!(cred.name, "fs key");
+        assert_eq!(cred.sign_count, 7);
+        assert_eq!(cred.transports, ["usb", "nfc"]);
+        assert!(cred.backup_state);
+        assert_eq!(cred.device_type, "multi_device");
+        assert_eq!(cred.usage, "first");
+        assert_eq!(
+            cred.extensions.as_deref(),
+            Some("{\"credProps\": {\"rk\": true}}")
+        );
+        let key_hex: String = cred.public_key.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(key_hex, hex("public_key"), "{b:?}");
+        assert_eq!(store.credentials_of(user.id).await.unwrap().len(), 1);
+    }
+}

@@ -213,6 +213,15 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             add("user", "us_code_failures_at", Column::BigInt, false),
         ],
     },
+    Migration {
+        version: 7,
+        name: "WebAuthn credentials (Flask-Security's webauthn table)",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0007_webauthn.sql"),
+            include_str!("../../migrations/postgres/0007_webauthn.sql"),
+            include_str!("../../migrations/mysql/0007_webauthn.sql"),
+        ])],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.
@@ -444,7 +453,10 @@ pub(crate) fn recognise(
         ));
     }
     let webauthn = has("webauthn") || has("web_authn");
-    Ok(if has("fs_refresh") || has("fs_refresh_tracker") {
+    Ok(if has("fs_session") {
+        // Only this project's migrations (5 on) create it.
+        SchemaOrigin::Unversioned
+    } else if has("fs_refresh") || has("fs_refresh_tracker") {
         SchemaOrigin::FlaskSecurity(4)
     } else if webauthn {
         SchemaOrigin::FlaskSecurity(3)
@@ -543,6 +555,10 @@ mod tests {
         assert_eq!(r(&webauthn, &fs2), SchemaOrigin::FlaskSecurity(3));
         assert_eq!(r(&refresh, &ours), SchemaOrigin::FlaskSecurity(4));
         assert_eq!(r(&user, &ours), SchemaOrigin::Unversioned);
+        // Ours from migration 5 on (with migration 7's `webauthn` table), records lost.
+        let mut later = webauthn.clone();
+        later.extend(["webauthn".to_owned(), "fs_session".to_owned()]);
+        assert_eq!(r(&later, &ours), SchemaOrigin::Unversioned);
         assert_eq!(
             recognise(&user, &ours, true).unwrap(),
             SchemaOrigin::Versioned

@@ -18,10 +18,12 @@ pub mod pool;
 mod schema;
 mod sessions;
 mod sql;
+mod webauthn;
 
 pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
 pub use sessions::{NewSeries, RememberUse, SessionBackend, StoredSession};
 pub use sql::SqlDatastore;
+pub use webauthn::{CredentialUse, NewCredential, WebAuthnCredential, WebAuthnStore};
 
 /// Which column [`UserDatastore::find_user`] looks in.
 ///
@@ -376,6 +378,11 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// Where this datastore keeps server-side sessions and remember-me series, when it
     /// can (`session_store = "sql"`, the default).
     fn session_backend(&self) -> Option<std::sync::Arc<dyn SessionBackend>> {
+        None
+    }
+    /// Where this datastore keeps WebAuthn credentials, when it can (the SQL datastore:
+    /// Flask-Security's `webauthn` table).
+    fn webauthn_store(&self) -> Option<std::sync::Arc<dyn WebAuthnStore>> {
         None
     }
 }

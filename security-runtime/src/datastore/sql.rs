@@ -976,6 +976,10 @@ impl UserDatastore for SqlDatastore {
     fn session_backend(&self) -> Option<std::sync::Arc<dyn super::SessionBackend>> {
         Some(std::sync::Arc::new(self.clone()))
     }
+
+    fn webauthn_store(&self) -> Option<std::sync::Arc<dyn super::WebAuthnStore>> {
+        Some(std::sync::Arc::new(self.clone()))
+    }
 }
 
 /// The columns holding a factor's failed attempts (migration 4).
