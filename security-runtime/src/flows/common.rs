@@ -127,6 +127,22 @@ pub(crate) fn field(input: &FormInput, name: &str, errors: &mut FormErrors) -> O
     }
 }
 
+/// Reads the `passcode` field (a string, or a JSON integer read as a code): a missing
+/// or empty one is `INVALID_PASSWORD_CODE` and a non-string `API_ERROR`, in `errors`.
+pub(crate) fn passcode_field(input: &FormInput, errors: &mut FormErrors) -> Option<String> {
+    match input.code("passcode") {
+        Ok(Some(p)) if !p.is_empty() => Some(p),
+        Ok(_) => {
+            errors.field("passcode", msg::INVALID_PASSWORD_CODE);
+            None
+        }
+        Err(_) => {
+            errors.field("passcode", msg::API_ERROR);
+            None
+        }
+    }
+}
+
 /// Checks the CSRF token of a form into `errors`.
 pub(crate) fn csrf(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormErrors) {
     let token = field(input, "csrf_token", errors);

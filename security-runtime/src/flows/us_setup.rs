@@ -7,7 +7,8 @@ use rocket::http::Status;
 use serde_json::{json, Map, Value};
 
 use super::common::{
-    csrf, field, flash_redirect, json_ok, page_extra, Authed, Fresh, HtmlField, PageForm,
+    csrf, field, flash_redirect, json_ok, page_extra, passcode_field, Authed, Fresh, HtmlField,
+    PageForm,
 };
 use super::two_factor::{authr, send_failed, Authr};
 use super::SecurityCtx;
@@ -268,17 +269,7 @@ async fn validate(
     let st = ctx.state;
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
-    let passcode = match input.code("passcode") {
-        Ok(Some(p)) if !p.is_empty() => p,
-        Ok(_) => {
-            errors.field("passcode", msg::INVALID_PASSWORD_CODE);
-            String::new()
-        }
-        Err(_) => {
-            errors.field("passcode", msg::API_ERROR);
-            String::new()
-        }
-    };
+    let passcode = passcode_field(input, &mut errors).unwrap_or_default();
     let setup = match us::read_state_token(st, &user, token) {
         Ok(s) => s,
         Err(TokenProblem::Expired) => {
@@ -304,19 +295,8 @@ async fn validate(
     let Some(step) = step.filter(|_| errors.is_empty()) else {
         return Ok(invalid(ctx, &errors));
     };
-    match us::set_method(st, &mut user, &setup, step).await {
-        Ok(true) => {}
-        Ok(false) => return Ok(refused(ctx, msg::API_ERROR)),
-        Err(crate::SecurityError::AlreadyExists { .. }) => {
-            // Another user took the number since the check.
-            let phone = setup.phone.clone().unwrap_or_default();
-            errors.field(
-                "phone",
-                msg::identity_already_associated("us_phone_number", &phone),
-            );
-            return Ok(invalid(ctx, &errors));
-        }
-        Err(e) => return Err(e),
+    if let Some(failed) = store(ctx, &mut user, &setup, step).await? {
+        return Ok(failed);
     }
     if !ctx.want_json {
         let to = post_setup_view(ctx);
@@ -330,6 +310,30 @@ async fn validate(
     p.insert("chosen_method".into(), json!(setup.method));
     p.insert("phone".into(), json!(setup.phone));
     Ok(json_ok(ctx, p, None))
+}
+
+/// Stores a confirmed set-up; the answer when it could not be.
+async fn store(
+    ctx: &SecurityCtx<'_>,
+    user: &mut User,
+    setup: &SetupState,
+    step: u64,
+) -> crate::Result<Option<Reply>> {
+    match us::set_method(ctx.state, user, setup, step).await {
+        Ok(true) => Ok(None),
+        Ok(false) => Ok(Some(refused(ctx, msg::API_ERROR))),
+        Err(crate::SecurityError::AlreadyExists { .. }) => {
+            // Another user took the number since the check.
+            let phone = setup.phone.clone().unwrap_or_default();
+            let mut errors = FormErrors::default();
+            errors.field(
+                "phone",
+                msg::identity_already_associated("us_phone_number", &phone),
+            );
+            Ok(Some(invalid(ctx, &errors)))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A refused set-up step: JSON 400 `errors`, or the set-up page with the message

@@ -7,8 +7,8 @@
 use serde_json::{json, Map};
 
 use super::common::{
-    csrf, field, flash_redirect, generic_floor, hold_until, json_ok, page_extra, redirect_with,
-    throttled, HtmlField, PageForm,
+    csrf, field, flash_redirect, generic_floor, hold_until, json_ok, page_extra, passcode_field,
+    redirect_with, throttled, HtmlField, PageForm,
 };
 use super::SecurityCtx;
 use crate::account::mail::known_identity_work;
@@ -135,20 +135,11 @@ fn read_signin(
 ) -> Option<SigninFields> {
     let cfg = &ctx.state.config;
     let identity = field(input, "identity", errors).filter(|s| !s.trim().is_empty());
-    let passcode = match input.code("passcode") {
-        Ok(p) => p.filter(|p| !p.is_empty()),
-        Err(_) => {
-            errors.field("passcode", msg::API_ERROR);
-            None
-        }
-    };
+    let passcode = passcode_field(input, errors);
     let next = field(input, "next", errors);
     csrf(ctx, input, errors);
     if identity.is_none() && errors.first("identity").is_none() {
         errors.field("identity", msg::US_SPECIFY_IDENTITY);
-    }
-    if passcode.is_none() && errors.first("passcode").is_none() {
-        errors.field("passcode", msg::INVALID_PASSWORD_CODE);
     }
     if let Some(n) = &next {
         if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
@@ -350,57 +341,55 @@ async fn code_recipient(
     Ok(Some(user))
 }
 
-async fn send_code(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
-    let st = ctx.state;
-    if ctx.current.is_some() {
-        return Ok(ctx.already_authenticated());
-    }
-    let mut errors = FormErrors::default();
-    let identity = field(input, "identity", &mut errors).filter(|s| !s.trim().is_empty());
-    let method = field(input, "chosen_method", &mut errors);
-    csrf(ctx, input, &mut errors);
-    let method = method.filter(|m| us::code_methods(st).contains(&m.as_str()));
+/// What a send-code form names: the identity and an enabled code method.
+fn read_send_code(
+    ctx: &SecurityCtx<'_>,
+    input: &FormInput,
+    errors: &mut FormErrors,
+) -> (Option<String>, Option<String>) {
+    let identity = field(input, "identity", errors).filter(|s| !s.trim().is_empty());
+    let method = field(input, "chosen_method", errors);
+    csrf(ctx, input, errors);
+    let method = method.filter(|m| us::code_methods(ctx.state).contains(&m.as_str()));
     if method.is_none() && errors.first("chosen_method").is_none() {
         errors.field("chosen_method", msg::US_METHOD_NOT_AVAILABLE);
     }
     if identity.is_none() && errors.first("identity").is_none() {
         errors.field("identity", msg::US_SPECIFY_IDENTITY);
     }
+    (identity, method)
+}
+
+async fn send_code(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {
+    let st = ctx.state;
+    if ctx.current.is_some() {
+        return Ok(ctx.already_authenticated());
+    }
+    let mut errors = FormErrors::default();
+    let (identity, method) = read_send_code(ctx, input, &mut errors);
     let mut user = None;
     if let (true, Some(i), Some(m)) = (errors.is_empty(), &identity, &method) {
         user = code_recipient(ctx, i, m, &mut errors).await?;
     }
-    let user_errors = ["identity", "chosen_method"];
-    let generic = st.config.return_generic_responses;
+    // In generic mode what depends on the identity is not told (a bad request still is).
+    let about_the_user = ["identity", "chosen_method"];
     let only_user_errors = errors
         .fields
         .iter()
-        .all(|(n, _)| user_errors.contains(&n.as_str()))
+        .all(|(n, _)| about_the_user.contains(&n.as_str()))
         && method.is_some();
+    let generic = st.config.return_generic_responses;
     let squashed = generic && only_user_errors;
     if !errors.is_empty() && !squashed {
-        let reply = if ctx.want_json {
+        return Ok(if ctx.want_json {
             form_error_reply(st, &errors, ctx.locale)
         } else {
             signin_page(ctx, Some(input), &errors, &[])
-        };
-        return Ok(reply);
+        });
     }
     if let (Some(user), Some(method)) = (user, method) {
-        let locale = ctx.locale.to_owned();
-        let sent = known_identity_work(st, move |st| async move {
-            let link = st.config.us_magic_link;
-            match us::send_code(&st, &user, &method, &locale, link).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(Unsent::Send(e)),
-                Err(e) => Err(Unsent::Store(e)),
-            }
-        })
-        .await;
-        match sent {
-            Ok(()) => {}
-            Err(Unsent::Send(e)) => return Ok(super::two_factor::send_failed(ctx, &e)),
-            Err(Unsent::Store(e)) => return Err(e),
+        if let Some(failed) = queue_code(ctx, user, method).await? {
+            return Ok(failed);
         }
     }
     if ctx.want_json {
@@ -411,12 +400,37 @@ async fn send_code(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     } else {
         msg::CODE_HAS_BEEN_SENT
     };
+    let notices = [Text::new(notice)];
     Ok(signin_page(
         ctx,
         Some(input),
         &FormErrors::default(),
-        &[Text::new(notice)],
+        &notices,
     ))
+}
+
+/// Sends `user` a code by `method` (after the answer when mail is queued); the answer
+/// when it failed here.
+async fn queue_code(
+    ctx: &SecurityCtx<'_>,
+    user: User,
+    method: String,
+) -> crate::Result<Option<Reply>> {
+    let locale = ctx.locale.to_owned();
+    let sent = known_identity_work(ctx.state, move |st| async move {
+        let link = st.config.us_magic_link;
+        match us::send_code(&st, &user, &method, &locale, link).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Unsent::Send(e)),
+            Err(e) => Err(Unsent::Store(e)),
+        }
+    })
+    .await;
+    match sent {
+        Ok(()) => Ok(None),
+        Err(Unsent::Send(e)) => Ok(Some(super::two_factor::send_failed(ctx, &e))),
+        Err(Unsent::Store(e)) => Err(e),
+    }
 }
 
 /// `GET /us-verify-link?id=<fs_uniquifier>&code=<code>`: the magic link of a mailed

@@ -7,7 +7,8 @@
 use serde_json::{json, Map};
 
 use super::common::{
-    csrf, field, flash_redirect, json_ok, page_extra, throttled, Authed, HtmlField, PageForm,
+    csrf, field, flash_redirect, json_ok, page_extra, passcode_field, throttled, Authed, HtmlField,
+    PageForm,
 };
 use super::SecurityCtx;
 use crate::account::unified::{self as us, Passcode};
@@ -87,13 +88,7 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
     let cfg = &st.config;
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
-    let passcode = match input.code("passcode") {
-        Ok(p) => p.filter(|p| !p.is_empty()),
-        Err(_) => {
-            errors.field("passcode", msg::API_ERROR);
-            None
-        }
-    };
+    let passcode = passcode_field(input, &mut errors);
     let next = field(input, "next", &mut errors);
     if let Some(n) = &next {
         if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
@@ -101,19 +96,8 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
         }
     }
     let mut verified = None;
-    match (&passcode, errors.is_empty()) {
-        (None, _) if errors.first("passcode").is_none() => {
-            errors.field("passcode", msg::INVALID_PASSWORD_CODE)
-        }
-        (Some(p), true) => match us::check_passcode(st, user.clone(), p, ctx.remote).await? {
-            Passcode::Accepted { user, .. } => verified = Some(user),
-            Passcode::Refused => errors.field("passcode", msg::INVALID_PASSWORD_CODE),
-            Passcode::Throttled(wait) => {
-                errors.field("passcode", msg::TOO_MANY_ATTEMPTS);
-                errors.retry_after = Some(wait);
-            }
-        },
-        _ => {}
+    if let (Some(p), true) = (&passcode, errors.is_empty()) {
+        verified = checked(ctx, &user, p, &mut errors).await?;
     }
     let Some(user) = verified else {
         let reply = if ctx.want_json {
@@ -150,6 +134,24 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
         "success",
         msg::REAUTHENTICATION_SUCCESSFUL,
     ))
+}
+
+/// The signed-in user's passcode checked; the error in `errors` when it is refused.
+async fn checked(
+    ctx: &SecurityCtx<'_>,
+    user: &User,
+    passcode: &str,
+    errors: &mut FormErrors,
+) -> crate::Result<Option<Box<User>>> {
+    match us::check_passcode(ctx.state, user.clone(), passcode, ctx.remote).await? {
+        Passcode::Accepted { user, .. } => return Ok(Some(user)),
+        Passcode::Refused => errors.field("passcode", msg::INVALID_PASSWORD_CODE),
+        Passcode::Throttled(wait) => {
+            errors.field("passcode", msg::TOO_MANY_ATTEMPTS);
+            errors.retry_after = Some(wait);
+        }
+    }
+    Ok(None)
 }
 
 /// `POST /us-verify/send-code`: sends the signed-in user a code by `chosen_method`.
