@@ -8,6 +8,11 @@
   flask_security_db.py wan-credential URL MODEL EMAIL
       Adds a WebAuthn credential to EMAIL through Flask-Security's datastore (after
       `create`). Prints JSON: {"credential_id": hex, "public_key": hex, "user_handle": ..}.
+  flask_security_db.py wan-register URL MODEL EMAIL PASSWORD ALG NAME
+      With WebAuthn on, signs EMAIL in through Flask-Security's JSON `/login` and registers a
+      new `first` passkey named NAME (ES256 or EdDSA, from soft_authenticator.py) through
+      its `/wan-register` views, which verify it with py_webauthn and store it their way.
+      Prints JSON: {"secret": <soft_authenticator SECRET>, "status": <HTTP status>}.
   flask_security_db.py login URL MODEL EMAIL PASSWORD [EMAIL PASSWORD ...]
       Signs each user in through Flask-Security's JSON `/login` against the same database.
       Prints JSON: {EMAIL: {"status": <HTTP status>, "roles": [...]}}.
@@ -226,6 +231,27 @@ def wan_credential(url, model, email):
         }
 
 
+def wan_register(url, model, email, password, alg, name):
+    """Registers a passkey for EMAIL through Flask-Security's own views."""
+    import soft_authenticator
+
+    app, _, _ = make_app(url, model, {"SECURITY_WEBAUTHN": True})
+    client = app.test_client()
+    r = client.post("/login", json={"email": email, "password": password})
+    if r.status_code != 200:
+        raise SystemExit(f"login: {r.status_code} {r.get_data(as_text=True)}")
+    r = client.post("/wan-register", json={"name": name, "usage": "first"})
+    if r.status_code != 200:
+        raise SystemExit(f"wan-register: {r.status_code} {r.get_data(as_text=True)}")
+    begun = r.get_json()["response"]
+    # The test client's origin: Flask-Security takes it from the request's host.
+    credential, secret = soft_authenticator.register(
+        begun["credential_options"], "http://localhost", alg
+    )
+    r = client.post(f"/wan-register/{begun['wan_state']}", json={"credential": credential})
+    return {"secret": secret, "status": r.status_code, "answer": r.get_json()}
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "create":
         result = create(argv[1], argv[2])
@@ -236,6 +262,8 @@ def main(argv):
         result = us_user(*argv[1:])
     elif len(argv) == 5 and argv[0] == "us-signin":
         result = us_signin(*argv[1:])
+    elif len(argv) == 7 and argv[0] == "wan-register":
+        result = wan_register(*argv[1:])
     elif len(argv) == 4 and argv[0] == "wan-credential":
         result = wan_credential(*argv[1:])
     else:

@@ -156,6 +156,11 @@ fn figment() -> Figment {
             "security.us_enabled_methods",
             ["password", "email", "authenticator"],
         ))
+        // Passkeys, to sign in alone or as the second factor: add one at /wan-register,
+        // then sign in at /wan-signin. Browsers offer WebAuthn on http://localhost (not on
+        // 127.0.0.1: a relying party id is a host name).
+        .join(("security.webauthn", true))
+        .join(("security.wan_rp_name", "Rocket Security Example"))
         .join(("example.admin_email", "admin@example.com"))
         .join(("example.admin_password", "change-me-please"))
 }
@@ -300,6 +305,59 @@ mod tests {
         assert_eq!(
             v["response"]["setup_methods"],
             json!(["email", "authenticator"])
+        );
+    }
+
+    #[rocket::async_test]
+    async fn passkeys_are_on_as_first_and_second_factor() {
+        let client = Client::tracked(app(fresh())).await.unwrap();
+        let v: Value = get_json(&client, "/wan-signin")
+            .await
+            .into_json()
+            .await
+            .unwrap();
+        assert_eq!(v["response"]["is_secondary"], false, "{v}");
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"identity": "admin@example.com", "csrf_token": csrf});
+        let r = client
+            .post("/wan-signin")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        let v: Value = r.into_json().await.unwrap();
+        let options = &v["response"]["credential_options"];
+        assert_eq!(options["rpId"], "localhost", "{v}");
+        assert_eq!(
+            options["allowCredentials"],
+            json!([]),
+            "no passkey yet: {v}"
+        );
+        // The pages' script is served.
+        let r = client.get("/fs-static/js/webauthn.js").dispatch().await;
+        assert_eq!(r.status(), Status::Ok);
+        assert_eq!(r.content_type(), Some(ContentType::JavaScript));
+        // A signed-in user may add one, for signing in or as the second factor.
+        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
+        let r = client
+            .post("/login")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        assert_eq!(r.status(), Status::Ok);
+        let html = client
+            .get("/wan-register")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("value=\"first\"") && html.contains("value=\"secondary\""),
+            "{html}"
         );
     }
 

@@ -345,9 +345,54 @@ settings! {
         pub login_salt: String = "login-salt".into(),
         /// Parity: `SECURITY_EMAIL_SUBJECT_PASSWORDLESS`.
         pub email_subject_passwordless: String = "Login instructions".into(),
-        /// Parity: `SECURITY_WEBAUTHN`. Not available in this release: `true` is refused
-        /// at launch.
+        /// Parity: `SECURITY_WEBAUTHN`: passkeys and security keys (`/wan-*`). Needs the
+        /// crate feature `webauthn`; without it `true` is refused at launch.
         pub webauthn: bool = false,
+        /// Parity: `SECURITY_WAN_RP_NAME`.
+        pub wan_rp_name: String = "My Flask App".into(),
+        /// The relying party id (a host name). Default: the request's host without its
+        /// port, as Flask-Security takes it.
+        pub wan_rp_id: Option<String> = None,
+        /// The origin the browser must report (`https://example.com`). Default: the
+        /// request's host, `http://` for localhost and `https://` otherwise.
+        pub wan_origin: Option<String> = None,
+        /// Parity: `SECURITY_WAN_REGISTER_TIMEOUT` (ms).
+        pub wan_register_timeout: u64 = 60000,
+        /// Parity: `SECURITY_WAN_SIGNIN_TIMEOUT` (ms).
+        pub wan_signin_timeout: u64 = 60000,
+        /// Parity: `SECURITY_WAN_REGISTER_WITHIN` (seconds).
+        pub wan_register_within: i64 = 1800,
+        /// Parity: `SECURITY_WAN_SIGNIN_WITHIN` (seconds; sign-in and verify).
+        pub wan_signin_within: i64 = 60,
+        /// Parity: `SECURITY_WAN_SALT`.
+        pub wan_salt: String = "wan-salt".into(),
+        /// Parity: `SECURITY_WAN_CHALLENGE_BYTES` (default 32).
+        pub wan_challenge_bytes: Option<usize> = None,
+        /// Parity: `SECURITY_WAN_ALLOW_AS_FIRST_FACTOR`.
+        pub wan_allow_as_first_factor: bool = true,
+        /// Parity: `SECURITY_WAN_ALLOW_AS_MULTI_FACTOR`: a user-verified passkey sign-in
+        /// needs no second factor.
+        pub wan_allow_as_multi_factor: bool = true,
+        /// Parity: `SECURITY_WAN_ALLOW_USER_HINTS`: `/wan-signin` takes an identity to
+        /// list its keys; off, passkeys must be discoverable.
+        pub wan_allow_user_hints: bool = true,
+        /// Parity: `SECURITY_WAN_NAME_ALLOWED_CHARS` (Unicode general categories).
+        pub wan_name_allowed_chars: Vec<String> = vec!["L".into(), "N".into(), "Pc".into(), "Pd".into(), "Zs".into()],
+        /// Parity: `SECURITY_WAN_NAME_MAX_LENGTH`.
+        pub wan_name_max_length: usize = 64,
+        /// Parity: `SECURITY_WAN_REGISTER_URL`.
+        pub wan_register_url: String = "/wan-register".into(),
+        /// Parity: `SECURITY_WAN_SIGNIN_URL`.
+        pub wan_signin_url: String = "/wan-signin".into(),
+        /// Parity: `SECURITY_WAN_DELETE_URL`.
+        pub wan_delete_url: String = "/wan-delete".into(),
+        /// Parity: `SECURITY_WAN_VERIFY_URL`.
+        pub wan_verify_url: String = "/wan-verify".into(),
+        /// Parity: `SECURITY_WAN_POST_REGISTER_VIEW` (default: the register page).
+        pub wan_post_register_view: Option<String> = None,
+        /// Parity: `SECURITY_STATIC_FOLDER_URL`: where the runtime serves the pages'
+        /// scripts (`js/webauthn.js`).
+        pub static_folder_url: String = "/fs-static".into(),
         /// Parity: `SECURITY_WAN_ALLOW_AS_VERIFY`: the WebAuthn credential usages that
         /// may re-authenticate (`first`, `secondary`).
         pub wan_allow_as_verify: Vec<String> = vec!["first".into(), "secondary".into()],
@@ -757,16 +802,17 @@ impl SecurityConfig {
             _ => {}
         }
         self.validate_sessions()?;
-        for (key, on) in [
-            ("webauthn", self.webauthn),
-            ("oauth_enable", self.oauth_enable),
-        ] {
-            if on {
-                return Err(format!(
-                    "`security.{key}` is not available in this release of rocket-security; \
-                     leave it off"
-                ));
-            }
+        if self.webauthn && !cfg!(feature = "webauthn") {
+            return Err(
+                "`security.webauthn` needs security-runtime's crate feature `webauthn`".into(),
+            );
+        }
+        if self.oauth_enable {
+            return Err(
+                "`security.oauth_enable` is not available in this release of rocket-security; \
+                 leave it off"
+                    .into(),
+            );
         }
         for a in &self.user_identity_attributes {
             if !matches!(a.as_str(), "email" | "username" | "us_phone_number") {
@@ -791,6 +837,7 @@ impl SecurityConfig {
             ("two_factor_setup_salt", &self.two_factor_setup_salt),
             ("us_setup_salt", &self.us_setup_salt),
             ("login_salt", &self.login_salt),
+            ("wan_salt", &self.wan_salt),
         ];
         for (i, (k, v)) in salts.iter().enumerate() {
             if v.as_str() == "wtf-csrf-token" {

@@ -52,6 +52,9 @@ const BUILTINS: &[(&str, &str)] = builtins![
     "us_setup.html",
     "us_verify.html",
     "send_login.html",
+    "wan_register.html",
+    "wan_signin.html",
+    "wan_verify.html",
 ];
 
 /// An override larger than this is refused: a page template is a few kilobytes.

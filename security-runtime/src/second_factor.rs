@@ -51,25 +51,56 @@ pub fn method_of(user: &User) -> Option<&'static str> {
         .filter(|_| user.tf_totp_secret.is_some())
 }
 
+/// The second-factor method of a WebAuthn security key (a `secondary` credential).
+pub const WEBAUTHN: &str = "webauthn";
+
 /// What the user must do after the first factor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
     /// Set a method up first (`tf_state = setup_from_login`).
     Setup,
-    /// Enter the code of `method` (`tf_state = ready`).
+    /// Enter the code of `method`, or use a key (`webauthn`) (`tf_state = ready`).
     Ready {
         /// The user's method.
         method: &'static str,
     },
+    /// Choose one of `methods` first (`tf_select`).
+    Select {
+        /// The user's methods.
+        methods: Vec<&'static str>,
+    },
+}
+
+/// True when `webauthn` is on and the user has a `secondary` credential.
+///
+/// Parity: `WebAuthnTfPlugin.get_setup_methods` (`has_webauthn(user, "secondary")`).
+pub async fn has_secondary_key(st: &SecurityState, user: &User) -> Result<bool> {
+    let Some(store) = st.datastore.webauthn_store().filter(|_| st.config.webauthn) else {
+        return Ok(false);
+    };
+    let creds = store.credentials_of(user.id).await?;
+    Ok(creds.iter().any(|c| c.usage == "secondary"))
+}
+
+/// The user's second-factor methods: the code method (two-factor on) and `webauthn`.
+pub async fn methods(st: &SecurityState, user: &User) -> Result<Vec<&'static str>> {
+    let mut out: Vec<&'static str> = method_of(user)
+        .filter(|_| st.config.two_factor)
+        .into_iter()
+        .collect();
+    if has_secondary_key(st, user).await? {
+        out.push(WEBAUTHN);
+    }
+    Ok(out)
 }
 
 /// True when `user` must pass a second factor now: two-factor is on, the user has a
 /// method or one is required, and no valid remember-this-browser cookie spares them.
 ///
 /// Parity: `TfPlugin.tf_enter`'s condition (`check_tf_required`, `tf_validity`).
-pub fn needed(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> bool {
-    required_for(st, user)
-        && (st.config.two_factor_always_validate || !validity_cookie_valid(st, jar, user))
+pub async fn needed(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> Result<bool> {
+    Ok(required_for(st, user).await?
+        && (st.config.two_factor_always_validate || !validity_cookie_valid(st, jar, user)))
 }
 
 /// True when `user` signs in with two factors: two-factor is on and the user has a
@@ -77,9 +108,12 @@ pub fn needed(st: &SecurityState, jar: &CookieJar<'_>, user: &User) -> bool {
 /// Basic) is refused for such a user.
 ///
 /// Parity: `UserMixin.check_tf_required`.
-pub fn required_for(st: &SecurityState, user: &User) -> bool {
+pub async fn required_for(st: &SecurityState, user: &User) -> Result<bool> {
     let cfg = &st.config;
-    cfg.two_factor && (cfg.two_factor_required || method_of(user).is_some())
+    if cfg.two_factor && (cfg.two_factor_required || method_of(user).is_some()) {
+        return Ok(true);
+    }
+    has_secondary_key(st, user).await
 }
 
 /// Starts the partial sign-in: a new session holding only the two-factor keys (and a
@@ -94,20 +128,25 @@ pub async fn enter(
     st.datastore
         .code_failures(user, CodeFailures::Reset)
         .await?;
-    let method = method_of(user);
+    let all = methods(st, user).await?;
+    let method = match all.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    };
     let mut data = SessionData {
         fs_cc: Some(CsrfCookie::Set),
         tf: TwoFactorState {
             tf_user_id: Some(user.fs_uniquifier.clone()),
             tf_state: Some(
-                if method.is_some() {
-                    READY
-                } else {
+                if all.is_empty() {
                     SETUP_FROM_LOGIN
+                } else {
+                    READY
                 }
                 .into(),
             ),
             tf_primary_method: method.map(str::to_owned),
+            tf_select: (all.len() > 1).then_some(true),
             tf_remember_login: remember.then_some(true),
             tf_authn_via: Some(authn_via.to_owned()),
             tf_started: Some(st.now() as i64),
@@ -117,9 +156,10 @@ pub async fn enter(
     };
     crate::csrf::ensure_secret(&mut data);
     session.renew(data);
-    Ok(match method {
-        Some(method) => Pending::Ready { method },
-        None => Pending::Setup,
+    Ok(match (method, all.is_empty()) {
+        (Some(method), _) => Pending::Ready { method },
+        (None, true) => Pending::Setup,
+        (None, false) => Pending::Select { methods: all },
     })
 }
 
@@ -146,12 +186,20 @@ pub async fn pending_user(
         .datastore
         .find_user(&UserQuery::FsUniquifier(uid.clone()), false)
         .await?;
-    let method = user.as_ref().and_then(method_of);
-    let consistent = match state.as_str() {
-        READY => method.is_some() && method == tf.tf_primary_method.as_deref(),
-        _ => method.is_none(),
+    let Some(user) = user.filter(|u| u.active) else {
+        return Ok(None);
     };
-    Ok(user.filter(|u| u.active && consistent))
+    let consistent = match state.as_str() {
+        READY => {
+            let all = methods(st, &user).await?;
+            match tf.tf_primary_method.as_deref() {
+                Some(m) => all.contains(&m),
+                None => tf.tf_select == Some(true) && all.len() > 1,
+            }
+        }
+        _ => method_of(&user).is_none(),
+    };
+    Ok(consistent.then_some(user))
 }
 
 /// Ends any partial sign-in (keeps the rest of the session).

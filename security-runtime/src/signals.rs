@@ -175,6 +175,20 @@ pub enum Signal {
         /// The user's id.
         user_id: i32,
     },
+    /// Parity: `wan_registered(user, name)`.
+    WanRegistered {
+        /// The user's id.
+        user_id: i32,
+        /// The new credential's name.
+        name: String,
+    },
+    /// Parity: `wan_deleted(user, name)`.
+    WanDeleted {
+        /// The user's id.
+        user_id: i32,
+        /// The deleted credential's name.
+        name: String,
+    },
 }
 
 /// A subscriber.

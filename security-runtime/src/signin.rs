@@ -109,7 +109,7 @@ pub async fn complete(
     } = factor;
     if mfa
         && !WITHIN_SESSION.contains(&authn_via)
-        && crate::second_factor::needed(state, session.jar(), &user)
+        && crate::second_factor::needed(state, session.jar(), &user).await?
     {
         if dirty {
             state.datastore.put_user(&mut user).await?;

@@ -554,6 +554,57 @@ fn has_unsafe_characters(s: &str) -> bool {
         })
 }
 
+/// The two-letter Unicode general category of `c` (`Lu`, `Nd`, `Zs`, ...).
+pub fn general_category(c: char) -> &'static str {
+    use unicode_properties::{GeneralCategory as C, UnicodeGeneralCategory};
+    match c.general_category() {
+        C::UppercaseLetter => "Lu",
+        C::LowercaseLetter => "Ll",
+        C::TitlecaseLetter => "Lt",
+        C::ModifierLetter => "Lm",
+        C::OtherLetter => "Lo",
+        C::NonspacingMark => "Mn",
+        C::SpacingMark => "Mc",
+        C::EnclosingMark => "Me",
+        C::DecimalNumber => "Nd",
+        C::LetterNumber => "Nl",
+        C::OtherNumber => "No",
+        C::ConnectorPunctuation => "Pc",
+        C::DashPunctuation => "Pd",
+        C::OpenPunctuation => "Ps",
+        C::ClosePunctuation => "Pe",
+        C::InitialPunctuation => "Pi",
+        C::FinalPunctuation => "Pf",
+        C::OtherPunctuation => "Po",
+        C::MathSymbol => "Sm",
+        C::CurrencySymbol => "Sc",
+        C::ModifierSymbol => "Sk",
+        C::OtherSymbol => "So",
+        C::SpaceSeparator => "Zs",
+        C::LineSeparator => "Zl",
+        C::ParagraphSeparator => "Zp",
+        C::Control => "Cc",
+        C::Format => "Cf",
+        C::Surrogate => "Cs",
+        C::PrivateUse => "Co",
+        C::Unassigned => "Cn",
+    }
+}
+
+/// True when every character of `s` is in one of `allowed`: a category (`Pd`) or a
+/// whole group (`L`).
+///
+/// Parity: Flask-Security's `unicodedata.category(c)` checks against
+/// `*_ALLOWED_CHARS`.
+pub fn in_categories(s: &str, allowed: &[String]) -> bool {
+    s.chars().all(|c| {
+        let cat = general_category(c);
+        allowed
+            .iter()
+            .any(|a| a == cat || (a.len() == 1 && cat.starts_with(a.as_str())))
+    })
+}
+
 /// Domain rules of `email_validator` for globally deliverable addresses.
 fn domain_ok(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();

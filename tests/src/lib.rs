@@ -603,6 +603,7 @@ pub fn basic(user: &str, pw: &str) -> Header<'static> {
 }
 
 pub mod databases;
+pub mod flask;
 pub mod flows;
 pub mod sms_server;
 pub mod smtp;

@@ -19,26 +19,31 @@ use crate::{Backend, Clock, TestApp};
 /// The password of every user here.
 pub const PW: &str = "a strong pass phrase";
 
-/// Two-factor on (every method), recovery codes on, mail to `sink`, texts to `sms`.
-pub fn two_factor(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
+/// Texts through the loopback Twilio-shaped server `sms`, mail to `sink`.
+pub fn messaging(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
     let sms_config = BTreeMap::from([
         ("ACCOUNT_SID", ACCOUNT_SID.to_owned()),
         ("AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("PHONE_NUMBER", "+15005550006".to_owned()),
         ("BASE_URL", sms.base_url()),
     ]);
-    features(f)
+    f.merge(("security.sms_service", "Twilio"))
+        .merge(("security.sms_service_config", sms_config))
+        .merge(("security.mail_server", "127.0.0.1"))
+        .merge(("security.mail_port", sink.port()))
+}
+
+/// Two-factor on (every method), recovery codes on, mail to `sink`, texts to `sms`.
+pub fn two_factor(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
+    let f = features(f)
         .merge(("security.two_factor", true))
         .merge(("security.multi_factor_recovery_codes", true))
         .merge(("security.totp_issuer", "Rocket Test"))
         .merge((
             "security.totp_secrets",
             BTreeMap::from([("1", "tf-secret-one")]),
-        ))
-        .merge(("security.sms_service", "Twilio"))
-        .merge(("security.sms_service_config", sms_config))
-        .merge(("security.mail_server", "127.0.0.1"))
-        .merge(("security.mail_port", sink.port()))
+        ));
+    messaging(f, sink, sms)
 }
 
 /// A two-factor app on its own clock, with its mail and text listeners.
@@ -53,22 +58,35 @@ pub struct Tf {
     pub clock: Clock,
 }
 
-pub async fn tf_app(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Tf {
-    let sink = SmtpSink::start().await;
-    let sms = SmsServer::start().await;
-    let clock = Clock::new();
-    let app = TestApp::with(
-        b,
-        |f| tweak(two_factor(f, &sink, &sms)),
-        clock.install(Security::new()),
-    )
-    .await;
-    Tf {
-        app,
-        sink,
-        sms,
-        clock,
+impl Tf {
+    /// An app with `settings` (given its mail and text listeners), then `tweak`, on its
+    /// own clock.
+    pub async fn start(
+        b: Backend,
+        settings: fn(Figment, &SmtpSink, &SmsServer) -> Figment,
+        tweak: impl FnOnce(Figment) -> Figment,
+    ) -> Tf {
+        let sink = SmtpSink::start().await;
+        let sms = SmsServer::start().await;
+        let clock = Clock::new();
+        let app = TestApp::with(
+            b,
+            |f| tweak(settings(f, &sink, &sms)),
+            clock.install(Security::new()),
+        )
+        .await;
+        Tf {
+            app,
+            sink,
+            sms,
+            clock,
+        }
     }
+}
+
+/// A two-factor app ([`two_factor`] settings, then `tweak`).
+pub async fn tf_app(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Tf {
+    Tf::start(b, two_factor, tweak).await
 }
 
 /// A JSON POST carrying `csrf` (no extra `GET /login`, which would end a partial

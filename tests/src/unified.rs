@@ -9,24 +9,17 @@ use rocket::figment::Figment;
 use rocket::http::Status;
 use rocket::serde::json::{json, Value};
 use security_runtime::totp::TotpKey;
-use security_runtime::Security;
 
 use crate::flows::features;
-use crate::sms_server::{SmsServer, ACCOUNT_SID, AUTH_TOKEN};
+use crate::sms_server::SmsServer;
 use crate::smtp::SmtpSink;
-use crate::two_factor::{code_in, csrf_of, get, post, Tf, PW};
-use crate::{Backend, Clock, TestApp};
+use crate::two_factor::{code_in, csrf_of, get, messaging, post, Tf, PW};
+use crate::{Backend, TestApp};
 
 /// Unified sign-in on (every method; email, username and phone as identities), mail to
 /// `sink`, texts to `sms`.
 pub fn unified(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
-    let sms_config = BTreeMap::from([
-        ("ACCOUNT_SID", ACCOUNT_SID.to_owned()),
-        ("AUTH_TOKEN", AUTH_TOKEN.to_owned()),
-        ("PHONE_NUMBER", "+15005550006".to_owned()),
-        ("BASE_URL", sms.base_url()),
-    ]);
-    features(f)
+    let f = features(f)
         .merge(("security.unified_signin", true))
         .merge((
             "security.user_identity_attributes",
@@ -36,30 +29,13 @@ pub fn unified(f: Figment, sink: &SmtpSink, sms: &SmsServer) -> Figment {
         .merge((
             "security.totp_secrets",
             BTreeMap::from([("1", "tf-secret-one")]),
-        ))
-        .merge(("security.sms_service", "Twilio"))
-        .merge(("security.sms_service_config", sms_config))
-        .merge(("security.mail_server", "127.0.0.1"))
-        .merge(("security.mail_port", sink.port()))
+        ));
+    messaging(f, sink, sms)
 }
 
-/// A unified sign-in app on its own clock, with its mail and text listeners.
+/// A unified sign-in app ([`unified`] settings, then `tweak`) on its own clock.
 pub async fn us_app(b: Backend, tweak: impl FnOnce(Figment) -> Figment) -> Tf {
-    let sink = SmtpSink::start().await;
-    let sms = SmsServer::start().await;
-    let clock = Clock::new();
-    let app = TestApp::with(
-        b,
-        |f| tweak(unified(f, &sink, &sms)),
-        clock.install(Security::new()),
-    )
-    .await;
-    Tf {
-        app,
-        sink,
-        sms,
-        clock,
-    }
+    Tf::start(b, unified, tweak).await
 }
 
 /// Signs in through `/us-signin` (JSON): (status, response).

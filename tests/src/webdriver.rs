@@ -273,6 +273,36 @@ impl Driver {
         );
     }
 
+    /// Adds Chromium's virtual authenticator to the session: a CTAP2 USB key that keeps
+    /// discoverable credentials, verifies its user and consents to every request.
+    /// Returns its id.
+    pub fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "usb",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let v = call("POST", &self.url("/webauthn/authenticator"), Some(options));
+        v["value"].as_str().unwrap().to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub fn virtual_credentials(&self, id: &str) -> Vec<Value> {
+        let path = format!("/webauthn/authenticator/{id}/credentials");
+        call("GET", &self.url(&path), None)["value"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Deletes every cookie of the current page's site (signs the browser out).
+    pub fn delete_cookies(&self) {
+        call("DELETE", &self.url("/cookie"), None);
+    }
+
     /// Saves a PNG screenshot of the window to `path`.
     pub fn screenshot(&self, path: &Path) {
         let v = call("GET", &self.url("/screenshot"), None);

@@ -38,6 +38,7 @@ const SIGNED_IN_PAGES: &[(&str, &str)] = &[
     ("change_password", "/change"),
     ("change_email", "/change-email"),
     ("change_username", "/change-username"),
+    ("wan_register", "/wan-register"),
 ];
 
 /// Runs axe on the page (after `axe.min.js` was injected) and hands its violations,
@@ -70,8 +71,10 @@ async fn default_pages_have_no_axe_violations() {
         .unwrap_or_else(|e| panic!("AXE_CORE_JS={axe_path} cannot be read: {e}"));
     let url = fresh_database(Backend::Sqlite).await;
     // Every page with a default template: registration, confirmation, recovery, the
-    // changes and username recovery (`features` adds all but confirmation).
-    let all_pages = features(test_figment(&url)).merge(("security.confirmable", true));
+    // changes, username recovery (`features` adds all but confirmation) and passkeys.
+    let all_pages = features(test_figment(&url))
+        .merge(("security.confirmable", true))
+        .merge(("security.webauthn", true));
     let (figment, port) = on_loopback(all_pages);
     let mailer = CapturingMailer::new();
     let security = Security::new().mail_util(Arc::new(mailer.clone()));
@@ -118,6 +121,9 @@ fn audit_all(driver_bin: &str, axe: &str, base: &str, mailer: &CapturingMailer) 
     for (name, path) in ANONYMOUS_PAGES {
         audit.page(name, &format!("{base}{path}"));
     }
+    // Its form has no required field: submitted, it starts the browser's ceremony.
+    audit.driver.go(&format!("{base}/wan-signin"));
+    audit.check("wan_signin-plain");
     // The reset form of a real mailed link: ask for one through the forgot-password form.
     driver.go(&format!("{base}/reset"));
     driver.type_into("#email", EMAIL);

@@ -73,6 +73,7 @@ async fn every_unsafe_security_route_refuses_a_request_without_a_csrf_token() {
             .merge(("security.confirmable", true))
             .merge(("security.login_without_confirmation", true))
             .merge(("security.logout_csrf", true))
+            .merge(("security.webauthn", true))
     })
     .await;
     let routes = unsafe_routes(&t.app);

@@ -9,18 +9,18 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 use rocket::error::ErrorKind;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
-use rocket::serde::json::{json, Value};
+use rocket::serde::json::json;
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{
     NewUser, SchemaOrigin, SchemaStatus, Security, SecurityConfig, SqlDatastore, UserDatastore,
     UserQuery,
 };
+use security_tests::flask::{self, flask_security, sqlalchemy_url};
 use security_tests::smtp::SmtpSink;
 use security_tests::{
     app, backends, find_link, fresh_database, path_of, test_figment, Backend, TestApp,
@@ -417,54 +417,6 @@ async fn launched(
 
 // ---- databases written by Flask-Security itself ----
 
-/// The Python that runs Flask-Security, or `None` (outside CI) to skip.
-fn flask_security_python() -> Option<String> {
-    match std::env::var("FLASK_SECURITY_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but FLASK_SECURITY_PYTHON is not set")
-        }
-        _ => {
-            eprintln!("FLASK_SECURITY_PYTHON not set: Flask-Security databases not checked");
-            None
-        }
-    }
-}
-
-/// Our test URL as SQLAlchemy's (same file, schema or database).
-fn sqlalchemy_url(b: Backend, url: &str) -> String {
-    match b {
-        Backend::Sqlite => {
-            let path = url.trim_start_matches("sqlite://");
-            let path = path.split('?').next().unwrap();
-            format!("sqlite:///{path}")
-        }
-        Backend::Postgres => url.replacen("postgres://", "postgresql+psycopg2://", 1),
-        Backend::MySql => format!(
-            "{}?charset=utf8mb4",
-            url.replacen("mysql://", "mysql+pymysql://", 1)
-        ),
-    }
-}
-
-fn flask_security(python: &str, args: &[&str]) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/flask_security_db.py"
-    );
-    let out = Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "flask_security_db.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 const ADMIN: (&str, &str) = ("admin@example.com", "fs admin password 1");
 const EDITOR: (&str, &str) = ("editor@example.com", "fs editor password 2");
 const INACTIVE: (&str, &str) = ("inactive@example.com", "fs inactive password 3");
@@ -473,7 +425,7 @@ const NEWCOMER: (&str, &str) = ("newcomer@example.com", "registered on rocket 5"
 
 #[rocket::async_test]
 async fn flask_security_databases_upgrade_and_stay_usable_by_both() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security databases") else {
         return;
     };
     for b in backends() {
@@ -597,7 +549,7 @@ async fn register_and_confirm(app: &TestApp, sink: &SmtpSink) {
 
 #[rocket::async_test]
 async fn webauthn_credentials_written_by_flask_security_read_back_byte_for_byte() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security databases") else {
         return;
     };
     for b in backends() {

@@ -14,7 +14,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use rocket::figment::Figment;
 use rocket::http::Status;
@@ -22,6 +21,7 @@ use rocket::local::asynchronous::Client;
 use rocket::serde::json::{json, Value};
 use security_runtime::totp::TotpKey;
 use security_runtime::Security;
+use security_tests::flask::{self, flask_security, sqlalchemy_url};
 use security_tests::sms_server::{SmsServer, ACCOUNT_SID, AUTH_TOKEN};
 use security_tests::two_factor::{code_in, csrf_of, get, post, signed_in};
 use security_tests::{
@@ -37,55 +37,6 @@ const PHONE: &str = "+16505550123";
 const TOTP_SECRET: &str = "tf-secret-one";
 const ISSUER: &str = "Rocket Test";
 const INVALID: &str = "Password or code submitted is not valid";
-
-/// The Python that runs Flask-Security, or `None` (outside CI) to skip.
-fn flask_security_python() -> Option<String> {
-    match std::env::var("FLASK_SECURITY_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but FLASK_SECURITY_PYTHON is not set")
-        }
-        _ => {
-            eprintln!("FLASK_SECURITY_PYTHON not set: Flask-Security unified sign-in not checked");
-            None
-        }
-    }
-}
-
-/// Our test URL as SQLAlchemy's (same file, schema or database).
-fn sqlalchemy_url(b: Backend, url: &str) -> String {
-    match b {
-        Backend::Sqlite => {
-            let path = url.trim_start_matches("sqlite://");
-            let path = path.split('?').next().unwrap();
-            format!("sqlite:///{path}")
-        }
-        Backend::Postgres => url.replacen("postgres://", "postgresql+psycopg2://", 1),
-        Backend::MySql => format!(
-            "{}?charset=utf8mb4",
-            url.replacen("mysql://", "mysql+pymysql://", 1)
-        ),
-    }
-}
-
-/// Runs `scripts/flask_security_db.py` with `args`; its JSON answer.
-fn flask_security(python: &str, args: &[&str]) -> Value {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/flask_security_db.py"
-    );
-    let out = Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "flask_security_db.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// Unified sign-in as the script configures Flask-Security, texts to `sms`.
 fn unified(f: Figment, sms: &SmsServer) -> Figment {
@@ -191,7 +142,7 @@ async fn refused(t: &Theirs, identity: &str, passcode: &str, what: &str) {
 
 #[rocket::async_test]
 async fn the_form_offers_what_flask_security_set_up() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security unified sign-in") else {
         return;
     };
     for b in backends() {
@@ -208,7 +159,7 @@ async fn the_form_offers_what_flask_security_set_up() {
 
 #[rocket::async_test]
 async fn their_authenticator_signs_in_by_phone_once() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security unified sign-in") else {
         return;
     };
     for b in backends() {
@@ -230,7 +181,7 @@ fn wrong(code: &str) -> String {
 
 #[rocket::async_test]
 async fn their_password_and_email_secret_sign_in() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security unified sign-in") else {
         return;
     };
     for b in backends() {
@@ -244,7 +195,7 @@ async fn their_password_and_email_secret_sign_in() {
 
 #[rocket::async_test]
 async fn a_code_texted_from_their_sms_secret_signs_in() {
-    let Some(python) = flask_security_python() else {
+    let Some(python) = flask::python("Flask-Security unified sign-in") else {
         return;
     };
     for b in backends() {

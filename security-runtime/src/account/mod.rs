@@ -18,9 +18,12 @@ pub mod passwordless;
 pub mod recover;
 pub mod recovery;
 pub mod register;
+pub mod state_token;
 pub mod two_factor;
 pub mod unified;
 pub mod username;
+#[cfg(feature = "webauthn")]
+pub mod webauthn;
 
 pub use form::FormErrors;
 
@@ -54,6 +57,21 @@ pub async fn admin_change_password(
         .await;
     }
     Ok(())
+}
+
+/// Whether `user` holds a WebAuthn credential that may re-authenticate: `webauthn` is on
+/// and one of the user's credentials has a usage in `wan_allow_as_verify`.
+///
+/// Parity: `has_webauthn(current_user, WAN_ALLOW_AS_VERIFY)`.
+pub async fn has_webauthn_verify(state: &SecurityState, user: &User) -> Result<bool> {
+    let cfg = &state.config;
+    let Some(store) = state.datastore.webauthn_store().filter(|_| cfg.webauthn) else {
+        return Ok(false);
+    };
+    let creds = store.credentials_of(user.id).await?;
+    Ok(creds
+        .iter()
+        .any(|c| cfg.wan_allow_as_verify.contains(&c.usage)))
 }
 
 /// What the account unit tests build on: a state over a fresh in-memory SQLite database

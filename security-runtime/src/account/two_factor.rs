@@ -4,7 +4,7 @@
 //! Parity: `twofactor.tf_send_security_token`, `views.two_factor_setup`,
 //! `views.two_factor_setup_validate`, `views.two_factor_rescue`, `tf_disable`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::form::FormErrors;
 use super::mail::{mail_user, notify, send_mail, within_text};
@@ -203,14 +203,9 @@ pub async fn ask_for_help(
 /// to the user, signed with salt `two_factor_setup_salt`.
 pub fn state_token(st: &SecurityState, user: &User, choice: (&str, &str, Option<&str>)) -> String {
     let (method, secret, phone) = choice;
-    let payload = json!({
-        "totp_secret": secret,
-        "method": method,
-        "phone": phone,
-        "fs_uniquifier": user.fs_uniquifier,
-    });
-    st.serializer(&st.config.two_factor_setup_salt)
-        .dumps_at(&payload, st.now() as u64)
+    let payload = json!({"totp_secret": secret, "method": method, "phone": phone});
+    let salt = &st.config.two_factor_setup_salt;
+    super::state_token::issue(st, salt, Some(user), payload)
 }
 
 /// A setup read back from its state token (its `Debug` leaves the secret out).
@@ -233,14 +228,7 @@ impl std::fmt::Debug for TokenSetup {
     }
 }
 
-/// Why a setup state token was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenProblem {
-    /// Older than `two_factor_setup_within`.
-    Expired,
-    /// Not ours, or another user's.
-    Invalid,
-}
+pub use super::state_token::TokenProblem;
 
 /// Reads a setup state token issued to `user`.
 pub fn read_state_token(
@@ -248,23 +236,15 @@ pub fn read_state_token(
     user: &User,
     token: &str,
 ) -> std::result::Result<TokenSetup, TokenProblem> {
-    let max_age = u64::try_from(st.config.two_factor_setup_within).unwrap_or(0);
-    let v = st
-        .serializer(&st.config.two_factor_setup_salt)
-        .loads_at(token, Some(max_age), st.now() as u64)
-        .map_err(|e| match e {
-            crate::tokens::TokenError::Expired => TokenProblem::Expired,
-            _ => TokenProblem::Invalid,
-        })?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let owner_ok = text("fs_uniquifier").is_some_and(|u| {
-        subtle::ConstantTimeEq::ct_eq(u.as_bytes(), user.fs_uniquifier.as_bytes()).into()
-    });
-    match (owner_ok, text("method"), text("totp_secret")) {
-        (true, Some(method), Some(secret)) => Ok(TokenSetup {
+    use super::state_token::{read, text};
+    let cfg = &st.config;
+    let within = cfg.two_factor_setup_within;
+    let v = read(st, &cfg.two_factor_setup_salt, within, Some(user), token)?;
+    match (text(&v, "method"), text(&v, "totp_secret")) {
+        (Some(method), Some(secret)) => Ok(TokenSetup {
             method,
             secret,
-            phone: text("phone"),
+            phone: text(&v, "phone"),
         }),
         _ => Err(TokenProblem::Invalid),
     }

@@ -10,7 +10,7 @@
 //! Parity: `unified_signin.py` (`UnifiedSigninForm.validate`, `us_send_security_token`,
 //! `_compute_active_methods`, `us_setup` state).
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::mail::{link, mail_user, send_mail, within_mail_cap, within_text};
 use super::two_factor::SendError;
@@ -418,10 +418,8 @@ pub fn state_token(st: &SecurityState, user: &User, s: &SetupState) -> String {
         "totp_secret": s.secret,
         "chosen_method": s.method,
         "phone_number": s.phone,
-        "fs_uniquifier": user.fs_uniquifier,
     });
-    st.serializer(&st.config.us_setup_salt)
-        .dumps_at(&payload, st.now() as u64)
+    super::state_token::issue(st, &st.config.us_setup_salt, Some(user), payload)
 }
 
 /// Reads a state token issued to `user`.
@@ -429,26 +427,22 @@ pub fn read_state_token(
     st: &SecurityState,
     user: &User,
     token: &str,
-) -> std::result::Result<SetupState, super::two_factor::TokenProblem> {
-    use super::two_factor::TokenProblem;
-    let max_age = u64::try_from(st.config.us_setup_within).unwrap_or(0);
-    let v = st
-        .serializer(&st.config.us_setup_salt)
-        .loads_at(token, Some(max_age), st.now() as u64)
-        .map_err(|e| match e {
-            crate::tokens::TokenError::Expired => TokenProblem::Expired,
-            _ => TokenProblem::Invalid,
-        })?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let owner_ok = text("fs_uniquifier").is_some_and(|u| {
-        subtle::ConstantTimeEq::ct_eq(u.as_bytes(), user.fs_uniquifier.as_bytes()).into()
-    });
-    let method = text("chosen_method").filter(|m| SECRET_METHODS.contains(&m.as_str()));
-    match (owner_ok, method, text("totp_secret")) {
-        (true, Some(method), Some(secret)) => Ok(SetupState {
+) -> std::result::Result<SetupState, super::state_token::TokenProblem> {
+    use super::state_token::{read, text, TokenProblem};
+    let cfg = &st.config;
+    let v = read(
+        st,
+        &cfg.us_setup_salt,
+        cfg.us_setup_within,
+        Some(user),
+        token,
+    )?;
+    let method = text(&v, "chosen_method").filter(|m| SECRET_METHODS.contains(&m.as_str()));
+    match (method, text(&v, "totp_secret")) {
+        (Some(method), Some(secret)) => Ok(SetupState {
             method,
             secret,
-            phone: text("phone_number"),
+            phone: text(&v, "phone_number"),
         }),
         _ => Err(TokenProblem::Invalid),
     }

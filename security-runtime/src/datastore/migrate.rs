@@ -222,6 +222,15 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             include_str!("../../migrations/mysql/0007_webauthn.sql"),
         ])],
     },
+    Migration {
+        version: 8,
+        name: "WebAuthn challenges answered (each works once)",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0008_wan_challenges.sql"),
+            include_str!("../../migrations/postgres/0008_wan_challenges.sql"),
+            include_str!("../../migrations/mysql/0008_wan_challenges.sql"),
+        ])],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.

@@ -98,6 +98,14 @@ pub trait WebAuthnStore: Send + Sync + 'static {
     async fn record_use(&self, id: i32, used: &CredentialUse) -> Result<bool>;
     /// Deletes the user's credential named `name`; false when there is none.
     async fn delete_credential(&self, user_id: i32, name: &str) -> Result<bool>;
+    /// The user's WebAuthn user handle (`fs_webauthn_user_handle`), set to `new` first
+    /// when it has none; the stored value either way.
+    async fn user_handle(&self, user_id: i32, new: &str) -> Result<String>;
+    /// The user whose WebAuthn user handle is `handle`.
+    async fn user_of_handle(&self, handle: &str) -> Result<Option<i32>>;
+    /// Marks a challenge (its SHA-256 hex digest) answered until `expires`: false when it
+    /// was already. Forgets challenges expired by `now`.
+    async fn use_challenge(&self, digest: &str, expires: i64, now: i64) -> Result<bool>;
 }
 
 /// Flask-Security's `AsaList`: a comma-joined string (`""` is the empty list).
@@ -181,6 +189,18 @@ impl WebAuthnStore for SqlDatastore {
 
     async fn delete_credential(&self, user_id: i32, name: &str) -> Result<bool> {
         super::sql::dispatch!(self, delete_credential(user_id, name))
+    }
+
+    async fn user_handle(&self, user_id: i32, new: &str) -> Result<String> {
+        super::sql::dispatch!(self, user_handle(user_id, new))
+    }
+
+    async fn user_of_handle(&self, handle: &str) -> Result<Option<i32>> {
+        super::sql::dispatch!(self, user_of_handle(handle))
+    }
+
+    async fn use_challenge(&self, digest: &str, expires: i64, now: i64) -> Result<bool> {
+        super::sql::dispatch!(self, use_challenge(digest, expires, now))
     }
 }
 
@@ -305,6 +325,59 @@ macro_rules! sql_webauthn {
                     .execute(pool)
                     .await?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            pub(crate) async fn user_handle(
+                pool: &$pool,
+                user_id: i32,
+                new: &str,
+            ) -> Result<String> {
+                let set = "UPDATE \"user\" SET fs_webauthn_user_handle = ? \
+                           WHERE id = ? AND fs_webauthn_user_handle IS NULL";
+                sqlx::query::<$db>(&D.sql(set))
+                    .bind(new)
+                    .bind(user_id)
+                    .execute(pool)
+                    .await?;
+                let get = "SELECT fs_webauthn_user_handle FROM \"user\" WHERE id = ?";
+                let row: Option<(Option<String>,)> = sqlx::query_as(&D.sql(get))
+                    .bind(user_id)
+                    .fetch_optional(pool)
+                    .await?;
+                row.and_then(|(h,)| h)
+                    .ok_or(SecurityError::NotFound { what: "user" })
+            }
+
+            pub(crate) async fn user_of_handle(pool: &$pool, handle: &str) -> Result<Option<i32>> {
+                let sql = "SELECT id FROM \"user\" WHERE fs_webauthn_user_handle = ?";
+                let row: Option<(i32,)> = sqlx::query_as(&D.sql(sql))
+                    .bind(handle)
+                    .fetch_optional(pool)
+                    .await?;
+                Ok(row.map(|(id,)| id))
+            }
+
+            pub(crate) async fn use_challenge(
+                pool: &$pool,
+                digest: &str,
+                expires: i64,
+                now: i64,
+            ) -> Result<bool> {
+                sqlx::query::<$db>(&D.sql("DELETE FROM fs_wan_challenge WHERE expires < ?"))
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                let sql = "INSERT INTO fs_wan_challenge (challenge, expires) VALUES (?, ?)";
+                let done = sqlx::query::<$db>(&D.sql(sql))
+                    .bind(digest)
+                    .bind(expires)
+                    .execute(pool)
+                    .await;
+                match done.map_err(SecurityError::from) {
+                    Ok(_) => Ok(true),
+                    Err(SecurityError::AlreadyExists { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
             }
         }
     };

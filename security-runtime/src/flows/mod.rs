@@ -30,6 +30,12 @@ pub mod us_setup;
 pub mod us_signin;
 pub mod us_verify;
 pub mod verify;
+#[cfg(feature = "webauthn")]
+pub mod wan_register;
+#[cfg(feature = "webauthn")]
+pub mod wan_signin;
+#[cfg(feature = "webauthn")]
+pub mod wan_static;
 
 /// Route names of this crate start with this, so responses can be recognised.
 const ROUTE_PREFIX: &str = "security::";
@@ -259,6 +265,71 @@ type FeatureRoutes<'a> = (bool, &'static str, &'a str, &'static str, Vec<Route>)
 
 /// The routes of the optional features, each under its switch.
 fn feature_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
+    #[allow(unused_mut)]
+    let mut all = account_routes(cfg);
+    #[cfg(feature = "webauthn")]
+    all.extend(webauthn_routes(cfg));
+    all
+}
+
+/// The passkey routes (`webauthn`), and the pages' script.
+#[cfg(feature = "webauthn")]
+fn webauthn_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
+    use rocket::routes;
+    let on = cfg.webauthn;
+    vec![
+        (
+            on,
+            "wan_register_url",
+            &cfg.wan_register_url,
+            "wan_register",
+            routes![
+                wan_register::register_get,
+                wan_register::register_post,
+                wan_register::register_response
+            ],
+        ),
+        (
+            on && (cfg.wan_allow_as_first_factor || cfg.two_factor),
+            "wan_signin_url",
+            &cfg.wan_signin_url,
+            "wan_signin",
+            routes![
+                wan_signin::signin_get,
+                wan_signin::signin_post,
+                wan_signin::signin_response
+            ],
+        ),
+        (
+            on,
+            "wan_delete_url",
+            &cfg.wan_delete_url,
+            "wan_delete",
+            routes![wan_register::delete_get, wan_register::delete_post],
+        ),
+        (
+            on && cfg.freshness >= 0 && !cfg.wan_allow_as_verify.is_empty(),
+            "wan_verify_url",
+            &cfg.wan_verify_url,
+            "wan_verify",
+            routes![
+                wan_signin::verify_get,
+                wan_signin::verify_post,
+                wan_signin::verify_response
+            ],
+        ),
+        (
+            on,
+            "static_folder_url",
+            &cfg.static_folder_url,
+            "wan_static",
+            routes![wan_static::webauthn_js],
+        ),
+    ]
+}
+
+/// The routes of the account features.
+fn account_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
     use rocket::routes;
     vec![
         (

@@ -359,7 +359,10 @@ pub async fn select_get(ctx: SecurityCtx<'_>) -> Reply {
         Ok(None) => return illegal_state(&ctx),
         Err(e) => return internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
     };
-    let methods: Vec<&str> = sf::method_of(&user).into_iter().collect();
+    let methods = match sf::methods(ctx.state, &user).await {
+        Ok(m) => m,
+        Err(e) => return internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
+    };
     if ctx.want_json {
         let mut p = Map::new();
         p.insert("tf_select".into(), json!(true));
@@ -401,14 +404,21 @@ pub async fn select_post(ctx: SecurityCtx<'_>, input: FormInput) -> Reply {
     let mut errors = FormErrors::default();
     csrf(&ctx, &input, &mut errors);
     let which = field(&input, "which", &mut errors);
-    let method = sf::method_of(&user).filter(|m| which.as_deref() == Some(*m));
+    let methods = match sf::methods(ctx.state, &user).await {
+        Ok(m) => m,
+        Err(e) => return internal_error(ctx.state, ctx.want_json, ctx.locale, &e),
+    };
+    let method = methods.into_iter().find(|m| which.as_deref() == Some(*m));
     let Some(method) = method.filter(|_| errors.is_empty()) else {
         if errors.is_empty() {
             errors.field("which", msg::TWO_FACTOR_METHOD_NOT_AVAILABLE);
         }
         return form_error_reply(ctx.state, &errors, ctx.locale);
     };
-    ctx.session.update(|d| d.tf.tf_select = None);
+    ctx.session.update(|d| {
+        d.tf.tf_select = None;
+        d.tf.tf_primary_method = Some(method.to_owned());
+    });
     entered(
         &ctx,
         &user,

@@ -129,6 +129,18 @@ pub(crate) async fn entered(
             p.insert("tf_state".into(), json!(sf::SETUP_FROM_LOGIN));
             cfg.url(&cfg.two_factor_setup_url)
         }
+        Pending::Select { methods } => {
+            p.insert("tf_select".into(), json!(true));
+            p.insert("tf_setup_methods".into(), json!(methods));
+            cfg.url(&cfg.two_factor_select_url)
+        }
+        Pending::Ready { method } if *method == sf::WEBAUTHN => {
+            let url = cfg.url(&cfg.wan_signin_url);
+            p.insert("tf_state".into(), json!(sf::READY));
+            p.insert("tf_method".into(), json!(method));
+            p.insert("tf_signin_url".into(), json!(url));
+            url
+        }
         Pending::Ready { method } => {
             if let Err(e) = send_user_code(ctx, user, method).await? {
                 return Ok(send_failed(ctx, &e));

@@ -7,15 +7,14 @@
 use serde_json::{json, Map};
 
 use super::common::{
-    csrf, field, flash_redirect, json_ok, page_extra, passcode_field, throttled, Authed, HtmlField,
-    PageForm,
+    csrf, field, json_ok, page_extra, passcode_field, throttled, Authed, HtmlField, PageForm,
 };
 use super::SecurityCtx;
 use crate::account::unified::{self as us, Passcode};
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::validate_redirect_url;
 use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 
 /// The user's methods that send a code.
@@ -66,7 +65,11 @@ pub async fn verify_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
             json!(ctx.state.config.us_enabled_methods),
         );
         p.insert("code_methods".into(), json!(user_code_methods(&ctx, user)));
-        p.insert("has_webauthn_verify_credential".into(), json!(false));
+        let wan = crate::account::has_webauthn_verify(ctx.state, &who.0.user).await;
+        p.insert(
+            "has_webauthn_verify_credential".into(),
+            json!(wan.unwrap_or(false)),
+        );
         p.insert("oauth_enabled".into(), json!(false));
         p.insert("oauth_providers".into(), json!([]));
         return json_ok(&ctx, p, Some((user, false)));
@@ -110,30 +113,7 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
             None => reply,
         });
     };
-    let mut data = ctx.session();
-    data.fs_paa = Some(st.now());
-    data.fs_gexp = None;
-    data.csrf = None;
-    crate::csrf::ensure_secret(&mut data);
-    ctx.session.renew(data);
-    if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
-    }
-    let fallback = cfg
-        .post_verify_view
-        .clone()
-        .unwrap_or_else(|| cfg.post_login_view.clone());
-    let to = post_action_redirect(
-        cfg,
-        &[next.as_deref(), ctx.next_query.as_deref()],
-        &fallback,
-        ctx.host.as_deref(),
-    );
-    Ok(flash_redirect(
-        to,
-        "success",
-        msg::REAUTHENTICATION_SUCCESSFUL,
-    ))
+    Ok(super::verify::reauthenticated(ctx, &user, next.as_deref()))
 }
 
 /// The signed-in user's passcode checked; the error in `errors` when it is refused.

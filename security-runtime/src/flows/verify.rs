@@ -31,7 +31,11 @@ fn fields(next: &str) -> [HtmlField<'static>; 2] {
 pub async fn verify_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
     if ctx.want_json {
         let mut p = Map::new();
-        p.insert("has_webauthn_verify_credential".into(), json!(false));
+        let wan = crate::account::has_webauthn_verify(ctx.state, &who.0.user).await;
+        p.insert(
+            "has_webauthn_verify_credential".into(),
+            json!(wan.unwrap_or(false)),
+        );
         return json_ok(&ctx, p, Some((&who.0.user, false)));
     }
     let cfg = &ctx.state.config;
@@ -85,6 +89,15 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
         let shown = next.clone().unwrap_or_default();
         return Ok(fail(ctx, &errors, "verify_user", &action, &fields(&shown)));
     };
+    Ok(reauthenticated(ctx, &user, next.as_deref()))
+}
+
+/// A re-authentication succeeded (password, code or passkey): a new session with a
+/// fresh `fs_paa`, then `user` (JSON) or a redirect to `next` / `post_verify_view`
+/// flashing `REAUTHENTICATION_SUCCESSFUL`.
+pub(crate) fn reauthenticated(ctx: &SecurityCtx<'_>, user: &User, next: Option<&str>) -> Reply {
+    let st = ctx.state;
+    let cfg = &st.config;
     let mut data = ctx.session();
     data.fs_paa = Some(st.now());
     data.fs_gexp = None;
@@ -92,7 +105,7 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
     crate::csrf::ensure_secret(&mut data);
     ctx.session.renew(data);
     if ctx.want_json {
-        return Ok(json_ok(ctx, Map::new(), Some((&user, true))));
+        return json_ok(ctx, Map::new(), Some((user, true)));
     }
     let fallback = cfg
         .post_verify_view
@@ -100,13 +113,9 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
         .unwrap_or_else(|| cfg.post_login_view.clone());
     let to = post_action_redirect(
         cfg,
-        &[next.as_deref(), ctx.next_query.as_deref()],
+        &[next, ctx.next_query.as_deref()],
         &fallback,
         ctx.host.as_deref(),
     );
-    Ok(flash_redirect(
-        to,
-        "success",
-        msg::REAUTHENTICATION_SUCCESSFUL,
-    ))
+    flash_redirect(to, "success", msg::REAUTHENTICATION_SUCCESSFUL)
 }

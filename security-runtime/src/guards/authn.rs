@@ -187,8 +187,16 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
         };
     // A password alone is one factor: a user who signs in with two gets no Basic access
     // (Flask-Security lets it through; a client following its protocol never relies on it).
-    if !user.active || crate::second_factor::required_for(st, &user) {
+    if !user.active {
         return Ok(None);
+    }
+    match crate::second_factor::required_for(st, &user).await {
+        Ok(false) => {}
+        Ok(true) => return Ok(None),
+        Err(e) => {
+            rocket::warn!("basic authentication: {e}");
+            return Err(());
+        }
     }
     if rehashed {
         if let Err(e) = st.datastore.put_user(&mut user).await {

@@ -119,7 +119,12 @@ async fn authenticate_for(
             return Err(Denial::Reauthenticate {
                 within,
                 grace,
-                has_webauthn_verify_credential: has_webauthn_verify(st, &found.user),
+                has_webauthn_verify_credential: crate::account::has_webauthn_verify(
+                    st,
+                    &found.user,
+                )
+                .await
+                .map_err(|_| Denial::Unavailable)?,
             });
         }
     }
@@ -131,16 +136,6 @@ async fn authenticate_for(
         csrf_check(req, st, check).await?;
     }
     Ok(found)
-}
-
-/// Whether `user` holds a WebAuthn credential allowed to re-authenticate. None can
-/// while `webauthn` is refused at launch; the WebAuthn work reads the user's credentials
-/// (usages in `wan_allow_as_verify`) here.
-///
-/// Parity: `has_webauthn(current_user, WAN_ALLOW_AS_VERIFY)`.
-fn has_webauthn_verify(st: &SecurityState, _user: &User) -> bool {
-    debug_assert!(!st.config.webauthn, "launch refuses `webauthn = true`");
-    false
 }
 
 /// The user a roles/permissions check looks at when the route has no authentication

@@ -219,3 +219,48 @@ pub fn login_expired(within: &str, email: &str) -> Text {
     .arg("within", within)
     .arg("email", email)
 }
+/// `INVALID_INPUT_LENGTH` (`%(length)` interpolated, as Flask-Security's text has it).
+pub fn invalid_input_length(length: usize) -> Text {
+    Text::new("Value entered must be less than %(length) characters").arg("length", length)
+}
+/// `WEBAUTHN_NAME_REQUIRED`.
+pub const WEBAUTHN_NAME_REQUIRED: &str = "Nickname for new passkey is required.";
+/// `WEBAUTHN_NAME_INUSE` (`%(name)s` interpolated).
+pub fn webauthn_name_inuse(name: &str) -> Text {
+    Text::new("%(name)s is already associated with a passkey.").arg("name", name)
+}
+/// `WEBAUTHN_NAME_NOT_FOUND` (`%(name)s` interpolated).
+pub fn webauthn_name_not_found(name: &str) -> Text {
+    Text::new("%(name)s not registered with current user.").arg("name", name)
+}
+/// `WEBAUTHN_NAME_DISALLOWED_CHARACTERS`.
+pub const WEBAUTHN_NAME_DISALLOWED_CHARACTERS: &str =
+    "Passkey nicknames can contain only letters, numbers, and limited punctuation.";
+/// `WEBAUTHN_EXPIRED` (`%(within)s` interpolated).
+pub fn webauthn_expired(within: &str) -> Text {
+    Text::new("Passkey operations must be completed within %(within)s. Please start over.")
+        .arg("within", within)
+}
+/// `WEBAUTHN_NO_VERIFY` (`%(cause)s` interpolated).
+pub fn webauthn_no_verify(cause: &str) -> Text {
+    Text::new("Could not verify passkey: %(cause)s.").arg("cause", cause)
+}
+/// `WEBAUTHN_CREDENTIAL_ID_INUSE`.
+pub const WEBAUTHN_CREDENTIAL_ID_INUSE: &str = "Passkey already registered.";
+/// `WEBAUTHN_UNKNOWN_CREDENTIAL_ID`.
+pub const WEBAUTHN_UNKNOWN_CREDENTIAL_ID: &str = "Unregistered passkey.";
+/// `WEBAUTHN_ORPHAN_CREDENTIAL_ID`.
+pub const WEBAUTHN_ORPHAN_CREDENTIAL_ID: &str = "Passkey doesn't belong to any user.";
+/// `WEBAUTHN_MISMATCH_USER_HANDLE`.
+pub const WEBAUTHN_MISMATCH_USER_HANDLE: &str = "Credential user handle didn't match";
+/// `WEBAUTHN_CREDENTIAL_WRONG_USAGE`.
+pub const WEBAUTHN_CREDENTIAL_WRONG_USAGE: &str =
+    "Passkey not registered for this use (first or secondary)";
+/// `WEBAUTHN_REGISTER_SUCCESSFUL` (`%(name)s` interpolated).
+pub fn webauthn_register_successful(name: &str) -> Text {
+    Text::new("Successfully added the passkey with name: %(name)s").arg("name", name)
+}
+/// `WEBAUTHN_CREDENTIAL_DELETED` (`%(name)s` interpolated).
+pub fn webauthn_credential_deleted(name: &str) -> Text {
+    Text::new("Successfully deleted the passkey with name: %(name)s").arg("name", name)
+}
