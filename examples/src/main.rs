@@ -222,17 +222,28 @@ mod tests {
         client.get(uri).header(ContentType::JSON).dispatch().await
     }
 
+    /// Signs the seeded admin in over JSON: the status and the answer.
+    async fn sign_in_admin(client: &Client) -> (Status, Value) {
+        let v: Value = get_json(client, "/login").await.into_json().await.unwrap();
+        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
+        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
+        let r = client
+            .post("/login")
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch()
+            .await;
+        let s = r.status();
+        (s, r.into_json().await.unwrap_or(Value::Null))
+    }
+
     #[rocket::async_test]
     async fn a_fresh_database_is_seeded_before_the_strict_role_check() {
         // `undeclared_roles = "refuse"` and `/admin` needs the role `admin`: launch only
         // succeeds when the seed hook has created it first.
         let client = Client::tracked(app(fresh())).await.unwrap();
-        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
-        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
-        let login = client.post("/login").header(ContentType::JSON);
-        let r = login.body(body.to_string()).dispatch().await;
-        assert_eq!(r.status(), Status::Ok);
+        let (s, _) = sign_in_admin(&client).await;
+        assert_eq!(s, Status::Ok);
         let r = get_json(&client, "/admin").await;
         assert_eq!(r.status(), Status::Ok);
         assert_eq!(
@@ -244,16 +255,7 @@ mod tests {
     #[rocket::async_test]
     async fn two_factor_recovery_codes_and_verify_are_on() {
         let client = Client::tracked(app(fresh())).await.unwrap();
-        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
-        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
-        let r = client
-            .post("/login")
-            .header(ContentType::JSON)
-            .body(body.to_string())
-            .dispatch()
-            .await;
-        let v: Value = r.into_json().await.unwrap();
+        let (_, v) = sign_in_admin(&client).await;
         assert_eq!(v["response"]["tf_required"], false, "{v}");
         let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
         let body = json!({"setup": "authenticator", "csrf_token": csrf});
@@ -338,16 +340,8 @@ mod tests {
         assert_eq!(r.status(), Status::Ok);
         assert_eq!(r.content_type(), Some(ContentType::JavaScript));
         // A signed-in user may add one, for signing in or as the second factor.
-        let v: Value = get_json(&client, "/login").await.into_json().await.unwrap();
-        let csrf = v["response"]["csrf_token"].as_str().unwrap().to_owned();
-        let body = json!({"email": "admin@example.com", "password": "change-me-please", "csrf_token": csrf});
-        let r = client
-            .post("/login")
-            .header(ContentType::JSON)
-            .body(body.to_string())
-            .dispatch()
-            .await;
-        assert_eq!(r.status(), Status::Ok);
+        let (s, _) = sign_in_admin(&client).await;
+        assert_eq!(s, Status::Ok);
         let html = client
             .get("/wan-register")
             .dispatch()

@@ -430,6 +430,19 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
 /// A form-mode redirect carrying a flashed message (dropped when `flash_messages` is
 /// off, see [`Reply::flash`]).
 ///
+/// The first message of `errors` (a field's, else the form's; `API_ERROR` when none):
+/// what a page that cannot show the form again flashes.
+pub(crate) fn first_error(errors: &FormErrors) -> Text {
+    errors
+        .fields
+        .iter()
+        .flat_map(|(_, m)| m.iter())
+        .chain(errors.form.iter())
+        .next()
+        .cloned()
+        .unwrap_or_else(|| Text::new(msg::API_ERROR))
+}
+
 /// Parity: `do_flash(m, c); return redirect(...)`.
 pub(crate) fn flash_redirect(
     to: impl Into<String>,

@@ -353,13 +353,5 @@ fn invalid(ctx: &SecurityCtx<'_>, errors: &FormErrors) -> Reply {
     if ctx.want_json {
         return form_error_reply(ctx.state, errors, ctx.locale);
     }
-    let first = errors
-        .fields
-        .iter()
-        .flat_map(|(_, m)| m.iter())
-        .chain(errors.form.iter())
-        .next()
-        .cloned()
-        .unwrap_or_else(|| Text::new(msg::API_ERROR));
-    refused(ctx, first)
+    refused(ctx, super::common::first_error(errors))
 }

@@ -11,7 +11,7 @@ use super::SecurityCtx;
 use crate::account::webauthn::register::{self as reg, Refused};
 use crate::account::webauthn::{store, Rp};
 use crate::input::FormInput;
-use crate::messages::{self as msg, Text};
+use crate::messages as msg;
 use crate::model::User;
 use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 
@@ -166,15 +166,7 @@ pub(crate) fn refused(ctx: &SecurityCtx<'_>, errors: &FormErrors, page: &str) ->
     if ctx.want_json {
         return form_error_reply(ctx.state, errors, ctx.locale);
     }
-    let first = errors
-        .fields
-        .iter()
-        .flat_map(|(_, m)| m.iter())
-        .chain(errors.form.iter())
-        .next()
-        .cloned()
-        .unwrap_or_else(|| Text::new(msg::API_ERROR));
-    flash_redirect(page.to_owned(), "error", first)
+    flash_redirect(page.to_owned(), "error", super::common::first_error(errors))
 }
 
 /// `GET /wan-delete` (fresh sign-in): as `GET /wan-register`.
