@@ -807,6 +807,13 @@ impl SecurityConfig {
                 "`security.webauthn` needs security-runtime's crate feature `webauthn`".into(),
             );
         }
+        if self.wan_rp_id.is_some() && self.wan_origin.is_none() {
+            return Err(
+                "`security.wan_rp_id` needs `security.wan_origin`: an origin taken from the \
+                 request's Host would let a page on another subdomain pass"
+                    .into(),
+            );
+        }
         if self.oauth_enable {
             return Err(
                 "`security.oauth_enable` is not available in this release of rocket-security; \
@@ -972,5 +979,20 @@ mod tests {
         }
         assert!(out.contains("secret_key: \"***\""), "{out}");
         assert!(out.contains("login_url: \"/login\""), "{out}");
+    }
+
+    #[test]
+    fn a_fixed_rp_id_needs_a_fixed_origin() {
+        let cfg = SecurityConfig {
+            wan_rp_id: Some("example.com".into()),
+            ..SecurityConfig::default()
+        };
+        let e = cfg.validate(true).unwrap_err();
+        assert!(e.contains("wan_origin"), "{e}");
+        let cfg = SecurityConfig {
+            wan_origin: Some("https://example.com".into()),
+            ..cfg
+        };
+        assert_eq!(cfg.validate(true), Ok(()));
     }
 }

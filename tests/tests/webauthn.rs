@@ -469,3 +469,71 @@ async fn with_a_code_and_a_key_the_user_chooses_at_tf_select() {
     assert_eq!(s, Status::Ok, "{v}");
     assert_eq!(whoami(&t.app).await, "profile both@example.com");
 }
+
+#[rocket::async_test]
+async fn a_state_token_works_only_for_the_ceremony_that_issued_it() {
+    let t = wan_app(backends()[0], |f| f).await;
+    let csrf = signed_in_user(&t, "kinds@example.com").await;
+    let mut key = SoftKey::new();
+    register(&t, &csrf, &mut key, "key", "first").await;
+    // A re-authentication state posted as a registration's: refused, nothing stored.
+    let (_, v) = post(&t.app, "/wan-verify", json!({}), &csrf).await;
+    let state = v["wan_state"].as_str().unwrap().to_owned();
+    let mut other = SoftKey::new();
+    let (_, begun) = begin_register(&t, &csrf, "other", "first").await;
+    let credential = other.register(&begun["credential_options"], ORIGIN).await;
+    let uri = format!("/wan-register/{state}");
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(errors(&v), ["Input not appropriate for requested API"]);
+    let (_, v) = get(&t.app, "/wan-register").await;
+    assert_eq!(
+        v["registered_credentials"].as_array().map(Vec::len),
+        Some(1)
+    );
+    // A sign-in state at /wan-verify, and a verify state at /wan-signin: refused.
+    let (_, v) = post(&t.app, "/wan-verify", json!({}), &csrf).await;
+    let verify_state = v["wan_state"].as_str().unwrap().to_owned();
+    let credential = key.sign_in(&v["credential_options"], ORIGIN).await;
+    t.app.logout().await;
+    let (_, _, anon_csrf) = begin_signin(&t.app, None).await;
+    let uri = format!("/wan-signin/{verify_state}");
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &anon_csrf).await;
+    assert_eq!(
+        (s, errors(&v)),
+        (
+            Status::BadRequest,
+            vec!["Input not appropriate for requested API".to_owned()]
+        )
+    );
+}
+
+#[rocket::async_test]
+async fn without_two_factor_and_first_factor_keys_a_key_is_still_the_second_factor() {
+    let t = wan_app(backends()[0], |f| {
+        f.merge(("security.two_factor", false))
+            .merge(("security.multi_factor_recovery_codes", false))
+            .merge(("security.wan_allow_as_first_factor", false))
+    })
+    .await;
+    let mut key = key_user(&t, "keyonly@example.com").await;
+    let v = password_step(&t, "keyonly@example.com").await;
+    assert_eq!(v["tf_signin_url"], "/wan-signin", "{v}");
+    let (s, v) = signin(&t.app, &mut key, None).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert_eq!(whoami(&t.app).await, "profile keyonly@example.com");
+}
+
+#[rocket::async_test]
+async fn a_code_is_not_taken_before_the_user_chose_the_code_method() {
+    let t = wan_app(backends()[0], |f| f).await;
+    let _key = two_factor_user_with_passkey(&t, "choose@example.com", "secondary").await;
+    let v = password_step(&t, "choose@example.com").await;
+    assert_eq!(v["tf_select"], true, "{v}");
+    // A fresh step: the code itself is good, only the state is wrong.
+    t.clock.advance(30);
+    let code = security_tests::two_factor::stored_code(&t, "choose@example.com").await;
+    let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf_of(&v)).await;
+    assert_eq!(s, Status::BadRequest, "{v}");
+    assert!(!signed_in(&t.app).await);
+}

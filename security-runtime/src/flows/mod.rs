@@ -290,7 +290,7 @@ fn webauthn_routes(cfg: &SecurityConfig) -> Vec<FeatureRoutes<'_>> {
             ],
         ),
         (
-            on && (cfg.wan_allow_as_first_factor || cfg.two_factor),
+            on,
             "wan_signin_url",
             &cfg.wan_signin_url,
             "wan_signin",

@@ -29,7 +29,7 @@ fn recovery_options(ctx: &SecurityCtx<'_>, user: &User) -> Map<String, Value> {
     let rescue = cfg.url(&cfg.two_factor_rescue_url);
     let mut o = Map::new();
     o.insert("help".into(), json!(rescue));
-    if cfg.two_factor_rescue_email {
+    if cfg.two_factor_rescue_email && sf::method_of(user).is_some() {
         o.insert("email".into(), json!(rescue));
     }
     if cfg.multi_factor_recovery_codes
@@ -166,7 +166,9 @@ async fn validate_sign_in(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Re
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let code = code_field(input, &mut errors);
-    let (Some(method), Some(secret)) = (sf::method_of(&user), user.tf_totp_secret.clone()) else {
+    let chosen = ctx.session().tf.tf_primary_method;
+    let method = sf::method_of(&user).filter(|m| chosen.as_deref() == Some(*m));
+    let (Some(method), Some(secret)) = (method, user.tf_totp_secret.clone()) else {
         return Ok(illegal_state(ctx));
     };
     if errors.is_empty() {

@@ -82,9 +82,33 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The ceremony a `wan_state` token was issued for: a token of one is refused by the
+/// others (they share Flask-Security's salt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceremony {
+    /// `/wan-register`.
+    Register,
+    /// `/wan-signin`.
+    Signin,
+    /// `/wan-verify`.
+    Verify,
+}
+
+impl Ceremony {
+    fn name(self) -> &'static str {
+        match self {
+            Ceremony::Register => "register",
+            Ceremony::Signin => "signin",
+            Ceremony::Verify => "verify",
+        }
+    }
+}
+
 /// What a `wan_state` token carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WanState {
+    /// What it was issued for.
+    pub ceremony: Ceremony,
     /// The challenge (its ASCII is the WebAuthn challenge).
     pub challenge: String,
     /// The new credential's name (registration).
@@ -98,6 +122,7 @@ pub struct WanState {
 /// Signs a state with salt `wan_salt`, bound to `owner` when given.
 pub fn state_token(st: &SecurityState, owner: Option<&User>, s: &WanState) -> String {
     let payload = json!({
+        "kind": s.ceremony.name(),
         "challenge": s.challenge,
         "name": s.name,
         "usage": s.usage,
@@ -106,20 +131,30 @@ pub fn state_token(st: &SecurityState, owner: Option<&User>, s: &WanState) -> St
     state_token::issue(st, &st.config.wan_salt, owner, payload)
 }
 
-/// Reads a state no older than `within` seconds (issued to `owner` when given).
+/// Reads a state of `ceremony` no older than `within` seconds (issued to `owner` when
+/// given); a registration's must name the credential and its usage.
 pub fn read_state(
     st: &SecurityState,
+    ceremony: Ceremony,
     owner: Option<&User>,
     within: i64,
     token: &str,
 ) -> std::result::Result<WanState, TokenProblem> {
     use state_token::text;
     let v = state_token::read(st, &st.config.wan_salt, within, owner, token)?;
+    if text(&v, "kind").as_deref() != Some(ceremony.name()) {
+        return Err(TokenProblem::Invalid);
+    }
+    let (name, usage) = (text(&v, "name"), text(&v, "usage"));
+    if ceremony == Ceremony::Register && (name.is_none() || usage.is_none()) {
+        return Err(TokenProblem::Invalid);
+    }
     match (text(&v, "challenge"), text(&v, "user_verification")) {
         (Some(challenge), Some(user_verification)) => Ok(WanState {
+            ceremony,
             challenge,
-            name: text(&v, "name"),
-            usage: text(&v, "usage"),
+            name,
+            usage,
             user_verification,
         }),
         _ => Err(TokenProblem::Invalid),

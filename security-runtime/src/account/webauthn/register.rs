@@ -7,7 +7,9 @@ use chrono::NaiveDateTime;
 use serde_json::{json, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use super::{credential, options, read_state, state_token, store, use_challenge, Rp, WanState};
+use super::{
+    credential, options, read_state, state_token, store, use_challenge, Ceremony, Rp, WanState,
+};
 use crate::account::state_token::TokenProblem;
 use crate::datastore::{new_uniquifier, NewCredential, WebAuthnCredential};
 use crate::error::{Result, SecurityError};
@@ -29,7 +31,7 @@ pub fn listing(creds: &[WebAuthnCredential]) -> Value {
                 "name": c.name,
                 "credential_id": super::b64(&c.credential_id),
                 "transports": c.transports,
-                "lastuse": c.lastuse_datetime.format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
+                "lastuse": isoformat(&c.lastuse_datetime),
                 "usage": c.usage,
                 "backup_state": c.backup_state,
                 "device_type": c.device_type,
@@ -38,6 +40,16 @@ pub fn listing(creds: &[WebAuthnCredential]) -> Value {
         })
         .collect();
     Value::Array(items)
+}
+
+/// Python's `datetime.isoformat()`: microseconds when there are any.
+fn isoformat(t: &NaiveDateTime) -> String {
+    use chrono::Timelike;
+    if t.nanosecond() / 1000 == 0 {
+        t.format("%Y-%m-%dT%H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+    }
 }
 
 /// The name checks of the registration form: required, at most `wan_name_max_length`,
@@ -90,6 +102,7 @@ pub async fn begin(
     let challenge = super::new_challenge(cfg);
     let opts = options::creation(cfg, rp, user, &handle, &challenge, usage, &existing);
     let state = WanState {
+        ceremony: Ceremony::Register,
         challenge,
         name: Some(name),
         usage: Some(usage.to_owned()),
@@ -119,7 +132,7 @@ pub async fn finish(
     locale: &str,
 ) -> Result<std::result::Result<WebAuthnCredential, Refused>> {
     let within = st.config.wan_register_within;
-    let state = match read_state(st, Some(user), within, token) {
+    let state = match read_state(st, Ceremony::Register, Some(user), within, token) {
         Ok(s) => s,
         Err(p) => return Ok(Err((None, state_refusal(st, p, within, locale)))),
     };
@@ -144,6 +157,9 @@ pub async fn finish(
     };
     if done.credential_id != reg.raw_id {
         return no_verify("credential id mismatch");
+    }
+    if i32::try_from(done.sign_count).is_err() {
+        return no_verify("sign count out of range");
     }
     store_new(st, user, state, reg, done).await
 }
@@ -170,13 +186,9 @@ async fn store_new(
         now: now(st),
     };
     let store = store(st)?;
-    if store
-        .credentials_of(user.id)
-        .await?
-        .iter()
-        .any(|c| c.name == name)
-    {
-        return Ok(Err((Some("name"), msg::webauthn_name_inuse(&name))));
+    let existing = store.credentials_of(user.id).await?;
+    if let Err(refused) = check_name(st, Some(&name), &existing) {
+        return Ok(Err(refused));
     }
     match store.create_credential(&new).await {
         Ok(c) => {
@@ -216,16 +228,16 @@ pub async fn delete(
     user: &User,
     name: Option<&str>,
 ) -> Result<std::result::Result<(), Refused>> {
-    let name = name.unwrap_or("").trim();
+    let name: String = name.unwrap_or("").trim().nfkd().collect();
     if name.is_empty() {
         return Ok(Err((Some("name"), Text::new(msg::WEBAUTHN_NAME_REQUIRED))));
     }
-    if !store(st)?.delete_credential(user.id, name).await? {
-        return Ok(Err((Some("name"), msg::webauthn_name_not_found(name))));
+    if !store(st)?.delete_credential(user.id, &name).await? {
+        return Ok(Err((Some("name"), msg::webauthn_name_not_found(&name))));
     }
     st.send(Signal::WanDeleted {
         user_id: user.id,
-        name: name.to_owned(),
+        name,
     });
     Ok(Ok(()))
 }

@@ -8,8 +8,10 @@
 use serde_json::Value;
 
 use super::register::{now, state_refusal, Refused};
-use super::{credential, options, read_state, state_token, store, use_challenge, Rp, WanState};
-use crate::datastore::{new_uniquifier, CredentialUse, UserQuery, WebAuthnCredential};
+use super::{
+    credential, options, read_state, state_token, store, use_challenge, Ceremony, Rp, WanState,
+};
+use crate::datastore::{CredentialUse, UserQuery, WebAuthnCredential};
 use crate::error::Result;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
@@ -43,6 +45,13 @@ impl Purpose<'_> {
             Purpose::FirstFactor => usage == "first",
             Purpose::SecondFactor(_) => usage == "secondary",
             Purpose::Verify(_) => st.config.wan_allow_as_verify.iter().any(|u| u == usage),
+        }
+    }
+
+    fn ceremony(&self) -> Ceremony {
+        match self {
+            Purpose::Verify(_) => Ceremony::Verify,
+            _ => Ceremony::Signin,
         }
     }
 
@@ -83,6 +92,7 @@ pub async fn begin(
     let uv = purpose.user_verification(st);
     let opts = options::request(&st.config, rp, &challenge, &allow, uv);
     let state = WanState {
+        ceremony: purpose.ceremony(),
         challenge,
         name: None,
         usage: None,
@@ -119,7 +129,7 @@ pub async fn check(
         Purpose::Verify(u) => Some(u),
         _ => None,
     };
-    let state = match read_state(st, owner, within, token) {
+    let state = match read_state(st, purpose.ceremony(), owner, within, token) {
         Ok(s) => s,
         Err(p) => return Ok(Err((None, state_refusal(st, p, within, locale)))),
     };
@@ -160,6 +170,9 @@ pub async fn check(
             return refuse(msg::webauthn_no_verify(&e.to_string()));
         }
     };
+    if i32::try_from(asserted.sign_count).is_err() {
+        return refuse(msg::webauthn_no_verify("sign count out of range"));
+    }
     let used = CredentialUse {
         seen_sign_count: cred.sign_count,
         sign_count: i64::from(asserted.sign_count),
@@ -194,9 +207,12 @@ async fn owner_of(
         return Ok(Err(Text::new(msg::WEBAUTHN_ORPHAN_CREDENTIAL_ID)));
     };
     if let Some(h) = &a.user_handle {
-        let handle = store.user_handle(user.id, &new_uniquifier()).await?;
-        let same: bool = subtle::ConstantTimeEq::ct_eq(h.as_slice(), handle.as_bytes()).into();
-        if !same {
+        // The handle is Flask-Security's `fs_webauthn_user_handle` (ASCII hex).
+        let owner = match std::str::from_utf8(h) {
+            Ok(handle) => store.user_of_handle(handle).await?,
+            Err(_) => None,
+        };
+        if owner != Some(user.id) {
             return Ok(Err(Text::new(msg::WEBAUTHN_MISMATCH_USER_HANDLE)));
         }
     }
