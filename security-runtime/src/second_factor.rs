@@ -1,6 +1,7 @@
-//! The second factor of a sign-in: whether one is needed, the partial sign-in kept in
-//! the session between the two steps, code checks (windows, replay protection), and
-//! the remember-this-browser cookie.
+//! The second factor of a sign-in: whether one is needed (a code method, or a
+//! `secondary` WebAuthn key), the partial sign-in kept in the session between the two
+//! steps, code checks (windows, replay protection), and the remember-this-browser
+//! cookie.
 //!
 //! A user who proved only the first factor is not signed in: the session holds
 //! `tf_user_id` (not `_user_id`), so every guard, the token endpoint and the account

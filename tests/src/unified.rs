@@ -12,7 +12,7 @@ use security_runtime::totp::TotpKey;
 
 use crate::flows::features;
 use crate::sms_server::SmsServer;
-use crate::smtp::SmtpSink;
+use crate::smtp::{ReceivedMail, SmtpSink};
 use crate::two_factor::{code_in, csrf_of, get, messaging, post, Tf, PW};
 use crate::{Backend, TestApp};
 
@@ -117,4 +117,16 @@ pub async fn send_code(app: &TestApp, identity: &str, method: &str) -> (Status, 
     let csrf = csrf_of(&v);
     let body = json!({"identity": identity, "chosen_method": method});
     post(app, "/us-signin/send-code", body, &csrf).await
+}
+
+/// A user with the email method set up, signed out, then mailed a sign-in code: that
+/// mail (the second the app sent).
+pub async fn mailed_code(t: &Tf, email: &str) -> ReceivedMail {
+    let csrf = signed_in_user(t, email).await;
+    setup_email(t, &csrf).await;
+    t.app.logout().await;
+    let (s, v) = send_code(&t.app, email, "email").await;
+    assert_eq!(s, Status::Ok, "{v}");
+    let mails = t.sink.wait_for(2, std::time::Duration::from_secs(10)).await;
+    mails.last().cloned().unwrap()
 }

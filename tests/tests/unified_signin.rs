@@ -13,8 +13,8 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::{json, Value};
 use security_tests::two_factor::{code_in, csrf_of, get, post, signed_in, PW};
 use security_tests::unified::{
-    finish_setup, send_code, setup_authenticator, setup_email, setup_sms, signed_in_user,
-    start_setup, us_app, us_signin,
+    finish_setup, mailed_code, send_code, setup_authenticator, setup_email, setup_sms,
+    signed_in_user, start_setup, us_app, us_signin,
 };
 use security_tests::{backends, field_errors, link_path};
 
@@ -298,16 +298,7 @@ async fn an_expired_setup_state_is_refused() {
 async fn ten_wrong_passcodes_void_codes_until_a_new_one_is_sent() {
     for b in backends() {
         let t = us_app(b, |f| f.merge(("security.lockout_enabled", false))).await;
-        let csrf = signed_in_user(&t, "guess@example.com").await;
-        setup_email(&t, &csrf).await;
-        t.app.logout().await;
-        send_code(&t.app, "guess@example.com", "email").await;
-        let mail = t
-            .sink
-            .wait_for(2, Duration::from_secs(10))
-            .await
-            .pop()
-            .unwrap();
+        let mail = mailed_code(&t, "guess@example.com").await;
         let code = code_in(&mail.body_text());
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..10 {
@@ -334,11 +325,7 @@ async fn ten_wrong_passcodes_void_codes_until_a_new_one_is_sent() {
 #[rocket::async_test]
 async fn a_new_code_voids_the_one_sent_before() {
     let t = us_app(backends()[0], |f| f).await;
-    let csrf = signed_in_user(&t, "resend@example.com").await;
-    setup_email(&t, &csrf).await;
-    t.app.logout().await;
-    send_code(&t.app, "resend@example.com", "email").await;
-    let first = code_in(&t.sink.wait_for(2, Duration::from_secs(10)).await[1].body_text());
+    let first = code_in(&mailed_code(&t, "resend@example.com").await.body_text());
     t.clock.advance(30);
     send_code(&t.app, "resend@example.com", "email").await;
     let second = code_in(&t.sink.wait_for(3, Duration::from_secs(10)).await[2].body_text());
@@ -652,16 +639,7 @@ async fn the_code_that_confirmed_a_setup_does_not_sign_in() {
 #[rocket::async_test]
 async fn a_magic_link_opened_while_signed_in_changes_nothing() {
     let t = us_app(backends()[0], |f| f).await;
-    let csrf = signed_in_user(&t, "linked@example.com").await;
-    setup_email(&t, &csrf).await;
-    t.app.logout().await;
-    send_code(&t.app, "linked@example.com", "email").await;
-    let mail = t
-        .sink
-        .wait_for(2, Duration::from_secs(10))
-        .await
-        .pop()
-        .unwrap();
+    let mail = mailed_code(&t, "linked@example.com").await;
     let link = link_path(&mail.body_text());
     signed_in_user(&t, "other@example.com").await;
     let r = t.app.client.get(link.clone()).dispatch().await;

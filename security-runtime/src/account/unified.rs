@@ -391,25 +391,8 @@ async fn deliver(
     Ok(sent)
 }
 
-/// A set-up read back from its state token (its `Debug` leaves the secret out).
-#[derive(Clone)]
-pub struct SetupState {
-    /// The method.
-    pub method: String,
-    /// The new encrypted secret.
-    pub secret: String,
-    /// The canonical phone number (sms).
-    pub phone: Option<String>,
-}
-
-impl std::fmt::Debug for SetupState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SetupState")
-            .field("method", &self.method)
-            .field("phone", &self.phone)
-            .finish_non_exhaustive()
-    }
-}
+/// A set-up read back from its state token (the two-factor set-up's shape).
+pub use super::two_factor::TokenSetup as SetupState;
 
 /// The `/us-setup` state token: Flask-Security's `{totp_secret, chosen_method,
 /// phone_number}` bound to the user, salt `us_setup_salt`.

@@ -127,6 +127,24 @@ pub(crate) fn field(input: &FormInput, name: &str, errors: &mut FormErrors) -> O
     }
 }
 
+/// Reads the `next` field: `INVALID_REDIRECT` in `errors` when it leads off the site.
+pub(crate) fn next_field(
+    ctx: &SecurityCtx<'_>,
+    input: &FormInput,
+    errors: &mut FormErrors,
+) -> Option<String> {
+    let next = field(input, "next", errors);
+    let cfg = &ctx.state.config;
+    let host = ctx.host.as_deref();
+    if next
+        .as_deref()
+        .is_some_and(|n| crate::redirect::validate_redirect_url(cfg, n, host).is_err())
+    {
+        errors.field("next", msg::INVALID_REDIRECT);
+    }
+    next
+}
+
 /// Reads the `passcode` field (a string, or a JSON integer read as a code): a missing
 /// or empty one is `INVALID_PASSWORD_CODE` and a non-string `API_ERROR`, in `errors`.
 pub(crate) fn passcode_field(input: &FormInput, errors: &mut FormErrors) -> Option<String> {
@@ -490,4 +508,34 @@ pub(crate) async fn hold_until(
         tokio::time::sleep_until(t).await;
     }
     reply
+}
+
+/// In generic mode, errors of `fields` become one form-level `generic` message (the
+/// CSRF error stays as it is); otherwise `errors` unchanged.
+pub(crate) fn generic_errors(
+    ctx: &SecurityCtx<'_>,
+    errors: FormErrors,
+    fields: &[&str],
+    generic: &'static str,
+) -> FormErrors {
+    if !ctx.state.config.return_generic_responses {
+        return errors;
+    }
+    let mut out = FormErrors {
+        form: errors.form.clone(),
+        ..FormErrors::default()
+    };
+    for (n, m) in &errors.fields {
+        if !fields.contains(&n.as_str()) {
+            out.fields.push((n.clone(), m.clone()));
+        }
+    }
+    if errors
+        .fields
+        .iter()
+        .any(|(n, _)| fields.contains(&n.as_str()))
+    {
+        out.form(generic);
+    }
+    out
 }

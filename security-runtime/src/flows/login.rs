@@ -11,7 +11,7 @@ use crate::auth::{verify_credentials, Credentials};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::post_action_redirect;
 use crate::responses::{json_reply, FormErrors, Reply};
 use crate::signin::{complete, FirstFactor, SignInOutcome};
 
@@ -86,7 +86,7 @@ fn read_fields(
         None
     };
     let password = field(input, "password", errors);
-    let next = field(input, "next", errors);
+    let next = super::common::next_field(ctx, input, errors);
     csrf(ctx, input, errors);
     let identity = match (email, username) {
         (Some(e), _) => {
@@ -105,11 +105,6 @@ fn read_fields(
     };
     if password.is_none() && errors.first("password").is_none() {
         errors.field("password", msg::PASSWORD_NOT_PROVIDED);
-    }
-    if let Some(n) = &next {
-        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
-            errors.field("next", msg::INVALID_REDIRECT);
-        }
     }
     if !errors.is_empty() {
         return None;
@@ -155,27 +150,10 @@ fn id_field(identity: &str) -> &'static str {
     }
 }
 
-fn failure(ctx: &SecurityCtx<'_>, mut errors: FormErrors, input: &FormInput) -> Reply {
+fn failure(ctx: &SecurityCtx<'_>, errors: FormErrors, input: &FormInput) -> Reply {
     let st = ctx.state;
-    if st.config.return_generic_responses {
-        let keep_csrf = errors
-            .fields
-            .iter()
-            .find(|(n, _)| n == "csrf_token")
-            .cloned();
-        let mut generic = FormErrors::default();
-        if let Some((n, m)) = keep_csrf {
-            generic.fields.push((n, m));
-        }
-        if errors
-            .fields
-            .iter()
-            .any(|(n, _)| matches!(n.as_str(), "email" | "username" | "password"))
-        {
-            generic.form(msg::GENERIC_AUTHN_FAILED);
-        }
-        errors = generic;
-    }
+    let fields = ["email", "username", "password"];
+    let errors = super::common::generic_errors(ctx, errors, &fields, msg::GENERIC_AUTHN_FAILED);
     let email = input.str("email").ok().flatten().unwrap_or("");
     let next = input.str("next").ok().flatten().unwrap_or("");
     let action = st.config.url(&st.config.login_url);

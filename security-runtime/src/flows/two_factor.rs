@@ -210,6 +210,19 @@ pub(crate) struct Authr {
     pub(crate) username: String,
 }
 
+impl Authr {
+    /// What a set-up page shows of it: `authr_qrcode`, `authr_key`, `authr_issuer`,
+    /// `authr_username`.
+    pub(crate) fn page_values(&self, ctx: &SecurityCtx<'_>, extra: &mut Map<String, Value>) {
+        let issuer = ctx.state.totp.as_ref().map(|f| f.issuer());
+        let qr = crate::totp::qr_svg_data_uri(&self.uri);
+        extra.insert("authr_qrcode".into(), json!(qr));
+        extra.insert("authr_key".into(), json!(self.key));
+        extra.insert("authr_issuer".into(), json!(issuer));
+        extra.insert("authr_username".into(), json!(self.username));
+    }
+}
+
 pub(crate) async fn authr(
     ctx: &SecurityCtx<'_>,
     user: &User,
@@ -269,16 +282,7 @@ fn setup_page(
     if let Some((method, a)) = chosen {
         extra.insert("chosen_method".into(), json!(method));
         if let Some(a) = a {
-            extra.insert(
-                "authr_qrcode".into(),
-                json!(crate::totp::qr_svg_data_uri(&a.uri)),
-            );
-            extra.insert("authr_key".into(), json!(a.key));
-            extra.insert(
-                "authr_issuer".into(),
-                json!(ctx.state.totp.as_ref().map(|f| f.issuer())),
-            );
-            extra.insert("authr_username".into(), json!(a.username));
+            a.page_values(ctx, &mut extra);
         }
     }
     let action = with_next(cfg.url(&cfg.two_factor_setup_url));

@@ -52,16 +52,7 @@ fn setup_page(
         let url = crate::account::mail::token_path(&cfg.url(&cfg.us_setup_url), state);
         extra.insert("validate_action".into(), json!(url));
         if let Some(a) = a {
-            extra.insert(
-                "authr_qrcode".into(),
-                json!(crate::totp::qr_svg_data_uri(&a.uri)),
-            );
-            extra.insert("authr_key".into(), json!(a.key));
-            extra.insert(
-                "authr_issuer".into(),
-                json!(ctx.state.totp.as_ref().map(|f| f.issuer())),
-            );
-            extra.insert("authr_username".into(), json!(a.username));
+            a.page_values(ctx, &mut extra);
         }
     }
     let action = cfg.url(&cfg.us_setup_url);

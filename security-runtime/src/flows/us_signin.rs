@@ -7,8 +7,8 @@
 use serde_json::{json, Map};
 
 use super::common::{
-    csrf, field, flash_redirect, generic_floor, hold_until, json_ok, page_extra, passcode_field,
-    redirect_with, throttled, HtmlField, PageForm,
+    csrf, field, flash_redirect, generic_errors, generic_floor, hold_until, json_ok, page_extra,
+    passcode_field, redirect_with, throttled, HtmlField, PageForm,
 };
 use super::SecurityCtx;
 use crate::account::mail::known_identity_work;
@@ -19,7 +19,7 @@ use crate::datastore::UserQuery;
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::post_action_redirect;
 use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 use crate::signin::{complete, FirstFactor, SignInOutcome};
 
@@ -136,15 +136,10 @@ fn read_signin(
     let cfg = &ctx.state.config;
     let identity = field(input, "identity", errors).filter(|s| !s.trim().is_empty());
     let passcode = passcode_field(input, errors);
-    let next = field(input, "next", errors);
+    let next = super::common::next_field(ctx, input, errors);
     csrf(ctx, input, errors);
     if identity.is_none() && errors.first("identity").is_none() {
         errors.field("identity", msg::US_SPECIFY_IDENTITY);
-    }
-    if let Some(n) = &next {
-        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
-            errors.field("next", msg::INVALID_REDIRECT);
-        }
     }
     if !errors.is_empty() {
         return None;
@@ -175,36 +170,6 @@ fn failure(ctx: &SecurityCtx<'_>, errors: FormErrors, input: &FormInput) -> Repl
         Some(s) => throttled(reply, s),
         None => reply,
     }
-}
-
-/// In generic mode, errors of `fields` become one form-level `generic` message (the
-/// CSRF error stays as it is); otherwise `errors` unchanged.
-fn generic_errors(
-    ctx: &SecurityCtx<'_>,
-    errors: FormErrors,
-    fields: &[&str],
-    generic: &'static str,
-) -> FormErrors {
-    if !ctx.state.config.return_generic_responses {
-        return errors;
-    }
-    let mut out = FormErrors {
-        form: errors.form.clone(),
-        ..FormErrors::default()
-    };
-    for (n, m) in &errors.fields {
-        if !fields.contains(&n.as_str()) {
-            out.fields.push((n.clone(), m.clone()));
-        }
-    }
-    if errors
-        .fields
-        .iter()
-        .any(|(n, _)| fields.contains(&n.as_str()))
-    {
-        out.form(generic);
-    }
-    out
 }
 
 async fn signin(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply> {

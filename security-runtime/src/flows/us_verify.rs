@@ -14,7 +14,6 @@ use crate::account::unified::{self as us, Passcode};
 use crate::input::FormInput;
 use crate::messages::{self as msg, Text};
 use crate::model::User;
-use crate::redirect::validate_redirect_url;
 use crate::responses::{form_error_reply, internal_error, FormErrors, Reply};
 
 /// The user's methods that send a code.
@@ -88,16 +87,10 @@ pub async fn verify_post(ctx: SecurityCtx<'_>, who: Authed, input: FormInput) ->
 
 async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::Result<Reply> {
     let st = ctx.state;
-    let cfg = &st.config;
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let passcode = passcode_field(input, &mut errors);
-    let next = field(input, "next", &mut errors);
-    if let Some(n) = &next {
-        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
-            errors.field("next", msg::INVALID_REDIRECT);
-        }
-    }
+    let next = super::common::next_field(ctx, input, &mut errors);
     let mut verified = None;
     if let (Some(p), true) = (&passcode, errors.is_empty()) {
         verified = checked(ctx, &user, p, &mut errors).await?;

@@ -12,7 +12,7 @@ use crate::auth::{verify_password, Credentials};
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::post_action_redirect;
 use crate::responses::{internal_error, FormErrors, Reply};
 
 fn fields(next: &str) -> [HtmlField<'static>; 2] {
@@ -64,12 +64,7 @@ async fn verify(ctx: &SecurityCtx<'_>, user: User, input: &FormInput) -> crate::
     let mut errors = FormErrors::default();
     csrf(ctx, input, &mut errors);
     let password = field(input, "password", &mut errors);
-    let next = field(input, "next", &mut errors);
-    if let Some(n) = &next {
-        if validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err() {
-            errors.field("next", msg::INVALID_REDIRECT);
-        }
-    }
+    let next = super::common::next_field(ctx, input, &mut errors);
     if password.is_none() && errors.first("password").is_none() {
         errors.field("password", msg::PASSWORD_NOT_PROVIDED);
     }

@@ -15,7 +15,7 @@ use crate::auth::lookup_identity;
 use crate::input::FormInput;
 use crate::messages as msg;
 use crate::model::User;
-use crate::redirect::{post_action_redirect, validate_redirect_url};
+use crate::redirect::post_action_redirect;
 use crate::responses::{internal_error, FormErrors, Reply, ReplyBody};
 use crate::second_factor as sf;
 use crate::signin::{complete, FirstFactor, SignInOutcome};
@@ -151,16 +151,9 @@ async fn checked(
     input: &FormInput,
     errors: &mut FormErrors,
 ) -> crate::Result<(Option<Verified>, Option<String>)> {
-    let cfg = &ctx.state.config;
     csrf(ctx, input, errors);
     let posted = field(input, "credential", errors);
-    let next = field(input, "next", errors);
-    if next
-        .as_deref()
-        .is_some_and(|n| validate_redirect_url(cfg, n, ctx.host.as_deref()).is_err())
-    {
-        errors.field("next", msg::INVALID_REDIRECT);
-    }
+    let next = super::common::next_field(ctx, input, errors);
     if posted.is_none() && errors.is_empty() {
         errors.field("credential", msg::API_ERROR);
     }
