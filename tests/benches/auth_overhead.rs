@@ -18,6 +18,8 @@
 //! - `login`: `POST /login` (JSON, with CSRF token) per second against raw
 //!   `PasswordContext::verify_password` calls per second at the same argon2 parameters,
 //!   with one and with two concurrent clients; one login does exactly one verify.
+//! - `roles`: a user with 20 roles against a user with 1: the session lookup and a
+//!   session-protected request, as per-round ratios.
 //! - `compile`: generates two throwaway crates under `/tmp/fst-compile-bench` (100
 //!   `#[get]` handlers each; in one every handler also has `#[auth_required]` and
 //!   `#[roles_accepted]`), builds them once with `CARGO_TARGET_DIR=/tmp/bench-target`
@@ -336,6 +338,60 @@ async fn throughput() {
     components(&client, &admin_token, n, rounds).await;
 }
 
+/// A user with 20 roles against a user with 1: the session lookup (`find_user` by
+/// `fs_uniquifier`) and a session-protected request, interleaved rounds, medians.
+async fn roles() {
+    use security_runtime::UserQuery;
+    let n = env_usize("BENCH_REQUESTS", 2000);
+    let rounds = env_usize("BENCH_ROUNDS", 7);
+    let client = client(1024, 1, 1).await;
+    let password = "correct horse battery";
+    let many: Vec<String> = (0..20).map(|i| format!("role-{i:02}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    create_user(state(&client), "one@example.com", password, &["role-00"]).await;
+    create_user(state(&client), "twenty@example.com", password, &many).await;
+    let ds = &state(&client).datastore;
+    let mut users = Vec::new();
+    for email in ["one@example.com", "twenty@example.com"] {
+        let q = UserQuery::Email(email.into());
+        let u = ds.find_user(&q, false).await.expect("find").expect("user");
+        let (session, _) = login(&client, email, password).await;
+        users.push((u.roles.len(), u.fs_uniquifier, session));
+    }
+    assert_eq!((users[0].0, users[1].0), (1, 20));
+    // (lookups/s, requests/s) per user and round.
+    let mut rates: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); 2];
+    for round in 0..=rounds {
+        for (i, (_, uniq, session)) in users.iter().enumerate() {
+            let q = UserQuery::FsUniquifier(uniq.clone());
+            let start = Instant::now();
+            for _ in 0..n {
+                assert!(ds.find_user(&q, false).await.expect("find").is_some());
+            }
+            let lookups = n as f64 / start.elapsed().as_secs_f64();
+            let case = Case::new("GET /bench/session", "/bench/session").session(session);
+            let requests = case.run(&client, n).await;
+            if round > 0 {
+                // Round 0 warms up.
+                rates[i].0.push(lookups);
+                rates[i].1.push(requests);
+            }
+        }
+    }
+    println!("\n## Roles: 1 against 20 ({n} per case and round, {rounds} rounds, median)\n");
+    println!("| case | 1 role /s | 20 roles /s | 20 ÷ 1 |");
+    println!("|---|---:|---:|---:|");
+    for (label, pick) in [("`find_user(FsUniquifier)`", 0), ("GET /bench/session", 1)] {
+        let get = |i: usize| if pick == 0 { &rates[i].0 } else { &rates[i].1 };
+        let per_round: Vec<f64> = get(1).iter().zip(get(0)).map(|(a, b)| a / b).collect();
+        let (one, twenty) = (median(get(0)), median(get(1)));
+        println!(
+            "| {label} | {one:.0} | {twenty:.0} | {:.3} |",
+            median(&per_round)
+        );
+    }
+}
+
 /// Where a protected request's time goes: the pieces the guards call, without HTTP.
 async fn components(client: &Client, token: &str, n: usize, rounds: usize) {
     use security_runtime::UserQuery;
@@ -644,7 +700,7 @@ async fn serve() {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |s: &str| args.iter().any(|a| a == s || a == "all");
-    let sections: Vec<&str> = ["throughput", "login", "compile"]
+    let sections: Vec<&str> = ["throughput", "login", "compile", "roles"]
         .into_iter()
         .filter(|s| wants(s))
         .collect();
@@ -675,6 +731,9 @@ fn main() {
     }
     if sections.contains(&"login") {
         runtime.block_on(login_bench());
+    }
+    if sections.contains(&"roles") {
+        runtime.block_on(roles());
     }
     if sections.contains(&"compile") {
         compile_bench();
