@@ -271,6 +271,60 @@ async fn users_roles_and_permissions() {
 }
 
 #[rocket::async_test]
+async fn a_user_with_twenty_roles_is_read_whole_in_one_row() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        let ds = app.datastore();
+        let mut names = Vec::new();
+        for i in (0..20).rev() {
+            let name = format!("role-{i:02}");
+            let perms = vec![format!("p{i}"), "shared".to_owned()];
+            let desc = format!("Role \"{i}\", with 'quotes' & commas, and é");
+            ds.create_role(&name, Some(&desc), &perms).await.unwrap();
+            names.push(name);
+        }
+        let user = ds
+            .create_user(NewUser {
+                email: "many@example.com".into(),
+                roles: names.clone(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let q = UserQuery::FsUniquifier(user.fs_uniquifier.clone());
+        let found = ds.find_user(&q, false).await.unwrap().unwrap();
+        let got: Vec<&str> = found.roles.iter().map(|r| r.name.as_str()).collect();
+        names.sort();
+        assert_eq!(got, names, "{b:?}: sorted by name, all of them");
+        let r7 = found.roles.iter().find(|r| r.name == "role-07").unwrap();
+        assert_eq!(r7.permissions, ["p7", "shared"], "{b:?}");
+        assert_eq!(
+            r7.description.as_deref(),
+            Some("Role \"7\", with 'quotes' & commas, and é"),
+            "{b:?}"
+        );
+        let stored = ds.find_role("role-07").await.unwrap().unwrap();
+        assert_eq!(r7, &stored, "{b:?}: the same role as read on its own");
+        // A user without roles.
+        let none = ds
+            .create_user(NewUser {
+                email: "none@example.com".into(),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        let q = UserQuery::Id(none.id);
+        assert!(ds
+            .find_user(&q, false)
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty());
+    }
+}
+
+#[rocket::async_test]
 async fn concurrent_creates_of_one_email_leave_one_row() {
     for b in backends() {
         let app = TestApp::new(b).await;

@@ -64,64 +64,117 @@ macro_rules! user_select {
     };
 }
 
-/// A user with its roles in one round trip: one row per role (or one row with NULL role
-/// columns for a user without roles).
-macro_rules! user_join {
+/// A user with its roles in one row: the roles as one JSON array (`roles_json`), so a
+/// user with 20 roles costs one row decoded once, not 20 rows each decoding the user.
+macro_rules! user_with_roles {
     ($where:literal) => {
         concat!(
             "SELECT u.id, u.email, u.username, u.password, u.active, u.fs_uniquifier, ",
             "u.fs_token_uniquifier, u.confirmed_at, u.last_login_at, u.current_login_at, ",
             "u.last_login_ip, u.current_login_ip, u.login_count, u.tf_primary_method, ",
             "u.tf_totp_secret, u.tf_phone_number, u.us_phone_number, u.us_totp_secrets, ",
-            "u.mf_recovery_codes, ",
-            "u.create_datetime, u.update_datetime, r.id AS role_id, r.name AS role_name, ",
-            "r.description AS role_description, r.permissions AS role_permissions, ",
-            "r.update_datetime AS role_update_datetime ",
-            "FROM \"user\" u LEFT JOIN roles_users ru ON ru.user_id = u.id ",
-            "LEFT JOIN \"role\" r ON r.id = ru.role_id WHERE ",
+            "u.mf_recovery_codes, u.create_datetime, u.update_datetime, ",
+            "(ROLES_JSON) AS roles_json FROM \"user\" u WHERE ",
             $where,
-            " ORDER BY u.id, r.name"
+            " ORDER BY u.id"
         )
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRoleRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    role_id: Option<i32>,
-    role_name: Option<String>,
-    role_description: Option<String>,
-    role_permissions: Option<String>,
-    role_update_datetime: Option<NaiveDateTime>,
+impl Dialect {
+    /// The aggregate of `roles_json`: the user's roles (`u.id`) as a JSON array of
+    /// `{id, name, description, permissions, update_datetime}`; NULL or `[]` for none.
+    fn roles_json(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "SELECT json_group_array(json_object('id', r.id, 'name', r.name, \
+                 'description', r.description, 'permissions', r.permissions, \
+                 'update_datetime', r.update_datetime)) FROM \"role\" r \
+                 JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
+            }
+            Dialect::Postgres => {
+                "SELECT json_agg(json_build_object('id', r.id, 'name', r.name, \
+                 'description', r.description, 'permissions', r.permissions, \
+                 'update_datetime', r.update_datetime))::text FROM \"role\" r \
+                 JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(JSON_ARRAYAGG(JSON_OBJECT('id', r.id, 'name', r.name, \
+                 'description', r.description, 'permissions', r.permissions, \
+                 'update_datetime', r.update_datetime)) AS CHAR) FROM \"role\" r \
+                 JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
+            }
+        }
+    }
+
+    /// A [`user_with_roles!`] query for this dialect.
+    fn user_with_roles(self, generic: &str) -> String {
+        self.sql(&generic.replacen("ROLES_JSON", self.roles_json(), 1))
+            .into_owned()
+    }
 }
 
-/// Folds joined rows into one user; `None` unless exactly one user matched.
-fn fold_user(rows: Vec<UserRoleRow>) -> Option<User> {
-    let first_id = rows.first()?.user.id;
-    if rows.iter().any(|r| r.user.id != first_id) {
-        // A case-insensitive match hit two users (a database written without
-        // normalisation): refuse to guess which one is meant.
-        return None;
+#[derive(sqlx::FromRow)]
+struct UserRolesRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    roles_json: Option<String>,
+}
+
+/// One role of `roles_json`.
+#[derive(serde::Deserialize)]
+struct JsonRole {
+    id: i32,
+    name: String,
+    description: Option<String>,
+    permissions: Option<String>,
+    update_datetime: Option<String>,
+}
+
+/// A stored datetime as the database's JSON writes it: `2026-12-06 08:00:00.123456`
+/// (SQLite, MariaDB) or `2026-12-06T08:00:00.123456` (PostgreSQL).
+fn json_datetime(s: &str) -> Option<NaiveDateTime> {
+    let s = s.replacen('T', " ", 1);
+    NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f").ok()
+}
+
+/// The roles of `roles_json`, by name; an error when the database wrote something else.
+fn roles_of_json(json: Option<&str>) -> Result<Vec<Role>> {
+    let parsed: Vec<JsonRole> = match json {
+        None => Vec::new(),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| SecurityError::Invalid(format!("roles of a user: {e}")))?,
+    };
+    let mut roles = Vec::with_capacity(parsed.len());
+    // A role without `update_datetime` is left out, as the joined query did.
+    for r in parsed {
+        let Some(when) = r.update_datetime else {
+            continue;
+        };
+        let update_datetime = json_datetime(&when)
+            .ok_or_else(|| SecurityError::Invalid(format!("role update_datetime {when:?}")))?;
+        roles.push(Role {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            permissions: split_permissions(r.permissions.as_deref()),
+            update_datetime,
+        });
     }
-    let mut roles = Vec::new();
-    let mut user = None;
-    for r in rows {
-        if let (Some(id), Some(name), Some(upd)) = (r.role_id, r.role_name, r.role_update_datetime)
-        {
-            roles.push(Role {
-                id,
-                name,
-                description: r.role_description,
-                permissions: split_permissions(r.role_permissions.as_deref()),
-                update_datetime: upd,
-            });
-        }
-        if user.is_none() {
-            user = Some(r.user);
-        }
-    }
-    user.map(|u| u.into_user(roles))
+    roles.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(roles)
+}
+
+/// The one user of `rows`; `None` unless exactly one user matched.
+fn one_user(rows: Vec<UserRolesRow>) -> Result<Option<User>> {
+    let mut rows = rows.into_iter();
+    let (Some(row), None) = (rows.next(), rows.next()) else {
+        // None, or a case-insensitive match that hit two users (a database written
+        // without normalisation): refuse to guess which one is meant.
+        return Ok(None);
+    };
+    let roles = roles_of_json(row.roles_json.as_deref())?;
+    Ok(Some(row.user.into_user(roles)))
 }
 
 const ROLES_OF_USER: &str = "SELECT r.id, r.name, r.description, r.permissions, \
@@ -250,26 +303,30 @@ macro_rules! backend {
                 ci: bool,
             ) -> Result<Option<User>> {
                 let q = match (query, ci) {
-                    (UserQuery::Id(_), _) => user_join!("u.id = ?"),
-                    (UserQuery::Email(_), false) => user_join!("u.email = ?"),
-                    (UserQuery::Email(_), true) => user_join!("LOWER(u.email) = LOWER(?)"),
-                    (UserQuery::Username(_), false) => user_join!("u.username = ?"),
+                    (UserQuery::Id(_), _) => user_with_roles!("u.id = ?"),
+                    (UserQuery::Email(_), false) => user_with_roles!("u.email = ?"),
+                    (UserQuery::Email(_), true) => {
+                        user_with_roles!("LOWER(u.email) = LOWER(?)")
+                    }
+                    (UserQuery::Username(_), false) => user_with_roles!("u.username = ?"),
                     (UserQuery::Username(_), true) => {
-                        user_join!("LOWER(u.username) = LOWER(?)")
+                        user_with_roles!("LOWER(u.username) = LOWER(?)")
                     }
-                    (UserQuery::FsUniquifier(_), _) => user_join!("u.fs_uniquifier = ?"),
+                    (UserQuery::FsUniquifier(_), _) => user_with_roles!("u.fs_uniquifier = ?"),
                     (UserQuery::FsTokenUniquifier(_), _) => {
-                        user_join!("u.fs_token_uniquifier = ?")
+                        user_with_roles!("u.fs_token_uniquifier = ?")
                     }
-                    (UserQuery::UsPhoneNumber(_), _) => user_join!("u.us_phone_number = ?"),
+                    (UserQuery::UsPhoneNumber(_), _) => {
+                        user_with_roles!("u.us_phone_number = ?")
+                    }
                 };
-                let sql = D.sql(q);
-                let stmt = sqlx::query_as::<$db, UserRoleRow>(&sql);
+                let sql = D.user_with_roles(q);
+                let stmt = sqlx::query_as::<$db, UserRolesRow>(&sql);
                 let stmt = match query {
                     UserQuery::Id(id) => stmt.bind(*id),
                     q => stmt.bind(q.text().unwrap_or_default()),
                 };
-                Ok(fold_user(stmt.fetch_all(pool).await?))
+                one_user(stmt.fetch_all(pool).await?)
             }
 
             pub(super) async fn create_user(pool: &$pool, new: NewUser) -> Result<User> {
@@ -1002,5 +1059,32 @@ mod tests {
             "SELECT $1 FROM \"user\" WHERE a = $2"
         );
         assert_eq!(Dialect::MySql.sql("FROM \"user\""), "FROM `user`");
+    }
+
+    #[test]
+    fn json_datetimes_of_every_backend_are_read() {
+        let want =
+            NaiveDateTime::parse_from_str("2026-12-06 08:00:00.123456", "%Y-%m-%d %H:%M:%S%.f")
+                .unwrap();
+        assert_eq!(json_datetime("2026-12-06 08:00:00.123456"), Some(want));
+        assert_eq!(json_datetime("2026-12-06T08:00:00.123456"), Some(want));
+        let whole = json_datetime("2026-12-06 08:00:00").unwrap();
+        assert_eq!(whole.and_utc().timestamp(), want.and_utc().timestamp());
+        assert_eq!(json_datetime("yesterday"), None);
+    }
+
+    #[test]
+    fn roles_json_is_sorted_by_name_and_skips_undated_roles() {
+        let json = r#"[{"id":2,"name":"b","description":null,"permissions":"x,y",
+            "update_datetime":"2026-12-06 08:00:00"},
+            {"id":1,"name":"a","description":"A","permissions":null,
+            "update_datetime":"2026-12-06T08:00:00.5"},
+            {"id":3,"name":"c","description":null,"permissions":null,"update_datetime":null}]"#;
+        let roles = roles_of_json(Some(json)).unwrap();
+        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(roles[1].permissions, ["x", "y"]);
+        assert!(roles_of_json(None).unwrap().is_empty());
+        assert!(roles_of_json(Some("not json")).is_err());
     }
 }
