@@ -432,7 +432,79 @@ async fn with_two_factor_a_password_goes_on_to_the_second_factor_and_a_code_does
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert_eq!(v["tf_required"], false, "{v}");
         assert!(signed_in(&t.app).await);
+        // A mailed code is in `us_mfa_required` (Flask-Security's default): it goes on to
+        // the second factor.
+        let csrf = csrf_of(&get(&t.app, "/us-setup").await.1);
+        setup_email(&t, &csrf).await;
+        t.app.logout().await;
+        let (s, v) = send_code(&t.app, "mfa@example.com", "email").await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        let mails = t.sink.wait_for(2, Duration::from_secs(10)).await;
+        let code = code_in(&mails.last().unwrap().body_text());
+        let (s, v) = us_signin(&t.app, "mfa@example.com", &code).await;
+        assert_eq!(s, Status::Ok, "{b:?} {v}");
+        assert_eq!(
+            v["tf_required"], true,
+            "{b:?}: an email code alone signed in: {v}"
+        );
+        assert!(!signed_in(&t.app).await, "{b:?}");
     }
+}
+
+#[rocket::async_test]
+async fn a_username_is_an_identity_and_authn_via_names_the_method_that_matched() {
+    use security_runtime::signals::Signal;
+    use security_runtime::Security;
+    use security_tests::sms_server::SmsServer;
+    use security_tests::smtp::SmtpSink;
+    use std::sync::{Arc, Mutex};
+    let sink = SmtpSink::start().await;
+    let sms = SmsServer::start().await;
+    let clock = security_tests::Clock::new();
+    let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let log = seen.clone();
+    let security = Security::new().on_signal(move |s| {
+        if let Signal::UserAuthenticated { authn_via, .. } = s {
+            log.lock().unwrap().push(authn_via.clone());
+        }
+    });
+    let app = security_tests::TestApp::with(
+        backends()[0],
+        |f| {
+            security_tests::unified::unified(f, &sink, &sms).merge((
+                "security.user_identity_attributes",
+                ["email", "username", "us_phone_number"],
+            ))
+        },
+        clock.install(security),
+    )
+    .await;
+    let t = security_tests::two_factor::Tf {
+        app,
+        sink,
+        sms,
+        clock,
+    };
+    let mut user = t.app.user("named@example.com", PW, &[]).await;
+    user.username = Some("carol".into());
+    t.app.datastore().put_user(&mut user).await.unwrap();
+    let (s, v) = us_signin(&t.app, "carol", PW).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert_eq!(whoami(&t.app).await, "profile named@example.com");
+    let csrf = csrf_of(&v);
+    let key = setup_authenticator(&t, &csrf).await;
+    t.app.logout().await;
+    let code = key.current_code(t.clock.now() as f64);
+    let (s, v) = us_signin(&t.app, "carol", &code).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            vec!["password".to_owned()],
+            vec!["authenticator".to_owned()]
+        ]
+    );
 }
 
 #[rocket::async_test]

@@ -537,3 +537,33 @@ async fn a_code_is_not_taken_before_the_user_chose_the_code_method() {
     assert_eq!(s, Status::BadRequest, "{v}");
     assert!(!signed_in(&t.app).await);
 }
+
+#[rocket::async_test]
+async fn a_configured_rp_id_and_origin_are_used_and_another_origin_refused() {
+    let t = wan_app(backends()[0], |f| {
+        f.merge(("security.wan_rp_id", "example.com"))
+            .merge(("security.wan_origin", "https://login.example.com"))
+    })
+    .await;
+    let csrf = signed_in_user(&t, "rp@example.com").await;
+    let (_, v) = begin_register(&t, &csrf, "key", "first").await;
+    assert_eq!(v["credential_options"]["rp"]["id"], "example.com", "{v}");
+    let mut key = SoftKey::new();
+    let origin = "https://login.example.com";
+    let credential = key.register(&v["credential_options"], origin).await;
+    let uri = format!("/wan-register/{}", v["wan_state"].as_str().unwrap());
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    t.app.logout().await;
+    // Another page under the same RP id (its browser signs for `example.com` too).
+    let (options, uri, csrf) = begin_signin(&t.app, None).await;
+    assert_eq!(options["rpId"], "example.com");
+    let credential = key.sign_in(&options, "https://shop.example.com").await;
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(errors(&v), ["Could not verify passkey: origin mismatch."]);
+    let (options, uri, csrf) = begin_signin(&t.app, None).await;
+    let credential = key.sign_in(&options, origin).await;
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+}
