@@ -955,6 +955,16 @@ fn sha_crypt_verify(kind: ShaCrypt, input: &[u8], stored: &str) -> bool {
         .is_some_and(|c| bool::from(c.as_bytes().ct_eq(checksum.as_bytes())))
 }
 
+/// SHA-256 of `s` in lower-case hex: how single-use secrets (session ids, remember
+/// tokens, WebAuthn challenges) are stored, never in the clear.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

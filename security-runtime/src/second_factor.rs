@@ -72,15 +72,28 @@ pub enum Pending {
     },
 }
 
-/// True when `webauthn` is on and the user has a `secondary` credential.
+/// True when `webauthn` is on and the user has a credential of one of `usages`.
 ///
-/// Parity: `WebAuthnTfPlugin.get_setup_methods` (`has_webauthn(user, "secondary")`).
-pub async fn has_secondary_key(st: &SecurityState, user: &User) -> Result<bool> {
-    let Some(store) = st.datastore.webauthn_store().filter(|_| st.config.webauthn) else {
+/// Parity: `has_webauthn(user, usage)`.
+pub async fn has_webauthn<S: AsRef<str>>(
+    st: &SecurityState,
+    user: &User,
+    usages: &[S],
+) -> Result<bool> {
+    let Some(store) = &st.webauthn else {
         return Ok(false);
     };
     let creds = store.credentials_of(user.id).await?;
-    Ok(creds.iter().any(|c| c.usage == "secondary"))
+    Ok(creds
+        .iter()
+        .any(|c| usages.iter().any(|u| u.as_ref() == c.usage)))
+}
+
+/// True when the user has a `secondary` key: a second factor.
+///
+/// Parity: `WebAuthnTfPlugin.get_setup_methods`.
+pub async fn has_secondary_key(st: &SecurityState, user: &User) -> Result<bool> {
+    has_webauthn(st, user, &["secondary"]).await
 }
 
 /// The user's second-factor methods: the code method (two-factor on) and `webauthn`.
@@ -191,13 +204,12 @@ pub async fn pending_user(
         return Ok(None);
     };
     let consistent = match state.as_str() {
-        READY => {
-            let all = methods(st, &user).await?;
-            match tf.tf_primary_method.as_deref() {
-                Some(m) => all.contains(&m),
-                None => tf.tf_select == Some(true) && all.len() > 1,
-            }
-        }
+        READY => match tf.tf_primary_method.as_deref() {
+            // The code method the user has: no credential to look up.
+            Some(m) if st.config.two_factor && method_of(&user) == Some(m) => true,
+            Some(m) => methods(st, &user).await?.contains(&m),
+            None => tf.tf_select == Some(true) && methods(st, &user).await?.len() > 1,
+        },
         _ => method_of(&user).is_none(),
     };
     Ok(consistent.then_some(user))

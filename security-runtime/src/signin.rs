@@ -159,9 +159,7 @@ pub async fn login_user(
     }
     let now = state.now();
     if state.config.trackable {
-        let now_dt = chrono::DateTime::from_timestamp_micros((now * 1e6) as i64)
-            .map(|d| d.naive_utc())
-            .unwrap_or_default();
+        let now_dt = state.now_naive();
         user.last_login_at = Some(user.current_login_at.unwrap_or(now_dt));
         user.current_login_at = Some(now_dt);
         user.last_login_ip = user.current_login_ip.clone();

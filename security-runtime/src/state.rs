@@ -147,6 +147,8 @@ pub struct StateData {
     pub recovery_codes: Arc<crate::recovery_codes::CodeStore>,
     /// Where texted codes go.
     pub sms: Arc<dyn crate::sms::SmsSender>,
+    /// Where WebAuthn credentials are kept (`webauthn` on).
+    pub webauthn: Option<Arc<dyn crate::datastore::WebAuthnStore>>,
     /// Failed attempts per client address (`failed_attempts_per_address`).
     pub(crate) addresses: crate::throttle::AddressLimiter,
     /// Capped mails sent per address (`mail_max_per_hour`).
@@ -180,10 +182,17 @@ impl SecurityState {
         .map_err(|e| conf_err(&e))?;
         let sms = crate::sms::sender_from_config(&config.sms_service, &config.sms_service_config)
             .map_err(|e| conf_err(&e))?;
+        let webauthn = datastore.webauthn_store().filter(|_| config.webauthn);
+        if config.webauthn && webauthn.is_none() {
+            return Err(conf_err(
+                &"`security.webauthn` needs a datastore that keeps WebAuthn credentials",
+            ));
+        }
         Ok(SecurityState(Arc::new(StateData {
             totp,
             recovery_codes: Arc::new(recovery_codes),
             sms,
+            webauthn,
             mailer,
             mail_templates,
             password_util: Arc::new(DefaultPasswordUtil::new(&config)),
@@ -208,6 +217,14 @@ impl StateData {
     /// Now, epoch seconds, from the configured clock.
     pub fn now(&self) -> f64 {
         (self.hooks.clock)()
+    }
+
+    /// Now from the configured clock as a naive UTC time (Flask-Security's datetime
+    /// columns), to the microsecond.
+    pub fn now_naive(&self) -> chrono::NaiveDateTime {
+        chrono::DateTime::from_timestamp_micros((self.now() * 1e6) as i64)
+            .map(|d| d.naive_utc())
+            .unwrap_or_default()
     }
 
     /// Sends a signal to every subscriber.

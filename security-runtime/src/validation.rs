@@ -555,7 +555,7 @@ fn has_unsafe_characters(s: &str) -> bool {
 }
 
 /// The two-letter Unicode general category of `c` (`Lu`, `Nd`, `Zs`, ...).
-pub fn general_category(c: char) -> &'static str {
+fn general_category(c: char) -> &'static str {
     use unicode_properties::{GeneralCategory as C, UnicodeGeneralCategory};
     match c.general_category() {
         C::UppercaseLetter => "Lu",

@@ -295,3 +295,15 @@ pub fn assert_mail(mail: &ReceivedMail, to: &str, subject: &str) {
     assert_eq!(mail.rcpt_to, vec![to]);
     assert_eq!(mail.header("Subject").as_deref(), Some(subject));
 }
+
+/// `s` as a form value (`application/x-www-form-urlencoded`).
+pub fn form_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

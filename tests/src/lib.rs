@@ -283,6 +283,13 @@ pub fn app(backend: Backend, figment: Figment, security: Security) -> Rocket<Bui
     }
 }
 
+/// The body of the test app's `/profile`: whom the session is signed in as
+/// (`profile <email>`), or the denial.
+pub async fn whoami(app: &TestApp) -> String {
+    let r = app.client.get("/profile").dispatch().await;
+    r.into_string().await.unwrap_or_default()
+}
+
 /// A running test app.
 pub struct TestApp {
     pub client: Client,

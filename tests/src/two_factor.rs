@@ -66,13 +66,23 @@ impl Tf {
         settings: fn(Figment, &SmtpSink, &SmsServer) -> Figment,
         tweak: impl FnOnce(Figment) -> Figment,
     ) -> Tf {
+        Tf::start_with(b, settings, tweak, Security::new()).await
+    }
+
+    /// [`Tf::start`] with `security` (signal listeners, hooks) under the clock.
+    pub async fn start_with(
+        b: Backend,
+        settings: fn(Figment, &SmtpSink, &SmsServer) -> Figment,
+        tweak: impl FnOnce(Figment) -> Figment,
+        security: Security,
+    ) -> Tf {
         let sink = SmtpSink::start().await;
         let sms = SmsServer::start().await;
         let clock = Clock::new();
         let app = TestApp::with(
             b,
             |f| tweak(settings(f, &sink, &sms)),
-            clock.install(Security::new()),
+            clock.install(security),
         )
         .await;
         Tf {

@@ -271,7 +271,7 @@ async fn users_roles_and_permissions() {
 }
 
 #[rocket::async_test]
-async fn a_user_with_twenty_roles_is_read_whole_in_one_row() {
+async fn a_user_with_twenty_roles_is_read_whole() {
     for b in backends() {
         let app = TestApp::new(b).await;
         let ds = app.datastore();

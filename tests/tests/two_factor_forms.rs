@@ -9,7 +9,7 @@ use rocket::http::Status;
 use security_runtime::totp::TotpKey;
 use security_tests::flows::{
     assert_flashed, assert_redirected, browser_get, browser_post, csrf_from, flashed, flashed_on,
-    form_csrf, page_messages, wait_mail,
+    form_csrf, form_value as enc, page_messages, wait_mail,
 };
 use security_tests::two_factor::{self, Tf, PW};
 use security_tests::{backends, TestApp};
@@ -20,18 +20,6 @@ async fn tf_app() -> Tf {
 
 async fn tf_app_with(tweak: impl FnOnce(Figment) -> Figment) -> Tf {
     two_factor::tf_app(backends()[0], tweak).await
-}
-
-/// `s` as a form value (`application/x-www-form-urlencoded`).
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The text between `start` and the next `end` after it.

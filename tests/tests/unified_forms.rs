@@ -15,20 +15,6 @@ use security_tests::{backends, TestApp};
 
 const EMAIL: &str = "forms@example.com";
 
-/// `application/x-www-form-urlencoded` value of `s`.
-fn enc(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('+', "%2B")
-        .replace('@', "%40")
-        .replace(' ', "+")
-}
-
-/// Whom the session is signed in as (the test app's `/profile`).
-async fn whoami(app: &TestApp) -> String {
-    let r = app.client.get("/profile").dispatch().await;
-    r.into_string().await.unwrap_or_default()
-}
-
 /// The `/us-setup/<state>` action of the code step on a set-up page.
 fn validate_action(html: &str) -> String {
     html.split("<form action=\"/us-setup/")
@@ -44,7 +30,10 @@ async fn choose(t: &Tf, method: &str, phone: Option<&str>) -> (String, String) {
     let csrf = csrf_from(&html);
     let mut body = format!("chosen_method={method}&csrf_token={csrf}");
     if let Some(phone) = phone {
-        body.push_str(&format!("&phone={}", enc(phone)));
+        body.push_str(&format!(
+            "&phone={}",
+            security_tests::flows::form_value(phone)
+        ));
     }
     let (s, _, page) = browser_post(&t.app, "/us-setup", &body).await;
     assert_eq!(s, Status::Ok, "{page}");
@@ -75,8 +64,8 @@ async fn form_signin(app: &TestApp, identity: &str, passcode: &str) -> (Status, 
     let csrf = csrf_from(&html);
     let body = format!(
         "identity={}&passcode={}&csrf_token={csrf}",
-        enc(identity),
-        enc(passcode)
+        security_tests::flows::form_value(identity),
+        security_tests::flows::form_value(passcode)
     );
     let (s, loc, _) = browser_post(app, "/us-signin", &body).await;
     (s, loc)
@@ -88,7 +77,7 @@ async fn form_send_code(app: &TestApp, identity: &str, method: &str) {
     let csrf = csrf_from(&html);
     let body = format!(
         "identity={}&chosen_method={method}&csrf_token={csrf}",
-        enc(identity)
+        security_tests::flows::form_value(identity)
     );
     let (s, _, page) = browser_post(app, "/us-signin/send-code", &body).await;
     assert_eq!(s, Status::Ok, "{page}");
@@ -138,14 +127,20 @@ async fn each_method_is_set_up_in_forms_and_its_code_signs_in_through_the_form()
         let code = key.current_code(t.clock.now() as f64);
         let (s, loc) = form_signin(&t.app, EMAIL, &code).await;
         assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
-        assert_eq!(whoami(&t.app).await, format!("profile {EMAIL}"));
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            format!("profile {EMAIL}")
+        );
 
         t.app.logout().await;
         form_send_code(&t.app, "650 555 0177", "sms").await;
         let text = t.sms.wait_for(2).await.pop().unwrap();
         let (s, loc) = form_signin(&t.app, "+1 650-555-0177", &code_in(&text.body)).await;
         assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
-        assert_eq!(whoami(&t.app).await, format!("profile {EMAIL}"));
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            format!("profile {EMAIL}")
+        );
 
         t.app.logout().await;
         t.clock.advance(30);
@@ -158,14 +153,17 @@ async fn each_method_is_set_up_in_forms_and_its_code_signs_in_through_the_form()
             .unwrap();
         let (s, loc) = form_signin(&t.app, EMAIL, &code_in(&mail.body_text())).await;
         assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
-        assert_eq!(whoami(&t.app).await, format!("profile {EMAIL}"));
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            format!("profile {EMAIL}")
+        );
 
         // A wrong code in the form: the page again with the error, not signed in.
         t.app.logout().await;
         let (_, _, html) = browser_get(&t.app, "/us-signin").await;
         let body = format!(
             "identity={}&passcode=000000&csrf_token={}",
-            enc(EMAIL),
+            security_tests::flows::form_value(EMAIL),
             csrf_from(&html)
         );
         let (s, _, page) = browser_post(&t.app, "/us-signin", &body).await;
@@ -174,7 +172,10 @@ async fn each_method_is_set_up_in_forms_and_its_code_signs_in_through_the_form()
             page.contains("Password or code submitted is not valid"),
             "{page}"
         );
-        assert_ne!(whoami(&t.app).await, format!("profile {EMAIL}"));
+        assert_ne!(
+            security_tests::whoami(&t.app).await,
+            format!("profile {EMAIL}")
+        );
     }
 }
 

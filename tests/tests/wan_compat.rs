@@ -101,6 +101,8 @@ async fn passkeys_registered_by_flask_security_sign_in_here() {
             // A count that does not grow: refused.
             let (s, v) = signin(&app, &python, secret, None, 2).await;
             assert_eq!(s, Status::BadRequest, "{b:?} {alg}: {v}");
+            let why = "Could not verify passkey: sign count did not increase.";
+            assert_eq!(v["errors"], json!([why]), "{b:?} {alg}");
         }
     }
 }

@@ -30,12 +30,6 @@ fn errors(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The body of `/profile`: who is signed in.
-async fn whoami(app: &TestApp) -> String {
-    let r = app.client.get("/profile").dispatch().await;
-    r.into_string().await.unwrap_or_default()
-}
-
 /// A user signed in with the password; the CSRF token.
 async fn signed_in_user(t: &Tf, email: &str) -> String {
     t.app.user(email, PW, &[]).await;
@@ -115,7 +109,10 @@ async fn a_passkey_is_registered_listed_signs_in_and_is_deleted() {
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert_eq!(v["tf_required"], false);
         assert_eq!(v["post_login_url"], "/");
-        assert_eq!(whoami(&t.app).await, "profile pk@example.com");
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            "profile pk@example.com"
+        );
 
         // Without one: a discoverable passkey, found by its id.
         t.app.logout().await;
@@ -123,7 +120,10 @@ async fn a_passkey_is_registered_listed_signs_in_and_is_deleted() {
         assert_eq!(options["allowCredentials"], json!([]));
         let (s, v) = signin(&t.app, &mut key, None).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
-        assert_eq!(whoami(&t.app).await, "profile pk@example.com");
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            "profile pk@example.com"
+        );
 
         // Deleted: listed no more, and it signs in no more.
         let csrf = csrf_of(&get(&t.app, "/wan-register").await.1);
@@ -159,8 +159,13 @@ async fn names_are_required_unique_and_plain() {
         assert_eq!(got, [message], "{v}");
     }
     let long = "k".repeat(65);
-    let (s, _) = begin_register(&t, &csrf, &long, "first").await;
+    let (s, v) = begin_register(&t, &csrf, &long, "first").await;
     assert_eq!(s, Status::BadRequest);
+    let got = security_tests::field_errors(&json!({"response": v}), "name");
+    assert!(
+        got.len() == 1 && got[0].starts_with("Value entered must be less than"),
+        "{v}"
+    );
 }
 
 #[rocket::async_test]
@@ -178,7 +183,7 @@ async fn a_secondary_key_does_not_sign_in_alone_and_first_factor_can_be_off() {
         ["Passkey not registered for this use (first or secondary)"]
     );
     // Without first-factor passkeys a `first` registration becomes `secondary`, and
-    // `/wan-signin` is not mounted (two-factor use only, which this app has on).
+    // `/wan-signin` answers 404 to whoever has no partial sign-in awaiting a key.
     let t = wan_app(backends()[0], |f| {
         f.merge(("security.wan_allow_as_first_factor", false))
     })
@@ -187,6 +192,17 @@ async fn a_secondary_key_does_not_sign_in_alone_and_first_factor_can_be_off() {
     let (_, v) = begin_register(&t, &csrf, "key", "first").await;
     let selection = &v["credential_options"]["authenticatorSelection"];
     assert_eq!(selection["userVerification"], "discouraged", "{v}");
+    let credential = SoftKey::new()
+        .register(&v["credential_options"], ORIGIN)
+        .await;
+    let uri = format!("/wan-register/{}", v["wan_state"].as_str().unwrap());
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    let (_, v) = get(&t.app, "/wan-register").await;
+    assert_eq!(v["registered_credentials"][0]["usage"], "secondary", "{v}");
+    t.app.logout().await;
+    let (s, _) = get(&t.app, "/wan-signin").await;
+    assert_eq!(s, Status::NotFound);
 }
 
 #[rocket::async_test]
@@ -334,7 +350,10 @@ async fn a_verified_passkey_is_both_factors_unless_configured_otherwise() {
     // The soft key verifies its user: the passkey is both factors.
     let (s, v) = signin(&t.app, &mut key, None).await;
     assert_eq!((s, &v["tf_required"]), (Status::Ok, &json!(false)), "{v}");
-    assert_eq!(whoami(&t.app).await, "profile mfa@example.com");
+    assert_eq!(
+        security_tests::whoami(&t.app).await,
+        "profile mfa@example.com"
+    );
     // Deactivated: refused.
     t.app.logout().await;
     let mut user = t.app.by_email("mfa@example.com", false).await.unwrap();
@@ -429,7 +448,10 @@ async fn a_security_key_is_the_second_factor_and_only_the_users_own() {
         let (s, v) = signin(&t.app, &mut a_key, None).await;
         assert_eq!(s, Status::Ok, "{b:?} {v}");
         assert_eq!(v["tf_required"], false);
-        assert_eq!(whoami(&t.app).await, "profile a@example.com");
+        assert_eq!(
+            security_tests::whoami(&t.app).await,
+            "profile a@example.com"
+        );
     }
 }
 
@@ -449,7 +471,10 @@ async fn a_key_does_not_sign_in_alone_where_it_is_a_second_factor() {
     password_step(&t, "only2@example.com").await;
     let (s, v) = signin(&t.app, &mut key, None).await;
     assert_eq!(s, Status::Ok, "{v}");
-    assert_eq!(whoami(&t.app).await, "profile only2@example.com");
+    assert_eq!(
+        security_tests::whoami(&t.app).await,
+        "profile only2@example.com"
+    );
 }
 
 #[rocket::async_test]
@@ -467,7 +492,10 @@ async fn with_a_code_and_a_key_the_user_chooses_at_tf_select() {
     assert_eq!(v["tf_signin_url"], "/wan-signin");
     let (s, v) = signin(&t.app, &mut key, None).await;
     assert_eq!(s, Status::Ok, "{v}");
-    assert_eq!(whoami(&t.app).await, "profile both@example.com");
+    assert_eq!(
+        security_tests::whoami(&t.app).await,
+        "profile both@example.com"
+    );
 }
 
 #[rocket::async_test]
@@ -521,7 +549,10 @@ async fn without_two_factor_and_first_factor_keys_a_key_is_still_the_second_fact
     assert_eq!(v["tf_signin_url"], "/wan-signin", "{v}");
     let (s, v) = signin(&t.app, &mut key, None).await;
     assert_eq!(s, Status::Ok, "{v}");
-    assert_eq!(whoami(&t.app).await, "profile keyonly@example.com");
+    assert_eq!(
+        security_tests::whoami(&t.app).await,
+        "profile keyonly@example.com"
+    );
 }
 
 #[rocket::async_test]
@@ -535,7 +566,17 @@ async fn a_code_is_not_taken_before_the_user_chose_the_code_method() {
     let code = security_tests::two_factor::stored_code(&t, "choose@example.com").await;
     let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf_of(&v)).await;
     assert_eq!(s, Status::BadRequest, "{v}");
+    let denied = "You currently do not have permissions to access this page";
+    assert_eq!(errors(&v), [denied]);
     assert!(!signed_in(&t.app).await);
+    // Once the code method is chosen, the same code signs in.
+    let v = password_step(&t, "choose@example.com").await;
+    let body = json!({"which": "authenticator"});
+    let (s, v) = post(&t.app, "/tf-select", body, &csrf_of(&v)).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    let (s, v) = post(&t.app, "/tf-validate", json!({"code": code}), &csrf_of(&v)).await;
+    assert_eq!(s, Status::Ok, "{v}");
+    assert!(signed_in(&t.app).await);
 }
 
 #[rocket::async_test]

@@ -9,17 +9,13 @@
 mod passkeys;
 
 use passkeys::SoftKey;
-use rocket::http::{RawStr, Status};
+use rocket::http::Status;
 use rocket::serde::json::Value;
 use security_tests::flows::{browser_get, browser_post, csrf_from, flashed_on};
 use security_tests::two_factor::{csrf_of, get, post, tf_app, Tf, PW};
 use security_tests::{backends, TestApp};
 
 const ORIGIN: &str = "http://localhost";
-
-fn enc(s: &str) -> String {
-    RawStr::new(s).percent_encode().to_string()
-}
 
 /// The value of attribute `name` of the first tag that has it, unescaped.
 fn attribute(html: &str, name: &str) -> String {
@@ -65,12 +61,18 @@ async fn form_signed_in(t: &Tf, email: &str) {
 async fn add_key(app: &TestApp, key: &mut SoftKey, name: &str) {
     let (_, _, html) = browser_get(app, "/wan-register").await;
     let csrf = csrf_from(&html);
-    let body = format!("name={}&usage=first&csrf_token={csrf}", enc(name));
+    let body = format!(
+        "name={}&usage=first&csrf_token={csrf}",
+        security_tests::flows::form_value(name)
+    );
     let (s, _, html) = browser_post(app, "/wan-register", &body).await;
     assert_eq!(s, Status::Ok, "{html}");
     let (options, action) = ceremony(&html, "create");
     let credential = key.register(&options, ORIGIN).await;
-    let body = format!("credential={}&csrf_token={csrf}", enc(&credential));
+    let body = format!(
+        "credential={}&csrf_token={csrf}",
+        security_tests::flows::form_value(&credential)
+    );
     let (s, loc, html) = browser_post(app, &action, &body).await;
     assert_eq!(
         (s, loc.as_deref()),
@@ -99,14 +101,20 @@ async fn a_key_is_added_used_to_confirm_and_removed_in_forms() {
         assert_eq!(s, Status::Ok, "{html}");
         let (options, action) = ceremony(&html, "get");
         let credential = key.sign_in(&options, ORIGIN).await;
-        let body = format!("credential={}&csrf_token={csrf}", enc(&credential));
+        let body = format!(
+            "credential={}&csrf_token={csrf}",
+            security_tests::flows::form_value(&credential)
+        );
         let (s, loc, _) = browser_post(&t.app, &action, &body).await;
         assert_eq!((s, loc.as_deref()), (Status::Found, Some("/")), "{b:?}");
 
         // /wan-delete: the list's remove button.
         let (_, _, html) = browser_get(&t.app, "/wan-register").await;
         let csrf = csrf_from(&html);
-        let body = format!("name={}&csrf_token={csrf}", enc("desk key"));
+        let body = format!(
+            "name={}&csrf_token={csrf}",
+            security_tests::flows::form_value("desk key")
+        );
         let (s, loc, _) = browser_post(&t.app, "/wan-delete", &body).await;
         assert_eq!((s, loc.as_deref()), (Status::Found, Some("/wan-register")));
         let flash = flashed_on(&t.app, "/wan-register").await;

@@ -151,8 +151,7 @@ pub async fn confirm_email_change(st: &SecurityState, token: &str) -> Result<Con
         return Ok(ConfirmEmailOutcome::BadLink(LinkProblem::Invalid));
     };
     let old_email = std::mem::replace(&mut user.email, new_email);
-    user.confirmed_at =
-        chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64).map(|d| d.naive_utc());
+    user.confirmed_at = Some(st.now_naive());
     match st.datastore.put_user(&mut user).await {
         Ok(()) => {}
         Err(SecurityError::AlreadyExists { .. }) => return Ok(ConfirmEmailOutcome::AddressTaken),

@@ -166,10 +166,7 @@ pub async fn confirm_email(st: &SecurityState, token: &str) -> crate::Result<Con
     if user.confirmed_at.is_some() {
         return Ok(ConfirmOutcome::AlreadyConfirmed);
     }
-    let now = chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
-        .map(|d| d.naive_utc())
-        .unwrap_or_default();
-    user.confirmed_at = Some(now);
+    user.confirmed_at = Some(st.now_naive());
     st.datastore.put_user(&mut user).await?;
     st.send(Signal::UserConfirmed { user_id: user.id });
     Ok(ConfirmOutcome::Confirmed {

@@ -59,19 +59,13 @@ pub async fn admin_change_password(
     Ok(())
 }
 
-/// Whether `user` holds a WebAuthn credential that may re-authenticate: `webauthn` is on
-/// and one of the user's credentials has a usage in `wan_allow_as_verify`.
+/// Whether `user` holds a WebAuthn credential that may re-authenticate: one of a usage
+/// in `wan_allow_as_verify`.
 ///
 /// Parity: `has_webauthn(current_user, WAN_ALLOW_AS_VERIFY)`.
 pub async fn has_webauthn_verify(state: &SecurityState, user: &User) -> Result<bool> {
-    let cfg = &state.config;
-    let Some(store) = state.datastore.webauthn_store().filter(|_| cfg.webauthn) else {
-        return Ok(false);
-    };
-    let creds = store.credentials_of(user.id).await?;
-    Ok(creds
-        .iter()
-        .any(|c| cfg.wan_allow_as_verify.contains(&c.usage)))
+    let usages = &state.config.wan_allow_as_verify;
+    crate::second_factor::has_webauthn(state, user, usages).await
 }
 
 /// What the account unit tests build on: a state over a fresh in-memory SQLite database

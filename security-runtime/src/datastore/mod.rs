@@ -23,7 +23,7 @@ mod webauthn;
 pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
 pub use sessions::{NewSeries, RememberUse, SessionBackend, StoredSession};
 pub use sql::SqlDatastore;
-pub use webauthn::{CredentialUse, NewCredential, WebAuthnCredential, WebAuthnStore};
+pub use webauthn::{CredentialUse, NewCredential, SqlWebAuthn, WebAuthnCredential, WebAuthnStore};
 
 /// Which column [`UserDatastore::find_user`] looks in.
 ///

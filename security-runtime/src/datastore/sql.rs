@@ -1035,7 +1035,9 @@ impl UserDatastore for SqlDatastore {
     }
 
     fn webauthn_store(&self) -> Option<std::sync::Arc<dyn super::WebAuthnStore>> {
-        Some(std::sync::Arc::new(self.clone()))
+        Some(std::sync::Arc::new(super::webauthn::SqlWebAuthn::new(
+            self.clone(),
+        )))
     }
 }
 

@@ -169,38 +169,73 @@ const COLUMNS: &str = "id, user_id, name, credential_id, public_key, sign_count,
                        backup_state, device_type, extensions, create_datetime, \
                        lastuse_datetime, \"usage\"";
 
+/// [`WebAuthnStore`] over a [`SqlDatastore`]: the credentials' table is found on first
+/// use and kept (`web_authn` in a database Flask-Security wrote, else `webauthn`).
+#[derive(Debug)]
+pub struct SqlWebAuthn {
+    ds: SqlDatastore,
+    table: std::sync::OnceLock<&'static str>,
+}
+
+impl SqlWebAuthn {
+    /// The store of `ds`.
+    pub fn new(ds: SqlDatastore) -> SqlWebAuthn {
+        SqlWebAuthn {
+            ds,
+            table: std::sync::OnceLock::new(),
+        }
+    }
+
+    async fn table(&self) -> Result<&'static str> {
+        if let Some(t) = self.table.get() {
+            return Ok(t);
+        }
+        let ds = &self.ds;
+        let t: &'static str = super::sql::dispatch!(ds, table())?;
+        Ok(self.table.get_or_init(|| t))
+    }
+}
+
 #[async_trait]
-impl WebAuthnStore for SqlDatastore {
+impl WebAuthnStore for SqlWebAuthn {
     async fn create_credential(&self, new: &NewCredential) -> Result<WebAuthnCredential> {
-        super::sql::dispatch!(self, create_credential(new))
+        let (ds, t) = (&self.ds, self.table().await?);
+        super::sql::dispatch!(ds, create_credential(t, new))
     }
 
     async fn find_credential(&self, credential_id: &[u8]) -> Result<Option<WebAuthnCredential>> {
-        super::sql::dispatch!(self, find_credential(credential_id))
+        let (ds, t) = (&self.ds, self.table().await?);
+        super::sql::dispatch!(ds, find_credential(t, credential_id))
     }
 
     async fn credentials_of(&self, user_id: i32) -> Result<Vec<WebAuthnCredential>> {
-        super::sql::dispatch!(self, credentials_of(user_id))
+        let (ds, t) = (&self.ds, self.table().await?);
+        super::sql::dispatch!(ds, credentials_of(t, user_id))
     }
 
     async fn record_use(&self, id: i32, used: &CredentialUse) -> Result<bool> {
-        super::sql::dispatch!(self, record_use(id, used))
+        let (ds, t) = (&self.ds, self.table().await?);
+        super::sql::dispatch!(ds, record_use(t, id, used))
     }
 
     async fn delete_credential(&self, user_id: i32, name: &str) -> Result<bool> {
-        super::sql::dispatch!(self, delete_credential(user_id, name))
+        let (ds, t) = (&self.ds, self.table().await?);
+        super::sql::dispatch!(ds, delete_credential(t, user_id, name))
     }
 
     async fn user_handle(&self, user_id: i32, new: &str) -> Result<String> {
-        super::sql::dispatch!(self, user_handle(user_id, new))
+        let ds = &self.ds;
+        super::sql::dispatch!(ds, user_handle(user_id, new))
     }
 
     async fn user_of_handle(&self, handle: &str) -> Result<Option<i32>> {
-        super::sql::dispatch!(self, user_of_handle(handle))
+        let ds = &self.ds;
+        super::sql::dispatch!(ds, user_of_handle(handle))
     }
 
     async fn use_challenge(&self, digest: &str, expires: i64, now: i64) -> Result<bool> {
-        super::sql::dispatch!(self, use_challenge(digest, expires, now))
+        let ds = &self.ds;
+        super::sql::dispatch!(ds, use_challenge(digest, expires, now))
     }
 }
 
@@ -214,7 +249,7 @@ macro_rules! sql_webauthn {
             /// The credentials' table: Flask-SQLAlchemy names a `WebAuthn` model's table
             /// `web_authn`, and a database Flask-Security wrote keeps its rows there;
             /// otherwise migration 7's `webauthn` (Flask-Security's own default name).
-            async fn table(pool: &$pool) -> Result<&'static str> {
+            pub(crate) async fn table(pool: &$pool) -> Result<&'static str> {
                 let names: Vec<(String,)> = sqlx::query_as(D.tables_sql()).fetch_all(pool).await?;
                 Ok(if names.iter().any(|(n,)| n == "web_authn") {
                     "web_authn"
@@ -225,9 +260,9 @@ macro_rules! sql_webauthn {
 
             pub(crate) async fn create_credential(
                 pool: &$pool,
+                t: &str,
                 n: &NewCredential,
             ) -> Result<WebAuthnCredential> {
-                let t = table(pool).await?;
                 let sql = format!(
                     "INSERT INTO {t} (user_id, name, credential_id, public_key, \
                      sign_count, transports, backup_state, device_type, extensions, \
@@ -267,9 +302,9 @@ macro_rules! sql_webauthn {
 
             pub(crate) async fn find_credential(
                 pool: &$pool,
+                t: &str,
                 credential_id: &[u8],
             ) -> Result<Option<WebAuthnCredential>> {
-                let t = table(pool).await?;
                 let sql = format!("SELECT {COLUMNS} FROM {t} WHERE credential_id = ?");
                 let row: Option<CredentialRow> = sqlx::query_as(&D.sql(&sql))
                     .bind(credential_id)
@@ -280,9 +315,9 @@ macro_rules! sql_webauthn {
 
             pub(crate) async fn credentials_of(
                 pool: &$pool,
+                t: &str,
                 user_id: i32,
             ) -> Result<Vec<WebAuthnCredential>> {
-                let t = table(pool).await?;
                 let sql = format!("SELECT {COLUMNS} FROM {t} WHERE user_id = ? ORDER BY id");
                 let rows: Vec<CredentialRow> = sqlx::query_as(&D.sql(&sql))
                     .bind(user_id)
@@ -293,10 +328,10 @@ macro_rules! sql_webauthn {
 
             pub(crate) async fn record_use(
                 pool: &$pool,
+                t: &str,
                 id: i32,
                 u: &CredentialUse,
             ) -> Result<bool> {
-                let t = table(pool).await?;
                 let sql = format!(
                     "UPDATE {t} SET sign_count = ?, backup_state = ?, \
                      lastuse_datetime = ? WHERE id = ? AND COALESCE(sign_count, 0) = ?"
@@ -314,10 +349,10 @@ macro_rules! sql_webauthn {
 
             pub(crate) async fn delete_credential(
                 pool: &$pool,
+                t: &str,
                 user_id: i32,
                 name: &str,
             ) -> Result<bool> {
-                let t = table(pool).await?;
                 let sql = format!("DELETE FROM {t} WHERE user_id = ? AND name = ?");
                 let done = sqlx::query::<$db>(&D.sql(&sql))
                     .bind(user_id)

@@ -173,7 +173,7 @@ pub(crate) fn csrf(ctx: &SecurityCtx<'_>, input: &FormInput, errors: &mut FormEr
 pub(crate) fn user_json(ctx: &SecurityCtx<'_>, user: &User, with_token: bool) -> Value {
     let st = ctx.state;
     let mut u = (st.hooks.user_payload)(user);
-    if with_token && (ctx.include_auth_token || st.config.backwards_compat_auth_token) {
+    if with_token && ctx.token_wanted() {
         let paa = ctx.session().fs_paa.unwrap_or_else(|| st.now());
         u.insert(
             "authentication_token".into(),
@@ -445,9 +445,6 @@ pub(crate) fn mail_failed(ctx: &SecurityCtx<'_>, e: &MailError) -> Reply {
     }
 }
 
-/// A form-mode redirect carrying a flashed message (dropped when `flash_messages` is
-/// off, see [`Reply::flash`]).
-///
 /// The first message of `errors` (a field's, else the form's; `API_ERROR` when none):
 /// what a page that cannot show the form again flashes.
 pub(crate) fn first_error(errors: &FormErrors) -> Text {
@@ -461,6 +458,9 @@ pub(crate) fn first_error(errors: &FormErrors) -> Text {
         .unwrap_or_else(|| Text::new(msg::API_ERROR))
 }
 
+/// A form-mode redirect carrying a flashed message (dropped when `flash_messages` is
+/// off, see [`Reply::flash`]).
+///
 /// Parity: `do_flash(m, c); return redirect(...)`.
 pub(crate) fn flash_redirect(
     to: impl Into<String>,

@@ -189,7 +189,7 @@ pub async fn login(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Re
     let Some((mut user, mut dirty)) = check_credentials(ctx, &fields, &mut errors).await? else {
         return Ok(failure(ctx, errors, input));
     };
-    let token_wanted = ctx.want_json && (ctx.include_auth_token || cfg.backwards_compat_auth_token);
+    let token_wanted = ctx.want_json && ctx.token_wanted();
     dirty |= crate::auth::prepare_token_identity(&mut user, token_wanted);
     let factor = FirstFactor {
         user: *user,

@@ -77,6 +77,12 @@ impl SecurityCtx<'_> {
         crate::responses::anonymous_required_reply(self.state, self.want_json, self.locale)
     }
 
+    /// True when the answer carries an auth token (`?include_auth_token`, or
+    /// `backwards_compat_auth_token`): only for JSON.
+    pub fn token_wanted(&self) -> bool {
+        self.include_auth_token || self.state.config.backwards_compat_auth_token
+    }
+
     /// A message in this request's locale.
     pub fn t(&self, text: impl Into<crate::messages::Text>) -> String {
         self.state.catalog.text(self.locale, &text.into())

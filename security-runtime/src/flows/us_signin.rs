@@ -206,7 +206,7 @@ async fn signin(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Result<Reply
             }
         },
     };
-    let token_wanted = ctx.want_json && (ctx.include_auth_token || cfg.backwards_compat_auth_token);
+    let token_wanted = ctx.want_json && ctx.token_wanted();
     let dirty = rehashed | crate::auth::prepare_token_identity(&mut user, token_wanted);
     let factor = FirstFactor {
         user: *user,

@@ -197,7 +197,7 @@ async fn signin_finish(
         return Ok(refused(ctx, &errors, &page));
     };
     let mut user = v.user;
-    let token_wanted = ctx.want_json && (ctx.include_auth_token || cfg.backwards_compat_auth_token);
+    let token_wanted = ctx.want_json && ctx.token_wanted();
     let dirty = crate::auth::prepare_token_identity(&mut user, token_wanted);
     let factor = FirstFactor {
         user,
@@ -243,11 +243,7 @@ async fn second_factor_done(
     next: Option<&str>,
 ) -> crate::Result<Reply> {
     let st = ctx.state;
-    let token_wanted =
-        ctx.want_json && (ctx.include_auth_token || st.config.backwards_compat_auth_token);
-    if crate::auth::prepare_token_identity(&mut user, token_wanted) {
-        st.datastore.put_user(&mut user).await?;
-    }
+    // As at `/tf-validate`: the sign-in's own write is the only one.
     sf::complete_login(st, &ctx.session, &mut user, sf::WEBAUTHN, ctx.remote, true).await?;
     let next = next.or(ctx.next_query.as_deref());
     Ok(signed_in(ctx, &user, next))

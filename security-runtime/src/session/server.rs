@@ -20,11 +20,11 @@ use std::sync::Arc;
 use base64::Engine;
 use rand::RngCore;
 use rocket::http::{Cookie, CookieJar};
-use sha2::{Digest, Sha256};
 
 use super::{CookieStore, Flushed, Recalled, Rotation, SessionData, SessionKeys, SessionStore};
 use crate::config::{SecurityConfig, SessionStoreKind};
 use crate::datastore::{NewSeries, RememberUse, SessionBackend, StoredSession, UserDatastore};
+use crate::hashing::sha256_hex;
 use crate::state::Clock;
 
 /// What marks a session cookie that holds a stored session's id.
@@ -69,7 +69,7 @@ impl ServerStore {
 
     /// Opens the stored session `id`; `None` when it is gone or over a lifetime.
     async fn open(&self, id: &str) -> crate::Result<Option<SessionData>> {
-        let key = digest(id);
+        let key = sha256_hex(id);
         let Some(stored) = self.backend.load_session(&key).await? else {
             return Ok(None);
         };
@@ -163,7 +163,7 @@ impl SessionStore for ServerStore {
             .as_deref()
             .filter(|o| keys.current.as_deref() != Some(o))
         {
-            self.backend.delete_session(&digest(old)).await?;
+            self.backend.delete_session(&sha256_hex(old)).await?;
         }
         if let Some(id) = &keys.current {
             let json = serde_json::to_string(data)
@@ -172,7 +172,7 @@ impl SessionStore for ServerStore {
             if keys.loaded.as_ref() == Some(id) {
                 // Update only: a session ended meanwhile (a parallel logout) stays ended.
                 self.backend
-                    .update_session(&digest(id), user, &json, now)
+                    .update_session(&sha256_hex(id), user, &json, now)
                     .await?;
             } else {
                 let stored = StoredSession {
@@ -181,7 +181,9 @@ impl SessionStore for ServerStore {
                     created: now,
                     last_seen: now,
                 };
-                self.backend.insert_session(&digest(id), &stored).await?;
+                self.backend
+                    .insert_session(&sha256_hex(id), &stored)
+                    .await?;
             }
         }
         let mut flushed = Flushed::default();
@@ -216,7 +218,7 @@ impl SessionStore for ServerStore {
         let now = now.floor() as i64;
         let new = NewSeries {
             user: user.to_owned(),
-            token: digest(&token),
+            token: sha256_hex(&token),
             now,
             expires: now + cfg.remember_cookie_duration,
         };
@@ -224,7 +226,7 @@ impl SessionStore for ServerStore {
             cfg,
             format!("{series}:{token}"),
         ));
-        keys.new_series = Some((digest(&series), new));
+        keys.new_series = Some((sha256_hex(&series), new));
     }
 
     async fn recall(
@@ -237,7 +239,7 @@ impl SessionStore for ServerStore {
             super::clear_remember(jar, cfg);
             return Ok(None);
         };
-        let (series, token) = (digest(&raw_series), digest(&token));
+        let (series, token) = (sha256_hex(&raw_series), sha256_hex(&token));
         let now = now.floor() as i64;
         let used = self
             .backend
@@ -248,7 +250,7 @@ impl SessionStore for ServerStore {
                 let next = random_id();
                 let value = format!("{raw_series}:{next}");
                 jar.add_private(super::cookie::remember_cookie(cfg, value));
-                let next = digest(&next);
+                let next = sha256_hex(&next);
                 let rotation = Some(Rotation {
                     series,
                     token,
@@ -272,7 +274,7 @@ impl SessionStore for ServerStore {
         // the remember cookie this response sets is no longer the replacement's.
         keys.rotation = None;
         if let Some((series, _)) = remember_parts(jar, cfg) {
-            keys.drop_series = Some(digest(&series));
+            keys.drop_series = Some(sha256_hex(&series));
         }
         super::clear_remember(jar, cfg);
     }
@@ -296,14 +298,6 @@ fn random_id() -> String {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-/// What the backend stores for an id, series or token: its SHA-256, hex.
-fn digest(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The session store the configuration names (`session_store`): the datastore's
@@ -355,7 +349,7 @@ mod tests {
         );
         assert_ne!(random_id(), id);
         assert_eq!(
-            digest("abc"),
+            sha256_hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -16,6 +16,7 @@ mod cose;
 mod data;
 
 pub use cose::CoseKey;
+pub(crate) use data::b64url;
 pub use data::{AuthenticatorData, ClientData, Flags};
 
 use sha2::{Digest, Sha256};

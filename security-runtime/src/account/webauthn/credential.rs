@@ -5,20 +5,9 @@
 //! Parity: py_webauthn `parse_registration_credential_json`,
 //! `parse_authentication_credential_json`.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::Engine as _;
 use serde_json::Value;
 
-use crate::webauthn::WebAuthnError;
-
-/// Base64url that takes input with or without padding.
-const B64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+use crate::webauthn::{b64url, WebAuthnError};
 
 /// A posted registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +44,7 @@ fn bytes(v: &Value, key: &'static str) -> Result<Vec<u8>, WebAuthnError> {
         .get(key)
         .and_then(Value::as_str)
         .ok_or(WebAuthnError::Malformed(key))?;
-    B64.decode(s).map_err(|_| WebAuthnError::Malformed(key))
+    b64url(s).map_err(|_| WebAuthnError::Malformed(key))
 }
 
 /// Parses the JSON object and checks `type` and that `id` is `rawId`.

@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::state_token::{self, TokenProblem};
 use crate::config::SecurityConfig;
@@ -54,11 +53,11 @@ impl Rp {
     }
 }
 
-/// The credentials store, or an error when the datastore keeps none.
+/// The credentials store (launch refuses `webauthn` without one).
 pub fn store(st: &SecurityState) -> Result<std::sync::Arc<dyn WebAuthnStore>> {
-    st.datastore
-        .webauthn_store()
-        .ok_or_else(|| SecurityError::Invalid("the datastore keeps no WebAuthn credentials".into()))
+    st.webauthn
+        .clone()
+        .ok_or_else(|| SecurityError::Invalid("WebAuthn is off".into()))
 }
 
 /// A new challenge: `secrets.token_urlsafe(wan_challenge_bytes or 32)`, whose ASCII
@@ -71,15 +70,11 @@ pub fn new_challenge(cfg: &SecurityConfig) -> String {
 
 /// Marks `challenge` answered: false when it was already (a replay).
 pub async fn use_challenge(st: &SecurityState, challenge: &str, within: i64) -> Result<bool> {
-    let digest = hex(&Sha256::digest(challenge.as_bytes()));
+    let digest = crate::hashing::sha256_hex(challenge);
     let now = st.now() as i64;
     store(st)?
         .use_challenge(&digest, now + within.max(1), now)
         .await
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The ceremony a `wan_state` token was issued for: a token of one is refused by the

@@ -183,7 +183,7 @@ async fn store_new(
         device_type: device_type(done.flags.backup_eligible()).to_owned(),
         extensions: reg.extensions,
         usage: state.usage.unwrap_or_else(|| "secondary".into()),
-        now: now(st),
+        now: st.now_naive(),
     };
     let store = store(st)?;
     let existing = store.credentials_of(user.id).await?;
@@ -213,13 +213,6 @@ fn device_type(backup_eligible: bool) -> &'static str {
     } else {
         "single_device"
     }
-}
-
-/// The state's clock as a naive UTC time (Flask-Security's datetime columns).
-pub fn now(st: &SecurityState) -> NaiveDateTime {
-    chrono::DateTime::from_timestamp_micros((st.now() * 1e6) as i64)
-        .map(|d| d.naive_utc())
-        .unwrap_or_default()
 }
 
 /// Deletes the user's credential `name`.

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::register::{now, state_refusal, Refused};
+use super::register::{state_refusal, Refused};
 use super::{
     credential, options, read_state, state_token, store, use_challenge, Ceremony, Rp, WanState,
 };
@@ -177,7 +177,7 @@ pub async fn check(
         seen_sign_count: cred.sign_count,
         sign_count: i64::from(asserted.sign_count),
         backup_state: asserted.flags.backup_state(),
-        now: now(st),
+        now: st.now_naive(),
     };
     if !store(st)?.record_use(cred.id, &used).await? {
         return refuse(msg::webauthn_no_verify("sign count did not increase"));
@@ -199,12 +199,19 @@ async fn owner_of(
     let Some(cred) = store.find_credential(&a.raw_id).await? else {
         return Ok(Err(Text::new(msg::WEBAUTHN_UNKNOWN_CREDENTIAL_ID)));
     };
-    let found = st
-        .datastore
-        .find_user(&UserQuery::Id(cred.user_id), false)
-        .await?;
-    let Some(user) = found else {
-        return Ok(Err(Text::new(msg::WEBAUTHN_ORPHAN_CREDENTIAL_ID)));
+    // The user the step is for, when known, must own the key; otherwise its owner.
+    let user = match purpose.known() {
+        Some(u) if u.id != cred.user_id => {
+            return Ok(Err(Text::new(msg::WEBAUTHN_MISMATCH_USER_HANDLE)));
+        }
+        Some(u) => u.clone(),
+        None => {
+            let q = UserQuery::Id(cred.user_id);
+            let Some(user) = st.datastore.find_user(&q, false).await? else {
+                return Ok(Err(Text::new(msg::WEBAUTHN_ORPHAN_CREDENTIAL_ID)));
+            };
+            user
+        }
     };
     if let Some(h) = &a.user_handle {
         // The handle is Flask-Security's `fs_webauthn_user_handle` (ASCII hex).
@@ -215,9 +222,6 @@ async fn owner_of(
         if owner != Some(user.id) {
             return Ok(Err(Text::new(msg::WEBAUTHN_MISMATCH_USER_HANDLE)));
         }
-    }
-    if purpose.known().is_some_and(|u| u.id != user.id) {
-        return Ok(Err(Text::new(msg::WEBAUTHN_MISMATCH_USER_HANDLE)));
     }
     if !purpose.allows(st, &cred.usage) {
         return Ok(Err(Text::new(msg::WEBAUTHN_CREDENTIAL_WRONG_USAGE)));
