@@ -608,3 +608,34 @@ async fn a_configured_rp_id_and_origin_are_used_and_another_origin_refused() {
     let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
     assert_eq!(s, Status::Ok, "{v}");
 }
+
+#[rocket::async_test]
+async fn wan_allow_as_verify_limits_the_keys_that_re_authenticate() {
+    let t = wan_app(backends()[0], |f| {
+        f.merge(("security.wan_allow_as_verify", ["first"]))
+            .merge(("security.freshness", 60))
+    })
+    .await;
+    let csrf = signed_in_user(&t, "verifyfirst@example.com").await;
+    let mut key = SoftKey::new();
+    register(&t, &csrf, &mut key, "second", "secondary").await;
+    t.clock.advance(4000);
+    let (s, v) = get(&t.app, "/wan-register").await;
+    assert_eq!(s, Status::Unauthorized);
+    assert_eq!(v["has_webauthn_verify_credential"], false, "{v}");
+    let csrf = csrf_of(&get(&t.app, "/wan-verify").await.1);
+    let (_, v) = post(&t.app, "/wan-verify", json!({}), &csrf).await;
+    assert_eq!(
+        v["credential_options"]["allowCredentials"],
+        json!([]),
+        "{v}"
+    );
+    let uri = format!("/wan-verify/{}", v["wan_state"].as_str().unwrap());
+    let credential = key.sign_in(&v["credential_options"], ORIGIN).await;
+    let (s, v) = post(&t.app, &uri, json!({"credential": credential}), &csrf).await;
+    assert_eq!(s, Status::BadRequest);
+    assert_eq!(
+        errors(&v),
+        ["Passkey not registered for this use (first or secondary)"]
+    );
+}
