@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# Loopback HTTP load test: the same handler unprotected, token-protected and
-# session-protected, plus the stacked /admin against the single-attribute /profile,
-# served by a real Rocket server (the `serve` mode of tests/benches/auth_overhead.rs,
-# release build, SQLite) and driven by wrk (`apt-get install -y wrk`).
+# Loopback HTTP load test over real HTTP, driven by wrk (`apt-get install -y wrk`), of
+# servers running side by side (the `serve` and `serve-bare` modes of
+# tests/benches/auth_overhead.rs, release build):
+#   bare      Rocket alone, the same handler (the limit of the machine)
+#   sqlite-0  the project on SQLite without the auth cache, sqlite-1 with it
+#   pg-0      the project on PostgreSQL without the auth cache, pg-1 with it (only when
+#             SECURITY_TEST_POSTGRES_URL is set)
+# and on each project server the same handler unprotected (open), token-protected,
+# session-protected, and the stacked /admin (auth_required + roles_required).
 #
-#   scripts/load.sh                       # defaults below
-#   ROUNDS=5 DURATION=10s CONNS=16 scripts/load.sh
+#   scripts/load.sh                                  # defaults below
+#   ROUNDS=5 DURATION=10s CONNS="1 16 64" scripts/load.sh
+#   USERS=100000 ROLES=20 scripts/load.sh            # users in the table, roles of the user
 #
-# Each round runs every URL once, interleaved; the table reports the median req/s and
-# the median of the per-round ratios. wrk (1 thread) and the server share the machine.
+# Each round runs every (server, case, connections) once, interleaved; the tables report
+# the median req/s and the median of per-round ratios. Every run must answer 2xx only
+# (a token that expired mid-run would turn into redirects that wrk counts as done).
+# wrk (1 thread) and the servers share the machine; the load average is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${BENCH_PORT:-8765}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
-CONNS=${CONNS:-8}
-BASE="http://127.0.0.1:$PORT"
+CONNS=${CONNS:-16}
+USERS=${USERS:-100}
+ROLES=${ROLES:-1}
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
@@ -27,76 +36,120 @@ BIN=$(cargo bench -p security-tests --bench auth_overhead --no-run --message-for
 [ -x "$BIN" ] || { echo "bench binary not built" >&2; exit 1; }
 
 WORK=$(mktemp -d)
-BENCH_PORT=$PORT "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-for _ in $(seq 1 100); do
-    curl -fs -o /dev/null "$BASE/bench/open" && break
-    sleep 0.2
+SERVERS=(bare sqlite-0 sqlite-1)
+[ -n "${SECURITY_TEST_POSTGRES_URL:-}" ] && SERVERS+=(pg-0 pg-1)
+declare -A BASE TOKEN SESSION
+p=$PORT
+for s in "${SERVERS[@]}"; do
+    BASE[$s]="http://127.0.0.1:$p"
+    case $s in
+    bare) BENCH_PORT=$p "$BIN" serve-bare >"$WORK/$s.log" 2>&1 & ;;
+    *)
+        backend=sqlite; [ "${s%-*}" = pg ] && backend=postgres
+        BENCH_PORT=$p BENCH_BACKEND=$backend BENCH_AUTH_CACHE=${s#*-} BENCH_USERS=$USERS \
+            BENCH_ROLES=$ROLES "$BIN" serve >"$WORK/$s.log" 2>&1 &
+        ;;
+    esac
+    PIDS+=($!)
+    p=$((p + 1))
 done
-curl -fs -o /dev/null "$BASE/bench/open" || { cat "$WORK/server.log" >&2; exit 1; }
 
-# Log in as Flask-Security's JSON clients do: GET /login for the CSRF token, then POST.
-JAR="$WORK/cookies"
-CSRF=$(curl -fs -c "$JAR" -H 'Accept: application/json' "$BASE/login" | jq -r .response.csrf_token)
-TOKEN=$(curl -fs -b "$JAR" -c "$JAR" -H 'Content-Type: application/json' \
-    -d "{\"email\":\"admin@example.com\",\"password\":\"correct horse battery\",\"csrf_token\":\"$CSRF\"}" \
-    "$BASE/login?include_auth_token" | jq -r .response.user.authentication_token)
-SESSION=$(awk '$6 == "session" { print $7 }' "$JAR")
-[ -n "$TOKEN" ] && [ "$TOKEN" != null ] && [ -n "$SESSION" ] || { echo "login failed" >&2; exit 1; }
+for s in "${SERVERS[@]}"; do
+    for _ in $(seq 1 300); do
+        curl -fs -o /dev/null "${BASE[$s]}/bench/open" && break
+        sleep 0.2
+    done
+    curl -fs -o /dev/null "${BASE[$s]}/bench/open" || { cat "$WORK/$s.log" >&2; exit 1; }
+    [ "$s" = bare ] && continue
+    # Log in as Flask-Security's JSON clients do: GET /login for the CSRF token, then POST.
+    jar="$WORK/$s.cookies"
+    csrf=$(curl -fs -c "$jar" -H 'Accept: application/json' "${BASE[$s]}/login" | jq -r .response.csrf_token)
+    TOKEN[$s]=$(curl -fs -b "$jar" -c "$jar" -H 'Content-Type: application/json' \
+        -d "{\"email\":\"admin@example.com\",\"password\":\"correct horse battery\",\"csrf_token\":\"$csrf\"}" \
+        "${BASE[$s]}/login?include_auth_token" | jq -r .response.user.authentication_token)
+    SESSION[$s]=$(awk '$6 == "session" { print $7 }' "$jar")
+    [ -n "${TOKEN[$s]}" ] && [ "${TOKEN[$s]}" != null ] && [ -n "${SESSION[$s]}" ] ||
+        { echo "$s: login failed" >&2; exit 1; }
+done
 
-NAMES=(open token session profile admin)
-URLS=(/bench/open /bench/token /bench/session /profile /admin)
-HEADERS=("X-Bench: open" "Authentication-Token: $TOKEN" "Cookie: session=$SESSION"
-    "Cookie: session=$SESSION" "Cookie: session=$SESSION")
+CASES=(open token session admin)
+url() { case $1 in open) echo /bench/open ;; token) echo /bench/token ;; session) echo /bench/session ;; admin) echo /admin ;; esac; }
+header() { # server case
+    case $2 in
+    open) echo "X-Bench: open" ;;
+    token) echo "Authentication-Token: ${TOKEN[$1]}" ;;
+    *) echo "Cookie: session=${SESSION[$1]}" ;;
+    esac
+}
 
-run() { # name url header duration -> req/s
+run() { # server case conns duration -> req/s
     local out
-    out=$(wrk -t1 -c"$CONNS" -d"$4" -H "$3" "$BASE$2")
+    out=$(wrk -t1 -c"$3" -d"$4" -H "$(header "$1" "$2")" "${BASE[$1]}$(url "$2")")
     if grep -q 'Non-2xx' <<<"$out"; then
-        echo "$1: non-2xx responses" >&2
+        echo "$1 $2: non-2xx responses" >&2
         echo "$out" >&2
         exit 1
     fi
     awk '/Requests\/sec/ { print $2 }' <<<"$out"
 }
 
-for i in "${!NAMES[@]}"; do # warm-up
-    run "${NAMES[$i]}" "${URLS[$i]}" "${HEADERS[$i]}" 2s >/dev/null
-done
+each() { # calls "$@" server case for every measured pair
+    for s in "${SERVERS[@]}"; do
+        if [ "$s" = bare ]; then "$@" "$s" open; else for c in "${CASES[@]}"; do "$@" "$s" "$c"; done; fi
+    done
+}
+warm() { run "$1" "$2" 4 1s >/dev/null; }
+each warm
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
-    for i in "${!NAMES[@]}"; do
-        echo "$r ${NAMES[$i]} $(run "${NAMES[$i]}" "${URLS[$i]}" "${HEADERS[$i]}" "$DURATION")"
+    for n in $CONNS; do
+        measure() { echo "$r $n $1 $2 $(run "$1" "$2" "$n" "$DURATION")"; }
+        each measure
     done
 done >"$WORK/results"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in "${SERVERS[@]}"; do
+    [ "$s" = bare ] && continue
+    echo "$s $(curl -fs "${BASE[$s]}/bench/stats")"
+done >"$WORK/stats"
 
-echo "## wrk -t1 -c$CONNS, $ROUNDS rounds of $DURATION per URL, median (nproc=$(nproc))"
 echo
-python3 - "$WORK/results" <<'EOF'
+echo "## wrk -t1, $ROUNDS rounds of $DURATION per case, $USERS users + 1, $ROLES role(s), nproc=$(nproc)"
+echo
+python3 - "$WORK/results" "$WORK/stats" <<'PY'
 import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
 rate = {}
-for r, name, v in rows:
-    rate.setdefault(name, {})[int(r)] = float(v)
-label = {
-    "open": "GET /bench/open (unprotected)",
-    "token": "GET /bench/token (auth_token_required)",
-    "session": "GET /bench/session (auth_required(session))",
-    "profile": "GET /profile (auth_required, session)",
-    "admin": "GET /admin (auth_required + roles_required, session)",
-}
-print("| case | req/s (median) | min | max |")
-print("|---|---:|---:|---:|")
-for k, l in label.items():
-    v = list(rate[k].values())
-    print(f"| {l} | {statistics.median(v):.0f} | {min(v):.0f} | {max(v):.0f} |")
-print()
-print("| ratio (median of per-round ratios) | value |")
-print("|---|---:|")
-for a, b, l in [("token", "open", "token ÷ unprotected"),
-                ("session", "open", "session ÷ unprotected"),
-                ("admin", "profile", "/admin stacked ÷ /profile single")]:
-    ratios = [rate[a][r] / rate[b][r] for r in rate[a]]
-    print(f"| {l} | {statistics.median(ratios):.3f} |")
-EOF
+for line in open(sys.argv[1]):
+    r, n, server, case, v = line.split()
+    rate.setdefault((int(n), server, case), {})[int(r)] = float(v)
+conns = sorted({k[0] for k in rate})
+servers = []
+for k in rate:
+    if k[1] not in servers:
+        servers.append(k[1])
+def med_ratio(a, b):
+    return statistics.median(rate[a][r] / rate[b][r] for r in rate[a])
+for n in conns:
+    print(f"### {n} connection(s)\n")
+    print("| server | case | req/s (median) | ÷ same server open | ÷ bare Rocket |")
+    print("|---|---|---:|---:|---:|")
+    for s in servers:
+        for case in ["open", "token", "session", "admin"]:
+            k = (n, s, case)
+            if k not in rate:
+                continue
+            own = med_ratio(k, (n, s, "open"))
+            bare = med_ratio(k, (n, "bare", "open")) if (n, "bare", "open") in rate else float("nan")
+            print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} |")
+    print()
+print("| server | cache hits | misses | hit rate | invalidations |")
+print("|---|---:|---:|---:|---:|")
+for line in open(sys.argv[2]):
+    s, h, m, i = line.split()
+    h, m = int(h), int(m)
+    rate_ = h / (h + m) if h + m else 0.0
+    print(f"| {s} | {h} | {m} | {rate_:.4f} | {i} |")
+PY

@@ -52,8 +52,8 @@ pub(crate) fn prepare_token_identity(user: &mut User, token_wanted: bool) -> boo
 /// Outcome of checking an auth token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenCheck {
-    /// Valid; the user and the token's `fs_paa`.
-    Valid(Box<User>, Option<f64>),
+    /// Valid; the user (shared with the auth cache) and the token's `fs_paa`.
+    Valid(std::sync::Arc<User>, Option<f64>),
     /// Expired, invalid, or for no active user.
     Rejected,
 }
@@ -92,12 +92,12 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
     };
     let ds = &state.datastore;
     let mut user = ds
-        .find_user(&UserQuery::FsTokenUniquifier(uid.clone()), false)
+        .find_user_shared(&UserQuery::FsTokenUniquifier(uid.clone()))
         .await?;
     if user.is_none() {
         // Only a user without a token uniquifier may use fs_uniquifier as token identity.
         user = ds
-            .find_user(&UserQuery::FsUniquifier(uid), false)
+            .find_user_shared(&UserQuery::FsUniquifier(uid))
             .await?
             .filter(|u| u.fs_token_uniquifier.is_none());
     }
@@ -113,7 +113,7 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
         }
     }
     let paa = claims.get("fs_paa").and_then(Value::as_f64);
-    Ok(TokenCheck::Valid(Box::new(user), paa))
+    Ok(TokenCheck::Valid(user, paa))
 }
 
 /// Finds the user an identity string names, trying `user_identity_attributes` in order.

@@ -280,6 +280,19 @@ settings! {
         pub session_lifetime: i64 = 30 * 24 * 3600,
         /// A stored session's last use is written at most this often (seconds).
         pub session_touch_interval: i64 = 60,
+        /// Keep the users that sessions and auth tokens name in memory, exact: dropped on
+        /// every write to users, roles and grants, from this process or another (SQLite:
+        /// a change check per lookup; PostgreSQL: notifications, no cache while the
+        /// channel is down). MySQL and MariaDB: never cached. Beyond Flask-Security.
+        pub auth_cache: bool = true,
+        /// Users the auth cache keeps (per identity kind: sessions, auth tokens).
+        pub auth_cache_capacity: u64 = 100_000,
+        /// No auth cache where it could lag behind a write by another instance
+        /// (PostgreSQL: the notification's travel time); every lookup reads the database.
+        pub auth_cache_strict: bool = false,
+        /// PostgreSQL: milliseconds before listening again once the notification channel was
+        /// lost (the cache does not serve meanwhile).
+        pub auth_cache_retry_ms: u64 = 1000,
         /// Parity: `SECURITY_URL_PREFIX`.
         pub url_prefix: String = String::new(),
         /// Parity: `SECURITY_LOGIN_URL`.

@@ -12,7 +12,7 @@ use rocket::{Build, Orbit, Request, Response, Rocket};
 use serde_json::Value;
 
 use crate::config::SecurityConfig;
-use crate::datastore::{SqlDatastore, UserDatastore};
+use crate::datastore::{CachedDatastore, SqlDatastore, UserDatastore};
 use crate::mail::MailUtil;
 use crate::model::User;
 use crate::responses::{self, Denial, Reply};
@@ -43,8 +43,14 @@ struct DenialHooks {
     reauthn: Option<DenialHook>,
 }
 
-type DatastoreSource =
-    Box<dyn Fn(&Rocket<Build>) -> Option<Arc<dyn UserDatastore>> + Send + Sync + 'static>;
+type DatastoreSource = Box<dyn Fn(&Rocket<Build>) -> Option<Source> + Send + Sync + 'static>;
+
+/// Where the datastore comes from: a pool (the SQL datastore, cached when `auth_cache`
+/// is on) or the application's own.
+enum Source {
+    Sql(SqlDatastore),
+    Ready(Arc<dyn UserDatastore>),
+}
 
 /// The security fairing and its builder.
 ///
@@ -139,7 +145,7 @@ impl Security {
         self.source = Some(Box::new(|rocket| {
             let db = D::fetch(rocket)?;
             let pool: D::Pool = (**db).clone();
-            Some(Arc::new(pool.into()) as Arc<dyn UserDatastore>)
+            Some(Source::Sql(pool.into()))
         }));
         self
     }
@@ -179,7 +185,7 @@ impl Security {
 
     /// Uses a ready datastore (any [`UserDatastore`] implementation).
     pub fn datastore(mut self, ds: Arc<dyn UserDatastore>) -> Self {
-        self.source = Some(Box::new(move |_| Some(ds.clone())));
+        self.source = Some(Box::new(move |_| Some(Source::Ready(ds.clone()))));
         self
     }
 
@@ -343,13 +349,24 @@ impl Security {
         let source = self.source.as_ref().ok_or(
             "Security fairing has no datastore: call `.database::<Db>()` or `.datastore(..)`",
         )?;
-        let datastore = source(rocket).ok_or(
+        let source = source(rocket).ok_or(
             "Security fairing: the database is not attached; attach `Db::init()` before \
              `Security`",
         )?;
-        crate::launch::schema(&*datastore, config.migrate_on_launch)
-            .await
-            .map_err(|e| format!("Security fairing: {e}"))?;
+        let datastore = match source {
+            Source::Sql(sql) => {
+                crate::launch::schema(&sql, config.migrate_on_launch)
+                    .await
+                    .map_err(|e| format!("Security fairing: {e}"))?;
+                cached(sql, &config)
+            }
+            Source::Ready(ds) => {
+                crate::launch::schema(&*ds, config.migrate_on_launch)
+                    .await
+                    .map_err(|e| format!("Security fairing: {e}"))?;
+                ds
+            }
+        };
         if self.mailer.is_none() && config.mail_server.is_none() && !debug && config.sends_mail() {
             return Err(
                 "security configuration: `security.mail_server` must be set outside \
@@ -400,6 +417,19 @@ impl Security {
         state.hooks = self.hooks.clone();
         Ok(state)
     }
+}
+
+/// The SQL datastore, behind the auth cache when it is on.
+fn cached(sql: SqlDatastore, config: &SecurityConfig) -> Arc<dyn UserDatastore> {
+    if !config.auth_cache {
+        return Arc::new(sql);
+    }
+    let settings = crate::datastore::CacheSettings {
+        capacity: usize::try_from(config.auth_cache_capacity).unwrap_or(usize::MAX),
+        strict: config.auth_cache_strict,
+        retry: std::time::Duration::from_millis(config.auth_cache_retry_ms),
+    };
+    CachedDatastore::over(sql, settings)
 }
 
 /// One secret for the whole stack: when Rocket's own `secret_key` (private cookies: the

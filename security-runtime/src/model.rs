@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 ///
 /// Parity: `flask_security.UserMixin` over the `fsqla_v3` user table. Its `Debug`
 /// shows `"***"` for the password hash and the two-factor secrets and recovery codes.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct User {
     /// Primary key.
     pub id: i32,

@@ -5,6 +5,7 @@
 //! cargo bench -p security-tests --bench auth_overhead               # throughput + login
 //! cargo bench -p security-tests --bench auth_overhead -- throughput # one section
 //! cargo bench -p security-tests --bench auth_overhead -- login
+//! cargo bench -p security-tests --bench auth_overhead -- cache
 //! cargo bench -p security-tests --bench auth_overhead -- compile    # slow, see below
 //! cargo bench -p security-tests --bench auth_overhead -- all
 //! ```
@@ -19,14 +20,20 @@
 //!   `PasswordContext::verify_password` calls per second at the same argon2 parameters,
 //!   with one and with two concurrent clients; one login does exactly one verify.
 //! - `roles`: a user with 20 roles against a user with 1: the session lookup and a
-//!   session-protected request, as per-round ratios.
+//!   session-protected request, as per-round ratios, without the auth cache (misses).
+//! - `cache`: the same handler unprotected, token-, session-protected and stacked, on an
+//!   app without the auth cache and one with it, interleaved; ratios and the hit rate.
 //! - `compile`: generates two throwaway crates under `/tmp/fst-compile-bench` (100
 //!   `#[get]` handlers each; in one every handler also has `#[auth_required]` and
 //!   `#[roles_accepted]`), builds them once with `CARGO_TARGET_DIR=/tmp/bench-target`
 //!   to warm the dependencies, then times `touch src/main.rs && cargo build` of each,
 //!   both incremental and with `CARGO_INCREMENTAL=0`, and reports medians.
+//! - `memory`: resident memory with 100,000 users (`BENCH_USERS`) in the auth cache.
+//! - `window`: PostgreSQL (`SECURITY_TEST_POSTGRES_URL`), two apps on one database: the
+//!   time from a write through one to the other's refusal (`BENCH_WRITES`, 200).
 //! - `serve` (not part of `all`): runs the same app on `127.0.0.1:$BENCH_PORT` for
-//!   `scripts/load.sh`, which measures it over real HTTP with wrk.
+//!   `scripts/load.sh`, which measures it over real HTTP with wrk; `serve-bare` runs
+//!   Rocket alone with the same handler.
 //!
 //! Environment: `BENCH_REQUESTS` (requests per case and round, default 2000),
 //! `BENCH_ROUNDS` (default 7), `BENCH_COMPILE_ROUNDS` (default 3).
@@ -99,20 +106,174 @@ async fn bench_app(
     tweak: impl FnOnce(Figment) -> Figment,
 ) -> Rocket<Build> {
     let url = fresh_database(Backend::Sqlite).await;
-    let figment: Figment = test_figment(&url)
+    bench_app_on(Backend::Sqlite, &url, m, t, p, tweak)
+}
+
+/// [`bench_app`] on a given backend and database.
+fn bench_app_on(
+    backend: Backend,
+    url: &str,
+    m: u32,
+    t: u32,
+    p: u32,
+    tweak: impl FnOnce(Figment) -> Figment,
+) -> Rocket<Build> {
+    let figment: Figment = test_figment(url)
         .merge(("secret_key", random_secret_key()))
         .merge(("security.argon2_memory_cost", m))
         .merge(("security.argon2_time_cost", t))
         .merge(("security.argon2_parallelism", p));
-    app(Backend::Sqlite, tweak(figment), Security::new())
+    app(backend, tweak(figment), Security::new())
         .mount("/bench", routes![bench_open, bench_token, bench_session])
+}
+
+/// Adds `n` users (no password) in one statement: `bulk-<i>@example.com`, uniquifier
+/// `bulk-<i>`.
+async fn bulk_users(backend: Backend, url: &str, n: usize) {
+    use sqlx::Connection;
+    let sql = match backend {
+        Backend::Postgres => format!(
+            "INSERT INTO \"user\" (email, active, fs_uniquifier, create_datetime, \
+             update_datetime) SELECT 'bulk-' || i || '@example.com', true, 'bulk-' || i, \
+             now(), now() FROM generate_series(1, {n}) AS i"
+        ),
+        _ => format!(
+            "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n}) \
+             INSERT INTO \"user\" (email, active, fs_uniquifier, create_datetime, \
+             update_datetime) SELECT 'bulk-' || i || '@example.com', 1, 'bulk-' || i, \
+             datetime('now'), datetime('now') FROM c"
+        ),
+    };
+    if backend == Backend::Postgres {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query(&sql).execute(&mut c).await.expect("bulk users");
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
+        sqlx::query(&sql).execute(&mut c).await.expect("bulk users");
+    }
+}
+
+/// The cross-instance window on PostgreSQL: two apps on one database, each with its
+/// cache; A deactivates a user whom B has cached, and B is asked until it refuses.
+async fn window() {
+    use security_runtime::UserQuery;
+    let n = env_usize("BENCH_WRITES", 200);
+    let url = fresh_database(Backend::Postgres).await;
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let rocket = bench_app_on(Backend::Postgres, &url, 1024, 1, 1, |f| f);
+        apps.push(Client::untracked(rocket).await.expect("launch"));
+    }
+    let (a, b) = (state(&apps[0]), &apps[1]);
+    while !state(b)
+        .datastore
+        .auth_cache_stats()
+        .is_some_and(|s| s.serving)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut windows = Vec::new();
+    for i in 0..n {
+        let email = format!("w{i}@example.com");
+        create_user(a, &email, "correct horse battery", &[]).await;
+        let q = UserQuery::Email(email);
+        let mut u = a
+            .datastore
+            .find_user(&q, false)
+            .await
+            .expect("find")
+            .expect("user");
+        let token = security_runtime::get_auth_token(a, &u, a.now());
+        let get = || async {
+            let req = b
+                .get("/bench/token")
+                .header(Header::new("Authentication-Token", token.clone()));
+            req.header(rocket::http::Accept::JSON)
+                .dispatch()
+                .await
+                .status()
+        };
+        assert_eq!(get().await, Status::Ok);
+        let start = Instant::now();
+        a.datastore
+            .deactivate_user(&mut u)
+            .await
+            .expect("deactivate");
+        while get().await == Status::Ok {
+            assert!(start.elapsed() < Duration::from_secs(5), "never refused");
+        }
+        windows.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    windows.sort_by(f64::total_cmp);
+    let at = |p: f64| windows[((windows.len() - 1) as f64 * p).round() as usize];
+    println!("\n## Cross-instance window (PostgreSQL NOTIFY), {n} writes\n");
+    println!("| p50 | p90 | p99 | max |");
+    println!("|---:|---:|---:|---:|");
+    println!(
+        "| {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(1.0)
+    );
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory with 100,000 users in the auth cache, against the same app before
+/// they were looked up.
+async fn memory() {
+    use security_runtime::UserQuery;
+    let n = env_usize("BENCH_USERS", 100_000);
+    let url = fresh_database(Backend::Sqlite).await;
+    let client = Client::untracked(bench_app_on(Backend::Sqlite, &url, 1024, 1, 1, |f| f))
+        .await
+        .expect("launch");
+    bulk_users(Backend::Sqlite, &url, n).await;
+    let ds = &state(&client).datastore;
+    let before = rss_kib();
+    for i in 1..=n {
+        let q = UserQuery::FsUniquifier(format!("bulk-{i}"));
+        assert!(ds.find_user_shared(&q).await.expect("find").is_some());
+    }
+    let after = rss_kib();
+    let stats = ds.auth_cache_stats().expect("cache on");
+    for i in 1..=n {
+        let q = UserQuery::FsUniquifier(format!("bulk-{i}"));
+        ds.find_user_shared(&q).await.expect("find");
+    }
+    let hits = ds.auth_cache_stats().expect("cache on").hits - stats.hits;
+    println!("\n## Memory: {n} users in the auth cache\n");
+    println!("| RSS before | RSS after | per user | second pass hits |");
+    println!("|---:|---:|---:|---:|");
+    println!(
+        "| {before} KiB | {after} KiB | {:.0} B | {hits} of {n} |",
+        (after.saturating_sub(before) * 1024) as f64 / n as f64
+    );
 }
 
 /// An untracked local client: every request carries exactly the cookies given to it.
 async fn client(m: u32, t: u32, p: u32) -> Client {
-    Client::untracked(bench_app(m, t, p, |f| f).await)
+    client_with(m, t, p, |f| f).await
+}
+
+/// [`client`] with settings of its own.
+async fn client_with(m: u32, t: u32, p: u32, tweak: impl FnOnce(Figment) -> Figment) -> Client {
+    Client::untracked(bench_app(m, t, p, tweak).await)
         .await
         .expect("launch")
+}
+
+fn no_auth_cache(f: Figment) -> Figment {
+    f.merge(("security.auth_cache", false))
 }
 
 fn state(client: &Client) -> &SecurityState {
@@ -344,7 +505,8 @@ async fn roles() {
     use security_runtime::UserQuery;
     let n = env_usize("BENCH_REQUESTS", 2000);
     let rounds = env_usize("BENCH_ROUNDS", 7);
-    let client = client(1024, 1, 1).await;
+    // Without the auth cache: every lookup is a miss, the case the cost of roles matters.
+    let client = client_with(1024, 1, 1, no_auth_cache).await;
     let password = "correct horse battery";
     let many: Vec<String> = (0..20).map(|i| format!("role-{i:02}")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
@@ -390,6 +552,65 @@ async fn roles() {
             median(&per_round)
         );
     }
+}
+
+/// The auth cache: the same handler unprotected, token- and session-protected, and the
+/// stacked route, on an app with the cache and one without, interleaved in each round.
+async fn cache() {
+    let n = env_usize("BENCH_REQUESTS", 2000);
+    let rounds = env_usize("BENCH_ROUNDS", 7);
+    let password = "correct horse battery";
+    let mut apps = Vec::new();
+    for cached in [false, true] {
+        let tweak = move |f: Figment| f.merge(("security.auth_cache", cached));
+        let client = client_with(1024, 1, 1, tweak).await;
+        create_user(state(&client), "admin@example.com", password, &["admin"]).await;
+        let (session, token) = login(&client, "admin@example.com", password).await;
+        let cases = vec![
+            Case::new("open", "/bench/open"),
+            Case::new("token", "/bench/token").token(&token),
+            Case::new("session", "/bench/session").session(&session),
+            Case::new("stacked (/admin)", "/admin").session(&session),
+        ];
+        for case in &cases {
+            case.run(&client, WARMUP).await;
+        }
+        apps.push((client, cases));
+    }
+    for _ in 0..rounds {
+        for (client, cases) in &mut apps {
+            for case in cases.iter_mut() {
+                let rate = case.run(client, n).await;
+                case.rates.push(rate);
+            }
+        }
+    }
+    let per_round = |a: &Case, b: &Case| -> f64 {
+        let r: Vec<f64> = a.rates.iter().zip(&b.rates).map(|(x, y)| x / y).collect();
+        median(&r)
+    };
+    println!("\n## Auth cache: off against on ({n} per case and round, {rounds} rounds)\n");
+    println!("| case | off req/s | on req/s | off ÷ open | on ÷ open | on ÷ off |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let (off, on) = (&apps[0].1, &apps[1].1);
+    for i in 0..off.len() {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.3} | {:.3} | {:.3} |",
+            off[i].name,
+            median(&off[i].rates),
+            median(&on[i].rates),
+            per_round(&off[i], &off[0]),
+            per_round(&on[i], &on[0]),
+            per_round(&on[i], &off[i]),
+        );
+    }
+    let stats = state(&apps[1].0).datastore.auth_cache_stats();
+    let stats = stats.expect("the cache is on");
+    let rate = stats.hits as f64 / (stats.hits + stats.misses).max(1) as f64;
+    println!(
+        "\ncache: {} hits, {} misses (hit rate {:.4}), {} invalidations",
+        stats.hits, stats.misses, rate, stats.invalidations
+    );
 }
 
 /// Where a protected request's time goes: the pieces the guards call, without HTTP.
@@ -679,32 +900,84 @@ fn compile_bench() {
 
 /// Serves the bench app on `127.0.0.1:$BENCH_PORT` (default 8765) with the users of the
 /// throughput section; `scripts/load.sh` logs in with curl and drives it with wrk.
+///
+/// `BENCH_BACKEND` (`sqlite`, `postgres`: `SECURITY_TEST_POSTGRES_URL`),
+/// `BENCH_AUTH_CACHE` (`1`/`0`), `BENCH_USERS` (other users in the table, default 100),
+/// `BENCH_ROLES` (roles of the admin user, default 1).
 async fn serve() {
     let port = env_usize("BENCH_PORT", 8765);
-    let rocket = bench_app(1024, 1, 1, |f| {
+    let backend = match std::env::var("BENCH_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    let cache = std::env::var("BENCH_AUTH_CACHE").map_or(true, |v| v != "0");
+    let url = fresh_database(backend).await;
+    let rocket = bench_app_on(backend, &url, 1024, 1, 1, |f| {
         f.merge(("address", "127.0.0.1"))
             .merge(("port", port))
+            .merge(("security.auth_cache", cache))
             // Plain-HTTP loopback: curl would not send a `Secure` cookie back.
             .merge(("security.session_cookie_secure", false))
     })
-    .await
+    .mount("/bench", routes![bench_stats])
     .ignite()
     .await
     .expect("ignite");
+    bulk_users(backend, &url, env_usize("BENCH_USERS", 100)).await;
+    let roles: Vec<String> = (1..env_usize("BENCH_ROLES", 1))
+        .map(|i| format!("role-{i:02}"))
+        .collect();
+    let mut roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    roles.insert(0, "admin");
     let st = rocket.state::<SecurityState>().expect("security state");
-    create_user(st, "admin@example.com", "correct horse battery", &["admin"]).await;
+    create_user(st, "admin@example.com", "correct horse battery", &roles).await;
     println!("serving on http://127.0.0.1:{port}/ (admin@example.com / correct horse battery)");
+    rocket.launch().await.expect("launch");
+}
+
+/// The auth cache's counters, for `scripts/load.sh`.
+#[get("/stats")]
+fn bench_stats(st: &rocket::State<SecurityState>) -> String {
+    match st.datastore.auth_cache_stats() {
+        Some(s) => format!("{} {} {}", s.hits, s.misses, s.invalidations),
+        None => "0 0 0".into(),
+    }
+}
+
+#[get("/bench/open")]
+fn bare_open() -> &'static str {
+    "open"
+}
+
+/// Rocket alone, the same handler and nothing else: the limit of the machine.
+async fn serve_bare() {
+    let port = env_usize("BENCH_PORT", 8765);
+    let figment = rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge(("secret_key", random_secret_key()))
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", port));
+    let rocket = rocket::custom(figment).mount("/", routes![bare_open]);
     rocket.launch().await.expect("launch");
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |s: &str| args.iter().any(|a| a == s || a == "all");
-    let sections: Vec<&str> = ["throughput", "login", "compile", "roles"]
-        .into_iter()
-        .filter(|s| wants(s))
-        .collect();
-    let sections = if sections.is_empty() && !args.iter().any(|a| a == "serve") {
+    let sections: Vec<&str> = [
+        "throughput",
+        "login",
+        "compile",
+        "roles",
+        "cache",
+        "memory",
+        "window",
+    ]
+    .into_iter()
+    .filter(|s| wants(s))
+    .collect();
+    let serving = args.iter().any(|a| a == "serve" || a == "serve-bare");
+    let sections = if sections.is_empty() && !serving {
         vec!["throughput", "login"]
     } else {
         sections
@@ -735,11 +1008,23 @@ fn main() {
     if sections.contains(&"roles") {
         runtime.block_on(roles());
     }
+    if sections.contains(&"cache") {
+        runtime.block_on(cache());
+    }
+    if sections.contains(&"memory") {
+        runtime.block_on(memory());
+    }
+    if sections.contains(&"window") {
+        runtime.block_on(window());
+    }
     if sections.contains(&"compile") {
         compile_bench();
     }
     println!("\nload average at end: {}", loadavg().trim());
     if args.iter().any(|a| a == "serve") {
         runtime.block_on(serve());
+    }
+    if args.iter().any(|a| a == "serve-bare") {
+        runtime.block_on(serve_bare());
     }
 }

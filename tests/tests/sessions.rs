@@ -29,8 +29,14 @@ fn stores() -> Vec<(Backend, &'static str)> {
     v
 }
 
+/// The store under test. These tests promise a logout or deactivation through one
+/// instance is refused by the other on the very next request: on PostgreSQL that is the
+/// auth cache's strict mode (its default follows notifications, a few milliseconds
+/// behind: `security-runtime/tests/auth_cache.rs`); SQLite is exact either way.
 fn store_settings(f: Figment, store: &str) -> Figment {
-    let f = f.merge(("security.session_store", store));
+    let f = f
+        .merge(("security.session_store", store))
+        .merge(("security.auth_cache_strict", true));
     match std::env::var("SECURITY_TEST_REDIS_URL") {
         Ok(url) if store == "redis" => f.merge(("security.session_redis_url", url)),
         _ => f,

@@ -231,6 +231,16 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             include_str!("../../migrations/mysql/0008_wan_challenges.sql"),
         ])],
     },
+    Migration {
+        version: 9,
+        name: "auth cache invalidation: change counters (SQLite) or notifications \
+               (PostgreSQL) on every write to users, roles, role grants and sessions",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0009_auth_changes.sql"),
+            include_str!("../../migrations/postgres/0009_auth_changes.sql"),
+            include_str!("../../migrations/mysql/0009_auth_changes.sql"),
+        ])],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.
@@ -406,17 +416,45 @@ impl Dialect {
     }
 }
 
-/// Splits a migration script into statements (no statement contains `;` inside).
-pub(crate) fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
-    sql.split(';').filter_map(|s| {
-        let body: String = s
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let t = body.trim();
-        (!t.is_empty()).then(|| t.to_owned())
-    })
+/// Splits a migration script into statements at `;`, keeping whole a trigger's
+/// `BEGIN ... END` body and a PostgreSQL `$$ ... $$` function body, which hold `;`.
+/// Comment lines are dropped.
+pub(crate) fn statements(sql: &str) -> impl Iterator<Item = String> {
+    let code: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    let mut open = String::new();
+    for chunk in code.split(';') {
+        if !open.is_empty() {
+            open.push(';');
+        }
+        open.push_str(chunk);
+        if balanced(&open) {
+            let t = open.trim();
+            if !t.is_empty() {
+                out.push(t.to_owned());
+            }
+            open.clear();
+        }
+    }
+    let t = open.trim();
+    if !t.is_empty() {
+        out.push(t.to_owned());
+    }
+    out.into_iter()
+}
+
+/// Whether a statement's `$$` quotes and `BEGIN`/`END` words pair up.
+fn balanced(sql: &str) -> bool {
+    let words = |w: &str| {
+        sql.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|t| *t == w)
+            .count()
+    };
+    sql.matches("$$").count() % 2 == 0 && words("BEGIN") == words("END")
 }
 
 /// The user columns of release 0.1.0's schema (all of them: nothing else has them all
@@ -625,5 +663,27 @@ mod tests {
         for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::MySql] {
             assert_eq!(d.step_sql(&MIGRATIONS[0].steps[0], &set(&[])).len(), 3);
         }
+    }
+
+    #[test]
+    fn trigger_and_function_bodies_stay_whole() {
+        let sqlite: Vec<String> = statements(include_str!(
+            "../../migrations/sqlite/0009_auth_changes.sql"
+        ))
+        .collect();
+        assert_eq!(sqlite.len(), 12, "{sqlite:#?}");
+        assert!(sqlite[3].starts_with("CREATE TRIGGER") && sqlite[3].ends_with("END"));
+        let pg: Vec<String> = statements(include_str!(
+            "../../migrations/postgres/0009_auth_changes.sql"
+        ))
+        .collect();
+        assert_eq!(pg.len(), 9, "{pg:#?}");
+        assert!(pg[0].contains("pg_notify") && pg[0].ends_with("$$"));
+        let mysql = statements(include_str!("../../migrations/mysql/0009_auth_changes.sql"));
+        assert_eq!(mysql.count(), 0);
+        assert_eq!(
+            statements("A;\n-- c; d\nB ; C").collect::<Vec<_>>(),
+            ["A", "B", "C"]
+        );
     }
 }

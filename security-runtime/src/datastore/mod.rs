@@ -7,19 +7,25 @@
 //! transaction: a failure leaves no half-written rows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rocket::async_trait;
 
 use crate::error::{Result, SecurityError};
 use crate::model::{Role, User};
 
+mod cache;
+mod cached;
 mod migrate;
 pub mod pool;
 mod schema;
 mod sessions;
 mod sql;
+mod watch;
 mod webauthn;
 
+pub use cache::CacheStats;
+pub use cached::{CacheSettings, CachedDatastore};
 pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
 pub use sessions::{NewSeries, RememberUse, SessionBackend, StoredSession};
 pub use sql::SqlDatastore;
@@ -99,6 +105,13 @@ pub trait UserDatastore: Send + Sync + 'static {
     async fn create_user(&self, new: NewUser) -> Result<User>;
     /// Parity: `find_user(case_insensitive, **kwargs)`.
     async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>>;
+
+    /// The user a guard authenticates, shared: by `fs_uniquifier` or
+    /// `fs_token_uniquifier`, case-sensitive. A caching datastore answers without a copy;
+    /// the default reads through [`UserDatastore::find_user`].
+    async fn find_user_shared(&self, query: &UserQuery) -> Result<Option<Arc<User>>> {
+        Ok(self.find_user(query, false).await?.map(Arc::new))
+    }
     /// Parity: `delete_user`.
     async fn delete_user(&self, user: &User) -> Result<()>;
     /// Stores every mutable column of `user` in one statement.
@@ -383,6 +396,10 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// Where this datastore keeps WebAuthn credentials, when it can (the SQL datastore:
     /// Flask-Security's `webauthn` table).
     fn webauthn_store(&self) -> Option<std::sync::Arc<dyn WebAuthnStore>> {
+        None
+    }
+    /// The auth cache's counters, when this datastore keeps one ([`CachedDatastore`]).
+    fn auth_cache_stats(&self) -> Option<CacheStats> {
         None
     }
 }

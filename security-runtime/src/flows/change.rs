@@ -67,7 +67,14 @@ pub async fn change_password_post(ctx: SecurityCtx<'_>, who: Authed, input: Form
         errors,
     };
     let via_token = who.0.via == crate::Mechanism::Token;
-    let reply = match change::change_password(ctx.state, who.0.user, via_token, form).await {
+    let reply = match change::change_password(
+        ctx.state,
+        std::sync::Arc::unwrap_or_clone(who.0.user),
+        via_token,
+        form,
+    )
+    .await
+    {
         Ok(outcome) => password_change_reply(&ctx, outcome).await,
         Err(e) => Err(e),
     };
@@ -270,7 +277,14 @@ pub async fn change_username_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormI
         let fields = one_field("username", "text", shown);
         fail(&ctx, &errors, "change_username", &action, &fields)
     };
-    match username::change_username(ctx.state, who.0.user, form, ctx.locale).await {
+    match username::change_username(
+        ctx.state,
+        std::sync::Arc::unwrap_or_clone(who.0.user),
+        form,
+        ctx.locale,
+    )
+    .await
+    {
         Ok(ChangeUsernameOutcome::Invalid(errors)) => refused(errors, &typed),
         Ok(ChangeUsernameOutcome::TakenMeanwhile { errors, username }) => {
             refused(errors, &username)

@@ -47,7 +47,7 @@ pub async fn send_login_get(ctx: SecurityCtx<'_>) -> Reply {
             "identity_attributes".into(),
             json!(st.config.identity_attributes()),
         );
-        let user = ctx.current.as_ref().map(|a| (&a.user, false));
+        let user = ctx.current.as_ref().map(|a| (&*a.user, false));
         return json_ok(&ctx, p, user);
     }
     if ctx.current.is_some() {

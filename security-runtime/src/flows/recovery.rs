@@ -66,7 +66,7 @@ pub async fn codes_get(ctx: SecurityCtx<'_>, who: Fresh, show_codes: Option<&str
 /// `POST /mf-recovery-codes`: `multi_factor_recovery_codes_n` new codes replace the old.
 #[rocket::post("/", data = "<input>")]
 pub async fn codes_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
-    let mut user = who.0.user;
+    let mut user = std::sync::Arc::unwrap_or_clone(who.0.user);
     let mut errors = FormErrors::default();
     csrf(&ctx, &input, &mut errors);
     if !errors.is_empty() {

@@ -217,7 +217,7 @@ async fn validate_setup(ctx: &SecurityCtx<'_>, input: &FormInput) -> crate::Resu
     let data = ctx.session();
     let mut user = match &ctx.current {
         Some(a) if data.tf.tf_user_id.as_deref() == Some(a.user.fs_uniquifier.as_str()) => {
-            a.user.clone()
+            (*a.user).clone()
         }
         Some(_) => return Ok(illegal_state(ctx)),
         None => match sf::pending_user(st, &data, &[sf::VALIDATING_PROFILE]).await? {

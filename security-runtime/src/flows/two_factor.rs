@@ -167,7 +167,7 @@ async fn setup_user(
     who: SetupCaller,
 ) -> crate::Result<Option<(User, Option<crate::Mechanism>)>> {
     match who {
-        SetupCaller::Fresh(a) => Ok(Some((a.user, Some(a.via)))),
+        SetupCaller::Fresh(a) => Ok(Some((std::sync::Arc::unwrap_or_clone(a.user), Some(a.via)))),
         SetupCaller::Anonymous => {
             let states = [sf::SETUP_FROM_LOGIN, sf::VALIDATING_PROFILE];
             Ok(sf::pending_user(ctx.state, &ctx.session(), &states)
@@ -419,7 +419,7 @@ pub async fn setup_validate(
     token: &str,
     input: FormInput,
 ) -> Reply {
-    let mut user = who.0.user;
+    let mut user = std::sync::Arc::unwrap_or_clone(who.0.user);
     setup_with_token(&ctx, &mut user, token, &input)
         .await
         .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))

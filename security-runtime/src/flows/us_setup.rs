@@ -87,7 +87,7 @@ pub async fn setup_get(ctx: SecurityCtx<'_>, who: Fresh) -> Reply {
 /// `delete_method` removes methods.
 #[rocket::post("/", data = "<input>")]
 pub async fn setup_post(ctx: SecurityCtx<'_>, who: Fresh, input: FormInput) -> Reply {
-    setup(&ctx, who.0.user, &input)
+    setup(&ctx, std::sync::Arc::unwrap_or_clone(who.0.user), &input)
         .await
         .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }
@@ -246,9 +246,14 @@ pub async fn setup_validate(
     state: &str,
     input: FormInput,
 ) -> Reply {
-    validate(&ctx, who.0.user, state, &input)
-        .await
-        .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
+    validate(
+        &ctx,
+        std::sync::Arc::unwrap_or_clone(who.0.user),
+        state,
+        &input,
+    )
+    .await
+    .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }
 
 async fn validate(

@@ -80,7 +80,7 @@ pub async fn verify_get(ctx: SecurityCtx<'_>, who: Authed) -> Reply {
 /// (another account's never refreshes this one: only this user's secrets are tried).
 #[rocket::post("/", data = "<input>")]
 pub async fn verify_post(ctx: SecurityCtx<'_>, who: Authed, input: FormInput) -> Reply {
-    verify(&ctx, who.0.user, &input)
+    verify(&ctx, std::sync::Arc::unwrap_or_clone(who.0.user), &input)
         .await
         .unwrap_or_else(|e| internal_error(ctx.state, ctx.want_json, ctx.locale, &e))
 }

@@ -1,7 +1,7 @@
 //! Who is calling: token, session (or remember cookie) and HTTP Basic authentication,
 //! each at most once per request, and freshness.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use rocket::request::Request;
@@ -16,8 +16,8 @@ use crate::state::SecurityState;
 /// A successful authentication of this request.
 #[derive(Debug, Clone)]
 pub struct Authn {
-    /// The user.
-    pub user: User,
+    /// The user (shared with the auth cache: not copied per request).
+    pub user: Arc<User>,
     /// How the user authenticated.
     pub via: Mechanism,
     /// Primary-authenticated-at (from session or token).
@@ -62,7 +62,7 @@ async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
     };
     match auth::check_auth_token(st, &token).await {
         Ok(TokenCheck::Valid(user, paa)) => Ok(Some(Authn {
-            user: *user,
+            user,
             via: Mechanism::Token,
             paa,
         })),
@@ -85,7 +85,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     let ds = &st.datastore;
     if let Some(uid) = data.user_id.clone() {
         return match ds
-            .find_user(&crate::datastore::UserQuery::FsUniquifier(uid), false)
+            .find_user_shared(&crate::datastore::UserQuery::FsUniquifier(uid))
             .await
         {
             Ok(Some(user)) if user.active => Ok(Some(Authn {
@@ -119,7 +119,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
         }
     };
     match ds
-        .find_user(&crate::datastore::UserQuery::FsUniquifier(uid), false)
+        .find_user_shared(&crate::datastore::UserQuery::FsUniquifier(uid))
         .await
     {
         Ok(Some(user)) if user.active => {
@@ -204,7 +204,7 @@ async fn load_basic(req: &Request<'_>, st: &SecurityState) -> Loaded {
         }
     }
     Ok(Some(Authn {
-        user: *user,
+        user: Arc::new(*user),
         via: Mechanism::Basic,
         paa: None,
     }))

@@ -1,7 +1,7 @@
 //! Evaluating a route's requirement: authentication, freshness, CSRF, roles and
 //! permissions, in Flask-Security's order.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocket::http::Method;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -67,7 +67,7 @@ pub(crate) async fn evaluate_with(
             Some(a) => Some(a.user.clone()),
             None => authz_user(req, st, check_csrf_header).await?,
         };
-        authorize(user.as_ref(), reqm, handler)?;
+        authorize(user.as_deref(), reqm, handler)?;
     }
     if let Some(uc) = reqm.unauth_csrf {
         unauth_csrf(req, st, uc, authn.is_some()).await?;
@@ -144,7 +144,7 @@ async fn authz_user(
     req: &Request<'_>,
     st: &SecurityState,
     check_csrf_header: bool,
-) -> Result<Option<User>, Denial> {
+) -> Result<Option<Arc<User>>, Denial> {
     let found = current_user(req).await.map_err(|_| Denial::Unavailable)?;
     if let (Some(a), true) = (&found, check_csrf_header) {
         let check = Check::Route {

@@ -1,0 +1,2 @@
+-- Nothing on MySQL and MariaDB: they have no change notifications, so the auth cache
+-- stays off there and every lookup reads the database.

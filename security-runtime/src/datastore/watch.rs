@@ -1,0 +1,239 @@
+//! How the auth cache learns of writes it did not make: another process (the CLI, a
+//! second instance) or plain SQL.
+//!
+//! - SQLite: before each cached lookup, `PRAGMA data_version` on a connection of the
+//!   cache's own (microseconds, no pool hand-off) says whether anything was committed
+//!   since that connection last looked; only then are the change counters of migration 9
+//!   read (row 1: users, roles, grants; row 2: sessions), and a new value drops that
+//!   group. Exact: a write committed before a request starts is seen by it.
+//! - PostgreSQL: migration 9's triggers notify `rocket_security_auth` (payload `user` or
+//!   `session`) when a write commits; a listener drops that group on each notification. The cache serves only
+//!   while the listener is connected and has resynchronised (emptied after `LISTEN`):
+//!   with the channel down, every lookup reads the database.
+
+use super::cache::Caches;
+
+/// The channel migration 9's PostgreSQL triggers notify.
+#[cfg(feature = "postgres")]
+pub(crate) const CHANNEL: &str = "rocket_security_auth";
+
+/// What keeps the cache exact.
+pub(crate) enum Watch {
+    /// Nothing can tell: the cache never serves.
+    #[allow(dead_code)]
+    Off,
+    /// SQLite: a change check before every cached lookup.
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlite::SqliteWatch),
+    /// PostgreSQL: a notification listener, serving only while connected.
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgWatch),
+}
+
+impl Watch {
+    /// Brings the cache up to date with the database; false when that could not be
+    /// told, and the lookup must read the database.
+    pub(crate) fn check(&self, cache: &Caches) -> bool {
+        match self {
+            Watch::Off => false,
+            #[cfg(feature = "sqlite")]
+            Watch::Sqlite(w) => w.check(cache),
+            #[cfg(feature = "postgres")]
+            Watch::Postgres(_) => {
+                let _ = cache;
+                true
+            }
+        }
+    }
+
+    /// The PostgreSQL listener's backend process id while it is connected.
+    pub(crate) fn listener_pid(&self) -> Option<i32> {
+        match self {
+            Watch::Off => None,
+            #[cfg(feature = "sqlite")]
+            Watch::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            Watch::Postgres(w) => w.pid(),
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use rusqlite::{Connection, OpenFlags};
+
+    use super::Caches;
+
+    /// A read-only connection and the `data_version` it last saw.
+    struct Probe {
+        conn: Connection,
+        data_version: Option<i64>,
+    }
+
+    /// Probes kept for reuse at most (more run at once only under more concurrency).
+    const KEEP: usize = 16;
+
+    /// The SQLite change check.
+    pub(crate) struct SqliteWatch {
+        path: PathBuf,
+        idle: Mutex<Vec<Probe>>,
+        /// The last counters seen: users (row 1), sessions (row 2).
+        counters: Mutex<[Option<i64>; 2]>,
+    }
+
+    impl SqliteWatch {
+        /// Watches the database file at `path`.
+        pub(crate) fn new(path: PathBuf) -> SqliteWatch {
+            SqliteWatch {
+                path,
+                idle: Mutex::new(Vec::new()),
+                counters: Mutex::new([None, None]),
+            }
+        }
+
+        fn open(&self) -> rusqlite::Result<Probe> {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&self.path, flags)?;
+            // Never wait on a writer on the request's thread: a busy database is
+            // "could not tell" and the lookup reads through the pool.
+            conn.busy_timeout(std::time::Duration::ZERO)?;
+            Ok(Probe {
+                conn,
+                data_version: None,
+            })
+        }
+
+        /// See [`super::Watch::check`].
+        pub(crate) fn check(&self, cache: &Caches) -> bool {
+            let probe = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let probe = match probe.map_or_else(|| self.open(), Ok) {
+                Ok(p) => p,
+                Err(e) => {
+                    rocket::warn!("auth cache: cannot open the SQLite change check: {e}");
+                    return false;
+                }
+            };
+            match self.look(probe, cache) {
+                Ok(p) => {
+                    let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                    if idle.len() < KEEP {
+                        idle.push(p);
+                    }
+                    true
+                }
+                Err(e) => {
+                    rocket::debug!("auth cache: SQLite change check: {e}");
+                    false
+                }
+            }
+        }
+
+        fn look(&self, mut probe: Probe, cache: &Caches) -> rusqlite::Result<Probe> {
+            let dv: i64 = probe
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if probe.data_version == Some(dv) {
+                return Ok(probe);
+            }
+            let (users, sessions): (i64, i64) = probe.conn.query_row(
+                "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
+                        (SELECT n FROM fs_auth_version WHERE id = 2)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            probe.data_version = Some(dv);
+            let mut seen = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            if seen[0] != Some(users) {
+                cache.users.invalidate();
+                seen[0] = Some(users);
+            }
+            if seen[1] != Some(sessions) {
+                cache.sessions.invalidate();
+                seen[1] = Some(sessions);
+            }
+            Ok(probe)
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+
+    use super::{Caches, CHANNEL};
+
+    /// The PostgreSQL listener task; stopped when dropped.
+    pub(crate) struct PgWatch {
+        task: tokio::task::JoinHandle<()>,
+        pid: Arc<AtomicI32>,
+    }
+
+    impl Drop for PgWatch {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl PgWatch {
+        /// Starts listening on a connection of its own (application name
+        /// `rocket-security-auth-cache`), retrying every `retry` while it cannot.
+        pub(crate) fn start(pool: &PgPool, cache: Arc<Caches>, retry: Duration) -> PgWatch {
+            let options = (*pool.connect_options())
+                .clone()
+                .application_name("rocket-security-auth-cache");
+            let own = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options);
+            let pid = Arc::new(AtomicI32::new(0));
+            let task = tokio::spawn(listen(own, cache, pid.clone(), retry));
+            PgWatch { task, pid }
+        }
+
+        pub(crate) fn pid(&self) -> Option<i32> {
+            Some(self.pid.load(Ordering::Acquire)).filter(|p| *p != 0)
+        }
+    }
+
+    async fn connect(pool: &PgPool, pid: &AtomicI32) -> sqlx::Result<PgListener> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(CHANNEL).await?;
+        let (id,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
+            .fetch_one(&mut listener)
+            .await?;
+        pid.store(id, Ordering::Release);
+        Ok(listener)
+    }
+
+    async fn listen(pool: PgPool, cache: Arc<Caches>, pid: Arc<AtomicI32>, retry: Duration) {
+        loop {
+            match connect(&pool, &pid).await {
+                Ok(mut listener) => {
+                    // Resynchronised: whatever was cached before `LISTEN` is gone.
+                    cache.set_serving(true);
+                    rocket::debug!("auth cache: listening on {CHANNEL}");
+                    // `None`: the connection was lost (notifications may be missed).
+                    while let Ok(Some(n)) = listener.try_recv().await {
+                        if n.payload() == "session" {
+                            cache.sessions.invalidate();
+                        } else {
+                            cache.users.invalidate();
+                        }
+                    }
+                    cache.set_serving(false);
+                    pid.store(0, Ordering::Release);
+                    rocket::warn!("auth cache: {CHANNEL} channel lost; reading the database");
+                }
+                Err(e) => rocket::warn!("auth cache: cannot listen on {CHANNEL}: {e}"),
+            }
+            tokio::time::sleep(retry).await;
+        }
+    }
+}

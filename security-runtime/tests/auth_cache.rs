@@ -1,0 +1,558 @@
+//! The auth cache over HTTP: users that sessions and tokens name are served from memory,
+//! yet a change made anywhere (the datastore, `security-cli`, plain SQL, another
+//! instance) is refused: on SQLite on the next request, on PostgreSQL once the
+//! notification arrives (measured), and never while the channel is down.
+//!
+//! Runs on SQLite always and on PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set (a
+//! set but unreachable URL fails). MariaDB keeps no cache (checked).
+#![cfg(feature = "cli")]
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rocket::http::{Header, Status};
+use rocket::local::asynchronous::Client;
+use rocket::{get, routes};
+use security_runtime::{
+    roles_required, CacheSettings, CacheStats, CachedDatastore, CurrentUser, NewUser, Security,
+    SecurityState, SqlDatastore, User, UserDatastore, UserQuery,
+};
+
+#[path = "../../tests/src/databases.rs"]
+mod databases;
+use databases::{backends, fresh_database, unique, Backend};
+
+#[get("/me")]
+fn me(user: CurrentUser) -> String {
+    user.email.clone()
+}
+
+#[roles_required("editor")]
+#[get("/edit")]
+fn edit() -> &'static str {
+    "edit"
+}
+
+async fn pool(url: &str) -> SqlDatastore {
+    if url.starts_with("sqlite:") {
+        SqlDatastore::from(sqlx::SqlitePool::connect(url).await.unwrap())
+    } else if url.starts_with("mysql:") {
+        SqlDatastore::from(sqlx::MySqlPool::connect(url).await.unwrap())
+    } else {
+        SqlDatastore::from(sqlx::PgPool::connect(url).await.unwrap())
+    }
+}
+
+fn settings(strict: bool) -> CacheSettings {
+    CacheSettings {
+        capacity: 1000,
+        strict,
+        retry: Duration::from_millis(300),
+    }
+}
+
+/// One server: its datastore (cached when the backend allows) and client.
+struct Server {
+    ds: Arc<dyn UserDatastore>,
+    client: Client,
+}
+
+impl Server {
+    async fn start(url: &str, strict: bool) -> Server {
+        let sql = pool(url).await;
+        sql.migrate().await.unwrap();
+        let ds = CachedDatastore::over(sql, settings(strict));
+        ds.find_or_create_role("editor", &[]).await.unwrap();
+        let figment = rocket::Config::figment()
+            .merge(("secret_key", "a".repeat(64)))
+            .merge(("log_level", "off"))
+            .merge(("security.password_salt", "salt"))
+            .merge(("security.secret_key", "s".repeat(32)))
+            .merge(("security.argon2_memory_cost", 1024));
+        let rocket = rocket::custom(figment)
+            .mount("/", routes![me, edit])
+            .attach(Security::new().datastore(ds.clone()));
+        let client = Client::untracked(rocket).await.unwrap();
+        Server { ds, client }
+    }
+
+    fn stats(&self) -> CacheStats {
+        self.ds.auth_cache_stats().unwrap_or_default()
+    }
+
+    /// A new user with the `editor` role and an auth token.
+    async fn user(&self) -> (User, String) {
+        let mut u = self
+            .ds
+            .create_user(NewUser {
+                email: format!("{}@example.com", unique("u")),
+                ..NewUser::default()
+            })
+            .await
+            .unwrap();
+        self.ds.set_token_uniquifier(&mut u, None).await.unwrap();
+        self.ds.add_role_to_user(&mut u, "editor").await.unwrap();
+        let state = self.client.rocket().state::<SecurityState>().unwrap();
+        let token = security_runtime::get_auth_token(state, &u, state.now());
+        (u, token)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Status {
+        let header = Header::new("Authentication-Token", token.to_owned());
+        let req = self.client.get(path).header(header);
+        req.header(rocket::http::Accept::JSON)
+            .dispatch()
+            .await
+            .status()
+    }
+
+    async fn wait_serving(&self) {
+        let start = Instant::now();
+        while !self.stats().serving {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "cache never served"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// `security-cli --database-url URL ARGS...`, which must succeed.
+fn cli(url: &str, args: &[&str]) {
+    let dir = std::env::temp_dir().join(unique("auth-cache-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_security-cli"))
+        .current_dir(&dir)
+        .env("ROCKET_SECURITY", "{password_salt=\"salt\"}")
+        .env_remove("ROCKET_DATABASES")
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+}
+
+/// Plain SQL on a connection of its own (another process, as far as the server knows).
+async fn sql(url: &str, statement: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    }
+}
+
+#[rocket::async_test]
+async fn sqlite_serves_from_memory_and_refuses_cli_and_sql_changes_on_the_next_request() {
+    let url = fresh_database(Backend::Sqlite).await;
+    let server = Server::start(&url, false).await;
+    let [(a, ta), (b, tb), (c, tc), (d, td), (e, te)] = [
+        server.user().await,
+        server.user().await,
+        server.user().await,
+        server.user().await,
+        server.user().await,
+    ];
+    for t in [&ta, &tb, &tc, &td, &te] {
+        assert_eq!(server.get("/me", t).await, Status::Ok);
+        assert_eq!(server.get("/edit", t).await, Status::Ok);
+    }
+    let before = server.stats();
+    for t in [&ta, &tb, &tc, &td, &te] {
+        assert_eq!(server.get("/me", t).await, Status::Ok);
+    }
+    let after = server.stats();
+    assert!(before.serving);
+    assert_eq!(after.hits - before.hits, 5, "{before:?} {after:?}");
+    assert_eq!(after.misses, before.misses);
+
+    // security-cli, another process: deactivate, reset access, remove a role.
+    cli(&url, &["users", "deactivate", &a.email]);
+    assert_eq!(server.get("/me", &ta).await, Status::Unauthorized);
+    cli(&url, &["users", "reset_access", &b.email]);
+    assert_eq!(server.get("/me", &tb).await, Status::Unauthorized);
+    cli(&url, &["roles", "remove", &c.email, "editor"]);
+    assert_eq!(server.get("/edit", &tc).await, Status::Forbidden);
+    assert_eq!(server.get("/me", &tc).await, Status::Ok);
+
+    // Plain SQL: deactivate, rotate the token identity, drop a grant.
+    let id = d.id;
+    sql(
+        &url,
+        &format!("UPDATE \"user\" SET active = 0 WHERE id = {id}"),
+    )
+    .await;
+    assert_eq!(server.get("/me", &td).await, Status::Unauthorized);
+    let id = e.id;
+    sql(
+        &url,
+        &format!("DELETE FROM roles_users WHERE user_id = {id}"),
+    )
+    .await;
+    assert_eq!(server.get("/edit", &te).await, Status::Forbidden);
+    sql(
+        &url,
+        &format!("UPDATE \"user\" SET fs_token_uniquifier = 'x' WHERE id = {id}"),
+    )
+    .await;
+    assert_eq!(server.get("/me", &te).await, Status::Unauthorized);
+
+    // Writes that no guard reads (sessions, passkey challenges) keep the cache.
+    let b = server.stats();
+    sql(
+        &url,
+        "INSERT INTO fs_wan_challenge (challenge, expires) VALUES ('c', 1)",
+    )
+    .await;
+    assert_eq!(server.get("/me", &tc).await, Status::Ok);
+    assert_eq!(server.get("/me", &tc).await, Status::Ok);
+    let s = server.stats();
+    assert_eq!(s.invalidations, b.invalidations, "{b:?} {s:?}");
+    assert!(s.hits > b.hits);
+}
+
+/// Every write of the datastore drops the cache before it returns (no lookup between:
+/// the SQLite change check runs only at lookups, so this is the datastore's own
+/// invalidation), and the next lookup reads the database.
+#[rocket::async_test]
+async fn every_datastore_write_drops_the_cache_before_it_returns() {
+    use security_runtime::datastore::{Attempts, CodeFailures, CodeSlot, Factor};
+    let url = fresh_database(Backend::Sqlite).await;
+    let server = Server::start(&url, false).await;
+    let ds = server.ds.clone();
+    let (mut u, _) = server.user().await;
+    let mut role = ds.find_role("editor").await.unwrap().unwrap();
+    let perms = ["p".to_owned()];
+    let secrets = std::collections::BTreeMap::from([("email".to_owned(), "s".to_owned())]);
+    let uniquifier = u.fs_uniquifier.clone();
+    let seen = Attempts::default();
+    let next = Attempts {
+        failures: 1,
+        last_at: 1,
+    };
+    macro_rules! drops {
+        ($($write:expr),* $(,)?) => {{
+            let mut names = Vec::new();
+            $(
+                let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+                ds.find_user_shared(&q).await.unwrap();
+                ds.find_user_shared(&q).await.unwrap();
+                let before = ds.auth_cache_stats().unwrap();
+                let _ = $write;
+                let after = ds.auth_cache_stats().unwrap();
+                assert!(
+                    after.invalidations > before.invalidations,
+                    "{} kept the cache", stringify!($write)
+                );
+                let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+                ds.find_user_shared(&q).await.unwrap();
+                assert_eq!(ds.auth_cache_stats().unwrap().hits, after.hits);
+                names.push(stringify!($write));
+            )*
+            names.len()
+        }};
+    }
+    let n = drops!(
+        ds.put_user(&mut u).await,
+        ds.put_user_if(&mut u, &uniquifier).await,
+        ds.create_role(&unique("r"), None, &[]).await,
+        ds.find_or_create_role("editor", &[]).await,
+        ds.add_role_to_user(&mut u, "editor").await,
+        ds.remove_role_from_user(&mut u, "editor").await,
+        ds.add_permissions_to_role(&mut role, &perms).await,
+        ds.remove_permissions_from_role(&mut role, &perms).await,
+        ds.put_role(&role).await,
+        ds.set_active(&mut u, false).await,
+        ds.activate_user(&mut u).await,
+        ds.deactivate_user(&mut u).await,
+        ds.toggle_active(&mut u).await,
+        ds.set_uniquifier(&mut u, None).await,
+        ds.set_token_uniquifier(&mut u, None).await,
+        ds.reset_user_access(&mut u).await,
+        ds.tf_set(&mut u, "authenticator", Some("x"), None).await,
+        ds.tf_reset(&mut u).await,
+        ds.us_put_totp_secrets(&mut u, Some(&secrets)).await,
+        ds.us_set(&mut u, "sms", Some("y"), Some("+16505550177"))
+            .await,
+        ds.us_reset(&mut u, None).await,
+        ds.claim_step(&u, CodeSlot::TwoFactor, 7).await,
+        ds.swap_recovery_codes(&mut u, None, Some("a,b")).await,
+        ds.code_failures(&u, CodeFailures::Add).await,
+        ds.us_code_failures(&u, CodeFailures::Add, 0, 1).await,
+        ds.swap_failed_attempts(u.id, Factor::Password, seen, next)
+            .await,
+        ds.clear_failed_attempts(u.id, Factor::Password).await,
+        ds.set_reset_nonce(u.id, "n").await,
+        ds.migrate().await,
+        ds.create_user(NewUser {
+            email: format!("{}@example.com", unique("v")),
+            ..NewUser::default()
+        })
+        .await,
+        ds.delete_user(&u).await,
+    );
+    assert_eq!(n, 31);
+}
+
+/// Server-side sessions: served from memory, dropped by every write of the session
+/// store, and a session ended or changed by plain SQL (another instance) is seen on the
+/// next load.
+#[rocket::async_test]
+async fn stored_sessions_are_cached_and_every_change_is_seen() {
+    use security_runtime::datastore::StoredSession;
+    let url = fresh_database(Backend::Sqlite).await;
+    let server = Server::start(&url, false).await;
+    let store = server.ds.session_backend().unwrap();
+    let session = |user: &str| StoredSession {
+        user: Some(user.into()),
+        data: "{}".into(),
+        created: 1,
+        last_seen: 1,
+    };
+    let hits = |s: &Server| s.stats().session_hits;
+    let misses = |s: &Server| s.stats().session_misses;
+    for id in ["a", "b", "c", "d", "e"] {
+        store.insert_session(id, &session(id)).await.unwrap();
+        assert!(store.load_session(id).await.unwrap().is_some());
+    }
+    let h = hits(&server);
+    assert_eq!(store.load_session("a").await.unwrap(), Some(session("a")));
+    assert_eq!(hits(&server), h + 1);
+
+    // Each write of the store drops what it changed before it returns.
+    store.touch_session("a", 5).await.unwrap();
+    assert_eq!(store.load_session("a").await.unwrap().unwrap().last_seen, 5);
+    store
+        .update_session("b", Some("z"), "{\"k\":1}", 6)
+        .await
+        .unwrap();
+    let b = store.load_session("b").await.unwrap().unwrap();
+    assert_eq!(
+        (b.user.as_deref(), b.data.as_str()),
+        (Some("z"), "{\"k\":1}")
+    );
+    store.delete_session("c").await.unwrap();
+    assert!(store.load_session("c").await.unwrap().is_none());
+    store.delete_user_sessions("d").await.unwrap();
+    assert!(store.load_session("d").await.unwrap().is_none());
+    store.purge(100, 100, 100).await.unwrap();
+    assert!(store.load_session("e").await.unwrap().is_none());
+
+    // Another process ends one session and changes another: seen on the next load.
+    store.insert_session("f", &session("f")).await.unwrap();
+    store.insert_session("g", &session("g")).await.unwrap();
+    for id in ["f", "f", "g", "g"] {
+        store.load_session(id).await.unwrap();
+    }
+    let m = misses(&server);
+    sql(&url, "DELETE FROM fs_session WHERE fs_uniquifier = 'f'").await;
+    assert!(store.load_session("f").await.unwrap().is_none());
+    sql(
+        &url,
+        "UPDATE fs_session SET fs_uniquifier = 'x' WHERE fs_uniquifier = 'g'",
+    )
+    .await;
+    let g = store.load_session("g").await.unwrap().unwrap();
+    assert_eq!(g.user.as_deref(), Some("x"));
+    assert!(misses(&server) > m);
+
+    // A user change leaves the sessions cached, and a session change the users.
+    let (_, token) = server.user().await;
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    store.insert_session("h", &session("h")).await.unwrap();
+    store.load_session("h").await.unwrap();
+    let before = server.stats();
+    sql(&url, "UPDATE role SET description = 'd'").await;
+    store.load_session("h").await.unwrap();
+    assert_eq!(server.stats().session_hits, before.session_hits + 1);
+    sql(
+        &url,
+        "UPDATE fs_session SET last_seen = 2 WHERE fs_uniquifier = 'h'",
+    )
+    .await;
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    assert!(
+        server.stats().hits > before.hits,
+        "{before:?} {:?}",
+        server.stats()
+    );
+}
+
+/// Lookups running while the user is deactivated: once the write has returned, none
+/// of them sees the active user again.
+#[rocket::async_test]
+async fn lookups_racing_a_write_never_bring_the_old_user_back() {
+    for backend in [Backend::Sqlite]
+        .into_iter()
+        .chain(backends().into_iter().filter(|b| *b == Backend::Postgres))
+    {
+        let url = fresh_database(backend).await;
+        let server = Server::start(&url, false).await;
+        server.wait_serving().await;
+        for _ in 0..20 {
+            let (mut u, _) = server.user().await;
+            let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut readers = Vec::new();
+            for _ in 0..4 {
+                let (ds, q, done) = (server.ds.clone(), q.clone(), done.clone());
+                readers.push(tokio::spawn(async move {
+                    let mut stale_after_write = 0;
+                    loop {
+                        let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                        let user = ds.find_user_shared(&q).await.unwrap().unwrap();
+                        if finished && user.active {
+                            stale_after_write += 1;
+                        }
+                        if finished {
+                            return stale_after_write;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                }));
+            }
+            tokio::task::yield_now().await;
+            server.ds.deactivate_user(&mut u).await.unwrap();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            for r in readers {
+                assert_eq!(r.await.unwrap(), 0, "{backend:?}");
+            }
+            let user = server.ds.find_user_shared(&q).await.unwrap().unwrap();
+            assert!(!user.active, "{backend:?}");
+        }
+        assert!(server.stats().hits > 0, "{backend:?}: {:?}", server.stats());
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// Two PostgreSQL servers on one database: a write through A is refused by B once
+/// the notification arrives (the window measured), B refuses while its channel is cut
+/// and serves again once resynchronised; in strict mode B keeps no cache and refuses on
+/// the very next request.
+#[rocket::async_test]
+async fn postgres_instances_follow_each_other_through_notifications() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let url = fresh_database(Backend::Postgres).await;
+    let a = Server::start(&url, false).await;
+    let b = Server::start(&url, false).await;
+    b.wait_serving().await;
+
+    // The window between A's write and B's refusal.
+    let mut windows = Vec::new();
+    for _ in 0..40 {
+        let (mut u, token) = a.user().await;
+        assert_eq!(b.get("/me", &token).await, Status::Ok);
+        assert_eq!(b.get("/me", &token).await, Status::Ok);
+        let start = Instant::now();
+        a.ds.deactivate_user(&mut u).await.unwrap();
+        while b.get("/me", &token).await == Status::Ok {
+            assert!(start.elapsed() < Duration::from_secs(5), "B never refused");
+        }
+        windows.push(start.elapsed());
+    }
+    windows.sort();
+    let (p50, p99) = (percentile(&windows, 0.5), percentile(&windows, 0.99));
+    println!(
+        "cross-instance window over {} writes: p50 {p50:?}, p99 {p99:?}",
+        windows.len()
+    );
+    assert!(b.stats().hits > 0, "{:?}", b.stats());
+
+    // Cut B's channel: B stops serving from memory at once and refuses a write made
+    // while it cannot hear of it.
+    let (mut u, token) = a.user().await;
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    let pid = b.stats().listener_pid.expect("B listens");
+    sql(&url, &format!("SELECT pg_terminate_backend({pid})")).await;
+    let start = Instant::now();
+    while b.stats().listener_pid.is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "B never saw the cut"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let hits = b.stats().hits;
+    let id = u.id;
+    sql(
+        &url,
+        &format!("UPDATE \"user\" SET active = false WHERE id = {id}"),
+    )
+    .await;
+    assert_eq!(b.get("/me", &token).await, Status::Unauthorized);
+    assert_eq!(
+        b.stats().hits,
+        hits,
+        "served from memory with the channel down"
+    );
+    assert!(!b.stats().serving);
+    a.ds.activate_user(&mut u).await.unwrap();
+    // Resynchronised: B listens again, on a new connection, and serves from memory.
+    b.wait_serving().await;
+    assert_ne!(b.stats().listener_pid, Some(pid));
+    let (_, token) = a.user().await;
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    assert!(b.stats().hits > hits);
+
+    // A session ended through A: B stops finding it once notified.
+    let (sa, sb) = (
+        a.ds.session_backend().unwrap(),
+        b.ds.session_backend().unwrap(),
+    );
+    let stored = security_runtime::datastore::StoredSession {
+        user: Some("u".into()),
+        data: "{}".into(),
+        created: 1,
+        last_seen: 1,
+    };
+    sa.insert_session("s1", &stored).await.unwrap();
+    sb.load_session("s1").await.unwrap().unwrap();
+    let hits = b.stats().session_hits;
+    sb.load_session("s1").await.unwrap().unwrap();
+    assert_eq!(b.stats().session_hits, hits + 1);
+    sa.delete_session("s1").await.unwrap();
+    let start = Instant::now();
+    while sb.load_session("s1").await.unwrap().is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "B kept the session"
+        );
+    }
+
+    // Strict: no cache, the next request after A's write is refused.
+    let strict = Server::start(&url, true).await;
+    assert!(strict.ds.auth_cache_stats().is_none());
+    let (mut u, token) = a.user().await;
+    assert_eq!(strict.get("/me", &token).await, Status::Ok);
+    a.ds.deactivate_user(&mut u).await.unwrap();
+    assert_eq!(strict.get("/me", &token).await, Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn mysql_keeps_no_cache() {
+    if !backends().contains(&Backend::MySql) {
+        return;
+    }
+    let url = fresh_database(Backend::MySql).await;
+    let server = Server::start(&url, false).await;
+    assert!(server.ds.auth_cache_stats().is_none());
+    let (mut u, token) = server.user().await;
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    server.ds.deactivate_user(&mut u).await.unwrap();
+    assert_eq!(server.get("/me", &token).await, Status::Unauthorized);
+}
