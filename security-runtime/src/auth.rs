@@ -62,6 +62,51 @@ pub enum TokenCheck {
 ///
 /// Parity: `_request_loader` / `parse_auth_token`.
 pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<TokenCheck> {
+    check_auth_token_as(state, token, Lookup::Shared).await
+}
+
+/// How a guard reads the user it authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Through the auth cache ([`crate::UserDatastore::find_user_shared`]).
+    Shared,
+    /// From the database: a request that may write the user back must not start from
+    /// a copy that another instance's write has not reached yet.
+    Exact,
+}
+
+impl Lookup {
+    /// Cached for reads (`GET`, `HEAD`, `OPTIONS`), exact for everything else.
+    pub(crate) fn for_method(m: rocket::http::Method) -> Lookup {
+        use rocket::http::Method;
+        match m {
+            Method::Get | Method::Head | Method::Options => Lookup::Shared,
+            _ => Lookup::Exact,
+        }
+    }
+
+    pub(crate) async fn find(
+        self,
+        state: &SecurityState,
+        q: &UserQuery,
+    ) -> Result<Option<std::sync::Arc<User>>> {
+        match self {
+            Lookup::Shared => state.datastore.find_user_shared(q).await,
+            Lookup::Exact => Ok(state
+                .datastore
+                .find_user(q, false)
+                .await?
+                .map(std::sync::Arc::new)),
+        }
+    }
+}
+
+/// [`check_auth_token`], reading the user as `lookup` says.
+pub(crate) async fn check_auth_token_as(
+    state: &SecurityState,
+    token: &str,
+    lookup: Lookup,
+) -> Result<TokenCheck> {
     let now = state.now();
     let data = match state
         .auth_tokens
@@ -90,14 +135,13 @@ pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<Toke
         },
         _ => return Ok(TokenCheck::Rejected),
     };
-    let ds = &state.datastore;
-    let mut user = ds
-        .find_user_shared(&UserQuery::FsTokenUniquifier(uid.clone()))
+    let mut user = lookup
+        .find(state, &UserQuery::FsTokenUniquifier(uid.clone()))
         .await?;
     if user.is_none() {
         // Only a user without a token uniquifier may use fs_uniquifier as token identity.
-        user = ds
-            .find_user_shared(&UserQuery::FsUniquifier(uid))
+        user = lookup
+            .find(state, &UserQuery::FsUniquifier(uid))
             .await?
             .filter(|u| u.fs_token_uniquifier.is_none());
     }

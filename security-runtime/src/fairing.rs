@@ -358,7 +358,7 @@ impl Security {
                 crate::launch::schema(&sql, config.migrate_on_launch)
                     .await
                     .map_err(|e| format!("Security fairing: {e}"))?;
-                cached(sql, &config)
+                cached(sql, &config).await
             }
             Source::Ready(ds) => {
                 crate::launch::schema(&*ds, config.migrate_on_launch)
@@ -420,7 +420,7 @@ impl Security {
 }
 
 /// The SQL datastore, behind the auth cache when it is on.
-fn cached(sql: SqlDatastore, config: &SecurityConfig) -> Arc<dyn UserDatastore> {
+async fn cached(sql: SqlDatastore, config: &SecurityConfig) -> Arc<dyn UserDatastore> {
     if !config.auth_cache {
         return Arc::new(sql);
     }
@@ -429,7 +429,7 @@ fn cached(sql: SqlDatastore, config: &SecurityConfig) -> Arc<dyn UserDatastore> 
         strict: config.auth_cache_strict,
         retry: std::time::Duration::from_millis(config.auth_cache_retry_ms),
     };
-    CachedDatastore::over(sql, settings)
+    CachedDatastore::over(sql, settings).await
 }
 
 /// One secret for the whole stack: when Rocket's own `secret_key` (private cookies: the

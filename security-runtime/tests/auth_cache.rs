@@ -63,7 +63,7 @@ impl Server {
     async fn start(url: &str, strict: bool) -> Server {
         let sql = pool(url).await;
         sql.migrate().await.unwrap();
-        let ds = CachedDatastore::over(sql, settings(strict));
+        let ds = CachedDatastore::over(sql, settings(strict)).await;
         ds.find_or_create_role("editor", &[]).await.unwrap();
         let figment = rocket::Config::figment()
             .merge(("secret_key", "a".repeat(64)))
@@ -203,6 +203,33 @@ async fn sqlite_serves_from_memory_and_refuses_cli_and_sql_changes_on_the_next_r
     .await;
     assert_eq!(server.get("/me", &te).await, Status::Unauthorized);
 
+    // A REPLACE deletes the old row without a DELETE trigger: inserts count too.
+    let mut f = server
+        .ds
+        .create_user(NewUser {
+            email: format!("{}@example.com", unique("f")),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    server.ds.set_token_uniquifier(&mut f, None).await.unwrap();
+    let state = server.client.rocket().state::<SecurityState>().unwrap();
+    let tf = security_runtime::get_auth_token(state, &f, state.now());
+    assert_eq!(server.get("/me", &tf).await, Status::Ok);
+    assert_eq!(server.get("/me", &tf).await, Status::Ok);
+    let id = f.id;
+    sql(
+        &url,
+        &format!(
+            "INSERT OR REPLACE INTO \"user\" (id, email, active, fs_uniquifier, \
+             fs_token_uniquifier, create_datetime, update_datetime) SELECT id, email, 0, \
+             fs_uniquifier, fs_token_uniquifier, create_datetime, update_datetime \
+             FROM \"user\" WHERE id = {id}"
+        ),
+    )
+    .await;
+    assert_eq!(server.get("/me", &tf).await, Status::Unauthorized);
+
     // Writes that no guard reads (sessions, passkey challenges) keep the cache.
     let b = server.stats();
     sql(
@@ -281,23 +308,55 @@ async fn every_datastore_write_drops_the_cache_before_it_returns() {
         ds.us_set(&mut u, "sms", Some("y"), Some("+16505550177"))
             .await,
         ds.us_reset(&mut u, None).await,
-        ds.claim_step(&u, CodeSlot::TwoFactor, 7).await,
         ds.swap_recovery_codes(&mut u, None, Some("a,b")).await,
-        ds.code_failures(&u, CodeFailures::Add).await,
-        ds.us_code_failures(&u, CodeFailures::Add, 0, 1).await,
-        ds.swap_failed_attempts(u.id, Factor::Password, seen, next)
-            .await,
-        ds.clear_failed_attempts(u.id, Factor::Password).await,
-        ds.set_reset_nonce(u.id, "n").await,
         ds.migrate().await,
         ds.create_user(NewUser {
             email: format!("{}@example.com", unique("v")),
             ..NewUser::default()
         })
         .await,
-        ds.delete_user(&u).await,
     );
-    assert_eq!(n, 31);
+    assert_eq!(n, 24);
+
+    // Writes of columns no cached user holds (counters, code steps, the reset nonce)
+    // keep the cache, here and through the triggers (the next lookup, which runs the
+    // change check, still hits).
+    macro_rules! keeps {
+        ($($write:expr),* $(,)?) => {{
+            let mut n = 0;
+            $(
+                let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+                ds.find_user_shared(&q).await.unwrap();
+                let before = ds.auth_cache_stats().unwrap();
+                $write.unwrap();
+                ds.find_user_shared(&q).await.unwrap();
+                let after = ds.auth_cache_stats().unwrap();
+                assert_eq!(after.invalidations, before.invalidations, "{}", stringify!($write));
+                assert_eq!(after.hits, before.hits + 1, "{}", stringify!($write));
+                n += 1;
+            )*
+            n
+        }};
+    }
+    let n = keeps!(
+        ds.claim_step(&u, CodeSlot::TwoFactor, 7).await,
+        ds.code_failures(&u, CodeFailures::Add).await,
+        ds.us_code_failures(&u, CodeFailures::Add, 0, 1).await,
+        ds.swap_failed_attempts(u.id, Factor::Password, seen, next)
+            .await,
+        ds.clear_failed_attempts(u.id, Factor::Password).await,
+        ds.set_reset_nonce(u.id, "n").await,
+    );
+    assert_eq!(n, 6);
+
+    // `find_user` always reads the database (single-use token checks, read-modify-write).
+    let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+    let hits = ds.auth_cache_stats().unwrap().hits;
+    ds.find_user(&q, false).await.unwrap().unwrap();
+    assert_eq!(ds.auth_cache_stats().unwrap().hits, hits);
+
+    let n = drops!(ds.delete_user(&u).await);
+    assert_eq!(n, 1);
 }
 
 /// Server-side sessions: served from memory, dropped by every write of the session
@@ -321,6 +380,8 @@ async fn stored_sessions_are_cached_and_every_change_is_seen() {
         store.insert_session(id, &session(id)).await.unwrap();
         assert!(store.load_session(id).await.unwrap().is_some());
     }
+    // (Each insert counts as a change, so only the last one loaded is still cached.)
+    store.load_session("a").await.unwrap();
     let h = hits(&server);
     assert_eq!(store.load_session("a").await.unwrap(), Some(session("a")));
     assert_eq!(hits(&server), h + 1);
@@ -541,6 +602,18 @@ async fn postgres_instances_follow_each_other_through_notifications() {
     assert_eq!(strict.get("/me", &token).await, Status::Ok);
     a.ds.deactivate_user(&mut u).await.unwrap();
     assert_eq!(strict.get("/me", &token).await, Status::Unauthorized);
+}
+
+#[rocket::async_test]
+async fn an_in_memory_sqlite_database_keeps_no_cache() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite:file:authcachemem?mode=memory&cache=shared",
+    ] {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let ds = CachedDatastore::over(SqlDatastore::from(pool), settings(false)).await;
+        assert!(ds.auth_cache_stats().is_none(), "{url}");
+    }
 }
 
 #[rocket::async_test]

@@ -93,19 +93,16 @@ pub struct CacheSettings {
 impl CachedDatastore {
     /// The datastore for `inner`: cached when its backend can keep the cache exact
     /// (see the type's documentation), else `inner` itself. Needs migration 9.
-    pub fn over(inner: SqlDatastore, settings: CacheSettings) -> Arc<dyn UserDatastore> {
+    pub async fn over(inner: SqlDatastore, settings: CacheSettings) -> Arc<dyn UserDatastore> {
         let cache = Arc::new(Caches::new(settings.capacity, false));
         let watch = match &inner {
             #[cfg(feature = "sqlite")]
             SqlDatastore::Sqlite(pool) => {
-                let options = pool.connect_options();
-                let path = options.get_filename().to_path_buf();
-                let name = path.to_string_lossy();
-                // An in-memory database has no file to watch: plain SQL through the pool
-                // would go unseen.
-                if ["", ":memory:"].contains(&&*name) || name.starts_with("file:sqlx-in-memory") {
+                // The file SQLite itself has open; none for an in-memory database, where
+                // plain SQL through the pool would go unseen: no cache then.
+                let Some(path) = super::watch::sqlite::database_file(pool).await else {
                     return Arc::new(inner);
-                }
+                };
                 cache.set_serving(true);
                 Watch::Sqlite(super::watch::sqlite::SqliteWatch::new(path))
             }
@@ -129,12 +126,21 @@ impl CachedDatastore {
     }
 }
 
-/// Passes a write through, then drops the cache, whatever the outcome.
+/// Drops a cache group when dropped itself: after the write it guards returned, or when
+/// the write's future was cancelled (it may have committed).
+struct DropAfter<'a, V: Clone>(&'a super::cache::AuthCache<V>);
+
+impl<V: Clone> Drop for DropAfter<'_, V> {
+    fn drop(&mut self) {
+        self.0.invalidate();
+    }
+}
+
+/// Passes a write through, then drops the user cache, whatever the outcome.
 macro_rules! write_through {
     ($self:ident . $m:ident ( $($arg:expr),* )) => {{
-        let done = $self.inner.$m($($arg),*).await;
-        $self.shared.caches.users.invalidate();
-        done
+        let _drop = DropAfter(&$self.shared.caches.users);
+        $self.inner.$m($($arg),*).await
     }};
 }
 
@@ -147,14 +153,10 @@ impl UserDatastore for CachedDatastore {
         self.inner.schema_status().await
     }
 
+    /// Always the database: flows that check single-use tokens against the stored user
+    /// or write the user back read it here.
     async fn find_user(&self, query: &UserQuery, case_insensitive: bool) -> Result<Option<User>> {
-        if case_insensitive {
-            return self.inner.find_user(query, true).await;
-        }
-        Ok(self
-            .find_user_shared(query)
-            .await?
-            .map(Arc::unwrap_or_clone))
+        self.inner.find_user(query, case_insensitive).await
     }
 
     async fn find_user_shared(&self, query: &UserQuery) -> Result<Option<Arc<User>>> {
@@ -210,6 +212,10 @@ impl UserDatastore for CachedDatastore {
         stats.session_invalidations = sessions.invalidations;
         Some(stats)
     }
+
+    // Writes of columns the cache does not keep (counters, code steps, the reset nonce):
+    // they change no cached value, and the triggers of migration 9 ignore them too.
+    // Listed below with the other writes, passing straight through.
 
     // Writes: each drops the cache once it has returned.
 
@@ -343,7 +349,7 @@ impl UserDatastore for CachedDatastore {
     }
 
     async fn claim_step(&self, user: &User, slot: CodeSlot, step: u64) -> Result<bool> {
-        write_through!(self.claim_step(user, slot, step))
+        self.inner.claim_step(user, slot, step).await
     }
 
     async fn swap_recovery_codes(
@@ -356,7 +362,7 @@ impl UserDatastore for CachedDatastore {
     }
 
     async fn code_failures(&self, user: &User, op: CodeFailures) -> Result<u32> {
-        write_through!(self.code_failures(user, op))
+        self.inner.code_failures(user, op).await
     }
 
     async fn us_code_failures(
@@ -366,7 +372,7 @@ impl UserDatastore for CachedDatastore {
         since: i64,
         now: i64,
     ) -> Result<u32> {
-        write_through!(self.us_code_failures(user, op, since, now))
+        self.inner.us_code_failures(user, op, since, now).await
     }
 
     async fn swap_failed_attempts(
@@ -376,15 +382,26 @@ impl UserDatastore for CachedDatastore {
         seen: Attempts,
         next: Attempts,
     ) -> Result<bool> {
-        write_through!(self.swap_failed_attempts(user_id, factor, seen, next))
+        self.inner
+            .swap_failed_attempts(user_id, factor, seen, next)
+            .await
     }
 
     async fn clear_failed_attempts(&self, user_id: i32, factor: Factor) -> Result<()> {
-        write_through!(self.clear_failed_attempts(user_id, factor))
+        self.inner.clear_failed_attempts(user_id, factor).await
     }
 
     async fn set_reset_nonce(&self, user_id: i32, nonce: &str) -> Result<()> {
-        write_through!(self.set_reset_nonce(user_id, nonce))
+        self.inner.set_reset_nonce(user_id, nonce).await
+    }
+}
+
+/// See [`CachedSessions::dropping`].
+struct DropKey<'a>(&'a super::cache::AuthCache<Arc<StoredSession>>, &'a str);
+
+impl Drop for DropKey<'_> {
+    fn drop(&mut self) {
+        self.0.invalidate_key(Key::Session, self.1);
     }
 }
 
@@ -398,10 +415,10 @@ struct CachedSessions {
 }
 
 impl CachedSessions {
-    /// Passes a write of session `id` through, then drops it from the cache.
-    fn dropped<T>(&self, id: &str, done: Result<T>) -> Result<T> {
-        self.shared.caches.sessions.invalidate_key(Key::Session, id);
-        done
+    /// Drops session `id` from the cache once the write it guards has returned (or was
+    /// cancelled).
+    fn dropping<'a>(&'a self, id: &'a str) -> DropKey<'a> {
+        DropKey(&self.shared.caches.sessions, id)
     }
 }
 
@@ -418,8 +435,8 @@ impl SessionBackend for CachedSessions {
     }
 
     async fn insert_session(&self, id: &str, session: &StoredSession) -> Result<()> {
-        let done = self.inner.insert_session(id, session).await;
-        self.dropped(id, done)
+        let _drop = self.dropping(id);
+        self.inner.insert_session(id, session).await
     }
 
     async fn update_session(
@@ -429,30 +446,28 @@ impl SessionBackend for CachedSessions {
         data: &str,
         now: i64,
     ) -> Result<bool> {
-        let done = self.inner.update_session(id, user, data, now).await;
-        self.dropped(id, done)
+        let _drop = self.dropping(id);
+        self.inner.update_session(id, user, data, now).await
     }
 
     async fn touch_session(&self, id: &str, now: i64) -> Result<()> {
-        let done = self.inner.touch_session(id, now).await;
-        self.dropped(id, done)
+        let _drop = self.dropping(id);
+        self.inner.touch_session(id, now).await
     }
 
     async fn delete_session(&self, id: &str) -> Result<()> {
-        let done = self.inner.delete_session(id).await;
-        self.dropped(id, done)
+        let _drop = self.dropping(id);
+        self.inner.delete_session(id).await
     }
 
     async fn delete_user_sessions(&self, user: &str) -> Result<u64> {
-        let done = self.inner.delete_user_sessions(user).await;
-        self.shared.caches.sessions.invalidate();
-        done
+        let _drop = DropAfter(&self.shared.caches.sessions);
+        self.inner.delete_user_sessions(user).await
     }
 
     async fn purge(&self, idle_before: i64, created_before: i64, now: i64) -> Result<()> {
-        let done = self.inner.purge(idle_before, created_before, now).await;
-        self.shared.caches.sessions.invalidate();
-        done
+        let _drop = DropAfter(&self.shared.caches.sessions);
+        self.inner.purge(idle_before, created_before, now).await
     }
 
     async fn insert_series(&self, series: &str, new: &NewSeries) -> Result<()> {

@@ -112,7 +112,6 @@ pool!(
     |o: sqlx::sqlite::SqliteConnectOptions, c: &Config| {
         let o = o
             .busy_timeout(Duration::from_secs(c.connect_timeout))
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
             .create_if_missing(true);
         c.extensions
             .iter()

@@ -51,16 +51,25 @@ impl Dialect {
     }
 }
 
-macro_rules! user_select {
-    ($where:literal) => {
+macro_rules! user_columns {
+    () => {
         concat!(
-            "SELECT id, email, username, password, active, fs_uniquifier, ",
+            "id, email, username, password, active, fs_uniquifier, ",
             "fs_token_uniquifier, confirmed_at, last_login_at, current_login_at, last_login_ip, ",
             "current_login_ip, login_count, tf_primary_method, tf_totp_secret, tf_phone_number, ",
-            "us_phone_number, us_totp_secrets, mf_recovery_codes, create_datetime, update_datetime ",
-            "FROM \"user\" WHERE ",
-            $where
+            "us_phone_number, us_totp_secrets, mf_recovery_codes, create_datetime, update_datetime"
         )
+    };
+}
+
+/// The user columns a lookup reads: what the auth cache keeps, and what migration 9's
+/// update triggers watch.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(super) const USER_COLUMNS: &str = user_columns!();
+
+macro_rules! user_select {
+    ($where:literal) => {
+        concat!("SELECT ", user_columns!(), " FROM \"user\" WHERE ", $where)
     };
 }
 

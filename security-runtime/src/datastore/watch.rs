@@ -7,9 +7,12 @@
 //!   read (row 1: users, roles, grants; row 2: sessions), and a new value drops that
 //!   group. Exact: a write committed before a request starts is seen by it.
 //! - PostgreSQL: migration 9's triggers notify `rocket_security_auth` (payload `user` or
-//!   `session`) when a write commits; a listener drops that group on each notification. The cache serves only
-//!   while the listener is connected and has resynchronised (emptied after `LISTEN`):
-//!   with the channel down, every lookup reads the database.
+//!   `session`) when a write commits; a listener drops that group on each notification.
+//!   The cache serves only while the listener is connected and has resynchronised
+//!   (emptied after `LISTEN`, then a ping through the application's pool heard back):
+//!   with the channel down, every lookup reads the database. A ping every 5 s must come
+//!   back before the next is due, so a connection that died silently (or a pooler that
+//!   drops notifications) stops the cache within 10 s.
 
 use super::cache::Caches;
 
@@ -66,6 +69,27 @@ pub(crate) mod sqlite {
     use rusqlite::{Connection, OpenFlags};
 
     use super::Caches;
+
+    /// The file of the pool's main database, absolute; `None` in memory (or unreadable).
+    /// Switches the database to WAL when it can (readers then never wait on a writer and
+    /// the change check costs less); a database another connection holds stays as it is.
+    pub(crate) async fn database_file(pool: &sqlx::SqlitePool) -> Option<PathBuf> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as("PRAGMA database_list")
+            .fetch_all(pool)
+            .await
+            .ok()?;
+        let file = rows.into_iter().find(|r| r.1 == "main")?.2;
+        if file.is_empty() {
+            return None;
+        }
+        let wal: sqlx::Result<(String,)> = sqlx::query_as("PRAGMA journal_mode = WAL")
+            .fetch_one(pool)
+            .await;
+        if !matches!(&wal, Ok((m,)) if m.eq_ignore_ascii_case("wal")) {
+            rocket::info!("auth cache: SQLite stays in its journal mode ({wal:?})");
+        }
+        Some(PathBuf::from(file))
+    }
 
     /// A read-only connection and the `data_version` it last saw.
     struct Probe {
@@ -170,6 +194,11 @@ pub(crate) mod postgres {
 
     use super::{Caches, CHANNEL};
 
+    /// How often the listener proves the channel still delivers: a ping it sends through
+    /// the application's pool must come back before the next one is due, or the cache
+    /// stops serving and the listener connects again (a connection that died silently).
+    const HEARTBEAT: Duration = Duration::from_secs(5);
+
     /// The PostgreSQL listener task; stopped when dropped.
     pub(crate) struct PgWatch {
         task: tokio::task::JoinHandle<()>,
@@ -193,7 +222,8 @@ pub(crate) mod postgres {
                 .max_connections(1)
                 .connect_lazy_with(options);
             let pid = Arc::new(AtomicI32::new(0));
-            let task = tokio::spawn(listen(own, cache, pid.clone(), retry));
+            let me = crate::datastore::new_uniquifier();
+            let task = tokio::spawn(listen(own, pool.clone(), cache, pid.clone(), retry, me));
             PgWatch { task, pid }
         }
 
@@ -204,6 +234,8 @@ pub(crate) mod postgres {
 
     async fn connect(pool: &PgPool, pid: &AtomicI32) -> sqlx::Result<PgListener> {
         let mut listener = PgListener::connect_with(pool).await?;
+        // A lost connection must show as `None`, never be replaced behind our back.
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         let (id,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
             .fetch_one(&mut listener)
@@ -212,21 +244,72 @@ pub(crate) mod postgres {
         Ok(listener)
     }
 
-    async fn listen(pool: PgPool, cache: Arc<Caches>, pid: Arc<AtomicI32>, retry: Duration) {
+    async fn ping(pool: &PgPool, payload: &str) -> bool {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await
+            .is_ok()
+    }
+
+    /// Listens until the channel is lost or stops delivering. The cache serves from the
+    /// first ping heard back (resynchronised: emptied after `LISTEN`) until then.
+    async fn hear(listener: &mut PgListener, main: &PgPool, cache: &Caches, me: &str) {
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut sent = 0u64;
+        let mut heard = 0u64;
         loop {
-            match connect(&pool, &pid).await {
-                Ok(mut listener) => {
-                    // Resynchronised: whatever was cached before `LISTEN` is gone.
-                    cache.set_serving(true);
-                    rocket::debug!("auth cache: listening on {CHANNEL}");
+            tokio::select! {
+                got = listener.try_recv() => {
                     // `None`: the connection was lost (notifications may be missed).
-                    while let Ok(Some(n)) = listener.try_recv().await {
-                        if n.payload() == "session" {
-                            cache.sessions.invalidate();
-                        } else {
-                            cache.users.invalidate();
-                        }
+                    let Ok(Some(n)) = got else { return };
+                    match n.payload() {
+                        "user" => cache.users.invalidate(),
+                        "session" => cache.sessions.invalidate(),
+                        p => match p.strip_prefix("ping:") {
+                            Some(rest) => {
+                                if let Some(k) = rest.strip_prefix(me).and_then(|k| k.strip_prefix(':')) {
+                                    heard = heard.max(k.parse().unwrap_or(0));
+                                    if heard == 1 {
+                                        cache.set_serving(true);
+                                        rocket::debug!("auth cache: listening on {CHANNEL}");
+                                    }
+                                }
+                            }
+                            None => {
+                                cache.users.invalidate();
+                                cache.sessions.invalidate();
+                            }
+                        },
                     }
+                }
+                _ = beat.tick() => {
+                    if heard < sent {
+                        rocket::warn!("auth cache: {CHANNEL} stopped delivering");
+                        return;
+                    }
+                    sent += 1;
+                    if !ping(main, &format!("ping:{me}:{sent}")).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(
+        own: PgPool,
+        main: PgPool,
+        cache: Arc<Caches>,
+        pid: Arc<AtomicI32>,
+        retry: Duration,
+        me: String,
+    ) {
+        loop {
+            match connect(&own, &pid).await {
+                Ok(mut listener) => {
+                    hear(&mut listener, &main, &cache, &me).await;
                     cache.set_serving(false);
                     pid.store(0, Ordering::Release);
                     rocket::warn!("auth cache: {CHANNEL} channel lost; reading the database");

@@ -60,7 +60,8 @@ async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
     let Some(token) = request_token(req, st) else {
         return Ok(None);
     };
-    match auth::check_auth_token(st, &token).await {
+    let lookup = auth::Lookup::for_method(req.method());
+    match auth::check_auth_token_as(st, &token, lookup).await {
         Ok(TokenCheck::Valid(user, paa)) => Ok(Some(Authn {
             user,
             via: Mechanism::Token,
@@ -82,10 +83,10 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     }
     let jar = session.jar();
     let mut data = session.get();
-    let ds = &st.datastore;
+    let lookup = auth::Lookup::for_method(req.method());
     if let Some(uid) = data.user_id.clone() {
-        return match ds
-            .find_user_shared(&crate::datastore::UserQuery::FsUniquifier(uid))
+        return match lookup
+            .find(st, &crate::datastore::UserQuery::FsUniquifier(uid))
             .await
         {
             Ok(Some(user)) if user.active => Ok(Some(Authn {
@@ -118,8 +119,8 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
             return Err(());
         }
     };
-    match ds
-        .find_user_shared(&crate::datastore::UserQuery::FsUniquifier(uid))
+    match lookup
+        .find(st, &crate::datastore::UserQuery::FsUniquifier(uid))
         .await
     {
         Ok(Some(user)) if user.active => {
