@@ -629,3 +629,78 @@ async fn mysql_keeps_no_cache() {
     server.ds.deactivate_user(&mut u).await.unwrap();
     assert_eq!(server.get("/me", &token).await, Status::Unauthorized);
 }
+
+/// The names of the methods of `pub trait <name>` in `src`.
+fn trait_methods(src: &str, name: &str) -> Vec<String> {
+    let start = src
+        .find(&format!("pub trait {name}"))
+        .unwrap_or_else(|| panic!("trait {name} not found"));
+    let body = &src[start..];
+    let body = &body[..body.find("\n}\n").expect("end of the trait")];
+    body.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix("async fn ")
+                .or_else(|| line.strip_prefix("fn "))?;
+            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            Some(rest[..end].to_owned())
+        })
+        .collect()
+}
+
+/// Every method of `UserDatastore` and `SessionBackend` is either a read or a write
+/// that the tests above check to drop the cache (`drops!`, the session writes) or to
+/// keep it (`keeps!`): a method added to either trait fails here until it is put in
+/// one of those places. (`CachedDatastore` must also write it out: its impls deny
+/// `clippy::missing_trait_methods`.)
+#[test]
+fn every_datastore_method_is_checked_for_the_cache() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/datastore");
+    // This file without whitespace, so a call split over lines is found too.
+    let this: String = include_str!("auth_cache.rs").split_whitespace().collect();
+    let sample =
+        "pub trait T {\n    /// Not fn this.\n    async fn wipe(&self);\n    fn ping(&self);\n}\n";
+    assert_eq!(trait_methods(sample, "T"), ["wipe", "ping"]);
+    // Reads (a lookup is served or passed through) and remember-me series, which are
+    // never cached.
+    const UNCACHED: &[&str] = &[
+        "schema_status",
+        "find_user",
+        "find_user_shared",
+        "find_role",
+        "all_roles",
+        "us_get_totp_secrets",
+        "failed_attempts",
+        "reset_nonce",
+        "ping",
+        "session_backend",
+        "webauthn_store",
+        "auth_cache_stats",
+        "load_session",
+        "insert_series",
+        "check_series",
+        "rotate_series",
+        "delete_series",
+    ];
+    let mut all = Vec::new();
+    for (file, name, receiver) in [
+        ("mod.rs", "UserDatastore", "ds"),
+        ("sessions.rs", "SessionBackend", "store"),
+    ] {
+        let src = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        let methods = trait_methods(&src, name);
+        assert!(methods.len() > 5, "{name}: {methods:?}");
+        for m in &methods {
+            let tested = this.contains(&format!("{receiver}.{m}("));
+            assert!(
+                UNCACHED.contains(&m.as_str()) || tested,
+                "{name}::{m} is neither a read nor checked to drop or keep the auth cache"
+            );
+        }
+        all.extend(methods);
+    }
+    for m in UNCACHED {
+        assert!(all.iter().any(|a| a == m), "{m} is no method any more");
+    }
+}
