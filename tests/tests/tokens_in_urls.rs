@@ -3,23 +3,35 @@
 //! query-string tokens. Own test binary: the logger is process-wide.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rocket::http::{Accept, Header, Status};
 use security_runtime::log_filter::MaskingLogger;
 use security_runtime::SecurityConfig;
 use security_tests::{backends, TestApp};
 
+/// The lines logged by this binary, through the masking logger. Every test calls it
+/// before building an app: the first Rocket to launch would install its own logger.
+fn masked_lines() -> Arc<Mutex<Vec<String>>> {
+    static LINES: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    LINES
+        .get_or_init(|| {
+            let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+            let keep = lines.clone();
+            MaskingLogger::new(&SecurityConfig::default(), log::LevelFilter::Info)
+                .sink(Arc::new(move |l: &str| {
+                    keep.lock().unwrap().push(l.to_owned())
+                }))
+                .install()
+                .unwrap();
+            lines
+        })
+        .clone()
+}
+
 #[rocket::async_test]
 async fn request_lines_are_logged_without_their_tokens() {
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-    let keep = lines.clone();
-    MaskingLogger::new(&SecurityConfig::default(), log::LevelFilter::Info)
-        .sink(Arc::new(move |l: &str| {
-            keep.lock().unwrap().push(l.to_owned())
-        }))
-        .install()
-        .unwrap();
+    let lines = masked_lines();
     let b = backends()[0];
     let app = TestApp::configured(b, "security.recoverable", true).await;
     app.user("log@example.com", "a strong pass phrase", &[])
@@ -40,6 +52,7 @@ async fn request_lines_are_logged_without_their_tokens() {
 
 #[rocket::async_test]
 async fn query_tokens_can_be_refused() {
+    masked_lines();
     for b in backends() {
         let app = TestApp::configured(b, "security.token_in_query", false).await;
         app.user("q@example.com", "a strong pass phrase", &[]).await;
