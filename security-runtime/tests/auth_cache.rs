@@ -657,8 +657,19 @@ fn trait_methods(src: &str, name: &str) -> Vec<String> {
 #[test]
 fn every_datastore_method_is_checked_for_the_cache() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/datastore");
-    // This file without whitespace, so a call split over lines is found too.
+    // This file without whitespace, so a call split over lines is found too; only the
+    // calls inside `drops!(..)`, `keeps!(..)` and the session store test count (a call
+    // in some set-up elsewhere checks nothing).
     let this: String = include_str!("auth_cache.rs").split_whitespace().collect();
+    let sessions_test = "fnstored_sessions_are_cached_and_every_change_is_seen";
+    let mut checked = String::new();
+    for open in ["drops!(", "keeps!(", sessions_test] {
+        for (at, _) in this.match_indices(open) {
+            let rest = &this[at..];
+            let close = if open == sessions_test { "#[" } else { ");" };
+            checked.push_str(&rest[..rest.find(close).expect("end of the checks")]);
+        }
+    }
     let sample =
         "pub trait T {\n    /// Not fn this.\n    async fn wipe(&self);\n    fn ping(&self);\n}\n";
     assert_eq!(trait_methods(sample, "T"), ["wipe", "ping"]);
@@ -692,7 +703,7 @@ fn every_datastore_method_is_checked_for_the_cache() {
         let methods = trait_methods(&src, name);
         assert!(methods.len() > 5, "{name}: {methods:?}");
         for m in &methods {
-            let tested = this.contains(&format!("{receiver}.{m}("));
+            let tested = checked.contains(&format!("{receiver}.{m}("));
             assert!(
                 UNCACHED.contains(&m.as_str()) || tested,
                 "{name}::{m} is neither a read nor checked to drop or keep the auth cache"
