@@ -418,3 +418,68 @@ async fn webauthn_credentials_are_stored_found_used_once_and_deleted() {
         assert!(store.credentials_of(user.id).await.unwrap().is_empty());
     }
 }
+
+/// A write the database rolls back as a deadlock victim or a serialization failure
+/// (SQLSTATE 40001: InnoDB picks such victims among parallel single-use writes of one
+/// user) runs again instead of failing the request, three times at most. On PostgreSQL a
+/// trigger refuses attempts with that code (a sequence counts them: it survives the
+/// rollback).
+#[rocket::async_test]
+async fn a_write_rolled_back_as_a_deadlock_victim_runs_again() {
+    use security_runtime::{SqlDatastore, UserDatastore};
+    use security_tests::{fresh_database, Backend};
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let url = fresh_database(Backend::Postgres).await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let ds = SqlDatastore::from(pool.clone());
+    ds.migrate().await.unwrap();
+    let mut user = ds
+        .create_user(NewUser {
+            email: "victim@lp.com".into(),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "CREATE SEQUENCE attempts MINVALUE -1000 START 1;
+         CREATE FUNCTION refuse_twice() RETURNS trigger AS $$ BEGIN
+           IF nextval('attempts') <= 2 THEN
+             RAISE EXCEPTION 'chosen as the victim' USING ERRCODE = '40001';
+           END IF;
+           RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse_twice BEFORE UPDATE ON \"user\"
+           FOR EACH ROW EXECUTE FUNCTION refuse_twice();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let attempts = || async {
+        let n: i64 = sqlx::query_scalar("SELECT last_value FROM attempts")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n
+    };
+    // Refused twice, written on the third attempt.
+    user.username = Some("victim".into());
+    ds.put_user(&mut user).await.unwrap();
+    assert_eq!(attempts().await, 3);
+    let stored = ds
+        .find_user(&UserQuery::Email("victim@lp.com".into()), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.username.as_deref(), Some("victim"));
+    // Refused every time: the fourth refusal is the caller's error.
+    sqlx::query("SELECT setval('attempts', -100)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    user.username = Some("never".into());
+    let err = ds.put_user(&mut user).await.unwrap_err();
+    assert!(matches!(err, SecurityError::Datastore(_)), "{err:?}");
+    assert_eq!(attempts().await, -96);
+}

@@ -174,6 +174,29 @@ fn roles_of_json(json: Option<&str>) -> Result<Vec<Role>> {
     Ok(roles)
 }
 
+/// Runs `statement` again (three times at most) when the database rolled it back as a
+/// deadlock victim or a serialization failure (SQLSTATE 40001, 40P01): InnoDB picks such
+/// victims among parallel updates of one row's unique keys, and a single-use write raced
+/// twenty times must still answer each loser "used", not 503. Only for a statement that
+/// runs alone: the rollback undid the whole of it.
+async fn rolled_back_retried<T, F, Fut>(mut statement: F) -> std::result::Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+{
+    let mut retries = 3;
+    loop {
+        match statement().await {
+            Err(sqlx::Error::Database(e))
+                if retries > 0 && matches!(e.code().as_deref(), Some("40001" | "40P01")) =>
+            {
+                retries -= 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The one user of `rows`; `None` unless exactly one user matched.
 fn one_user(rows: Vec<UserRolesRow>) -> Result<Option<User>> {
     let mut rows = rows.into_iter();
@@ -446,32 +469,36 @@ macro_rules! backend {
                     }
                 );
                 let sql = D.sql(&sql);
-                let q = sqlx::query::<$db>(&sql)
-                    .bind(&user.email)
-                    .bind(&user.username)
-                    .bind(&user.password)
-                    .bind(user.active)
-                    .bind(&user.fs_uniquifier)
-                    .bind(&user.fs_token_uniquifier)
-                    .bind(user.confirmed_at)
-                    .bind(user.last_login_at)
-                    .bind(user.current_login_at)
-                    .bind(&user.last_login_ip)
-                    .bind(&user.current_login_ip)
-                    .bind(user.login_count)
-                    .bind(&user.tf_primary_method)
-                    .bind(&user.tf_totp_secret)
-                    .bind(&user.tf_phone_number)
-                    .bind(&user.us_phone_number)
-                    .bind(&user.us_totp_secrets)
-                    .bind(now)
-                    .bind(user.id);
-                let q = match expected_uniquifier {
-                    Some(u) => q.bind(u),
-                    None => q,
+                let stored: &User = user;
+                let statement = || {
+                    let user = stored;
+                    let q = sqlx::query::<$db>(&sql)
+                        .bind(&user.email)
+                        .bind(&user.username)
+                        .bind(&user.password)
+                        .bind(user.active)
+                        .bind(&user.fs_uniquifier)
+                        .bind(&user.fs_token_uniquifier)
+                        .bind(user.confirmed_at)
+                        .bind(user.last_login_at)
+                        .bind(user.current_login_at)
+                        .bind(&user.last_login_ip)
+                        .bind(&user.current_login_ip)
+                        .bind(user.login_count)
+                        .bind(&user.tf_primary_method)
+                        .bind(&user.tf_totp_secret)
+                        .bind(&user.tf_phone_number)
+                        .bind(&user.us_phone_number)
+                        .bind(&user.us_totp_secrets)
+                        .bind(now)
+                        .bind(user.id);
+                    let q = match expected_uniquifier {
+                        Some(u) => q.bind(u),
+                        None => q,
+                    };
+                    q.execute(pool)
                 };
-                let done = q
-                    .execute(pool)
+                let done = rolled_back_retried(statement)
                     .await
                     .map_err(|e| match SecurityError::from(e) {
                         SecurityError::AlreadyExists { .. } => {
