@@ -283,16 +283,22 @@ settings! {
         /// Keep the users that sessions and auth tokens name in memory, exact: dropped on
         /// every write to users, roles and grants, from this process or another (SQLite:
         /// a change check per lookup; PostgreSQL: notifications, no cache while the
-        /// channel is down). MySQL and MariaDB: never cached. Beyond Flask-Security.
+        /// channel is down; MySQL and MariaDB: change counters read every
+        /// `auth_cache_poll_ms`). Beyond Flask-Security.
         pub auth_cache: bool = true,
         /// Users the auth cache keeps (per identity kind: sessions, auth tokens).
         pub auth_cache_capacity: u64 = 100_000,
         /// No auth cache where it could lag behind a write by another instance
-        /// (PostgreSQL: the notification's travel time); every lookup reads the database.
+        /// (PostgreSQL: the notification's travel time; MySQL and MariaDB: up to a poll
+        /// period); every lookup reads the database.
         pub auth_cache_strict: bool = false,
         /// PostgreSQL: milliseconds before listening again once the notification channel was
         /// lost (the cache does not serve meanwhile).
         pub auth_cache_retry_ms: u64 = 1000,
+        /// MySQL and MariaDB: milliseconds between two reads of the change counters (the
+        /// longest a write by another instance, the CLI or plain SQL goes unseen, plus
+        /// one read; the cache stops serving when no read succeeded for three periods).
+        pub auth_cache_poll_ms: u64 = 100,
         /// Parity: `SECURITY_URL_PREFIX`.
         pub url_prefix: String = String::new(),
         /// Parity: `SECURITY_LOGIN_URL`.

@@ -428,6 +428,7 @@ async fn cached(sql: SqlDatastore, config: &SecurityConfig) -> Arc<dyn UserDatas
         capacity: usize::try_from(config.auth_cache_capacity).unwrap_or(usize::MAX),
         strict: config.auth_cache_strict,
         retry: std::time::Duration::from_millis(config.auth_cache_retry_ms),
+        poll: std::time::Duration::from_millis(config.auth_cache_poll_ms),
     };
     CachedDatastore::over(sql, settings).await
 }

@@ -1,10 +1,11 @@
 //! The auth cache over HTTP: users that sessions and tokens name are served from memory,
 //! yet a change made anywhere (the datastore, `security-cli`, plain SQL, another
 //! instance) is refused: on SQLite on the next request, on PostgreSQL once the
-//! notification arrives (measured), and never while the channel is down.
+//! notification arrives, on MariaDB once the change counters were read (both measured),
+//! and never while the channel is down or the counters cannot be read.
 //!
-//! Runs on SQLite always and on PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set (a
-//! set but unreachable URL fails). MariaDB keeps no cache (checked).
+//! Runs on SQLite always, on PostgreSQL when `SECURITY_TEST_POSTGRES_URL` is set and on
+//! MariaDB when `SECURITY_TEST_MYSQL_URL` is (a set but unreachable URL fails).
 #![cfg(feature = "cli")]
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -52,6 +53,7 @@ fn settings(strict: bool) -> CacheSettings {
         // Long enough that B is still deaf when the test has cut its channel and
         // written behind its back (CI runs loaded).
         retry: Duration::from_millis(1000),
+        poll: Duration::from_millis(100),
     }
 }
 
@@ -143,6 +145,9 @@ async fn sql(url: &str, statement: &str) {
     use sqlx::Connection;
     if url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(statement).execute(&mut c).await.unwrap();
+    } else if url.starts_with("mysql:") {
+        let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
         sqlx::query(statement).execute(&mut c).await.unwrap();
     } else {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
@@ -570,14 +575,7 @@ async fn postgres_instances_follow_each_other_through_notifications() {
     // (The notification of an earlier write, such as creating this user, may still be
     // on its way and drop what B's first lookup cached: look until one is a hit.)
     let (_, token) = a.user().await;
-    let start = Instant::now();
-    while b.stats().hits == hits {
-        assert_eq!(b.get("/me", &token).await, Status::Ok);
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "B never served from memory again"
-        );
-    }
+    from_memory(&b, &token).await;
 
     // A session ended through A: B stops finding it once notified.
     let (sa, sb) = (
@@ -630,18 +628,158 @@ async fn an_in_memory_sqlite_database_keeps_no_cache() {
     }
 }
 
+/// The change counters of migration 10 (users, sessions) on MySQL or MariaDB.
+async fn versions(url: &str) -> (i64, i64) {
+    use sqlx::Connection;
+    let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+    sqlx::query_as(
+        "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
+                (SELECT n FROM fs_auth_version WHERE id = 2)",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+}
+
+/// Waits until `server` answers `path` with `want` for `token` (5 s at most).
+async fn until(server: &Server, path: &str, token: &str, want: Status) -> Duration {
+    let start = Instant::now();
+    while server.get(path, token).await != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{path} never answered {want}"
+        );
+    }
+    start.elapsed()
+}
+
+/// Asks `server` for `/me` with `token` until it answers from memory (5 s at most).
+async fn from_memory(server: &Server, token: &str) {
+    let (hits, start) = (server.stats().hits, Instant::now());
+    while server.stats().hits == hits {
+        assert_eq!(server.get("/me", token).await, Status::Ok);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "never served from memory"
+        );
+    }
+}
+
+/// Two servers on one MariaDB (or MySQL) database: a write through A, or by plain SQL,
+/// is refused by B once B has read the change counters (the window measured); writes of
+/// columns no cached user holds leave the counters alone; B serves nothing while it
+/// cannot read them and again once it can; in strict mode B keeps no cache.
 #[rocket::async_test]
-async fn mysql_keeps_no_cache() {
+async fn mysql_instances_follow_each_other_through_the_change_counters() {
     if !backends().contains(&Backend::MySql) {
         return;
     }
     let url = fresh_database(Backend::MySql).await;
-    let server = Server::start(&url, false).await;
-    assert!(server.ds.auth_cache_stats().is_none());
-    let (mut u, token) = server.user().await;
-    assert_eq!(server.get("/me", &token).await, Status::Ok);
-    server.ds.deactivate_user(&mut u).await.unwrap();
-    assert_eq!(server.get("/me", &token).await, Status::Unauthorized);
+    let a = Server::start(&url, false).await;
+    let b = Server::start(&url, false).await;
+    b.wait_serving().await;
+
+    let mut windows = Vec::new();
+    for _ in 0..20 {
+        let (mut u, token) = a.user().await;
+        from_memory(&b, &token).await;
+        let start = Instant::now();
+        a.ds.deactivate_user(&mut u).await.unwrap();
+        until(&b, "/me", &token, Status::Unauthorized).await;
+        windows.push(start.elapsed());
+    }
+    windows.sort();
+    let (p50, p99) = (percentile(&windows, 0.5), percentile(&windows, 0.99));
+    println!(
+        "MariaDB cross-instance window over {} writes (poll 100 ms): p50 {p50:?}, p99 {p99:?}",
+        windows.len()
+    );
+
+    // Plain SQL: deactivate, drop a grant, rotate the token identity.
+    let (d, td) = a.user().await;
+    let (e, te) = a.user().await;
+    for t in [&td, &te] {
+        until(&b, "/me", t, Status::Ok).await;
+        until(&b, "/edit", t, Status::Ok).await;
+    }
+    let id = d.id;
+    sql(
+        &url,
+        &format!("UPDATE `user` SET active = 0 WHERE id = {id}"),
+    )
+    .await;
+    until(&b, "/me", &td, Status::Unauthorized).await;
+    let id = e.id;
+    sql(
+        &url,
+        &format!("DELETE FROM roles_users WHERE user_id = {id}"),
+    )
+    .await;
+    until(&b, "/edit", &te, Status::Forbidden).await;
+    sql(
+        &url,
+        &format!("UPDATE `user` SET fs_token_uniquifier = 'x' WHERE id = {id}"),
+    )
+    .await;
+    until(&b, "/me", &te, Status::Unauthorized).await;
+
+    // What the counters count: a change of case too (the collation calls it equal), not
+    // the failed-attempt counters; session changes in their own row.
+    let v = versions(&url).await;
+    sql(
+        &url,
+        &format!("UPDATE `user` SET fs_failed_passwords = 3 WHERE id = {id}"),
+    )
+    .await;
+    assert_eq!(versions(&url).await, v);
+    sql(
+        &url,
+        &format!("UPDATE `user` SET email = UPPER(email) WHERE id = {id}"),
+    )
+    .await;
+    let w = versions(&url).await;
+    assert_eq!((w.0, w.1), (v.0 + 1, v.1));
+    let store = a.ds.session_backend().unwrap();
+    let stored = security_runtime::datastore::StoredSession {
+        user: Some("u".into()),
+        data: "{}".into(),
+        created: 1,
+        last_seen: 1,
+    };
+    store.insert_session("m1", &stored).await.unwrap();
+    store.touch_session("m1", 2).await.unwrap();
+    store.delete_session("m1").await.unwrap();
+    assert_eq!(versions(&url).await, (w.0, w.1 + 2));
+
+    // The counters cannot be read: B stops serving from memory, and serves again once
+    // they can be.
+    let (_, token) = a.user().await;
+    until(&b, "/me", &token, Status::Ok).await;
+    sql(&url, "RENAME TABLE fs_auth_version TO fs_auth_version_away").await;
+    let start = Instant::now();
+    while b.stats().serving {
+        assert!(start.elapsed() < Duration::from_secs(5), "B kept serving");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let hits = b.stats().hits;
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    assert_eq!(b.get("/me", &token).await, Status::Ok);
+    assert_eq!(
+        b.stats().hits,
+        hits,
+        "served from memory without the counters"
+    );
+    sql(&url, "RENAME TABLE fs_auth_version_away TO fs_auth_version").await;
+    b.wait_serving().await;
+    from_memory(&b, &token).await;
+
+    // Strict: no cache, the next request after A's write is refused.
+    let strict = Server::start(&url, true).await;
+    assert!(strict.ds.auth_cache_stats().is_none());
+    let (mut u, token) = a.user().await;
+    assert_eq!(strict.get("/me", &token).await, Status::Ok);
+    a.ds.deactivate_user(&mut u).await.unwrap();
+    assert_eq!(strict.get("/me", &token).await, Status::Unauthorized);
 }
 
 /// The names of the methods of `pub trait <name>` in `src`.

@@ -29,14 +29,16 @@
 //!   to warm the dependencies, then times `touch src/main.rs && cargo build` of each,
 //!   both incremental and with `CARGO_INCREMENTAL=0`, and reports medians.
 //! - `memory`: resident memory with 100,000 users (`BENCH_USERS`) in the auth cache.
-//! - `window`: PostgreSQL (`SECURITY_TEST_POSTGRES_URL`), two apps on one database: the
-//!   time from a write through one to the other's refusal (`BENCH_WRITES`, 200).
+//! - `window`: PostgreSQL (`SECURITY_TEST_POSTGRES_URL`) and MariaDB
+//!   (`SECURITY_TEST_MYSQL_URL`), whichever are set, two apps on one database: the time
+//!   from a write through one to the other's refusal (`BENCH_WRITES`, 200).
 //! - `serve` (not part of `all`): runs the same app on `127.0.0.1:$BENCH_PORT` for
 //!   `scripts/load.sh`, which measures it over real HTTP with wrk; `serve-bare` runs
 //!   Rocket alone with the same handler.
 //!
 //! Environment: `BENCH_REQUESTS` (requests per case and round, default 2000),
-//! `BENCH_ROUNDS` (default 7), `BENCH_COMPILE_ROUNDS` (default 3).
+//! `BENCH_ROUNDS` (default 7), `BENCH_COMPILE_ROUNDS` (default 3), `BENCH_CACHE_BACKENDS`
+//! (`all`: `cache` on every backend whose URL is set, not only SQLite).
 #![allow(missing_docs)]
 
 use std::path::{Path, PathBuf};
@@ -52,7 +54,7 @@ use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Build, Rocket};
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{auth_required, auth_token_required, NewUser, Security, SecurityState};
-use security_tests::{app, env_usize, fresh_database, test_figment, Backend};
+use security_tests::{app, backends, env_usize, fresh_database, test_figment, Backend};
 
 const WARMUP: usize = 200;
 
@@ -153,15 +155,16 @@ async fn bulk_users(backend: Backend, url: &str, n: usize) {
     }
 }
 
-/// The cross-instance window on PostgreSQL: two apps on one database, each with its
-/// cache; A deactivates a user whom B has cached, and B is asked until it refuses.
-async fn window() {
+/// The cross-instance window on PostgreSQL (notifications) or MariaDB (change counters
+/// read every 100 ms): two apps on one database, each with its cache; A deactivates a
+/// user whom B serves from memory, and B is asked until it refuses.
+async fn window(backend: Backend) {
     use security_runtime::UserQuery;
     let n = env_usize("BENCH_WRITES", 200);
-    let url = fresh_database(Backend::Postgres).await;
+    let url = fresh_database(backend).await;
     let mut apps = Vec::new();
     for _ in 0..2 {
-        let rocket = bench_app_on(Backend::Postgres, &url, 1024, 1, 1, |f| f);
+        let rocket = bench_app_on(backend, &url, 1024, 1, 1, |f| f);
         apps.push(Client::untracked(rocket).await.expect("launch"));
     }
     let (a, b) = (state(&apps[0]), &apps[1]);
@@ -193,7 +196,18 @@ async fn window() {
                 .await
                 .status()
         };
-        assert_eq!(get().await, Status::Ok);
+        // Until B answers from memory (A's own writes above may still drop its entry).
+        let hits = || state(b).datastore.auth_cache_stats().map_or(0, |s| s.hits);
+        let (before, asked) = (hits(), Instant::now());
+        while hits() == before {
+            assert_eq!(get().await, Status::Ok);
+            assert!(asked.elapsed() < Duration::from_secs(5), "never cached");
+        }
+        if backend != Backend::Postgres {
+            // The write lands anywhere in B's poll cycle, not just after a read.
+            let pause = rand::thread_rng().gen_range(0..150_000);
+            tokio::time::sleep(Duration::from_micros(pause)).await;
+        }
         let start = Instant::now();
         a.datastore
             .deactivate_user(&mut u)
@@ -206,7 +220,11 @@ async fn window() {
     }
     windows.sort_by(f64::total_cmp);
     let at = |p: f64| windows[((windows.len() - 1) as f64 * p).round() as usize];
-    println!("\n## Cross-instance window (PostgreSQL NOTIFY), {n} writes\n");
+    let how = match backend {
+        Backend::Postgres => "PostgreSQL NOTIFY",
+        _ => "MariaDB change counters, poll 100 ms",
+    };
+    println!("\n## Cross-instance window ({how}), {n} writes\n");
     println!("| p50 | p90 | p99 | max |");
     println!("|---:|---:|---:|---:|");
     println!(
@@ -556,14 +574,24 @@ async fn roles() {
 
 /// The auth cache: the same handler unprotected, token- and session-protected, and the
 /// stacked route, on an app with the cache and one without, interleaved in each round.
-async fn cache() {
+async fn cache(backend: Backend) {
     let n = env_usize("BENCH_REQUESTS", 2000);
     let rounds = env_usize("BENCH_ROUNDS", 7);
     let password = "correct horse battery";
     let mut apps = Vec::new();
     for cached in [false, true] {
         let tweak = move |f: Figment| f.merge(("security.auth_cache", cached));
-        let client = client_with(1024, 1, 1, tweak).await;
+        let url = fresh_database(backend).await;
+        let rocket = bench_app_on(backend, &url, 1024, 1, 1, tweak);
+        let client = Client::untracked(rocket).await.expect("launch");
+        while cached
+            && !state(&client)
+                .datastore
+                .auth_cache_stats()
+                .is_some_and(|s| s.serving)
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         create_user(state(&client), "admin@example.com", password, &["admin"]).await;
         let (session, token) = login(&client, "admin@example.com", password).await;
         let cases = vec![
@@ -589,7 +617,9 @@ async fn cache() {
         let r: Vec<f64> = a.rates.iter().zip(&b.rates).map(|(x, y)| x / y).collect();
         median(&r)
     };
-    println!("\n## Auth cache: off against on ({n} per case and round, {rounds} rounds)\n");
+    println!(
+        "\n## Auth cache on {backend:?}: off against on ({n} per case and round, {rounds} rounds)\n"
+    );
     println!("| case | off req/s | on req/s | off ÷ open | on ÷ open | on ÷ off |");
     println!("|---|---:|---:|---:|---:|---:|");
     let (off, on) = (&apps[0].1, &apps[1].1);
@@ -1009,13 +1039,21 @@ fn main() {
         runtime.block_on(roles());
     }
     if sections.contains(&"cache") {
-        runtime.block_on(cache());
+        // SQLite; every backend set with `BENCH_CACHE_BACKENDS=all`.
+        let all = std::env::var("BENCH_CACHE_BACKENDS").is_ok_and(|v| v == "all");
+        for backend in backends() {
+            if all || backend == Backend::Sqlite {
+                runtime.block_on(cache(backend));
+            }
+        }
     }
     if sections.contains(&"memory") {
         runtime.block_on(memory());
     }
     if sections.contains(&"window") {
-        runtime.block_on(window());
+        for backend in backends().into_iter().filter(|b| *b != Backend::Sqlite) {
+            runtime.block_on(window(backend));
+        }
     }
     if sections.contains(&"compile") {
         compile_bench();

@@ -30,9 +30,10 @@ fn stores() -> Vec<(Backend, &'static str)> {
 }
 
 /// The store under test. These tests promise a logout or deactivation through one
-/// instance is refused by the other on the very next request: on PostgreSQL that is the
-/// auth cache's strict mode (its default follows notifications, a few milliseconds
-/// behind: `security-runtime/tests/auth_cache.rs`); SQLite is exact either way.
+/// instance is refused by the other on the very next request: on PostgreSQL and MariaDB
+/// that is the auth cache's strict mode (its default follows notifications or the change
+/// counters, a little behind: `security-runtime/tests/auth_cache.rs`); SQLite is exact
+/// either way.
 fn store_settings(f: Figment, store: &str) -> Figment {
     let f = f
         .merge(("security.session_store", store))

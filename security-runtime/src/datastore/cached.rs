@@ -25,11 +25,12 @@ use crate::model::{Role, User};
 /// The SQL datastore with an auth cache: users found by `fs_uniquifier` and
 /// `fs_token_uniquifier` are kept in memory, shared, and dropped on every write to
 /// users, roles or role grants, from this process or (SQLite: a per-lookup change check;
-/// PostgreSQL: notifications) from any other.
+/// PostgreSQL: notifications; MySQL and MariaDB: change counters read on a schedule) from
+/// any other.
 ///
 /// Built by the `Security` fairing from `.database::<Db>()` when `auth_cache` is on and
-/// the backend can keep the cache exact (SQLite files; PostgreSQL unless
-/// `auth_cache_strict`). MySQL and MariaDB have no change notifications: no cache there.
+/// the backend can keep the cache exact (SQLite files; PostgreSQL, MySQL and MariaDB
+/// unless `auth_cache_strict`). An in-memory SQLite database keeps no cache.
 pub struct CachedDatastore {
     inner: SqlDatastore,
     shared: Arc<Shared>,
@@ -88,6 +89,8 @@ pub struct CacheSettings {
     pub strict: bool,
     /// PostgreSQL: how long to wait before listening again after the channel was lost.
     pub retry: std::time::Duration,
+    /// MySQL and MariaDB: how often the change counters are read.
+    pub poll: std::time::Duration,
 }
 
 impl CachedDatastore {
@@ -109,6 +112,10 @@ impl CachedDatastore {
             #[cfg(feature = "postgres")]
             SqlDatastore::Postgres(pool) if !settings.strict => Watch::Postgres(
                 super::watch::postgres::PgWatch::start(pool, cache.clone(), settings.retry),
+            ),
+            #[cfg(feature = "mysql")]
+            SqlDatastore::MySql(pool) if !settings.strict => Watch::MySql(
+                super::watch::mysql::MySqlWatch::start(pool, cache.clone(), settings.poll),
             ),
             #[allow(unreachable_patterns)]
             _ => return Arc::new(inner),

@@ -241,6 +241,16 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
             include_str!("../../migrations/mysql/0009_auth_changes.sql"),
         ])],
     },
+    Migration {
+        version: 10,
+        name: "auth cache invalidation on MySQL and MariaDB: change counters on every \
+               write to users, roles, role grants and sessions",
+        steps: &[Step::Script([
+            include_str!("../../migrations/sqlite/0010_auth_changes.sql"),
+            include_str!("../../migrations/postgres/0010_auth_changes.sql"),
+            include_str!("../../migrations/mysql/0010_auth_changes.sql"),
+        ])],
+    },
 ];
 
 /// Columns the datastore cannot work without; a table lacking one is refused.
@@ -700,6 +710,26 @@ mod tests {
         }
         let mysql = statements(include_str!("../../migrations/mysql/0009_auth_changes.sql"));
         assert_eq!(mysql.count(), 0);
+        // MySQL and MariaDB (migration 10): the user trigger compares exactly those
+        // columns, old against new.
+        let mysql: Vec<String> =
+            statements(include_str!("../../migrations/mysql/0010_auth_changes.sql")).collect();
+        assert_eq!(mysql.len(), 20, "{mysql:#?}");
+        assert!(mysql[3].starts_with("CREATE TRIGGER fs_auth_user_update"));
+        let old: Vec<&str> = mysql[3]
+            .split("OLD.")
+            .skip(1)
+            .map(|rest| rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+            .filter_map(|mut words| words.next())
+            .collect();
+        let want: Vec<&str> = select.split(',').map(str::trim).collect();
+        assert_eq!(old, want);
+        for other in [
+            include_str!("../../migrations/sqlite/0010_auth_changes.sql"),
+            include_str!("../../migrations/postgres/0010_auth_changes.sql"),
+        ] {
+            assert_eq!(statements(other).count(), 0);
+        }
         assert_eq!(
             statements("A;\n-- c; d\nB ; C").collect::<Vec<_>>(),
             ["A", "B", "C"]

@@ -13,6 +13,12 @@
 //!   with the channel down, every lookup reads the database. A ping every 5 s must come
 //!   back before the next is due, so a connection that died silently (or a pooler that
 //!   drops notifications) stops the cache within 10 s.
+//! - MySQL and MariaDB (no notifications): migration 10's triggers keep the same change
+//!   counters as SQLite's, and a task reads them every `poll` on a connection of its own,
+//!   dropping a group whose counter moved. The cache serves only while the last read
+//!   succeeded and started less than three periods ago (a failed read, or a task that did
+//!   not run, stops it), so another instance's write is seen within one period and a
+//!   read.
 
 use super::cache::Caches;
 
@@ -31,6 +37,10 @@ pub(crate) enum Watch {
     /// PostgreSQL: a notification listener, serving only while connected.
     #[cfg(feature = "postgres")]
     Postgres(postgres::PgWatch),
+    /// MySQL and MariaDB: the change counters read on a schedule, serving only while
+    /// the last read is recent.
+    #[cfg(feature = "mysql")]
+    MySql(mysql::MySqlWatch),
 }
 
 impl Watch {
@@ -46,6 +56,8 @@ impl Watch {
                 let _ = cache;
                 true
             }
+            #[cfg(feature = "mysql")]
+            Watch::MySql(w) => w.recent(),
         }
     }
 
@@ -57,6 +69,8 @@ impl Watch {
             Watch::Sqlite(_) => None,
             #[cfg(feature = "postgres")]
             Watch::Postgres(w) => w.pid(),
+            #[cfg(feature = "mysql")]
+            Watch::MySql(_) => None,
         }
     }
 }
@@ -317,6 +331,122 @@ pub(crate) mod postgres {
                 Err(e) => rocket::warn!("auth cache: cannot listen on {CHANNEL}: {e}"),
             }
             tokio::time::sleep(retry).await;
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+
+    use super::Caches;
+
+    /// When the counters were last read successfully.
+    struct Freshness {
+        start: Instant,
+        /// Microseconds from `start` to the beginning of the last successful read, plus
+        /// one (0: none since the cache last stopped).
+        last: AtomicU64,
+        /// How old that read may be for the cache to serve.
+        limit: Duration,
+    }
+
+    impl Freshness {
+        fn mark(&self, at: Instant) {
+            let micros = at.duration_since(self.start).as_micros();
+            let micros = u64::try_from(micros).unwrap_or(u64::MAX - 1) + 1;
+            self.last.store(micros, Ordering::Release);
+        }
+
+        fn clear(&self) {
+            self.last.store(0, Ordering::Release);
+        }
+
+        fn recent(&self) -> bool {
+            let last = self.last.load(Ordering::Acquire);
+            last != 0 && self.start.elapsed() < Duration::from_micros(last - 1) + self.limit
+        }
+    }
+
+    /// The counter-reading task; stopped when dropped.
+    pub(crate) struct MySqlWatch {
+        task: tokio::task::JoinHandle<()>,
+        fresh: Arc<Freshness>,
+    }
+
+    impl Drop for MySqlWatch {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl MySqlWatch {
+        /// Reads the counters every `period` on a connection of its own.
+        pub(crate) fn start(pool: &MySqlPool, cache: Arc<Caches>, period: Duration) -> MySqlWatch {
+            let period = period.max(Duration::from_millis(1));
+            let own = MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*pool.connect_options()).clone());
+            let fresh = Arc::new(Freshness {
+                start: Instant::now(),
+                last: AtomicU64::new(0),
+                limit: period * 3,
+            });
+            let task = tokio::spawn(poll(own, cache, fresh.clone(), period));
+            MySqlWatch { task, fresh }
+        }
+
+        /// Whether the counters were read recently enough to serve from the cache.
+        pub(crate) fn recent(&self) -> bool {
+            self.fresh.recent()
+        }
+    }
+
+    async fn counters(pool: &MySqlPool) -> sqlx::Result<(i64, i64)> {
+        sqlx::query_as(
+            "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
+                    (SELECT n FROM fs_auth_version WHERE id = 2)",
+        )
+        .fetch_one(pool)
+        .await
+    }
+
+    async fn poll(own: MySqlPool, cache: Arc<Caches>, fresh: Arc<Freshness>, period: Duration) {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen: Option<(i64, i64)> = None;
+        loop {
+            tick.tick().await;
+            let at = Instant::now();
+            match counters(&own).await {
+                Ok(now) => {
+                    match seen {
+                        // Resynchronised: serving starts empty.
+                        None => cache.set_serving(true),
+                        Some(was) => {
+                            if was.0 != now.0 {
+                                cache.users.invalidate();
+                            }
+                            if was.1 != now.1 {
+                                cache.sessions.invalidate();
+                            }
+                        }
+                    }
+                    seen = Some(now);
+                    fresh.mark(at);
+                }
+                Err(e) => {
+                    fresh.clear();
+                    if seen.take().is_some() {
+                        cache.set_serving(false);
+                        rocket::warn!("auth cache: cannot read the change counters: {e}");
+                    }
+                }
+            }
         }
     }
 }

@@ -1,0 +1,2 @@
+-- Nothing on SQLite: migration 9 keeps its auth cache exact (MySQL and MariaDB get
+-- their change counters here).
