@@ -280,11 +280,12 @@ settings! {
         pub session_lifetime: i64 = 30 * 24 * 3600,
         /// A stored session's last use is written at most this often (seconds).
         pub session_touch_interval: i64 = 60,
-        /// Keep the users that sessions and auth tokens name in memory, exact: dropped on
-        /// every write to users, roles and grants, from this process or another (SQLite:
-        /// a change check per lookup; PostgreSQL: notifications, no cache while the
-        /// channel is down; MySQL and MariaDB: change counters read every
-        /// `auth_cache_poll_ms`). Beyond Flask-Security.
+        /// Keep the users that sessions and auth tokens name in memory: dropped on every
+        /// write to users, roles and grants by this process before it returns, and on
+        /// writes by another (SQLite: a change check per lookup, exact; PostgreSQL:
+        /// notifications, a few milliseconds behind, no cache while the channel is down;
+        /// MySQL and MariaDB: change counters read every `auth_cache_poll_ms`, at most
+        /// three periods behind). Beyond Flask-Security.
         pub auth_cache: bool = true,
         /// Users the auth cache keeps (per identity kind: sessions, auth tokens).
         pub auth_cache_capacity: u64 = 100_000,
@@ -295,9 +296,10 @@ settings! {
         /// PostgreSQL: milliseconds before listening again once the notification channel was
         /// lost (the cache does not serve meanwhile).
         pub auth_cache_retry_ms: u64 = 1000,
-        /// MySQL and MariaDB: milliseconds between two reads of the change counters (the
-        /// longest a write by another instance, the CLI or plain SQL goes unseen, plus
-        /// one read; the cache stops serving when no read succeeded for three periods).
+        /// MySQL and MariaDB: milliseconds between two reads of the change counters. A
+        /// write by another instance, the CLI or plain SQL is seen by the next read,
+        /// usually within one period; the cache stops serving when no read started in the
+        /// last three periods succeeded, so three periods is the bound.
         pub auth_cache_poll_ms: u64 = 100,
         /// Parity: `SECURITY_URL_PREFIX`.
         pub url_prefix: String = String::new(),

@@ -665,6 +665,13 @@ async fn from_memory(server: &Server, token: &str) {
     }
 }
 
+/// Waits until `server` has read the change counters after every write so far (three
+/// poll periods), then until it answers `token` from memory.
+async fn settle(server: &Server, token: &str) {
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    from_memory(server, token).await;
+}
+
 /// Two servers on one MariaDB (or MySQL) database: a write through A, or by plain SQL,
 /// is refused by B once B has read the change counters (the window measured); writes of
 /// columns no cached user holds leave the counters alone; B serves nothing while it
@@ -679,29 +686,30 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     let b = Server::start(&url, false).await;
     b.wait_serving().await;
 
+    // Each write below meets a user B serves from memory, so B's refusal comes from the
+    // counter the write moved, not from an earlier write's.
     let mut windows = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..10 {
         let (mut u, token) = a.user().await;
-        from_memory(&b, &token).await;
+        settle(&b, &token).await;
         let start = Instant::now();
         a.ds.deactivate_user(&mut u).await.unwrap();
         until(&b, "/me", &token, Status::Unauthorized).await;
         windows.push(start.elapsed());
     }
     windows.sort();
-    let (p50, p99) = (percentile(&windows, 0.5), percentile(&windows, 0.99));
+    let (p50, max) = (percentile(&windows, 0.5), percentile(&windows, 1.0));
     println!(
-        "MariaDB cross-instance window over {} writes (poll 100 ms): p50 {p50:?}, p99 {p99:?}",
+        "MariaDB cross-instance window over {} writes (poll 100 ms): p50 {p50:?}, max {max:?}",
         windows.len()
     );
+    // At most three periods and a read are promised; ten leave room for a loaded CI.
+    assert!(max < Duration::from_secs(1), "{windows:?}");
 
     // Plain SQL: deactivate, drop a grant, rotate the token identity.
     let (d, td) = a.user().await;
     let (e, te) = a.user().await;
-    for t in [&td, &te] {
-        until(&b, "/me", t, Status::Ok).await;
-        until(&b, "/edit", t, Status::Ok).await;
-    }
+    settle(&b, &td).await;
     let id = d.id;
     sql(
         &url,
@@ -709,6 +717,8 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     )
     .await;
     until(&b, "/me", &td, Status::Unauthorized).await;
+    settle(&b, &te).await;
+    assert_eq!(b.get("/edit", &te).await, Status::Ok);
     let id = e.id;
     sql(
         &url,
@@ -716,6 +726,7 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     )
     .await;
     until(&b, "/edit", &te, Status::Forbidden).await;
+    settle(&b, &te).await;
     sql(
         &url,
         &format!("UPDATE `user` SET fs_token_uniquifier = 'x' WHERE id = {id}"),
@@ -866,4 +877,48 @@ fn every_datastore_method_is_checked_for_the_cache() {
     for m in UNCACHED {
         assert!(all.iter().any(|a| a == m), "{m} is no method any more");
     }
+}
+
+/// An application user without the `TRIGGER` privilege (a managed MySQL, binary logging
+/// without `log_bin_trust_function_creators`): migration 10 goes on without its triggers,
+/// the application starts, and the cache stays off, every lookup exact.
+#[rocket::async_test]
+async fn mysql_without_the_trigger_privilege_runs_uncached() {
+    if !backends().contains(&Backend::MySql) {
+        return;
+    }
+    let url = fresh_database(Backend::MySql).await;
+    let (base, db) = url.rsplit_once('/').unwrap();
+    let name = unique("fs_nt");
+    sql(
+        &url,
+        &format!("CREATE USER '{name}'@'%' IDENTIFIED BY 'pw'"),
+    )
+    .await;
+    sql(
+        &url,
+        &format!("GRANT ALL PRIVILEGES ON `{db}`.* TO '{name}'@'%'"),
+    )
+    .await;
+    sql(
+        &url,
+        &format!("REVOKE TRIGGER ON `{db}`.* FROM '{name}'@'%'"),
+    )
+    .await;
+    let (scheme, host) = base.split_once("://").unwrap();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let limited = format!("{scheme}://{name}:pw@{host}/{db}");
+
+    let server = Server::start(&limited, false).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (mut u, token) = server.user().await;
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    let stats = server.stats();
+    assert!(!stats.serving && stats.hits == 0, "{stats:?}");
+    server.ds.deactivate_user(&mut u).await.unwrap();
+    assert_eq!(server.get("/me", &token).await, Status::Unauthorized);
+    let status = server.ds.schema_status().await.unwrap();
+    assert_eq!(status.version(), security_runtime::SchemaStatus::latest());
+    sql(&url, &format!("DROP USER '{name}'@'%'")).await;
 }

@@ -29,8 +29,9 @@ use crate::model::{Role, User};
 /// any other.
 ///
 /// Built by the `Security` fairing from `.database::<Db>()` when `auth_cache` is on and
-/// the backend can keep the cache exact (SQLite files; PostgreSQL, MySQL and MariaDB
-/// unless `auth_cache_strict`). An in-memory SQLite database keeps no cache.
+/// the backend can follow other processes' writes (SQLite files, exactly; PostgreSQL,
+/// MySQL and MariaDB a little behind, unless `auth_cache_strict`). An in-memory SQLite
+/// database keeps no cache.
 pub struct CachedDatastore {
     inner: SqlDatastore,
     shared: Arc<Shared>,
@@ -214,6 +215,7 @@ impl UserDatastore for CachedDatastore {
         let mut stats = self.shared.caches.users.stats();
         let sessions = self.shared.caches.sessions.stats();
         stats.listener_pid = self.shared.watch.listener_pid();
+        stats.serving &= self.shared.watch.may_serve();
         stats.session_hits = sessions.hits;
         stats.session_misses = sessions.misses;
         stats.session_invalidations = sessions.invalidations;

@@ -104,6 +104,12 @@ pub(crate) enum Column {
 pub(crate) enum Step {
     /// SQL scripts for SQLite, PostgreSQL and MySQL, `;`-separated, idempotent.
     Script([&'static str; 3]),
+    /// Like `Script`, but a statement that fails ends the step with a warning instead of
+    /// failing the migration: for what the application can run without (MySQL's change
+    /// triggers, which need privileges an application's user may lack; MySQL keeps the
+    /// transaction going after a failed statement, so only MySQL scripts may be
+    /// non-empty here).
+    BestEffort([&'static str; 3]),
     /// Adds a nullable column when the table lacks it; `unique` adds a unique index.
     AddColumn {
         table: &'static str,
@@ -245,7 +251,7 @@ pub(crate) static MIGRATIONS: &[Migration] = &[
         version: 10,
         name: "auth cache invalidation on MySQL and MariaDB: change counters on every \
                write to users, roles, role grants and sessions",
-        steps: &[Step::Script([
+        steps: &[Step::BestEffort([
             include_str!("../../migrations/sqlite/0010_auth_changes.sql"),
             include_str!("../../migrations/postgres/0010_auth_changes.sql"),
             include_str!("../../migrations/mysql/0010_auth_changes.sql"),
@@ -378,7 +384,9 @@ impl Dialect {
     /// The statements of one step, given the table's current columns.
     pub(crate) fn step_sql(self, step: &Step, columns: &BTreeSet<String>) -> Vec<String> {
         match step {
-            Step::Script(scripts) => statements(scripts[self.index()]).collect(),
+            Step::Script(scripts) | Step::BestEffort(scripts) => {
+                statements(scripts[self.index()]).collect()
+            }
             Step::AddColumn { column, .. } if columns.contains(*column) => Vec::new(),
             Step::AddColumn {
                 table,
@@ -416,7 +424,9 @@ impl Dialect {
         h.update(m.version.to_be_bytes());
         for step in m.steps {
             let text = match step {
-                Step::Script(s) => statements(s[self.index()]).collect::<Vec<_>>().join(";\n"),
+                Step::Script(s) | Step::BestEffort(s) => {
+                    statements(s[self.index()]).collect::<Vec<_>>().join(";\n")
+                }
                 Step::AddColumn { .. } => self.step_sql(step, &BTreeSet::new()).join(";\n"),
             };
             h.update(text.as_bytes());

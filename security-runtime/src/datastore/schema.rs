@@ -189,10 +189,20 @@ macro_rules! runner {
                 for step in m.steps {
                     let present = match step {
                         Step::AddColumn { table, .. } => columns(c, table).await?,
-                        Step::Script(_) => BTreeSet::new(),
+                        Step::Script(_) | Step::BestEffort(_) => BTreeSet::new(),
                     };
                     for stmt in D.step_sql(step, &present) {
-                        exec(c, &stmt).await?;
+                        match exec(c, &stmt).await {
+                            Err(e) if matches!(step, Step::BestEffort(_)) => {
+                                log::warn!(
+                                    "migration {} ({}): {e}; going on without it",
+                                    m.version,
+                                    m.name
+                                );
+                                break;
+                            }
+                            done => done?,
+                        }
                     }
                 }
                 let insert = format!(

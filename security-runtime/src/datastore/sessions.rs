@@ -8,7 +8,7 @@ use rocket::async_trait;
 use subtle::ConstantTimeEq;
 
 #[allow(unused_imports)]
-use super::sql::{Dialect, SqlDatastore};
+use super::sql::{rolled_back_retried, Dialect, SqlDatastore};
 use crate::error::Result;
 
 /// A stored session.
@@ -252,6 +252,10 @@ macro_rules! sql_sessions {
                 Ok(())
             }
 
+            // The writes below run again when rolled back as a deadlock victim: MySQL's
+            // change triggers (migration 10) lock one counter row per statement, so a
+            // statement deleting many sessions can deadlock with one touching a session.
+
             pub(crate) async fn update_session(
                 pool: &$pool,
                 id: &str,
@@ -259,50 +263,48 @@ macro_rules! sql_sessions {
                 data: &str,
                 now: i64,
             ) -> Result<bool> {
-                let sql = "UPDATE fs_session SET fs_uniquifier = ?, data = ?, last_seen = ? \
-                           WHERE id = ?";
-                let done = sqlx::query::<$db>(&D.sql(sql))
-                    .bind(user)
-                    .bind(data)
-                    .bind(now)
-                    .bind(id)
-                    .execute(pool)
-                    .await?;
+                let sql = D.sql(
+                    "UPDATE fs_session SET fs_uniquifier = ?, data = ?, last_seen = ? \
+                     WHERE id = ?",
+                );
+                let run = || {
+                    let q = sqlx::query::<$db>(&sql).bind(user).bind(data);
+                    q.bind(now).bind(id).execute(pool)
+                };
+                let done = rolled_back_retried(run).await?;
                 // MySQL counts changed rows: an update that writes what is there counts 0.
                 Ok(done.rows_affected() == 1 || load_session(pool, id).await?.is_some())
             }
 
             pub(crate) async fn touch_session(pool: &$pool, id: &str, now: i64) -> Result<()> {
-                let sql = "UPDATE fs_session SET last_seen = ? WHERE id = ?";
-                sqlx::query::<$db>(&D.sql(sql))
-                    .bind(now)
-                    .bind(id)
-                    .execute(pool)
-                    .await?;
+                let sql = D.sql("UPDATE fs_session SET last_seen = ? WHERE id = ?");
+                let run = || sqlx::query::<$db>(&sql).bind(now).bind(id).execute(pool);
+                rolled_back_retried(run).await?;
                 Ok(())
             }
 
             pub(crate) async fn delete_session(pool: &$pool, id: &str) -> Result<()> {
-                sqlx::query::<$db>(&D.sql("DELETE FROM fs_session WHERE id = ?"))
-                    .bind(id)
-                    .execute(pool)
-                    .await?;
+                let sql = D.sql("DELETE FROM fs_session WHERE id = ?");
+                rolled_back_retried(|| sqlx::query::<$db>(&sql).bind(id).execute(pool)).await?;
                 Ok(())
             }
 
             pub(crate) async fn delete_user_sessions(pool: &$pool, user: &str) -> Result<u64> {
-                let mut tx = pool.begin().await?;
-                let mut n = 0;
-                for table in ["fs_session", "fs_remember"] {
-                    let sql = format!("DELETE FROM {table} WHERE fs_uniquifier = ?");
-                    n += sqlx::query::<$db>(&D.sql(&sql))
-                        .bind(user)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                }
-                tx.commit().await?;
-                Ok(n)
+                let once = || async {
+                    let mut tx = pool.begin().await?;
+                    let mut n = 0;
+                    for table in ["fs_session", "fs_remember"] {
+                        let sql = format!("DELETE FROM {table} WHERE fs_uniquifier = ?");
+                        n += sqlx::query::<$db>(&D.sql(&sql))
+                            .bind(user)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(n)
+                };
+                Ok(rolled_back_retried(once).await?)
             }
 
             pub(crate) async fn purge_sessions(
@@ -311,12 +313,12 @@ macro_rules! sql_sessions {
                 created_before: i64,
                 now: i64,
             ) -> Result<()> {
-                let sql = "DELETE FROM fs_session WHERE last_seen < ? OR created < ?";
-                sqlx::query::<$db>(&D.sql(sql))
-                    .bind(idle_before)
-                    .bind(created_before)
-                    .execute(pool)
-                    .await?;
+                let sql = D.sql("DELETE FROM fs_session WHERE last_seen < ? OR created < ?");
+                let run = || {
+                    let q = sqlx::query::<$db>(&sql).bind(idle_before);
+                    q.bind(created_before).execute(pool)
+                };
+                rolled_back_retried(run).await?;
                 sqlx::query::<$db>(&D.sql("DELETE FROM fs_remember WHERE expires <= ?"))
                     .bind(now)
                     .execute(pool)

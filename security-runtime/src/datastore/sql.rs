@@ -179,7 +179,9 @@ fn roles_of_json(json: Option<&str>) -> Result<Vec<Role>> {
 /// victims among parallel updates of one row's unique keys, and a single-use write raced
 /// twenty times must still answer each loser "used", not 503. Only for a statement that
 /// runs alone: the rollback undid the whole of it.
-async fn rolled_back_retried<T, F, Fut>(mut statement: F) -> std::result::Result<T, sqlx::Error>
+pub(super) async fn rolled_back_retried<T, F, Fut>(
+    mut statement: F,
+) -> std::result::Result<T, sqlx::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
@@ -415,20 +417,26 @@ macro_rules! backend {
                 Ok(row.into_user(roles))
             }
 
+            /// Runs again when rolled back as a deadlock victim (MySQL's change triggers
+            /// lock their counter at the grants, before the user row): nothing of it stayed.
             pub(super) async fn delete_user(pool: &$pool, user: &User) -> Result<()> {
-                let mut tx = pool.begin().await?;
-                sqlx::query::<$db>(&D.sql("DELETE FROM roles_users WHERE user_id = ?"))
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                let done = sqlx::query::<$db>(&D.sql("DELETE FROM \"user\" WHERE id = ?"))
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() == 0 {
+                let deleted = rolled_back_retried(|| async {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query::<$db>(&D.sql("DELETE FROM roles_users WHERE user_id = ?"))
+                        .bind(user.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let done = sqlx::query::<$db>(&D.sql("DELETE FROM \"user\" WHERE id = ?"))
+                        .bind(user.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(done.rows_affected())
+                })
+                .await?;
+                if deleted == 0 {
                     return Err(SecurityError::NotFound { what: "user" });
                 }
-                tx.commit().await?;
                 Ok(())
             }
 

@@ -17,8 +17,9 @@
 //!   counters as SQLite's, and a task reads them every `poll` on a connection of its own,
 //!   dropping a group whose counter moved. The cache serves only while the last read
 //!   succeeded and started less than three periods ago (a failed read, or a task that did
-//!   not run, stops it), so another instance's write is seen within one period and a
-//!   read.
+//!   not run, stops it), so another instance's write is seen by the next read, usually
+//!   within one period and never more than three behind. Migration 10 may have gone on
+//!   without its triggers (no `TRIGGER` privilege): then the cache never serves.
 
 use super::cache::Caches;
 
@@ -26,7 +27,7 @@ use super::cache::Caches;
 #[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "rocket_security_auth";
 
-/// What keeps the cache exact.
+/// What keeps the cache in step with the database.
 pub(crate) enum Watch {
     /// Nothing can tell: the cache never serves.
     #[allow(dead_code)]
@@ -58,6 +59,18 @@ impl Watch {
             }
             #[cfg(feature = "mysql")]
             Watch::MySql(w) => w.recent(),
+        }
+    }
+
+    /// Whether the cache may answer now, as far as can be told without asking the
+    /// database (MySQL: the last read of the counters is recent).
+    pub(crate) fn may_serve(&self) -> bool {
+        match self {
+            Watch::Off => false,
+            #[cfg(feature = "mysql")]
+            Watch::MySql(w) => w.recent(),
+            #[allow(unreachable_patterns)]
+            _ => true,
         }
     }
 
@@ -406,6 +419,45 @@ pub(crate) mod mysql {
         }
     }
 
+    /// The triggers of migration 10, all of which must be there for the counters to
+    /// tell every change (an application user without the `TRIGGER` privilege leaves
+    /// them out, and the cache off).
+    const TRIGGERS: &[&str] = &[
+        "fs_auth_user_update",
+        "fs_auth_user_delete",
+        "fs_auth_role_update",
+        "fs_auth_role_delete",
+        "fs_auth_grant_insert",
+        "fs_auth_grant_update",
+        "fs_auth_grant_delete",
+        "fs_auth_session_update",
+        "fs_auth_session_delete",
+    ];
+
+    async fn triggers_in_place(pool: &MySqlPool) -> sqlx::Result<bool> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'fs\\_auth\\_%'",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(TRIGGERS.iter().all(|t| names.iter().any(|n| n == t)))
+    }
+
+    /// The counters (users, sessions), once all the triggers are known to be there.
+    async fn read(pool: &MySqlPool, synced: bool, warned: &mut bool) -> sqlx::Result<(i64, i64)> {
+        if !synced && !triggers_in_place(pool).await? {
+            if !std::mem::replace(warned, true) {
+                rocket::warn!(
+                    "auth cache: the change triggers of migration 10 are missing \
+                     (the TRIGGER privilege?); every lookup reads the database"
+                );
+            }
+            return Err(sqlx::Error::RowNotFound);
+        }
+        counters(pool).await
+    }
+
     async fn counters(pool: &MySqlPool) -> sqlx::Result<(i64, i64)> {
         sqlx::query_as(
             "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
@@ -419,10 +471,11 @@ pub(crate) mod mysql {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen: Option<(i64, i64)> = None;
+        let mut warned = false;
         loop {
             tick.tick().await;
             let at = Instant::now();
-            match counters(&own).await {
+            match read(&own, seen.is_some(), &mut warned).await {
                 Ok(now) => {
                     match seen {
                         // Resynchronised: serving starts empty.
