@@ -6,12 +6,15 @@
 #   sqlite-0  the project on SQLite without the auth cache, sqlite-1 with it
 #   pg-0      the project on PostgreSQL without the auth cache, pg-1 with it (only when
 #             SECURITY_TEST_POSTGRES_URL is set)
+#   my-0      the project on MariaDB without the auth cache, my-1 with it (only when
+#             SECURITY_TEST_MYSQL_URL is set)
 # and on each project server the same handler unprotected (open), token-protected,
 # session-protected, and the stacked /admin (auth_required + roles_required).
 #
 #   scripts/load.sh                                  # defaults below
 #   ROUNDS=5 DURATION=10s CONNS="1 16 64" scripts/load.sh
 #   USERS=100000 ROLES=20 scripts/load.sh            # users in the table, roles of the user
+#   SERVERS="bare my-0 my-1" scripts/load.sh         # some servers only
 #
 # Each round runs every (server, case, connections) once, interleaved; the tables report
 # the median req/s and the median of per-round ratios. Every run must answer 2xx only
@@ -39,8 +42,13 @@ WORK=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-SERVERS=(bare sqlite-0 sqlite-1)
-[ -n "${SECURITY_TEST_POSTGRES_URL:-}" ] && SERVERS+=(pg-0 pg-1)
+if [ -n "${SERVERS:-}" ]; then
+    read -r -a SERVERS <<<"$SERVERS"
+else
+    SERVERS=(bare sqlite-0 sqlite-1)
+    [ -n "${SECURITY_TEST_POSTGRES_URL:-}" ] && SERVERS+=(pg-0 pg-1)
+    [ -n "${SECURITY_TEST_MYSQL_URL:-}" ] && SERVERS+=(my-0 my-1)
+fi
 declare -A BASE TOKEN SESSION
 p=$PORT
 for s in "${SERVERS[@]}"; do
@@ -48,7 +56,7 @@ for s in "${SERVERS[@]}"; do
     case $s in
     bare) BENCH_PORT=$p "$BIN" serve-bare >"$WORK/$s.log" 2>&1 & ;;
     *)
-        backend=sqlite; [ "${s%-*}" = pg ] && backend=postgres
+        case ${s%-*} in pg) backend=postgres ;; my) backend=mysql ;; *) backend=sqlite ;; esac
         BENCH_PORT=$p BENCH_BACKEND=$backend BENCH_AUTH_CACHE=${s#*-} BENCH_USERS=$USERS \
             BENCH_ROLES=$ROLES "$BIN" serve >"$WORK/$s.log" 2>&1 &
         ;;

@@ -139,7 +139,20 @@ async fn bulk_users(backend: Backend, url: &str, n: usize) {
              update_datetime) SELECT 'bulk-' || i || '@example.com', true, 'bulk-' || i, \
              now(), now() FROM generate_series(1, {n}) AS i"
         ),
-        _ => format!(
+        // Numbers 1..=n from six digit tables (MySQL caps recursive CTEs at 1,000 rows).
+        Backend::MySql => {
+            let digit = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL \
+                         SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                         UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+            format!(
+                "INSERT INTO `user` (email, active, fs_uniquifier, create_datetime, \
+                 update_datetime) SELECT CONCAT('bulk-', i, '@example.com'), 1, \
+                 CONCAT('bulk-', i), NOW(6), NOW(6) FROM (SELECT a.d + 10 * b.d + 100 * c.d \
+                 + 1000 * e.d + 10000 * f.d + 100000 * g.d + 1 AS i FROM {digit} a, {digit} b, \
+                 {digit} c, {digit} e, {digit} f, {digit} g) n WHERE i <= {n}"
+            )
+        }
+        Backend::Sqlite => format!(
             "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {n}) \
              INSERT INTO \"user\" (email, active, fs_uniquifier, create_datetime, \
              update_datetime) SELECT 'bulk-' || i || '@example.com', 1, 'bulk-' || i, \
@@ -148,6 +161,9 @@ async fn bulk_users(backend: Backend, url: &str, n: usize) {
     };
     if backend == Backend::Postgres {
         let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        sqlx::query(&sql).execute(&mut c).await.expect("bulk users");
+    } else if backend == Backend::MySql {
+        let mut c = sqlx::MySqlConnection::connect(url).await.expect("connect");
         sqlx::query(&sql).execute(&mut c).await.expect("bulk users");
     } else {
         let mut c = sqlx::SqliteConnection::connect(url).await.expect("connect");
@@ -931,13 +947,15 @@ fn compile_bench() {
 /// Serves the bench app on `127.0.0.1:$BENCH_PORT` (default 8765) with the users of the
 /// throughput section; `scripts/load.sh` logs in with curl and drives it with wrk.
 ///
-/// `BENCH_BACKEND` (`sqlite`, `postgres`: `SECURITY_TEST_POSTGRES_URL`),
+/// `BENCH_BACKEND` (`sqlite`, `postgres`: `SECURITY_TEST_POSTGRES_URL`, `mysql`:
+/// `SECURITY_TEST_MYSQL_URL`),
 /// `BENCH_AUTH_CACHE` (`1`/`0`), `BENCH_USERS` (other users in the table, default 100),
 /// `BENCH_ROLES` (roles of the admin user, default 1).
 async fn serve() {
     let port = env_usize("BENCH_PORT", 8765);
     let backend = match std::env::var("BENCH_BACKEND").as_deref() {
         Ok("postgres") => Backend::Postgres,
+        Ok("mysql") => Backend::MySql,
         _ => Backend::Sqlite,
     };
     let cache = std::env::var("BENCH_AUTH_CACHE").map_or(true, |v| v != "0");
