@@ -922,3 +922,63 @@ async fn mysql_without_the_trigger_privilege_runs_uncached() {
     assert_eq!(status.version(), security_runtime::SchemaStatus::latest());
     sql(&url, &format!("DROP USER '{name}'@'%'")).await;
 }
+
+/// MySQL's change triggers lock a counter row per statement: a purge deleting many
+/// sessions and requests touching and rewriting theirs meet there in both orders, and
+/// InnoDB picks deadlock victims. Every write must still land (it runs again). (The
+/// expired sessions sort before the live ones, so the purge holds the counter while it
+/// scans the rows being touched.)
+#[rocket::async_test]
+async fn mysql_session_writes_racing_purges_all_land() {
+    use security_runtime::datastore::StoredSession;
+    if !backends().contains(&Backend::MySql) {
+        return;
+    }
+    let url = fresh_database(Backend::MySql).await;
+    let server = Server::start(&url, false).await;
+    let store = server.ds.session_backend().unwrap();
+    let session = |last_seen: i64| StoredSession {
+        user: Some("u".into()),
+        data: "{}".into(),
+        created: 1_000,
+        last_seen,
+    };
+    for i in 0..16 {
+        store
+            .insert_session(&format!("zlive{i}"), &session(1_000))
+            .await
+            .unwrap();
+    }
+    let mut writers = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let id = format!("zlive{i}");
+            for n in 0..40 {
+                store.touch_session(&id, 2_000 + n).await?;
+                store
+                    .update_session(&id, Some("u"), "{\"n\":1}", 3_000 + n)
+                    .await?;
+            }
+            Ok::<_, security_runtime::SecurityError>(())
+        }));
+    }
+    for round in 0..20 {
+        for i in 0..20 {
+            let id = format!("aold{round}-{i}");
+            store.insert_session(&id, &session(1)).await.unwrap();
+        }
+        store.purge(500, 0, 0).await.unwrap();
+    }
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    for i in 0..16 {
+        let s = store
+            .load_session(&format!("zlive{i}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.last_seen, 3_039);
+    }
+}
