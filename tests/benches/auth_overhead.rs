@@ -141,6 +141,10 @@ async fn bulk_users(backend: Backend, url: &str, n: usize) {
         ),
         // Numbers 1..=n from six digit tables (MySQL caps recursive CTEs at 1,000 rows).
         Backend::MySql => {
+            assert!(
+                n <= 1_000_000,
+                "six digit tables make at most 1,000,000 users"
+            );
             let digit = "(SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL \
                          SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
                          UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";

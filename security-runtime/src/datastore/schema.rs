@@ -17,6 +17,19 @@ fn refused(table: &str, missing: &[&str]) -> SecurityError {
     ))
 }
 
+/// Whether `e` is the database refusing a privilege (MySQL 1142 command denied, 1227
+/// access denied, 1419 binary logging needs `SUPER`): what a best-effort step may skip.
+fn lacks_privilege(e: &SecurityError) -> bool {
+    #[cfg(feature = "mysql")]
+    if let SecurityError::Datastore(sqlx::Error::Database(db)) = e {
+        if let Some(m) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+            return matches!(m.number(), 1142 | 1227 | 1419);
+        }
+    }
+    let _ = e;
+    false
+}
+
 macro_rules! runner {
     ($modname:ident, $db:ty, $pool:ty, $dialect:expr) => {
         pub(super) mod $modname {
@@ -193,7 +206,9 @@ macro_rules! runner {
                     };
                     for stmt in D.step_sql(step, &present) {
                         match exec(c, &stmt).await {
-                            Err(e) if matches!(step, Step::BestEffort(_)) => {
+                            Err(e)
+                                if matches!(step, Step::BestEffort(_)) && lacks_privilege(&e) =>
+                            {
                                 log::warn!(
                                     "migration {} ({}): {e}; going on without it",
                                     m.version,

@@ -417,11 +417,19 @@ macro_rules! backend {
                 Ok(row.into_user(roles))
             }
 
-            /// Runs again when rolled back as a deadlock victim (MySQL's change triggers
-            /// lock their counter at the grants, before the user row): nothing of it stayed.
+            /// Locks the user row before the grants (MySQL's change triggers then take
+            /// their counter row in the same order as a grant does) and runs again when
+            /// rolled back as a deadlock victim: nothing of it stayed.
             pub(super) async fn delete_user(pool: &$pool, user: &User) -> Result<()> {
                 let deleted = rolled_back_retried(|| async {
                     let mut tx = pool.begin().await?;
+                    if D != Dialect::Sqlite {
+                        let lock = "SELECT id FROM \"user\" WHERE id = ? FOR UPDATE";
+                        sqlx::query::<$db>(&D.sql(lock))
+                            .bind(user.id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    }
                     sqlx::query::<$db>(&D.sql("DELETE FROM roles_users WHERE user_id = ?"))
                         .bind(user.id)
                         .execute(&mut *tx)

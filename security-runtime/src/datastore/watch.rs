@@ -19,7 +19,8 @@
 //!   succeeded and started less than three periods ago (a failed read, or a task that did
 //!   not run, stops it), so another instance's write is seen by the next read, usually
 //!   within one period and never more than three behind. Migration 10 may have gone on
-//!   without its triggers (no `TRIGGER` privilege): then the cache never serves.
+//!   without its triggers (no `TRIGGER` privilege): then its last row is missing and the
+//!   cache does not serve.
 
 use super::cache::Caches;
 
@@ -419,34 +420,18 @@ pub(crate) mod mysql {
         }
     }
 
-    /// The triggers of migration 10, all of which must be there for the counters to
-    /// tell every change (an application user without the `TRIGGER` privilege leaves
-    /// them out, and the cache off).
-    const TRIGGERS: &[&str] = &[
-        "fs_auth_user_update",
-        "fs_auth_user_delete",
-        "fs_auth_role_update",
-        "fs_auth_role_delete",
-        "fs_auth_grant_insert",
-        "fs_auth_grant_update",
-        "fs_auth_grant_delete",
-        "fs_auth_session_update",
-        "fs_auth_session_delete",
-    ];
-
-    async fn triggers_in_place(pool: &MySqlPool) -> sqlx::Result<bool> {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS \
-             WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE 'fs\\_auth\\_%'",
+    /// The counters (users, sessions), when row 3 says all of migration 10's triggers
+    /// are in place (an application user without the `TRIGGER` privilege leaves them
+    /// out, and the cache off until the script is run by one who has it).
+    async fn read(pool: &MySqlPool, warned: &mut bool) -> sqlx::Result<(i64, i64)> {
+        let (users, sessions, complete): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
+                    (SELECT n FROM fs_auth_version WHERE id = 2), \
+                    (SELECT COUNT(*) FROM fs_auth_version WHERE id = 3)",
         )
-        .fetch_all(pool)
+        .fetch_one(pool)
         .await?;
-        Ok(TRIGGERS.iter().all(|t| names.iter().any(|n| n == t)))
-    }
-
-    /// The counters (users, sessions), once all the triggers are known to be there.
-    async fn read(pool: &MySqlPool, synced: bool, warned: &mut bool) -> sqlx::Result<(i64, i64)> {
-        if !synced && !triggers_in_place(pool).await? {
+        if complete == 0 {
             if !std::mem::replace(warned, true) {
                 rocket::warn!(
                     "auth cache: the change triggers of migration 10 are missing \
@@ -455,16 +440,7 @@ pub(crate) mod mysql {
             }
             return Err(sqlx::Error::RowNotFound);
         }
-        counters(pool).await
-    }
-
-    async fn counters(pool: &MySqlPool) -> sqlx::Result<(i64, i64)> {
-        sqlx::query_as(
-            "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
-                    (SELECT n FROM fs_auth_version WHERE id = 2)",
-        )
-        .fetch_one(pool)
-        .await
+        Ok((users, sessions))
     }
 
     async fn poll(own: MySqlPool, cache: Arc<Caches>, fresh: Arc<Freshness>, period: Duration) {
@@ -475,7 +451,7 @@ pub(crate) mod mysql {
         loop {
             tick.tick().await;
             let at = Instant::now();
-            match read(&own, seen.is_some(), &mut warned).await {
+            match read(&own, &mut warned).await {
                 Ok(now) => {
                     match seen {
                         // Resynchronised: serving starts empty.
