@@ -519,23 +519,12 @@ async fn postgres_instances_follow_each_other_through_notifications() {
     b.wait_serving().await;
 
     // The window between A's write and B's refusal.
-    let mut windows = Vec::new();
-    for _ in 0..40 {
-        let (mut u, token) = a.user().await;
-        assert_eq!(b.get("/me", &token).await, Status::Ok);
-        assert_eq!(b.get("/me", &token).await, Status::Ok);
-        let start = Instant::now();
-        a.ds.deactivate_user(&mut u).await.unwrap();
-        while b.get("/me", &token).await == Status::Ok {
-            assert!(start.elapsed() < Duration::from_secs(5), "B never refused");
-        }
-        windows.push(start.elapsed());
-    }
-    windows.sort();
-    let (p50, p99) = (percentile(&windows, 0.5), percentile(&windows, 0.99));
+    let windows = windows(&a, &b, 20, Duration::from_millis(100)).await;
     println!(
-        "cross-instance window over {} writes: p50 {p50:?}, p99 {p99:?}",
-        windows.len()
+        "cross-instance window over {} writes: p50 {:?}, p99 {:?}",
+        windows.len(),
+        percentile(&windows, 0.5),
+        percentile(&windows, 0.99)
     );
     assert!(b.stats().hits > 0, "{:?}", b.stats());
 
@@ -665,12 +654,32 @@ async fn from_memory(server: &Server, token: &str) {
     }
 }
 
-/// Waits until `server` has read the change counters after every write so far (three
-/// poll periods), then until it answers `token` from memory.
-async fn settle(server: &Server, token: &str) {
-    tokio::time::sleep(Duration::from_millis(350)).await;
+/// Waits `quiet` for what earlier writes drop in `server`'s cache (a notification on its
+/// way, three poll periods), then until it answers `token` from memory: a refusal after
+/// the next write then comes from that write.
+async fn settle(server: &Server, token: &str, quiet: Duration) {
+    tokio::time::sleep(quiet).await;
     from_memory(server, token).await;
 }
+
+/// `n` users made through `a` and deactivated through `a`, each once `b` serves it from
+/// memory (settled for `quiet`): the times until `b` refused each, sorted.
+async fn windows(a: &Server, b: &Server, n: usize, quiet: Duration) -> Vec<Duration> {
+    let mut windows = Vec::new();
+    for _ in 0..n {
+        let (mut u, token) = a.user().await;
+        settle(b, &token, quiet).await;
+        let start = Instant::now();
+        a.ds.deactivate_user(&mut u).await.unwrap();
+        until(b, "/me", &token, Status::Unauthorized).await;
+        windows.push(start.elapsed());
+    }
+    windows.sort();
+    windows
+}
+
+/// Three poll periods of the tests' MySQL cache (100 ms) and a little more.
+const MYSQL_QUIET: Duration = Duration::from_millis(350);
 
 /// Two servers on one MariaDB (or MySQL) database: a write through A, or by plain SQL,
 /// is refused by B once B has read the change counters (the window measured); writes of
@@ -686,18 +695,7 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     let b = Server::start(&url, false).await;
     b.wait_serving().await;
 
-    // Each write below meets a user B serves from memory, so B's refusal comes from the
-    // counter the write moved, not from an earlier write's.
-    let mut windows = Vec::new();
-    for _ in 0..10 {
-        let (mut u, token) = a.user().await;
-        settle(&b, &token).await;
-        let start = Instant::now();
-        a.ds.deactivate_user(&mut u).await.unwrap();
-        until(&b, "/me", &token, Status::Unauthorized).await;
-        windows.push(start.elapsed());
-    }
-    windows.sort();
+    let windows = windows(&a, &b, 10, MYSQL_QUIET).await;
     let (p50, max) = (percentile(&windows, 0.5), percentile(&windows, 1.0));
     println!(
         "MariaDB cross-instance window over {} writes (poll 100 ms): p50 {p50:?}, max {max:?}",
@@ -709,7 +707,7 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     // Plain SQL: deactivate, drop a grant, rotate the token identity.
     let (d, td) = a.user().await;
     let (e, te) = a.user().await;
-    settle(&b, &td).await;
+    settle(&b, &td, MYSQL_QUIET).await;
     let id = d.id;
     sql(
         &url,
@@ -717,7 +715,7 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     )
     .await;
     until(&b, "/me", &td, Status::Unauthorized).await;
-    settle(&b, &te).await;
+    settle(&b, &te, MYSQL_QUIET).await;
     assert_eq!(b.get("/edit", &te).await, Status::Ok);
     let id = e.id;
     sql(
@@ -726,7 +724,7 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     )
     .await;
     until(&b, "/edit", &te, Status::Forbidden).await;
-    settle(&b, &te).await;
+    settle(&b, &te, MYSQL_QUIET).await;
     sql(
         &url,
         &format!("UPDATE `user` SET fs_token_uniquifier = 'x' WHERE id = {id}"),

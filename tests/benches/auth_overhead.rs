@@ -188,13 +188,7 @@ async fn window(backend: Backend) {
         apps.push(Client::untracked(rocket).await.expect("launch"));
     }
     let (a, b) = (state(&apps[0]), &apps[1]);
-    while !state(b)
-        .datastore
-        .auth_cache_stats()
-        .is_some_and(|s| s.serving)
-    {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    until_serving(b).await;
     let mut windows = Vec::new();
     for i in 0..n {
         let email = format!("w{i}@example.com");
@@ -312,6 +306,18 @@ async fn client_with(m: u32, t: u32, p: u32, tweak: impl FnOnce(Figment) -> Figm
 
 fn no_auth_cache(f: Figment) -> Figment {
     f.merge(("security.auth_cache", false))
+}
+
+/// Waits until the app's auth cache answers lookups (PostgreSQL: listening; MySQL: the
+/// counters read once).
+async fn until_serving(client: &Client) {
+    let serving = || {
+        let stats = state(client).datastore.auth_cache_stats();
+        stats.is_some_and(|s| s.serving)
+    };
+    while !serving() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 fn state(client: &Client) -> &SecurityState {
@@ -604,13 +610,8 @@ async fn cache(backend: Backend) {
         let url = fresh_database(backend).await;
         let rocket = bench_app_on(backend, &url, 1024, 1, 1, tweak);
         let client = Client::untracked(rocket).await.expect("launch");
-        while cached
-            && !state(&client)
-                .datastore
-                .auth_cache_stats()
-                .is_some_and(|s| s.serving)
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if cached {
+            until_serving(&client).await;
         }
         create_user(state(&client), "admin@example.com", password, &["admin"]).await;
         let (session, token) = login(&client, "admin@example.com", password).await;

@@ -28,6 +28,17 @@ use super::cache::Caches;
 #[cfg(feature = "postgres")]
 pub(crate) const CHANNEL: &str = "rocket_security_auth";
 
+/// A background task stopped when this is dropped (with the datastore that started it).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) struct Background(tokio::task::JoinHandle<()>);
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What keeps the cache in step with the database.
 pub(crate) enum Watch {
     /// Nothing can tell: the cache never serves.
@@ -220,7 +231,7 @@ pub(crate) mod postgres {
 
     use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
-    use super::{Caches, CHANNEL};
+    use super::{Background, Caches, CHANNEL};
 
     /// How often the listener proves the channel still delivers: a ping it sends through
     /// the application's pool must come back before the next one is due, or the cache
@@ -229,14 +240,8 @@ pub(crate) mod postgres {
 
     /// The PostgreSQL listener task; stopped when dropped.
     pub(crate) struct PgWatch {
-        task: tokio::task::JoinHandle<()>,
+        _task: Background,
         pid: Arc<AtomicI32>,
-    }
-
-    impl Drop for PgWatch {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
     }
 
     impl PgWatch {
@@ -252,7 +257,10 @@ pub(crate) mod postgres {
             let pid = Arc::new(AtomicI32::new(0));
             let me = crate::datastore::new_uniquifier();
             let task = tokio::spawn(listen(own, pool.clone(), cache, pid.clone(), retry, me));
-            PgWatch { task, pid }
+            PgWatch {
+                _task: Background(task),
+                pid,
+            }
         }
 
         pub(crate) fn pid(&self) -> Option<i32> {
@@ -357,7 +365,7 @@ pub(crate) mod mysql {
 
     use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 
-    use super::Caches;
+    use super::{Background, Caches};
 
     /// When the counters were last read successfully.
     struct Freshness {
@@ -388,14 +396,8 @@ pub(crate) mod mysql {
 
     /// The counter-reading task; stopped when dropped.
     pub(crate) struct MySqlWatch {
-        task: tokio::task::JoinHandle<()>,
+        _task: Background,
         fresh: Arc<Freshness>,
-    }
-
-    impl Drop for MySqlWatch {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
     }
 
     impl MySqlWatch {
@@ -411,7 +413,10 @@ pub(crate) mod mysql {
                 limit: period * 3,
             });
             let task = tokio::spawn(poll(own, cache, fresh.clone(), period));
-            MySqlWatch { task, fresh }
+            MySqlWatch {
+                _task: Background(task),
+                fresh,
+            }
         }
 
         /// Whether the counters were read recently enough to serve from the cache.
@@ -420,10 +425,10 @@ pub(crate) mod mysql {
         }
     }
 
-    /// The counters (users, sessions), when row 3 says all of migration 10's triggers
-    /// are in place (an application user without the `TRIGGER` privilege leaves them
-    /// out, and the cache off until the script is run by one who has it).
-    async fn read(pool: &MySqlPool, warned: &mut bool) -> sqlx::Result<(i64, i64)> {
+    /// The counters (users, sessions); `None` unless row 3 says all of migration 10's
+    /// triggers are in place (an application user without the `TRIGGER` privilege
+    /// leaves them out, and the cache off until the script is run by one who has it).
+    async fn read(pool: &MySqlPool) -> sqlx::Result<Option<(i64, i64)>> {
         let (users, sessions, complete): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT n FROM fs_auth_version WHERE id = 1), \
                     (SELECT n FROM fs_auth_version WHERE id = 2), \
@@ -431,16 +436,7 @@ pub(crate) mod mysql {
         )
         .fetch_one(pool)
         .await?;
-        if complete == 0 {
-            if !std::mem::replace(warned, true) {
-                rocket::warn!(
-                    "auth cache: the change triggers of migration 10 are missing \
-                     (the TRIGGER privilege?); every lookup reads the database"
-                );
-            }
-            return Err(sqlx::Error::RowNotFound);
-        }
-        Ok((users, sessions))
+        Ok((complete != 0).then_some((users, sessions)))
     }
 
     async fn poll(own: MySqlPool, cache: Arc<Caches>, fresh: Arc<Freshness>, period: Duration) {
@@ -448,11 +444,20 @@ pub(crate) mod mysql {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut seen: Option<(i64, i64)> = None;
         let mut warned = false;
+        // Stops serving; whether it was.
+        let stop = |seen: &mut Option<(i64, i64)>| {
+            fresh.clear();
+            let was = seen.take().is_some();
+            if was {
+                cache.set_serving(false);
+            }
+            was
+        };
         loop {
             tick.tick().await;
             let at = Instant::now();
-            match read(&own, &mut warned).await {
-                Ok(now) => {
+            match read(&own).await {
+                Ok(Some(now)) => {
                     match seen {
                         // Resynchronised: serving starts empty.
                         None => cache.set_serving(true),
@@ -468,10 +473,17 @@ pub(crate) mod mysql {
                     seen = Some(now);
                     fresh.mark(at);
                 }
+                Ok(None) => {
+                    stop(&mut seen);
+                    if !std::mem::replace(&mut warned, true) {
+                        rocket::warn!(
+                            "auth cache: the change triggers of migration 10 are missing \
+                             (the TRIGGER privilege?); every lookup reads the database"
+                        );
+                    }
+                }
                 Err(e) => {
-                    fresh.clear();
-                    if seen.take().is_some() {
-                        cache.set_serving(false);
+                    if stop(&mut seen) {
                         rocket::warn!("auth cache: cannot read the change counters: {e}");
                     }
                 }
