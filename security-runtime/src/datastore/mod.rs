@@ -16,6 +16,7 @@ use crate::model::{Role, User};
 
 mod cache;
 mod cached;
+mod decode;
 mod migrate;
 pub mod pool;
 mod schema;

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use chrono::NaiveDateTime;
 use rocket::async_trait;
 
+use super::decode::{roles_of_json, Stamp};
 use super::{
     new_uniquifier, Attempts, CodeFailures, CodeSlot, Factor, NewUser, SchemaStatus, UserDatastore,
     UserQuery,
@@ -92,25 +93,23 @@ macro_rules! user_with_roles {
 
 impl Dialect {
     /// The aggregate of `roles_json`: the user's roles (`u.id`) as a JSON array of
-    /// `{id, name, description, permissions, update_datetime}`; NULL or `[]` for none.
+    /// `[id, name, description, permissions, update_datetime]` arrays (no keys to build
+    /// or match per role); NULL or `[]` for none.
     fn roles_json(self) -> &'static str {
         match self {
             Dialect::Sqlite => {
-                "SELECT json_group_array(json_object('id', r.id, 'name', r.name, \
-                 'description', r.description, 'permissions', r.permissions, \
-                 'update_datetime', r.update_datetime)) FROM \"role\" r \
+                "SELECT json_group_array(json_array(r.id, r.name, r.description, \
+                 r.permissions, r.update_datetime)) FROM \"role\" r \
                  JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
             }
             Dialect::Postgres => {
-                "SELECT json_agg(json_build_object('id', r.id, 'name', r.name, \
-                 'description', r.description, 'permissions', r.permissions, \
-                 'update_datetime', r.update_datetime))::text FROM \"role\" r \
+                "SELECT json_agg(json_build_array(r.id, r.name, r.description, \
+                 r.permissions, r.update_datetime))::text FROM \"role\" r \
                  JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
             }
             Dialect::MySql => {
-                "SELECT CAST(JSON_ARRAYAGG(JSON_OBJECT('id', r.id, 'name', r.name, \
-                 'description', r.description, 'permissions', r.permissions, \
-                 'update_datetime', r.update_datetime)) AS CHAR) FROM \"role\" r \
+                "SELECT CAST(JSON_ARRAYAGG(JSON_ARRAY(r.id, r.name, r.description, \
+                 r.permissions, r.update_datetime)) AS CHAR) FROM \"role\" r \
                  JOIN roles_users ru ON ru.role_id = r.id WHERE ru.user_id = u.id"
             }
         }
@@ -128,50 +127,6 @@ struct UserRolesRow {
     #[sqlx(flatten)]
     user: UserRow,
     roles_json: Option<String>,
-}
-
-/// One role of `roles_json`.
-#[derive(serde::Deserialize)]
-struct JsonRole {
-    id: i32,
-    name: String,
-    description: Option<String>,
-    permissions: Option<String>,
-    update_datetime: Option<String>,
-}
-
-/// A stored datetime as the database's JSON writes it: `2026-12-06 08:00:00.123456`
-/// (SQLite, MariaDB) or `2026-12-06T08:00:00.123456` (PostgreSQL).
-fn json_datetime(s: &str) -> Option<NaiveDateTime> {
-    let s = s.replacen('T', " ", 1);
-    NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S%.f").ok()
-}
-
-/// The roles of `roles_json`, by name; an error when the database wrote something else.
-fn roles_of_json(json: Option<&str>) -> Result<Vec<Role>> {
-    let parsed: Vec<JsonRole> = match json {
-        None => Vec::new(),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| SecurityError::Invalid(format!("roles of a user: {e}")))?,
-    };
-    let mut roles = Vec::with_capacity(parsed.len());
-    // A role without `update_datetime` is left out, as the joined query did.
-    for r in parsed {
-        let Some(when) = r.update_datetime else {
-            continue;
-        };
-        let update_datetime = json_datetime(&when)
-            .ok_or_else(|| SecurityError::Invalid(format!("role update_datetime {when:?}")))?;
-        roles.push(Role {
-            id: r.id,
-            name: r.name,
-            description: r.description,
-            permissions: split_permissions(r.permissions.as_deref()),
-            update_datetime,
-        });
-    }
-    roles.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(roles)
 }
 
 /// Runs `statement` again (three times at most) when the database rolled it back as a
@@ -224,9 +179,9 @@ struct UserRow {
     active: bool,
     fs_uniquifier: String,
     fs_token_uniquifier: Option<String>,
-    confirmed_at: Option<NaiveDateTime>,
-    last_login_at: Option<NaiveDateTime>,
-    current_login_at: Option<NaiveDateTime>,
+    confirmed_at: Option<Stamp>,
+    last_login_at: Option<Stamp>,
+    current_login_at: Option<Stamp>,
     last_login_ip: Option<String>,
     current_login_ip: Option<String>,
     login_count: Option<i32>,
@@ -236,8 +191,8 @@ struct UserRow {
     us_phone_number: Option<String>,
     us_totp_secrets: Option<String>,
     mf_recovery_codes: Option<String>,
-    create_datetime: NaiveDateTime,
-    update_datetime: NaiveDateTime,
+    create_datetime: Stamp,
+    update_datetime: Stamp,
 }
 
 impl UserRow {
@@ -250,9 +205,9 @@ impl UserRow {
             active: self.active,
             fs_uniquifier: self.fs_uniquifier,
             fs_token_uniquifier: self.fs_token_uniquifier,
-            confirmed_at: self.confirmed_at,
-            last_login_at: self.last_login_at,
-            current_login_at: self.current_login_at,
+            confirmed_at: self.confirmed_at.map(|s| s.0),
+            last_login_at: self.last_login_at.map(|s| s.0),
+            current_login_at: self.current_login_at.map(|s| s.0),
             last_login_ip: self.last_login_ip,
             current_login_ip: self.current_login_ip,
             login_count: self.login_count,
@@ -262,8 +217,8 @@ impl UserRow {
             us_phone_number: self.us_phone_number,
             us_totp_secrets: self.us_totp_secrets,
             mf_recovery_codes: self.mf_recovery_codes,
-            create_datetime: self.create_datetime,
-            update_datetime: self.update_datetime,
+            create_datetime: self.create_datetime.0,
+            update_datetime: self.update_datetime.0,
             roles,
         }
     }
@@ -1113,32 +1068,5 @@ mod tests {
             "SELECT $1 FROM \"user\" WHERE a = $2"
         );
         assert_eq!(Dialect::MySql.sql("FROM \"user\""), "FROM `user`");
-    }
-
-    #[test]
-    fn json_datetimes_of_every_backend_are_read() {
-        let want =
-            NaiveDateTime::parse_from_str("2026-12-06 08:00:00.123456", "%Y-%m-%d %H:%M:%S%.f")
-                .unwrap();
-        assert_eq!(json_datetime("2026-12-06 08:00:00.123456"), Some(want));
-        assert_eq!(json_datetime("2026-12-06T08:00:00.123456"), Some(want));
-        let whole = json_datetime("2026-12-06 08:00:00").unwrap();
-        assert_eq!(whole.and_utc().timestamp(), want.and_utc().timestamp());
-        assert_eq!(json_datetime("yesterday"), None);
-    }
-
-    #[test]
-    fn roles_json_is_sorted_by_name_and_skips_undated_roles() {
-        let json = r#"[{"id":2,"name":"b","description":null,"permissions":"x,y",
-            "update_datetime":"2026-12-06 08:00:00"},
-            {"id":1,"name":"a","description":"A","permissions":null,
-            "update_datetime":"2026-12-06T08:00:00.5"},
-            {"id":3,"name":"c","description":null,"permissions":null,"update_datetime":null}]"#;
-        let roles = roles_of_json(Some(json)).unwrap();
-        let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["a", "b"]);
-        assert_eq!(roles[1].permissions, ["x", "y"]);
-        assert!(roles_of_json(None).unwrap().is_empty());
-        assert!(roles_of_json(Some("not json")).is_err());
     }
 }
