@@ -290,13 +290,15 @@ pub fn check_and_get_token_status(
     }
 }
 
-/// An HMAC-SHA1 key derived from one secret, zero-padded to SHA-1's block size.
+/// An HMAC-SHA1 key derived from one secret, kept keyed: the inner and outer pads are
+/// hashed once here, and each signature starts from a copy of that state (two SHA-1
+/// blocks fewer per token checked).
 ///
 /// HMAC pads keys shorter than a block with zeros (RFC 2104), so the padded
 /// block gives the same MAC as the 20-byte key and lets us use the infallible
 /// fixed-size constructor.
 #[derive(Clone)]
-struct SigningKey(Key<Hmac<Sha1>>);
+struct SigningKey(Hmac<Sha1>);
 
 impl SigningKey {
     /// itsdangerous' default "django-concat" derivation: `SHA1(salt + b"signer" + secret)`.
@@ -308,11 +310,11 @@ impl SigningKey {
             .finalize();
         let mut block = Key::<Hmac<Sha1>>::default();
         block[..digest.len()].copy_from_slice(&digest);
-        Self(block)
+        Self(<Hmac<Sha1> as KeyInit>::new(&block))
     }
 
     fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        let mut mac = <Hmac<Sha1> as KeyInit>::new(&self.0);
+        let mut mac = self.0.clone();
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
