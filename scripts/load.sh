@@ -15,12 +15,15 @@
 #   ROUNDS=5 DURATION=10s CONNS="1 16 64" scripts/load.sh
 #   USERS=100000 ROLES=20 scripts/load.sh            # users in the table, roles of the user
 #   SERVERS="bare my-0 my-1" scripts/load.sh         # some servers only
+#   BENCH_BIN=/tmp/old-auth_overhead scripts/load.sh # another build's bench binary
 #
 # Each round runs every (server, case, connections) once, interleaved; the tables report
 # the median req/s and the median of per-round ratios. Every run must answer 2xx only
 # (a token that expired mid-run would turn into redirects that wrk counts as done).
 # wrk (1 thread) and the servers share the machine; the load average is printed.
 set -euo pipefail
+# Relative to where the script was called from.
+[ -n "${BENCH_BIN:-}" ] && BENCH_BIN=$(realpath "$BENCH_BIN")
 cd "$(dirname "$0")/.."
 
 PORT=${BENCH_PORT:-8765}
@@ -33,11 +36,10 @@ ROLES=${ROLES:-1}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
 
-# BIN=<a copy of an earlier build's bench binary> measures that build instead.
-BIN=${BIN:-$(cargo bench -p security-tests --bench auth_overhead --no-run --message-format=json 2>/dev/null |
+BIN=${BENCH_BIN:-$(cargo bench -p security-tests --bench auth_overhead --no-run --message-format=json 2>/dev/null |
     jq -r 'select(.reason == "compiler-artifact" and .target.name == "auth_overhead" and .executable != null) | .executable' |
     tail -n1)}
-[ -x "$BIN" ] || { echo "bench binary not built" >&2; exit 1; }
+[ -f "$BIN" ] && [ -x "$BIN" ] || { echo "bench binary not built: $BIN" >&2; exit 1; }
 
 WORK=$(mktemp -d)
 PIDS=()

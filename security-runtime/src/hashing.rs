@@ -1136,6 +1136,19 @@ mod tests {
     }
 
     #[test]
+    fn sha256_hex_is_the_lower_case_digest() {
+        // Stored session and remember-me keys: a change of spelling would orphan them.
+        assert_eq!(
+            sha256_hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
     fn every_hashable_scheme_round_trips() {
         for (scheme, prefix) in [
             ("argon2", "$argon2id$v=19$m=64,t=1,p=1$"),

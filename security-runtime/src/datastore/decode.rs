@@ -66,16 +66,18 @@ mod sqlite {
 
     impl<'r> Decode<'r, Sqlite> for Stamp {
         fn decode(value: SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-            // The row owns its values: keeping one more reference is a counter increment.
-            let kept = value.to_owned();
-            if value.type_info().name() == "TEXT" {
-                let text = <&str as Decode<Sqlite>>::decode(value)?;
-                if let Some(t) = naive_datetime(text) {
-                    return Ok(Stamp(t));
-                }
+            // The value's storage class (a DATETIME column may hold text, a number...).
+            if value.type_info().name() != "TEXT" {
+                return <NaiveDateTime as Decode<Sqlite>>::decode(value).map(Stamp);
             }
-            let again = sqlx::Value::as_ref(&kept);
-            <NaiveDateTime as Decode<Sqlite>>::decode(again).map(Stamp)
+            // Decoding the text consumes the value; the row owns its values, so keeping
+            // one more reference for the fallback is a counter increment.
+            let kept = value.to_owned();
+            let text = <&str as Decode<Sqlite>>::decode(value)?;
+            if let Some(t) = naive_datetime(text) {
+                return Ok(Stamp(t));
+            }
+            <NaiveDateTime as Decode<Sqlite>>::decode(sqlx::Value::as_ref(&kept)).map(Stamp)
         }
     }
 }
@@ -108,7 +110,8 @@ macro_rules! typed_stamp {
 typed_stamp!("postgres", sqlx::Postgres);
 typed_stamp!("mysql", sqlx::MySql);
 
-/// One role of `roles_json`: `[id, name, description, permissions, update_datetime]`.
+/// One role of `roles_json`: `[id, name, description, permissions, update_datetime]`,
+/// read by position: the order of `Dialect::roles_json`'s `json_array` arguments.
 #[derive(serde::Deserialize)]
 struct JsonRole<'a> {
     id: i32,
@@ -117,6 +120,15 @@ struct JsonRole<'a> {
     permissions: Option<String>,
     /// Digits and separators: never escaped in JSON, so borrowed from the text.
     update_datetime: Option<&'a str>,
+}
+
+/// A role's `update_datetime`: the fixed layout, else what chrono's format string reads
+/// (a leap second, more than nine digits of fraction, leading blanks: nothing the three
+/// databases write, but text a hand-edited SQLite row may hold).
+fn role_datetime(when: &str) -> Option<NaiveDateTime> {
+    naive_datetime(when).or_else(|| {
+        NaiveDateTime::parse_from_str(&when.replacen('T', " ", 1), "%Y-%m-%d %H:%M:%S%.f").ok()
+    })
 }
 
 /// The roles of `roles_json`, by name; an error when the database wrote something else.
@@ -132,7 +144,7 @@ pub(super) fn roles_of_json(json: Option<&str>) -> Result<Vec<Role>> {
         let Some(when) = r.update_datetime else {
             continue;
         };
-        let update_datetime = naive_datetime(when)
+        let update_datetime = role_datetime(when)
             .ok_or_else(|| SecurityError::Invalid(format!("role update_datetime {when:?}")))?;
         roles.push(Role {
             id: r.id,
@@ -163,7 +175,7 @@ mod tests {
         assert_eq!(
             naive_datetime("2026-12-06 08:00:00.123456000"),
             Some(want),
-            "MariaDB's nine digits"
+            "nine digits, the most a NaiveDateTime keeps"
         );
         assert_eq!(
             naive_datetime("2026-12-06 08:00:00"),
@@ -227,6 +239,14 @@ mod tests {
         assert!(roles_of_json(None).unwrap().is_empty());
         assert!(roles_of_json(Some("not json")).is_err());
         assert!(roles_of_json(Some(r#"[[1,"a",null,null,"soon"]]"#)).is_err());
+        // What the fixed layout refuses and chrono read before is still read.
+        let odd = r#"[[1,"a",null,null,"2026-12-31 23:59:60"],[2,"b",null,null," 2026-12-06 08:00:00.1234567891"]]"#;
+        let roles = roles_of_json(Some(odd)).unwrap();
+        assert_eq!(roles[0].update_datetime, at("2026-12-31 23:59:60"));
+        assert_eq!(
+            roles[1].update_datetime,
+            at("2026-12-06 08:00:00.123456789")
+        );
     }
 
     /// On SQLite a column the fixed layout refuses is read as sqlx reads it: a zone, a

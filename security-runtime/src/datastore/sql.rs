@@ -94,7 +94,8 @@ macro_rules! user_with_roles {
 impl Dialect {
     /// The aggregate of `roles_json`: the user's roles (`u.id`) as a JSON array of
     /// `[id, name, description, permissions, update_datetime]` arrays (no keys to build
-    /// or match per role); NULL or `[]` for none.
+    /// or match per role; `decode::JsonRole` reads them in this order); NULL or `[]`
+    /// for none.
     fn roles_json(self) -> &'static str {
         match self {
             Dialect::Sqlite => {
