@@ -662,6 +662,21 @@ async fn settle(server: &Server, token: &str, quiet: Duration) {
     from_memory(server, token).await;
 }
 
+/// Once `server` answers `token` from memory (settled for MySQL's three periods), runs
+/// `statement` behind its back and waits until it answers `path` with `want`.
+async fn behind_settled(
+    server: &Server,
+    url: &str,
+    token: &str,
+    statement: &str,
+    path: &str,
+    want: Status,
+) {
+    settle(server, token, MYSQL_QUIET).await;
+    sql(url, statement).await;
+    until(server, path, token, want).await;
+}
+
 /// `n` users made through `a` and deactivated through `a`, each once `b` serves it from
 /// memory (settled for `quiet`): the times until `b` refused each, sorted.
 async fn windows(a: &Server, b: &Server, n: usize, quiet: Duration) -> Vec<Duration> {
@@ -707,30 +722,14 @@ async fn mysql_instances_follow_each_other_through_the_change_counters() {
     // Plain SQL: deactivate, drop a grant, rotate the token identity.
     let (d, td) = a.user().await;
     let (e, te) = a.user().await;
-    settle(&b, &td, MYSQL_QUIET).await;
-    let id = d.id;
-    sql(
-        &url,
-        &format!("UPDATE `user` SET active = 0 WHERE id = {id}"),
-    )
-    .await;
-    until(&b, "/me", &td, Status::Unauthorized).await;
-    settle(&b, &te, MYSQL_QUIET).await;
+    let deactivate = format!("UPDATE `user` SET active = 0 WHERE id = {}", d.id);
+    behind_settled(&b, &url, &td, &deactivate, "/me", Status::Unauthorized).await;
     assert_eq!(b.get("/edit", &te).await, Status::Ok);
     let id = e.id;
-    sql(
-        &url,
-        &format!("DELETE FROM roles_users WHERE user_id = {id}"),
-    )
-    .await;
-    until(&b, "/edit", &te, Status::Forbidden).await;
-    settle(&b, &te, MYSQL_QUIET).await;
-    sql(
-        &url,
-        &format!("UPDATE `user` SET fs_token_uniquifier = 'x' WHERE id = {id}"),
-    )
-    .await;
-    until(&b, "/me", &te, Status::Unauthorized).await;
+    let ungrant = format!("DELETE FROM roles_users WHERE user_id = {id}");
+    behind_settled(&b, &url, &te, &ungrant, "/edit", Status::Forbidden).await;
+    let rotate = format!("UPDATE `user` SET fs_token_uniquifier = 'x' WHERE id = {id}");
+    behind_settled(&b, &url, &te, &rotate, "/me", Status::Unauthorized).await;
 
     // What the counters count: a change of case too (the collation calls it equal), not
     // the failed-attempt counters; session changes in their own row.

@@ -55,6 +55,17 @@ impl Caches {
         self.users.set_serving(on);
         self.sessions.set_serving(on);
     }
+
+    /// Drops each group whose change counter (users, sessions: rows 1 and 2 of
+    /// `fs_auth_version`) moved from `was` to `now`; both when nothing was seen before.
+    pub(crate) fn follow(&self, was: Option<(i64, i64)>, now: (i64, i64)) {
+        if was.map(|w| w.0) != Some(now.0) {
+            self.users.invalidate();
+        }
+        if was.map(|w| w.1) != Some(now.1) {
+            self.sessions.invalidate();
+        }
+    }
 }
 
 /// What the cache did so far, for benchmarks and tests.

@@ -133,8 +133,9 @@ struct UserRolesRow {
 /// Runs `statement` again (three times at most) when the database rolled it back as a
 /// deadlock victim or a serialization failure (SQLSTATE 40001, 40P01): InnoDB picks such
 /// victims among parallel updates of one row's unique keys, and a single-use write raced
-/// twenty times must still answer each loser "used", not 503. Only for a statement that
-/// runs alone: the rollback undid the whole of it.
+/// twenty times must still answer each loser "used", not 503. Only for work whose
+/// rollback undid the whole of it: one statement, or a transaction `statement` begins
+/// and commits itself.
 pub(super) async fn rolled_back_retried<T, F, Fut>(
     mut statement: F,
 ) -> std::result::Result<T, sqlx::Error>

@@ -144,7 +144,7 @@ pub(crate) mod sqlite {
         path: PathBuf,
         idle: Mutex<Vec<Probe>>,
         /// The last counters seen: users (row 1), sessions (row 2).
-        counters: Mutex<[Option<i64>; 2]>,
+        counters: Mutex<Option<(i64, i64)>>,
     }
 
     impl SqliteWatch {
@@ -153,7 +153,7 @@ pub(crate) mod sqlite {
             SqliteWatch {
                 path,
                 idle: Mutex::new(Vec::new()),
-                counters: Mutex::new([None, None]),
+                counters: Mutex::new(None),
             }
         }
 
@@ -210,14 +210,7 @@ pub(crate) mod sqlite {
             )?;
             probe.data_version = Some(dv);
             let mut seen = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-            if seen[0] != Some(users) {
-                cache.users.invalidate();
-                seen[0] = Some(users);
-            }
-            if seen[1] != Some(sessions) {
-                cache.sessions.invalidate();
-                seen[1] = Some(sessions);
-            }
+            cache.follow(seen.replace((users, sessions)), (users, sessions));
             Ok(probe)
         }
     }
@@ -458,19 +451,11 @@ pub(crate) mod mysql {
             let at = Instant::now();
             match read(&own).await {
                 Ok(Some(now)) => {
-                    match seen {
+                    match seen.replace(now) {
                         // Resynchronised: serving starts empty.
                         None => cache.set_serving(true),
-                        Some(was) => {
-                            if was.0 != now.0 {
-                                cache.users.invalidate();
-                            }
-                            if was.1 != now.1 {
-                                cache.sessions.invalidate();
-                            }
-                        }
+                        was => cache.follow(was, now),
                     }
-                    seen = Some(now);
                     fresh.mark(at);
                 }
                 Ok(None) => {
