@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
-use crate::datastore::{Factor, UserQuery};
+use crate::datastore::{CacheCheck, Factor, UserQuery};
 use crate::error::Result;
 use crate::lockout::{self, Gate};
 use crate::model::User;
@@ -62,25 +62,26 @@ pub enum TokenCheck {
 ///
 /// Parity: `_request_loader` / `parse_auth_token`.
 pub async fn check_auth_token(state: &SecurityState, token: &str) -> Result<TokenCheck> {
-    check_auth_token_as(state, token, Lookup::Shared).await
+    check_auth_token_as(state, token, Lookup::Shared(&CacheCheck::new())).await
 }
 
 /// How a guard reads the user it authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lookup {
-    /// Through the auth cache ([`crate::UserDatastore::find_user_shared`]).
-    Shared,
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup<'a> {
+    /// Through the auth cache ([`crate::UserDatastore::find_user_shared_within`]), the
+    /// request's lookups sharing one change check.
+    Shared(&'a CacheCheck),
     /// From the database: a request that may write the user back must not start from
     /// a copy that another instance's write has not reached yet.
     Exact,
 }
 
-impl Lookup {
+impl<'a> Lookup<'a> {
     /// Cached for reads (`GET`, `HEAD`, `OPTIONS`), exact for everything else.
-    pub(crate) fn for_method(m: rocket::http::Method) -> Lookup {
+    pub(crate) fn for_method(m: rocket::http::Method, check: &'a CacheCheck) -> Lookup<'a> {
         use rocket::http::Method;
         match m {
-            Method::Get | Method::Head | Method::Options => Lookup::Shared,
+            Method::Get | Method::Head | Method::Options => Lookup::Shared(check),
             _ => Lookup::Exact,
         }
     }
@@ -91,7 +92,7 @@ impl Lookup {
         q: &UserQuery,
     ) -> Result<Option<std::sync::Arc<User>>> {
         match self {
-            Lookup::Shared => state.datastore.find_user_shared(q).await,
+            Lookup::Shared(check) => state.datastore.find_user_shared_within(q, check).await,
             Lookup::Exact => Ok(state
                 .datastore
                 .find_user(q, false)
@@ -105,7 +106,7 @@ impl Lookup {
 pub(crate) async fn check_auth_token_as(
     state: &SecurityState,
     token: &str,
-    lookup: Lookup,
+    lookup: Lookup<'_>,
 ) -> Result<TokenCheck> {
     let now = state.now();
     let data = match state

@@ -282,10 +282,10 @@ settings! {
         pub session_touch_interval: i64 = 60,
         /// Keep the users that sessions and auth tokens name in memory: dropped on every
         /// write to users, roles and grants by this process before it returns, and on
-        /// writes by another (SQLite: a change check per lookup, exact; PostgreSQL:
-        /// notifications, a few milliseconds behind, no cache while the channel is down;
-        /// MySQL and MariaDB: change counters read every `auth_cache_poll_ms`, at most
-        /// three periods behind). Beyond Flask-Security.
+        /// writes by another (SQLite: a change check at a request's first cached lookup,
+        /// exact; PostgreSQL: notifications, a few milliseconds behind, no cache while
+        /// the channel is down; MySQL and MariaDB: change counters read every
+        /// `auth_cache_poll_ms`, at most three periods behind). Beyond Flask-Security.
         pub auth_cache: bool = true,
         /// Users the auth cache keeps (per identity kind: sessions, auth tokens).
         pub auth_cache_capacity: u64 = 100_000,

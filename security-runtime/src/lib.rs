@@ -56,8 +56,8 @@ pub use account::{admin_change_password, FormErrors};
 pub use auth::{get_auth_token, logout_user, lookup_identity};
 pub use config::SecurityConfig;
 pub use datastore::{
-    CacheSettings, CacheStats, CachedDatastore, MigrationInfo, NewUser, SchemaOrigin, SchemaStatus,
-    SqlDatastore, UserDatastore, UserQuery,
+    CacheCheck, CacheSettings, CacheStats, CachedDatastore, MigrationInfo, NewUser, SchemaOrigin,
+    SchemaStatus, SqlDatastore, UserDatastore, UserQuery,
 };
 pub use error::{Result, SecurityError};
 pub use fairing::{DenialHook, Security, SeedFuture, SeedHook};

@@ -13,12 +13,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rocket::http::{Header, Status};
+use rocket::http::{Accept, ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::Client;
 use rocket::{get, routes};
 use security_runtime::{
-    roles_required, CacheSettings, CacheStats, CachedDatastore, CurrentUser, NewUser, Security,
-    SecurityState, SqlDatastore, User, UserDatastore, UserQuery,
+    roles_required, CacheCheck, CacheSettings, CacheStats, CachedDatastore, CurrentUser, NewUser,
+    Security, SecurityState, SqlDatastore, User, UserDatastore, UserQuery,
 };
 
 #[path = "../../tests/src/databases.rs"]
@@ -249,6 +249,130 @@ async fn sqlite_serves_from_memory_and_refuses_cli_and_sql_changes_on_the_next_r
     let s = server.stats();
     assert_eq!(s.invalidations, b.invalidations, "{b:?} {s:?}");
     assert!(s.hits > b.hits);
+}
+
+/// Signs `email` in over JSON; the session cookies.
+async fn login(server: &Server, email: &str, password: &str) -> Vec<Cookie<'static>> {
+    let owned = |r: &rocket::local::asynchronous::LocalResponse<'_>| {
+        r.cookies()
+            .iter()
+            .map(|c| c.clone().into_owned())
+            .collect::<Vec<_>>()
+    };
+    let r = server
+        .client
+        .get("/login")
+        .header(Accept::JSON)
+        .dispatch()
+        .await;
+    let cookies = owned(&r);
+    let body: serde_json::Value = serde_json::from_str(&r.into_string().await.unwrap()).unwrap();
+    let csrf = body["response"]["csrf_token"].as_str().unwrap().to_owned();
+    let body = serde_json::json!({"email": email, "password": password, "csrf_token": csrf});
+    let r = server
+        .client
+        .post("/login")
+        .header(ContentType::JSON)
+        .cookies(cookies)
+        .body(body.to_string())
+        .dispatch()
+        .await;
+    assert_eq!(r.status(), Status::Ok, "login of {email}");
+    owned(&r)
+}
+
+/// A session-cookie `GET path` on `server`.
+async fn get_with(server: &Server, path: &str, session: &[Cookie<'static>]) -> Status {
+    let req = server.client.get(path).header(Accept::JSON);
+    req.cookies(session.to_vec()).dispatch().await.status()
+}
+
+/// A request brings the cache up to date with other processes' writes once, at its
+/// first cached lookup: a session request (the stored session, then its user) makes one
+/// change check, not one per lookup; a write committed before a request is still
+/// refused by it. Within one `CacheCheck`, later lookups rely on the first check.
+#[rocket::async_test]
+async fn a_request_checks_for_other_processes_writes_once() {
+    let url = fresh_database(Backend::Sqlite).await;
+    let server = Server::start(&url, false).await;
+    let state = server.client.rocket().state::<SecurityState>().unwrap();
+    let password = "correct horse battery";
+    let email = format!("{}@example.com", unique("once"));
+    let mut u = server
+        .ds
+        .create_user(NewUser {
+            email: email.clone(),
+            password: Some(state.hash_password(password).await.unwrap()),
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    server.ds.add_role_to_user(&mut u, "editor").await.unwrap();
+    let session = login(&server, &email, password).await;
+    assert_eq!(get_with(&server, "/me", &session).await, Status::Ok);
+    assert_eq!(get_with(&server, "/edit", &session).await, Status::Ok);
+
+    let before = server.stats();
+    assert_eq!(get_with(&server, "/me", &session).await, Status::Ok);
+    assert_eq!(get_with(&server, "/edit", &session).await, Status::Ok);
+    let after = server.stats();
+    assert_eq!(after.checks - before.checks, 2, "{before:?} {after:?}");
+    assert_eq!(after.hits - before.hits, 2, "users from memory");
+    assert_eq!(after.session_hits - before.session_hits, 2, "sessions too");
+    let token = security_runtime::get_auth_token(state, &u, state.now());
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    let before = server.stats();
+    assert_eq!(server.get("/me", &token).await, Status::Ok);
+    assert_eq!(server.stats().checks - before.checks, 1);
+
+    // A session ended by another process between two requests: the next one sees it.
+    sql(&url, "UPDATE fs_session SET created = 0").await;
+    assert_eq!(
+        get_with(&server, "/me", &session).await,
+        Status::Unauthorized
+    );
+    let session = login(&server, &email, password).await;
+    assert_eq!(get_with(&server, "/me", &session).await, Status::Ok);
+    assert_eq!(get_with(&server, "/me", &session).await, Status::Ok);
+    // The user deactivated by another process between two requests: refused.
+    let id = u.id;
+    let active = |on: u8| format!("UPDATE \"user\" SET active = {on} WHERE id = {id}");
+    sql(&url, &active(0)).await;
+    assert_eq!(
+        get_with(&server, "/me", &session).await,
+        Status::Unauthorized
+    );
+
+    // One check, two lookups: the second relies on the first (both take effect where
+    // the check was made); a new check sees the write made between them.
+    sql(&url, &active(1)).await;
+    let q = UserQuery::FsUniquifier(u.fs_uniquifier.clone());
+    let check = CacheCheck::new();
+    let before = server.stats();
+    let first = server.ds.find_user_shared_within(&q, &check).await.unwrap();
+    assert!(first.unwrap().active);
+    sql(&url, &active(0)).await;
+    let second = server.ds.find_user_shared_within(&q, &check).await.unwrap();
+    assert!(second.unwrap().active, "the request's own check");
+    assert_eq!(server.stats().checks - before.checks, 1);
+    let next = server
+        .ds
+        .find_user_shared_within(&q, &CacheCheck::new())
+        .await;
+    assert!(!next.unwrap().unwrap().active, "a new check sees the write");
+    assert_eq!(server.stats().checks - before.checks, 2);
+
+    // A check is per cache: another datastore handed the same `CacheCheck` makes its own.
+    let other = Server::start(&fresh_database(Backend::Sqlite).await, false).await;
+    let (v, _) = other.user().await;
+    let q2 = UserQuery::FsUniquifier(v.fs_uniquifier.clone());
+    let both = CacheCheck::new();
+    let (a0, b0) = (server.stats().checks, other.stats().checks);
+    server.ds.find_user_shared_within(&q, &both).await.unwrap();
+    other.ds.find_user_shared_within(&q2, &both).await.unwrap();
+    other.ds.find_user_shared_within(&q2, &both).await.unwrap();
+    let made = (server.stats().checks - a0, other.stats().checks - b0);
+    assert_eq!(made, (1, 1));
 }
 
 /// Every write of the datastore drops the cache before it returns (no lookup between:
@@ -839,6 +963,7 @@ fn every_datastore_method_is_checked_for_the_cache() {
         "schema_status",
         "find_user",
         "find_user_shared",
+        "find_user_shared_within",
         "find_role",
         "all_roles",
         "us_get_totp_secrets",
@@ -849,6 +974,7 @@ fn every_datastore_method_is_checked_for_the_cache() {
         "webauthn_store",
         "auth_cache_stats",
         "load_session",
+        "load_session_within",
         "insert_series",
         "check_series",
         "rotate_series",

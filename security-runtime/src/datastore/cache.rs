@@ -68,6 +68,43 @@ impl Caches {
     }
 }
 
+/// One request's change check: the first cached lookup of a request brings the auth
+/// cache up to date with what other processes committed (SQLite: `PRAGMA
+/// data_version`), and the request's later lookups (a session's user after the session
+/// itself) rely on that instead of asking again. The request then takes effect at its
+/// first check: a write committed before the request started is still seen by every
+/// lookup in it, and a lookup made late in the request (a handler opening the session)
+/// relies on the first check as well. Kept per request (the guards keep one in Rocket's
+/// request-local cache): one kept longer would never check again, and a new one for
+/// each lookup checks every time.
+#[derive(Debug, Default)]
+pub struct CacheCheck(AtomicU64);
+
+/// Tells caches apart in a [`CacheCheck`] (0: none yet).
+static NEXT_CACHE: AtomicU64 = AtomicU64::new(1);
+
+impl CacheCheck {
+    /// A check not made yet.
+    pub fn new() -> CacheCheck {
+        CacheCheck::default()
+    }
+
+    /// A new cache's id for [`CacheCheck::made`] and [`CacheCheck::record`].
+    pub(crate) fn cache_id() -> u64 {
+        NEXT_CACHE.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether the cache `id` was already brought up to date for this request.
+    pub(crate) fn made(&self, id: u64) -> bool {
+        self.0.load(Ordering::Acquire) == id
+    }
+
+    /// Notes that the cache `id` was brought up to date for this request.
+    pub(crate) fn record(&self, id: u64) {
+        self.0.store(id, Ordering::Release);
+    }
+}
+
 /// What the cache did so far, for benchmarks and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,6 +127,9 @@ pub struct CacheStats {
     pub session_misses: u64,
     /// Times the session cache was dropped (whole or one session).
     pub session_invalidations: u64,
+    /// Change checks made for other processes' writes (SQLite: one per request that
+    /// reads the cache, see [`CacheCheck`]).
+    pub checks: u64,
 }
 
 /// Values by key, with the generation that guards against stale stores.

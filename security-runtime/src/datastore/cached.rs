@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rocket::async_trait;
 
-use super::cache::{CacheStats, Caches, Key};
+use super::cache::{CacheCheck, CacheStats, Caches, Key};
 use super::watch::Watch;
 use super::{
     Attempts, CodeFailures, CodeSlot, Factor, NewSeries, NewUser, RememberUse, SchemaStatus,
@@ -24,7 +24,7 @@ use crate::model::{Role, User};
 
 /// The SQL datastore with an auth cache: users found by `fs_uniquifier` and
 /// `fs_token_uniquifier` are kept in memory, shared, and dropped on every write to
-/// users, roles or role grants, from this process or (SQLite: a per-lookup change check;
+/// users, roles or role grants, from this process or (SQLite: a change check per request;
 /// PostgreSQL: notifications; MySQL and MariaDB: change counters read on a schedule) from
 /// any other.
 ///
@@ -41,22 +41,44 @@ pub struct CachedDatastore {
 struct Shared {
     caches: Arc<Caches>,
     watch: Watch,
+    /// This cache in a [`CacheCheck`].
+    id: u64,
+    /// Change checks made.
+    checks: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    /// Brings the cache up to date unless `check` says this request already did;
+    /// false when that could not be told (the lookup reads the database). A request
+    /// that checked still asks whether the cache may serve (MySQL: the counters were
+    /// read lately), so no lookup relies on a poll that has stalled since.
+    fn up_to_date(&self, check: &CacheCheck) -> bool {
+        if check.made(self.id) {
+            return self.watch.may_serve();
+        }
+        self.checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let exact = self.watch.check(&self.caches);
+        if exact {
+            check.record(self.id);
+        }
+        exact
+    }
+
     /// Looks `id` up in `group`, or reads it with `read` and stores what it found.
     async fn lookup<V, F>(
         &self,
         group: impl Fn(&Caches) -> &super::cache::AuthCache<V>,
         key: Key,
         id: &str,
+        check: &CacheCheck,
         read: F,
     ) -> Result<Option<V>>
     where
         V: Clone,
         F: std::future::Future<Output = Result<Option<V>>>,
     {
-        let exact = self.watch.check(&self.caches);
+        let exact = self.up_to_date(check);
         let cache = group(&self.caches);
         if exact {
             if let Some(found) = cache.get(key, id) {
@@ -124,13 +146,21 @@ impl CachedDatastore {
         let shared = Arc::new(Shared {
             caches: cache,
             watch,
+            id: CacheCheck::cache_id(),
+            checks: Default::default(),
         });
         Arc::new(CachedDatastore { inner, shared })
     }
 
-    async fn lookup(&self, key: Key, id: &str, query: &UserQuery) -> Result<Option<Arc<User>>> {
+    async fn lookup(
+        &self,
+        key: Key,
+        id: &str,
+        query: &UserQuery,
+        check: &CacheCheck,
+    ) -> Result<Option<Arc<User>>> {
         let read = async { Ok(self.inner.find_user(query, false).await?.map(Arc::new)) };
-        self.shared.lookup(|c| &c.users, key, id, read).await
+        self.shared.lookup(|c| &c.users, key, id, check, read).await
     }
 }
 
@@ -168,9 +198,18 @@ impl UserDatastore for CachedDatastore {
     }
 
     async fn find_user_shared(&self, query: &UserQuery) -> Result<Option<Arc<User>>> {
+        self.find_user_shared_within(query, &CacheCheck::new())
+            .await
+    }
+
+    async fn find_user_shared_within(
+        &self,
+        query: &UserQuery,
+        check: &CacheCheck,
+    ) -> Result<Option<Arc<User>>> {
         match query {
-            UserQuery::FsUniquifier(id) => self.lookup(Key::Uniquifier, id, query).await,
-            UserQuery::FsTokenUniquifier(id) => self.lookup(Key::Token, id, query).await,
+            UserQuery::FsUniquifier(id) => self.lookup(Key::Uniquifier, id, query, check).await,
+            UserQuery::FsTokenUniquifier(id) => self.lookup(Key::Token, id, query, check).await,
             _ => Ok(self.inner.find_user(query, false).await?.map(Arc::new)),
         }
     }
@@ -219,6 +258,10 @@ impl UserDatastore for CachedDatastore {
         stats.session_hits = sessions.hits;
         stats.session_misses = sessions.misses;
         stats.session_invalidations = sessions.invalidations;
+        stats.checks = self
+            .shared
+            .checks
+            .load(std::sync::atomic::Ordering::Relaxed);
         Some(stats)
     }
 
@@ -435,10 +478,18 @@ impl CachedSessions {
 #[deny(clippy::missing_trait_methods)]
 impl SessionBackend for CachedSessions {
     async fn load_session(&self, id: &str) -> Result<Option<StoredSession>> {
+        self.load_session_within(id, &CacheCheck::new()).await
+    }
+
+    async fn load_session_within(
+        &self,
+        id: &str,
+        check: &CacheCheck,
+    ) -> Result<Option<StoredSession>> {
         let read = async { Ok(self.inner.load_session(id).await?.map(Arc::new)) };
         let found = self
             .shared
-            .lookup(|c| &c.sessions, Key::Session, id, read)
+            .lookup(|c| &c.sessions, Key::Session, id, check, read)
             .await?;
         Ok(found.map(Arc::unwrap_or_clone))
     }

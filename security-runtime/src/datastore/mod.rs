@@ -25,7 +25,7 @@ mod sql;
 mod watch;
 mod webauthn;
 
-pub use cache::CacheStats;
+pub use cache::{CacheCheck, CacheStats};
 pub use cached::{CacheSettings, CachedDatastore};
 pub use migrate::{MigrationInfo, SchemaOrigin, SchemaStatus};
 pub use sessions::{NewSeries, RememberUse, SessionBackend, StoredSession};
@@ -112,6 +112,18 @@ pub trait UserDatastore: Send + Sync + 'static {
     /// the default reads through [`UserDatastore::find_user`].
     async fn find_user_shared(&self, query: &UserQuery) -> Result<Option<Arc<User>>> {
         Ok(self.find_user(query, false).await?.map(Arc::new))
+    }
+    /// [`UserDatastore::find_user_shared`] for one request: `check` says whether the
+    /// request already brought the auth cache up to date with other processes' writes
+    /// (see [`CacheCheck`]). The default ignores it and calls `find_user_shared`: an
+    /// implementation whose `find_user_shared` calls this one must override both.
+    async fn find_user_shared_within(
+        &self,
+        query: &UserQuery,
+        check: &CacheCheck,
+    ) -> Result<Option<Arc<User>>> {
+        let _ = check;
+        self.find_user_shared(query).await
     }
     /// Parity: `delete_user`.
     async fn delete_user(&self, user: &User) -> Result<()>;

@@ -1,9 +1,10 @@
 //! How the auth cache learns of writes it did not make: another process (the CLI, a
 //! second instance) or plain SQL.
 //!
-//! - SQLite: before each cached lookup, `PRAGMA data_version` on a connection of the
-//!   cache's own (microseconds, no pool hand-off) says whether anything was committed
-//!   since that connection last looked; only then are the change counters of migration 9
+//! - SQLite: before a request's first cached lookup (its later ones rely on it, see
+//!   [`super::CacheCheck`]), `PRAGMA data_version` on a connection of the cache's own
+//!   (microseconds, no pool hand-off) says whether anything was committed since that
+//!   connection last looked; only then are the change counters of migration 9
 //!   read (row 1: users, roles, grants; row 2: sessions), and a new value drops that
 //!   group. Exact: a write committed before a request starts is seen by it.
 //! - PostgreSQL: migration 9's triggers notify `rocket_security_auth` (payload `user` or
@@ -44,7 +45,7 @@ pub(crate) enum Watch {
     /// Nothing can tell: the cache never serves.
     #[allow(dead_code)]
     Off,
-    /// SQLite: a change check before every cached lookup.
+    /// SQLite: a change check before a request's first cached lookup.
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite::SqliteWatch),
     /// PostgreSQL: a notification listener, serving only while connected.

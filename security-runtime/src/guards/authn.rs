@@ -9,6 +9,7 @@ use rocket::request::Request;
 use super::requirement::Mechanism;
 use crate::auth::{self, Credentials, TokenCheck};
 use crate::csrf;
+use crate::datastore::CacheCheck;
 use crate::model::User;
 use crate::session::{CsrfCookie, Session};
 use crate::state::SecurityState;
@@ -60,7 +61,7 @@ async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
     let Some(token) = request_token(req, st) else {
         return Ok(None);
     };
-    let lookup = auth::Lookup::for_method(req.method());
+    let lookup = auth::Lookup::for_method(req.method(), req.local_cache(CacheCheck::new));
     match auth::check_auth_token_as(st, &token, lookup).await {
         Ok(TokenCheck::Valid(user, paa)) => Ok(Some(Authn {
             user,
@@ -83,7 +84,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     }
     let jar = session.jar();
     let mut data = session.get();
-    let lookup = auth::Lookup::for_method(req.method());
+    let lookup = auth::Lookup::for_method(req.method(), req.local_cache(CacheCheck::new));
     if let Some(uid) = data.user_id.clone() {
         return match lookup
             .find(st, &crate::datastore::UserQuery::FsUniquifier(uid))

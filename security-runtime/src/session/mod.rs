@@ -183,6 +183,17 @@ pub trait SessionStore: Send + Sync + 'static {
     /// empty when there is none or it cannot be read. An error: the store cannot be
     /// reached (the request then reads as signed out, and guards answer 503).
     async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)>;
+    /// [`SessionStore::load`] for one request, whose lookups share `check` (see
+    /// [`crate::CacheCheck`]); the default ignores it and calls `load`: a store whose
+    /// `load` calls this one must override both.
+    async fn load_within(
+        &self,
+        jar: &CookieJar<'_>,
+        check: &crate::datastore::CacheCheck,
+    ) -> crate::Result<(SessionData, Option<String>)> {
+        let _ = check;
+        self.load(jar).await
+    }
     /// Keeps `data` as the request's session; an empty one ends it.
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
     /// Starts a new session holding `data` (sign-in and sign-out): a store that keys
@@ -257,7 +268,8 @@ impl<'r> Session<'r> {
         let jar = req.cookies();
         let loaded = cell.0.lock().map(|g| g.data.is_some()).unwrap_or(true);
         if !loaded {
-            let loaded = store.load(jar).await;
+            let check = req.local_cache(crate::datastore::CacheCheck::new);
+            let loaded = store.load_within(jar, check).await;
             if let Err(e) = &loaded {
                 rocket::warn!("session store: reading a session failed: {e}");
             }

@@ -23,7 +23,9 @@ use rocket::http::{Cookie, CookieJar};
 
 use super::{CookieStore, Flushed, Recalled, Rotation, SessionData, SessionKeys, SessionStore};
 use crate::config::{SecurityConfig, SessionStoreKind};
-use crate::datastore::{NewSeries, RememberUse, SessionBackend, StoredSession, UserDatastore};
+use crate::datastore::{
+    CacheCheck, NewSeries, RememberUse, SessionBackend, StoredSession, UserDatastore,
+};
 use crate::hashing::sha256_hex;
 use crate::state::Clock;
 
@@ -68,9 +70,9 @@ impl ServerStore {
     }
 
     /// Opens the stored session `id`; `None` when it is gone or over a lifetime.
-    async fn open(&self, id: &str) -> crate::Result<Option<SessionData>> {
+    async fn open(&self, id: &str, check: &CacheCheck) -> crate::Result<Option<SessionData>> {
         let key = sha256_hex(id);
-        let Some(stored) = self.backend.load_session(&key).await? else {
+        let Some(stored) = self.backend.load_session_within(&key, check).await? else {
             return Ok(None);
         };
         let now = self.now();
@@ -120,6 +122,14 @@ impl ServerStore {
 #[rocket::async_trait]
 impl SessionStore for ServerStore {
     async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)> {
+        self.load_within(jar, &CacheCheck::new()).await
+    }
+
+    async fn load_within(
+        &self,
+        jar: &CookieJar<'_>,
+        check: &CacheCheck,
+    ) -> crate::Result<(SessionData, Option<String>)> {
         let Some(raw) = self.cookie.read_raw(jar) else {
             return Ok((SessionData::default(), None));
         };
@@ -133,7 +143,7 @@ impl SessionStore for ServerStore {
             }
             return Ok((data, None));
         };
-        Ok(match self.open(id).await? {
+        Ok(match self.open(id, check).await? {
             Some(data) => (data, Some(id.to_owned())),
             None => {
                 // Ended, expired or unknown: the id is worth nothing, and is not reused.
