@@ -9,6 +9,7 @@
 //! the new row.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rocket::async_trait;
@@ -44,7 +45,7 @@ struct Shared {
     /// This cache in a [`CacheCheck`].
     id: u64,
     /// Change checks made.
-    checks: std::sync::atomic::AtomicU64,
+    checks: AtomicU64,
 }
 
 impl Shared {
@@ -56,8 +57,7 @@ impl Shared {
         if check.made(self.id) {
             return self.watch.may_serve();
         }
-        self.checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let exact = self.watch.check(&self.caches);
         if exact {
             check.record(self.id);
@@ -258,10 +258,7 @@ impl UserDatastore for CachedDatastore {
         stats.session_hits = sessions.hits;
         stats.session_misses = sessions.misses;
         stats.session_invalidations = sessions.invalidations;
-        stats.checks = self
-            .shared
-            .checks
-            .load(std::sync::atomic::Ordering::Relaxed);
+        stats.checks = self.shared.checks.load(Ordering::Relaxed);
         Some(stats)
     }
 
