@@ -109,33 +109,26 @@ pub(crate) async fn check_auth_token_as(
     lookup: Lookup<'_>,
 ) -> Result<TokenCheck> {
     let now = state.now();
-    let data = match state
-        .auth_tokens
-        .loads_at(token, Some(state.config.token_max_age), now as u64)
-    {
-        Ok(v) => v,
-        Err(_) => return Ok(TokenCheck::Rejected),
+    let Ok(json) =
+        state
+            .auth_tokens
+            .loads_json_at(token, Some(state.config.token_max_age), now as u64)
+    else {
+        return Ok(TokenCheck::Rejected);
     };
-    let (uid, claims) = match data {
-        Value::Object(m) => {
-            let (Some(Value::String(uid)), Some(_), Some(exp)) =
-                (m.get("uid"), m.get("ver"), m.get("exp"))
-            else {
-                return Ok(TokenCheck::Rejected);
-            };
-            let exp = exp.as_f64().unwrap_or(-1.0);
-            if exp < 0.0 || (exp > 0.0 && exp < now) {
-                return Ok(TokenCheck::Rejected);
-            }
-            (uid.clone(), m)
-        }
-        // Legacy v4 `[uid]` and v3 `[?, ?, uid]` tokens.
-        Value::Array(a) => match a.as_slice() {
-            [Value::String(uid)] | [_, _, Value::String(uid)] => (uid.clone(), Map::new()),
-            _ => return Ok(TokenCheck::Rejected),
-        },
-        _ => return Ok(TokenCheck::Rejected),
+    let keep_claims = state.hooks.verify_auth_token.is_some();
+    let Some(TokenIdentity {
+        uid,
+        exp,
+        paa,
+        claims,
+    }) = TokenIdentity::read(&json, keep_claims)
+    else {
+        return Ok(TokenCheck::Rejected);
     };
+    if exp.is_some_and(|exp| exp < 0.0 || (exp > 0.0 && exp < now)) {
+        return Ok(TokenCheck::Rejected);
+    }
     let mut user = lookup
         .find(state, &UserQuery::FsTokenUniquifier(uid.clone()))
         .await?;
@@ -157,8 +150,73 @@ pub(crate) async fn check_auth_token_as(
             return Ok(TokenCheck::Rejected);
         }
     }
-    let paa = claims.get("fs_paa").and_then(Value::as_f64);
     Ok(TokenCheck::Valid(user, paa))
+}
+
+/// What the guard reads from a verified auth token's payload.
+struct TokenIdentity {
+    uid: String,
+    /// `exp` (a non-numeric one reads as -1, refused; without one there is no
+    /// identity); `None` for the legacy list tokens, which carry none.
+    exp: Option<f64>,
+    /// `fs_paa`, when a number.
+    paa: Option<f64>,
+    /// The whole payload, for the `verify_auth_token` hook (left empty when no hook
+    /// is set, and for legacy tokens).
+    claims: Map<String, Value>,
+}
+
+/// The common case, read without building a `Value`: a version 5 object with `uid`,
+/// `ver` and a numeric `exp`. Anything else (legacy lists, odd types, a repeated key,
+/// a payload a hook wants whole) takes the `Value` path, which decides.
+#[derive(serde::Deserialize)]
+struct CurrentToken {
+    uid: String,
+    #[allow(dead_code)]
+    ver: serde::de::IgnoredAny,
+    exp: f64,
+    fs_paa: Option<f64>,
+}
+
+impl TokenIdentity {
+    fn read(json: &str, keep_claims: bool) -> Option<TokenIdentity> {
+        if !keep_claims {
+            if let Ok(t) = serde_json::from_str::<CurrentToken>(json) {
+                return Some(TokenIdentity {
+                    uid: t.uid,
+                    exp: Some(t.exp),
+                    paa: t.fs_paa,
+                    claims: Map::new(),
+                });
+            }
+        }
+        match serde_json::from_str(json).ok()? {
+            Value::Object(m) => {
+                let (Some(Value::String(uid)), Some(_), Some(exp)) =
+                    (m.get("uid"), m.get("ver"), m.get("exp"))
+                else {
+                    return None;
+                };
+                Some(TokenIdentity {
+                    uid: uid.clone(),
+                    exp: Some(exp.as_f64().unwrap_or(-1.0)),
+                    paa: m.get("fs_paa").and_then(Value::as_f64),
+                    claims: m,
+                })
+            }
+            // Legacy v4 `[uid]` and v3 `[?, ?, uid]` tokens.
+            Value::Array(a) => match a.as_slice() {
+                [Value::String(uid)] | [_, _, Value::String(uid)] => Some(TokenIdentity {
+                    uid: uid.clone(),
+                    exp: None,
+                    paa: None,
+                    claims: Map::new(),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// Finds the user an identity string names, trying `user_identity_attributes` in order.
@@ -312,5 +370,74 @@ pub fn logout_user(state: &SecurityState, session: &Session<'_>, user_id: Option
     session.forget(&state.config);
     if let Some(id) = user_id {
         state.send(Signal::UserLoggedOut { user_id: id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenIdentity;
+
+    /// The typed read and the `Value` read agree on every payload, and both read what
+    /// Flask-Security writes.
+    #[test]
+    fn both_token_readers_agree() {
+        let read = |json: &str, keep: bool| {
+            TokenIdentity::read(json, keep).map(|t| (t.uid, t.exp, t.paa, t.claims.len()))
+        };
+        /// uid, exp, fs_paa
+        type Read<'a> = Option<(&'a str, Option<f64>, Option<f64>)>;
+        let cases: &[(&str, Read)] = &[
+            (
+                r#"{"exp":0,"fs_paa":1733550000.25,"uid":"u1","ver":"5"}"#,
+                Some(("u1", Some(0.0), Some(1733550000.25))),
+            ),
+            (
+                r#"{"ver":"5","uid":"u1","exp":17}"#,
+                Some(("u1", Some(17.0), None)),
+            ),
+            (
+                r#"{"ver":4,"uid":"u1","exp":-3,"x":[1]}"#,
+                Some(("u1", Some(-3.0), None)),
+            ),
+            (
+                r#"{"ver":"5","uid":"u1","exp":1e3,"fs_paa":null}"#,
+                Some(("u1", Some(1000.0), None)),
+            ),
+            (
+                r#"{"ver":"5","uid":"u1","exp":1,"fs_paa":"x"}"#,
+                Some(("u1", Some(1.0), None)),
+            ),
+            (
+                r#"{"ver":"5","uid":"u1","exp":"1"}"#,
+                Some(("u1", Some(-1.0), None)),
+            ),
+            (
+                r#"{"ver":"5","uid":"u1","exp":null}"#,
+                Some(("u1", Some(-1.0), None)),
+            ),
+            (
+                r#"{"ver":"5","uid":"a","uid":"u1","exp":0}"#,
+                Some(("u1", Some(0.0), None)),
+            ),
+            (r#"{"ver":"5","uid":"u1"}"#, None),
+            (r#"{"uid":"u1","exp":0}"#, None),
+            (r#"{"ver":"5","uid":7,"exp":0}"#, None),
+            (r#"{"ver":"5","uid":"u1","exp":1e400}"#, None),
+            (r#"["u1"]"#, Some(("u1", None, None))),
+            (r#"[1,2,"u1"]"#, Some(("u1", None, None))),
+            (r#"["u1",2]"#, None),
+            (r#""u1""#, None),
+            (r#"{"ver":"5","uid":"u1","exp":0} x"#, None),
+        ];
+        for (json, want) in cases {
+            let want = want.map(|(u, e, p)| (u.to_owned(), e, p));
+            let fast = read(json, false).map(|(u, e, p, _)| (u, e, p));
+            let full = read(json, true);
+            assert_eq!(fast, want, "{json}");
+            assert_eq!(full.clone().map(|(u, e, p, _)| (u, e, p)), want, "{json}");
+            // The hook gets the whole payload of an object token.
+            let object = json.starts_with('{');
+            assert!(full.is_none_or(|f| (f.3 > 0) == object), "{json}");
+        }
     }
 }

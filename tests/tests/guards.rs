@@ -260,6 +260,59 @@ async fn token_max_age_and_per_user_expiry() {
     assert_token_expires(&app, &clock, 59, 2).await;
 }
 
+/// Auth tokens of every payload shape Flask-Security has written, signed by the app:
+/// what the guard accepts does not depend on which of its two readers took the token.
+#[rocket::async_test]
+async fn token_payload_shapes() {
+    let b = backends()[0];
+    let clock = Clock::new();
+    let app = TestApp::with(b, |f| f, clock.install(Security::new())).await;
+    let mut user = app.user("matt@lp.com", "password123", &[]).await;
+    let now = clock.now();
+    let (ok, no) = (Status::Ok, Status::Unauthorized);
+    let status = |payload: Value| {
+        let token = app.state().auth_tokens.dumps_at(&payload, now);
+        let app = &app;
+        async move { app.token_status("/token", &token).await }
+    };
+    // Without a token uniquifier, fs_uniquifier names the user.
+    let by_fs = json!({"ver": "5", "uid": user.fs_uniquifier, "exp": 0});
+    assert_eq!(status(by_fs.clone()).await, ok);
+    app.datastore()
+        .set_token_uniquifier(&mut user, None)
+        .await
+        .unwrap();
+    let uid = user.fs_token_uniquifier.clone().unwrap();
+    let cases = [
+        (json!({"ver": "5", "uid": uid, "fs_paa": now, "exp": 0}), ok),
+        (
+            json!({"ver": "5", "uid": uid, "exp": now + 60, "fs_paa": "x", "t": [1]}),
+            ok,
+        ),
+        (
+            json!({"ver": 4, "uid": uid, "exp": 0.0, "fs_paa": null}),
+            ok,
+        ),
+        (json!({"ver": "5", "uid": uid, "exp": now - 1}), no),
+        (json!({"ver": "5", "uid": uid, "exp": -1}), no),
+        (json!({"ver": "5", "uid": uid, "exp": "0"}), no),
+        (json!({"ver": "5", "uid": uid, "exp": null}), no),
+        (json!({"ver": "5", "uid": uid}), no),
+        (json!({"uid": uid, "exp": 0}), no),
+        (json!({"ver": "5", "uid": "nobody", "exp": 0}), no),
+        // fs_uniquifier names a user only while it has no token uniquifier.
+        (by_fs, no),
+        // Flask-Security 4's `[uid]` and 3's `[?, ?, uid]`.
+        (json!([uid]), ok),
+        (json!([1, "x", uid]), ok),
+        (json!([uid, 1]), no),
+        (json!(uid), no),
+    ];
+    for (payload, want) in cases {
+        assert_eq!(status(payload.clone()).await, want, "{payload}");
+    }
+}
+
 #[rocket::async_test]
 async fn freshness_within_and_grace() {
     let b = backends()[0];
