@@ -654,7 +654,7 @@ impl Fairing for Security {
                 replace_keeping_headers(res, new);
             }
         }
-        crate::csrf::sync_cookie(state, &session.get(), res);
+        session.read(|data| crate::csrf::sync_cookie(state, data, res));
     }
 }
 

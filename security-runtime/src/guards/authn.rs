@@ -83,20 +83,20 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
         return Err(());
     }
     let jar = session.jar();
-    let mut data = session.get();
     let lookup = auth::Lookup::for_method(req.method(), req.local_cache(CacheCheck::new));
-    if let Some(uid) = data.user_id.clone() {
+    if let Some((uid, paa)) = session.read(|d| d.user_id.clone().map(|uid| (uid, d.fs_paa))) {
         return match lookup
             .find(st, &crate::datastore::UserQuery::FsUniquifier(uid))
             .await
         {
             Ok(Some(user)) if user.active => Ok(Some(Authn {
-                paa: data.fs_paa,
+                paa,
                 user,
                 via: Mechanism::Session,
             })),
             Ok(_) => {
                 // Rotated uniquifier or deactivated: the session is dead.
+                let mut data = session.get();
                 data.user_id = None;
                 data.fs_paa = None;
                 data.fs_gexp = None;
@@ -126,6 +126,7 @@ async fn load_session(req: &Request<'_>, st: &SecurityState) -> Loaded {
     {
         Ok(Some(user)) if user.active => {
             // Flask-Login restores the session from the remember cookie; it is not fresh.
+            let mut data = session.get();
             data.user_id = Some(user.fs_uniquifier.clone());
             data.fs_paa = None;
             data.fs_cc = Some(CsrfCookie::Set);

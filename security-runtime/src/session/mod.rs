@@ -313,6 +313,16 @@ impl<'r> Session<'r> {
             .unwrap_or_default()
     }
 
+    /// Reads the session's data in place, without the copy [`get`](Self::get) makes.
+    /// `f` must not use this session: its lock is held.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionData) -> R) -> R {
+        let guard = self.cell.0.lock().ok();
+        match guard.as_ref().and_then(|g| g.data.as_ref()) {
+            Some(data) => f(data),
+            None => f(&SessionData::default()),
+        }
+    }
+
     /// Replaces the session's data (empty ends the session).
     pub fn set(&self, data: SessionData) {
         if let Ok(mut g) = self.cell.0.lock() {
