@@ -9,7 +9,8 @@
 #   my-0      the project on MariaDB without the auth cache, my-1 with it (only when
 #             SECURITY_TEST_MYSQL_URL is set)
 # and on each project server the same handler unprotected (open), token-protected,
-# session-protected, and the stacked /admin (auth_required + roles_required).
+# session-protected, and stacked (/bench/admin: auth_required + roles_required, as the
+# test app's /admin). The /bench routes rank first, as bare Rocket's only route does.
 #
 #   scripts/load.sh                                  # defaults below
 #   ROUNDS=5 DURATION=10s CONNS="1 16 64" scripts/load.sh
@@ -87,7 +88,7 @@ for s in "${SERVERS[@]}"; do
 done
 
 CASES=(open token session admin)
-url() { case $1 in open) echo /bench/open ;; token) echo /bench/token ;; session) echo /bench/session ;; admin) echo /admin ;; esac; }
+url() { case $1 in open) echo /bench/open ;; token) echo /bench/token ;; session) echo /bench/session ;; admin) echo /bench/admin ;; esac; }
 header() { # server case
     case $2 in
     open) echo "X-Bench: open" ;;

@@ -597,11 +597,14 @@ impl Fairing for Security {
         let Some(state) = req.rocket().state::<SecurityState>() else {
             return;
         };
-        let denial = req.local_cache(crate::guards::DenialSlot::default);
         // Only a response that is the denial itself (the catcher Rocket ran for the failed
         // guard) is replaced: an `Option<CurrentUser>` that found nobody records a denial
-        // too, but its handler answered.
-        if let Some(d) = denial.take().filter(|d| d.status() == res.status()) {
+        // too, but its handler answered. Every denial is a 4xx or 5xx: a successful
+        // response does not look (a request-local value costs an allocation).
+        let denial = (res.status().code >= 400)
+            .then(|| req.local_cache(crate::guards::DenialSlot::default).take())
+            .flatten();
+        if let Some(d) = denial.filter(|d| d.status() == res.status()) {
             let custom = match &d {
                 Denial::Unauthenticated { .. } => self.denial_hooks.unauthn.as_ref(),
                 Denial::Unauthorized { .. } => self.denial_hooks.unauthz.as_ref(),
