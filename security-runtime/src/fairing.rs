@@ -602,7 +602,7 @@ impl Fairing for Security {
         // too, but its handler answered. Every denial is a 4xx or 5xx: a successful
         // response does not look (a request-local value costs an allocation).
         let denial = (res.status().code >= 400)
-            .then(|| req.local_cache(crate::guards::DenialSlot::default).take())
+            .then(|| crate::guards::GuardLocal::of(req).take_denial())
             .flatten();
         if let Some(d) = denial.filter(|d| d.status() == res.status()) {
             let custom = match &d {
@@ -625,7 +625,7 @@ impl Fairing for Security {
             ));
             // Pages reached through mailed links carry their token in the path.
             res.set_header(Header::new("Referrer-Policy", "no-referrer"));
-        } else if req.local_cache(crate::guards::Guarded::default).0
+        } else if crate::guards::GuardLocal::of(req).guarded()
             && !res.headers().contains("Cache-Control")
         {
             // What a guarded route answers depends on who asked: no shared cache keeps it.

@@ -1,11 +1,12 @@
 //! Who is calling: token, session (or remember cookie) and HTTP Basic authentication,
 //! each at most once per request, and freshness.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use rocket::request::Request;
 
+use super::local::GuardLocal;
 use super::requirement::Mechanism;
 use crate::auth::{self, Credentials, TokenCheck};
 use crate::csrf;
@@ -25,14 +26,8 @@ pub struct Authn {
     pub paa: Option<f64>,
 }
 
-type Loaded = Result<Option<Authn>, ()>;
-
-struct TokenAuth(Loaded);
-struct SessionAuth(Loaded);
-struct BasicAuth(Loaded);
-/// The authentication a route's guard settled on.
-#[derive(Default)]
-pub(crate) struct RouteAuth(pub(crate) Mutex<Option<Authn>>);
+/// What one mechanism found: someone, no one, or an unavailable store.
+pub(crate) type Loaded = Result<Option<Authn>, ()>;
 
 pub(crate) fn state<'r>(req: &'r Request<'_>) -> Option<&'r SecurityState> {
     req.rocket().state::<SecurityState>()
@@ -218,34 +213,22 @@ pub(crate) async fn authenticate(req: &Request<'_>, mechanism: Mechanism) -> Loa
     let Some(st) = state(req) else {
         return Err(());
     };
-    match mechanism {
-        Mechanism::Token => req
-            .local_cache_async(async { TokenAuth(load_token(req, st).await) })
-            .await
-            .0
-            .clone(),
-        Mechanism::Session => req
-            .local_cache_async(async { SessionAuth(load_session(req, st).await) })
-            .await
-            .0
-            .clone(),
-        Mechanism::Basic => req
-            .local_cache_async(async { BasicAuth(load_basic(req, st).await) })
-            .await
-            .0
-            .clone(),
-    }
+    GuardLocal::of(req)
+        .found(mechanism)
+        .get_or_init(|| async {
+            match mechanism {
+                Mechanism::Token => load_token(req, st).await,
+                Mechanism::Session => load_session(req, st).await,
+                Mechanism::Basic => load_basic(req, st).await,
+            }
+        })
+        .await
+        .clone()
 }
 
 /// Flask-Login's `current_user`: token, then session.
 pub(crate) async fn current_user(req: &Request<'_>) -> Loaded {
-    if let Some(a) = req
-        .local_cache(RouteAuth::default)
-        .0
-        .lock()
-        .ok()
-        .and_then(|g| g.clone())
-    {
+    if let Some(a) = GuardLocal::of(req).route_auth() {
         return Ok(Some(a));
     }
     for m in [Mechanism::Token, Mechanism::Session] {

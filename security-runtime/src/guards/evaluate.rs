@@ -1,12 +1,13 @@
 //! Evaluating a route's requirement: authentication, freshness, CSRF, roles and
 //! permissions, in Flask-Security's order.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rocket::http::Method;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use super::authn::{authenticate, check_fresh, current_user, state, Authn, RouteAuth};
+use super::authn::{authenticate, check_fresh, current_user, state, Authn};
+use super::local::GuardLocal;
 use super::requirement::{AuthRequirement, Mechanism, Requirement, UnauthCsrf};
 use crate::csrf::{self, Check};
 use crate::model::User;
@@ -44,7 +45,7 @@ pub(crate) async fn evaluate_with(
     let Some(st) = state(req) else {
         return Err(Denial::Unavailable);
     };
-    req.local_cache(|| Guarded(true));
+    GuardLocal::of(req).mark_guarded();
     if req.method() == Method::Options {
         return Ok(None);
     }
@@ -73,9 +74,7 @@ pub(crate) async fn evaluate_with(
         unauth_csrf(req, st, uc, authn.is_some()).await?;
     }
     if let Some(a) = &authn {
-        if let Ok(mut g) = req.local_cache(RouteAuth::default).0.lock() {
-            *g = Some(a.clone());
-        }
+        GuardLocal::of(req).set_route_auth(a.clone());
     }
     Ok(authn)
 }
@@ -214,21 +213,12 @@ async fn unauth_csrf(
     };
     match csrf_check(req, st, check).await {
         Err(_) if uc.fall_through => {
-            if let Ok(mut g) = req.local_cache(CsrfFailed::default).0.lock() {
-                *g = true;
-            }
+            GuardLocal::of(req).fail_csrf();
             Ok(())
         }
         other => other,
     }
 }
-
-/// Set on a request a security guard evaluated: its answer depends on who asked.
-#[derive(Default)]
-pub(crate) struct Guarded(pub(crate) bool);
-
-#[derive(Default)]
-struct CsrfFailed(Mutex<bool>);
 
 /// Whether the request passed the CSRF check; `false` only after an
 /// `#[unauth_csrf(fall_through)]` route let a failed check through, so the handler must
@@ -246,12 +236,7 @@ impl<'r> FromRequest<'r> for CsrfStatus {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let failed = req
-            .local_cache(CsrfFailed::default)
-            .0
-            .lock()
-            .map(|g| *g)
-            .unwrap_or(true);
+        let failed = GuardLocal::of(req).csrf_failed();
         Outcome::Success(CsrfStatus { valid: !failed })
     }
 }

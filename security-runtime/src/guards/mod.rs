@@ -7,7 +7,6 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Mutex;
 
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Sentinel;
@@ -18,32 +17,17 @@ use crate::state::SecurityState;
 
 mod authn;
 mod evaluate;
+mod local;
 pub mod requirement;
 
 pub(crate) use authn::state;
 pub use authn::Authn;
 pub(crate) use authn::{client, current_user};
 use evaluate::evaluate;
+pub(crate) use evaluate::evaluate_with;
 pub use evaluate::CsrfStatus;
-pub(crate) use evaluate::{evaluate_with, Guarded};
+pub(crate) use local::GuardLocal;
 use requirement::{Mechanism, RouteRequirement};
-
-/// Where a guard leaves its denial for the fairing.
-#[derive(Default)]
-pub(crate) struct DenialSlot(Mutex<Option<Denial>>);
-
-impl DenialSlot {
-    /// Takes the recorded denial.
-    pub fn take(&self) -> Option<Denial> {
-        self.0.lock().ok().and_then(|mut g| g.take())
-    }
-
-    fn set(&self, d: Denial) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(d);
-        }
-    }
-}
 
 /// Records `denial` and returns the matching error outcome.
 pub(crate) fn deny<T>(req: &Request<'_>, denial: Denial) -> Outcome<T, Denial> {
@@ -53,7 +37,7 @@ pub(crate) fn deny<T>(req: &Request<'_>, denial: Denial) -> Outcome<T, Denial> {
         }
     }
     let status = denial.status();
-    req.local_cache(DenialSlot::default).set(denial.clone());
+    GuardLocal::of(req).set_denial(denial.clone());
     Outcome::Error((status, denial))
 }
 
