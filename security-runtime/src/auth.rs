@@ -166,30 +166,49 @@ struct TokenIdentity {
     claims: Map<String, Value>,
 }
 
-/// The common case, read without building a `Value`: a version 5 object with `uid`,
-/// `ver` and a numeric `exp`. Anything else (legacy lists, odd types, a repeated key,
-/// a payload a hook wants whole) takes the `Value` path, which decides.
+/// The common case, read without building a `Value`: an object of exactly `uid` (a
+/// string), `ver`, a numeric `exp` and, optionally, a numeric `fs_paa`, which is what this
+/// crate and Flask-Security write. Every value is parsed in full (`ver` too), so this read
+/// accepts nothing the `Value` read refuses; anything else (legacy lists, other claims,
+/// odd types, a repeated key, a payload a hook wants whole) takes the `Value` read, which
+/// decides.
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CurrentToken {
     uid: String,
     #[allow(dead_code)]
-    ver: serde::de::IgnoredAny,
+    ver: Value,
     exp: f64,
     fs_paa: Option<f64>,
 }
 
 impl TokenIdentity {
     fn read(json: &str, keep_claims: bool) -> Option<TokenIdentity> {
-        if !keep_claims {
-            if let Ok(t) = serde_json::from_str::<CurrentToken>(json) {
-                return Some(TokenIdentity {
-                    uid: t.uid,
-                    exp: Some(t.exp),
-                    paa: t.fs_paa,
-                    claims: Map::new(),
-                });
-            }
+        if keep_claims {
+            return Self::read_value(json);
         }
+        Self::read_typed(json).or_else(|| Self::read_value(json))
+    }
+
+    /// [`CurrentToken`], or `None` for the `Value` read to decide.
+    fn read_typed(json: &str) -> Option<TokenIdentity> {
+        // serde also reads a struct from a list, by position: objects only.
+        if !json
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with('{')
+        {
+            return None;
+        }
+        let t = serde_json::from_str::<CurrentToken>(json).ok()?;
+        Some(TokenIdentity {
+            uid: t.uid,
+            exp: Some(t.exp),
+            paa: t.fs_paa,
+            claims: Map::new(),
+        })
+    }
+
+    fn read_value(json: &str) -> Option<TokenIdentity> {
         match serde_json::from_str(json).ok()? {
             Value::Object(m) => {
                 let (Some(Value::String(uid)), Some(_), Some(exp)) =
@@ -377,67 +396,115 @@ pub fn logout_user(state: &SecurityState, session: &Session<'_>, user_id: Option
 mod tests {
     use super::TokenIdentity;
 
-    /// The typed read and the `Value` read agree on every payload, and both read what
-    /// Flask-Security writes.
+    /// uid, exp, fs_paa
+    type Read = Option<(String, Option<f64>, Option<f64>)>;
+
+    fn triple(t: TokenIdentity) -> (String, Option<f64>, Option<f64>) {
+        (t.uid, t.exp, t.paa)
+    }
+
+    /// The typed read takes what Flask-Security writes, and whatever it takes the
+    /// `Value` read reads alike; with or without a hook the guard reads the same.
     #[test]
     fn both_token_readers_agree() {
-        let read = |json: &str, keep: bool| {
-            TokenIdentity::read(json, keep).map(|t| (t.uid, t.exp, t.paa, t.claims.len()))
-        };
-        /// uid, exp, fs_paa
-        type Read<'a> = Option<(&'a str, Option<f64>, Option<f64>)>;
-        let cases: &[(&str, Read)] = &[
+        let some = |exp: Option<f64>, paa: Option<f64>| Some(("u1".to_owned(), exp, paa));
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let cases: Vec<(String, Read, bool)> = vec![
             (
-                r#"{"exp":0,"fs_paa":1733550000.25,"uid":"u1","ver":"5"}"#,
-                Some(("u1", Some(0.0), Some(1733550000.25))),
+                r#"{"exp":0,"fs_paa":1733550000.25,"uid":"u1","ver":"5"}"#.into(),
+                some(Some(0.0), Some(1733550000.25)),
+                true,
             ),
             (
-                r#"{"ver":"5","uid":"u1","exp":17}"#,
-                Some(("u1", Some(17.0), None)),
+                r#"{"ver":"5","uid":"u1","exp":17}"#.into(),
+                some(Some(17.0), None),
+                true,
             ),
             (
-                r#"{"ver":4,"uid":"u1","exp":-3,"x":[1]}"#,
-                Some(("u1", Some(-3.0), None)),
+                r#"{"ver":4,"uid":"u1","exp":-3}"#.into(),
+                some(Some(-3.0), None),
+                true,
             ),
             (
-                r#"{"ver":"5","uid":"u1","exp":1e3,"fs_paa":null}"#,
-                Some(("u1", Some(1000.0), None)),
+                " \n{\"ver\":\"5\",\"\\u0075id\":\"u1\",\"exp\":1e3,\"fs_paa\":null}".into(),
+                some(Some(1000.0), None),
+                true,
+            ),
+            // Other claims, odd types and repeated keys: the Value read decides.
+            (
+                r#"{"ver":"5","uid":"u1","exp":0,"x":[1]}"#.into(),
+                some(Some(0.0), None),
+                false,
             ),
             (
-                r#"{"ver":"5","uid":"u1","exp":1,"fs_paa":"x"}"#,
-                Some(("u1", Some(1.0), None)),
+                r#"{"ver":"5","uid":"u1","exp":1,"fs_paa":"x"}"#.into(),
+                some(Some(1.0), None),
+                false,
             ),
             (
-                r#"{"ver":"5","uid":"u1","exp":"1"}"#,
-                Some(("u1", Some(-1.0), None)),
+                r#"{"ver":"5","uid":"u1","exp":"1"}"#.into(),
+                some(Some(-1.0), None),
+                false,
             ),
             (
-                r#"{"ver":"5","uid":"u1","exp":null}"#,
-                Some(("u1", Some(-1.0), None)),
+                r#"{"ver":"5","uid":"u1","exp":null}"#.into(),
+                some(Some(-1.0), None),
+                false,
             ),
             (
-                r#"{"ver":"5","uid":"a","uid":"u1","exp":0}"#,
-                Some(("u1", Some(0.0), None)),
+                r#"{"ver":"5","uid":"a","uid":"u1","exp":0}"#.into(),
+                some(Some(0.0), None),
+                false,
             ),
-            (r#"{"ver":"5","uid":"u1"}"#, None),
-            (r#"{"uid":"u1","exp":0}"#, None),
-            (r#"{"ver":"5","uid":7,"exp":0}"#, None),
-            (r#"{"ver":"5","uid":"u1","exp":1e400}"#, None),
-            (r#"["u1"]"#, Some(("u1", None, None))),
-            (r#"[1,2,"u1"]"#, Some(("u1", None, None))),
-            (r#"["u1",2]"#, None),
-            (r#""u1""#, None),
-            (r#"{"ver":"5","uid":"u1","exp":0} x"#, None),
+            (r#"{"ver":"5","uid":"u1"}"#.into(), None, false),
+            (r#"{"uid":"u1","exp":0}"#.into(), None, false),
+            (r#"{"ver":"5","uid":7,"exp":0}"#.into(), None, false),
+            (r#"{"ver":"5","uid":"u1","exp":1e400}"#.into(), None, false),
+            // Values JSON cannot hold here, in claims the guard does not use.
+            (r#"{"ver":1e400,"uid":"u1","exp":0}"#.into(), None, false),
+            (r#"{"ver":"\udc00","uid":"u1","exp":0}"#.into(), None, false),
+            (
+                r#"{"ver":"5","uid":"u1","exp":0,"x":"\ud800"}"#.into(),
+                None,
+                false,
+            ),
+            (
+                format!(
+                    r#"{{"ver":"5","uid":"u1","exp":0,"x":1{}}}"#,
+                    "0".repeat(400)
+                ),
+                None,
+                false,
+            ),
+            (
+                format!(r#"{{"ver":{},"uid":"u1","exp":0}}"#, nested(200)),
+                None,
+                false,
+            ),
+            (
+                format!(r#"{{"ver":"5","uid":"u1","exp":0,"x":{}}}"#, nested(200)),
+                None,
+                false,
+            ),
+            // Lists: serde would read the four-element one as the struct.
+            (r#"["u1","5",0,null]"#.into(), None, false),
+            (r#"["u1"]"#.into(), some(None, None), false),
+            (r#"[1,2,"u1"]"#.into(), some(None, None), false),
+            (r#"["u1",2]"#.into(), None, false),
+            (r#""u1""#.into(), None, false),
+            (r#"{"ver":"5","uid":"u1","exp":0} x"#.into(), None, false),
         ];
-        for (json, want) in cases {
-            let want = want.map(|(u, e, p)| (u.to_owned(), e, p));
-            let fast = read(json, false).map(|(u, e, p, _)| (u, e, p));
-            let full = read(json, true);
-            assert_eq!(fast, want, "{json}");
-            assert_eq!(full.clone().map(|(u, e, p, _)| (u, e, p)), want, "{json}");
-            // The hook gets the whole payload of an object token.
-            let object = json.starts_with('{');
-            assert!(full.is_none_or(|f| (f.3 > 0) == object), "{json}");
+        for (json, want, typed) in &cases {
+            let fast = TokenIdentity::read_typed(json).map(triple);
+            assert_eq!(fast.is_some(), *typed, "{json}: typed read");
+            assert!(fast.is_none_or(|f| Some(f) == *want), "{json}");
+            assert_eq!(TokenIdentity::read_value(json).map(triple), *want, "{json}");
+            assert_eq!(
+                TokenIdentity::read(json, false).map(triple),
+                *want,
+                "{json}"
+            );
+            assert_eq!(TokenIdentity::read(json, true).map(triple), *want, "{json}");
         }
     }
 }
