@@ -641,7 +641,7 @@ async fn cache(backend: Backend) {
             Case::new("open", "/bench/open"),
             Case::new("token", "/bench/token").token(&token),
             Case::new("session", "/bench/session").session(&session),
-            Case::new("stacked (/admin)", "/admin").session(&session),
+            Case::new("stacked (/bench/admin)", "/bench/admin").session(&session),
         ];
         for case in &cases {
             case.run(&client, WARMUP).await;
