@@ -47,6 +47,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -211,18 +212,39 @@ impl TokenSerializer {
         max_age_secs: Option<u64>,
         now_epoch_secs: u64,
     ) -> Result<Value, TokenError> {
-        parse_json(&self.loads_json_at(token, max_age_secs, now_epoch_secs)?)
+        let payload = self.verify_age(token, max_age_secs, now_epoch_secs)?;
+        parse_json(&payload_json(payload)?)
     }
 
     /// [`loads_at`](Self::loads_at)'s checks, returning the payload's JSON text (UTF-8,
     /// at most [`MAX_PAYLOAD_BYTES`], not yet parsed) for a caller that reads it into a
     /// type of its own: the auth-token guard reads three fields without a `Value`.
+    ///
+    /// For tokens a client sends again and again (auth tokens): a compressed payload
+    /// of at most 2 KiB is inflated once and its JSON kept in a memo shared by the
+    /// process (4 MiB at most), keyed by the payload's text. Every call still checks
+    /// the signature and the age before it reads the memo. Tokens used once (links,
+    /// sign-in state) go through [`loads_at`](Self::loads_at), which keeps nothing.
     pub fn loads_json_at(
         &self,
         token: &str,
         max_age_secs: Option<u64>,
         now_epoch_secs: u64,
     ) -> Result<String, TokenError> {
+        let payload = self.verify_age(token, max_age_secs, now_epoch_secs)?;
+        match payload.strip_prefix('.') {
+            Some(zipped) => inflated_json(zipped),
+            None => payload_json(payload),
+        }
+    }
+
+    /// [`verify`](Self::verify), then the age check of [`loads_at`](Self::loads_at).
+    fn verify_age<'t>(
+        &self,
+        token: &'t str,
+        max_age_secs: Option<u64>,
+        now_epoch_secs: u64,
+    ) -> Result<&'t str, TokenError> {
         let (payload, timestamp) = self.verify(token)?;
         if let Some(max_age) = max_age_secs {
             let age = i128::from(now_epoch_secs) - i128::from(timestamp);
@@ -230,7 +252,7 @@ impl TokenSerializer {
                 return Err(TokenError::Expired);
             }
         }
-        payload_json(payload)
+        Ok(payload)
     }
 
     /// Verifies the signature of `token` but not its age, and returns the
@@ -357,14 +379,61 @@ fn decode_timestamp(part: &str) -> Result<u64, TokenError> {
 /// Base64-decodes and optionally decompresses (bounded) the payload part into its JSON
 /// text, which must be UTF-8.
 fn payload_json(part: &str) -> Result<String, TokenError> {
-    let json = match part.strip_prefix('.') {
-        Some(zipped) => zlib_decompress_bounded(&decode_b64(zipped)?)?,
-        None => decode_b64(part)?,
-    };
+    match part.strip_prefix('.') {
+        Some(zipped) => utf8_payload(zlib_decompress_bounded(&decode_b64(zipped)?)?),
+        None => utf8_payload(decode_b64(part)?),
+    }
+}
+
+fn utf8_payload(json: Vec<u8>) -> Result<String, TokenError> {
     if json.len() > MAX_PAYLOAD_BYTES {
         return Err(TokenError::Invalid);
     }
     String::from_utf8(json).map_err(|_| TokenError::Invalid)
+}
+
+/// Compressed payloads of verified auth tokens (a client sends its token with every
+/// request), inflated, by their base64 text. A pure memo: the text determines the
+/// JSON, and whether the token is still good (signature, age, claims, the user behind
+/// it) is decided afresh on every request. Small payloads only, [`MEMO_BYTES`] in all.
+type InflatedMemo = quick_cache::sync::Cache<Box<str>, Arc<str>, EntryBytes>;
+
+static INFLATED: std::sync::LazyLock<InflatedMemo> = std::sync::LazyLock::new(|| {
+    InflatedMemo::with_weighter(MEMO_BYTES / 256, MEMO_BYTES as u64, EntryBytes)
+});
+
+/// Bytes the memo's entries weigh at most in all.
+const MEMO_BYTES: usize = 4 * 1024 * 1024;
+/// Longest compressed text, and longest JSON, the memo keeps (auth tokens are ~150).
+const MEMO_ENTRY_MAX: usize = 2048;
+/// What an entry costs besides its two texts (the `Arc`, the slot, the table).
+const MEMO_ENTRY_OVERHEAD: usize = 64;
+
+/// An entry's weight: its two texts' bytes and its overhead.
+#[derive(Clone)]
+struct EntryBytes;
+
+impl quick_cache::Weighter<Box<str>, Arc<str>> for EntryBytes {
+    fn weight(&self, key: &Box<str>, json: &Arc<str>) -> u64 {
+        (key.len() + json.len() + MEMO_ENTRY_OVERHEAD) as u64
+    }
+}
+
+/// A verified compressed payload's JSON: from the memo, or inflated (2 µs for an auth
+/// token here, most of it building the block's Huffman tables) and kept. Nothing a
+/// forger sends gets here, and a payload that fails is not kept.
+fn inflated_json(zipped: &str) -> Result<String, TokenError> {
+    let memo = zipped.len() <= MEMO_ENTRY_MAX;
+    if memo {
+        if let Some(json) = INFLATED.get(zipped) {
+            return Ok(String::from(&*json));
+        }
+    }
+    let json = utf8_payload(zlib_decompress_bounded(&decode_b64(zipped)?)?)?;
+    if memo && json.len() <= MEMO_ENTRY_MAX {
+        INFLATED.insert(zipped.into(), json.as_str().into());
+    }
+    Ok(json)
 }
 
 /// Parses a payload's JSON text; serde_json rejects nesting deeper than 128 levels.
@@ -390,6 +459,8 @@ thread_local! {
 /// [`MAX_PAYLOAD_BYTES`]. Bytes after the end of the stream are ignored, like
 /// Python's `zlib.decompress`.
 fn zlib_decompress_bounded(data: &[u8]) -> Result<Vec<u8>, TokenError> {
+    #[cfg(test)]
+    tests::INFLATIONS.with(|n| n.set(n.get() + 1));
     INFLATER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut inflater) => inflate_bounded(&mut inflater, data),
         // Not reached (nothing here re-enters), but never a panic.
@@ -563,6 +634,89 @@ fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Streams this thread inflated.
+        pub(super) static INFLATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn inflations() -> usize {
+        INFLATIONS.with(std::cell::Cell::get)
+    }
+
+    /// A compressible payload no other test signs (the memo is shared).
+    fn unique_payload(tag: &str, pad: usize) -> Value {
+        let nonce = format!("{tag}-{:016x}", rand::random::<u64>());
+        serde_json::json!({"ver": "5", "uid": nonce, "fs_paa": 1.5, "exp": 0, "pad": "ab".repeat(pad)})
+    }
+
+    /// `loads_json_at`'s payload, parsed.
+    fn json_at(
+        ser: &TokenSerializer,
+        token: &str,
+        max_age: Option<u64>,
+    ) -> Result<Value, TokenError> {
+        ser.loads_json_at(token, max_age, 1_000)
+            .map(|j| serde_json::from_str(&j).expect("json"))
+    }
+
+    #[test]
+    fn a_verified_payload_is_inflated_once_and_read_the_same() {
+        let ser = TokenSerializer::new(vec![b"k".to_vec()], "auth");
+        let (a, b) = (unique_payload("a", 40), unique_payload("b", 40));
+        let (ta, tb) = (ser.dumps_at(&a, 1_000), ser.dumps_at(&b, 1_000));
+        assert!(
+            ta.starts_with('.') && tb.starts_with('.'),
+            "compressed: {ta}"
+        );
+        let before = inflations();
+        for _ in 0..3 {
+            assert_eq!(json_at(&ser, &ta, None), Ok(a.clone()));
+            assert_eq!(json_at(&ser, &tb, None), Ok(b.clone()));
+        }
+        assert_eq!(inflations() - before, 2, "one inflation per payload");
+        // The memo decides nothing: age and signature are checked every time.
+        let late = ser.loads_json_at(&ta, Some(10), 1_011);
+        assert_eq!(late, Err(TokenError::Expired));
+        let other = TokenSerializer::new(vec![b"other".to_vec()], "auth");
+        assert_eq!(json_at(&other, &ta, None), Err(TokenError::Invalid));
+        let flipped = |t: &str| {
+            let (signed, sig) = t.rsplit_once('.').expect("signature");
+            let c = if sig.starts_with('A') { 'B' } else { 'A' };
+            format!("{signed}.{c}{}", &sig[1..])
+        };
+        assert_eq!(json_at(&ser, &flipped(&ta), None), Err(TokenError::Invalid));
+        assert_eq!(inflations() - before, 2, "nothing unverified inflated");
+        // Tokens read by `loads_at` (used once) are inflated every time, kept nowhere.
+        let c = ser.dumps_at(&unique_payload("c", 40), 1_000);
+        for _ in 0..2 {
+            assert!(ser.loads_at(&c, None, 1_000).is_ok());
+        }
+        assert_eq!(inflations() - before, 4);
+        assert!(json_at(&ser, &c, None).is_ok());
+        assert_eq!(inflations() - before, 5);
+    }
+
+    #[test]
+    fn failed_and_large_payloads_are_inflated_every_time() {
+        let ser = TokenSerializer::new(vec![b"k".to_vec()], "auth");
+        let big = unique_payload("big", MEMO_ENTRY_MAX);
+        let token = ser.dumps_at(&big, 1_000);
+        assert!(token.starts_with('.'));
+        // A signed payload that does not inflate (a bad checksum), nor is kept as failed.
+        let zipped = zlib_compress(unique_payload("bad", 40).to_string().as_bytes());
+        let mut zipped = zipped.expect("compressed");
+        *zipped.last_mut().expect("byte") ^= 1;
+        let signed = format!(".{}.{}", URL_SAFE_NO_PAD.encode(zipped), "AAAA");
+        let sig = URL_SAFE_NO_PAD.encode(ser.signing_key().sign(signed.as_bytes()));
+        let bad = format!("{signed}.{sig}");
+        let before = inflations();
+        for _ in 0..2 {
+            assert_eq!(json_at(&ser, &token, None), Ok(big.clone()));
+            assert_eq!(json_at(&ser, &bad, None), Err(TokenError::Invalid));
+        }
+        assert_eq!(inflations() - before, 4);
+    }
 
     #[test]
     fn float_repr_matches_python_spelling() {

@@ -977,7 +977,8 @@ fn compile_bench() {
 /// `BENCH_BACKEND` (`sqlite`, `postgres`: `SECURITY_TEST_POSTGRES_URL`, `mysql`:
 /// `SECURITY_TEST_MYSQL_URL`),
 /// `BENCH_AUTH_CACHE` (`1`/`0`), `BENCH_USERS` (other users in the table, default 100),
-/// `BENCH_ROLES` (roles of the admin user, default 1).
+/// `BENCH_ROLES` (roles of the admin user, default 1), `BENCH_TOKEN_PAYLOAD`
+/// (`compressed`/`plain`: the kind of auth token the admin's sign-ins get).
 async fn serve() {
     let port = env_usize("BENCH_PORT", 8765);
     let backend = match std::env::var("BENCH_BACKEND").as_deref() {
@@ -1006,8 +1007,39 @@ async fn serve() {
     roles.insert(0, "admin");
     let st = rocket.state::<SecurityState>().expect("security state");
     create_user(st, "admin@example.com", "correct horse battery", &roles).await;
+    match std::env::var("BENCH_TOKEN_PAYLOAD").as_deref() {
+        Ok("compressed") => token_payload_kind(st, true).await,
+        Ok("plain") => token_payload_kind(st, false).await,
+        _ => {}
+    }
     println!("serving on http://127.0.0.1:{port}/ (admin@example.com / correct horse battery)");
     rocket.launch().await.expect("launch");
+}
+
+/// Gives the admin a token uniquifier whose auth tokens itsdangerous compresses, or
+/// one whose tokens it does not: that depends on the uniquifier (about one in nine
+/// compress), so a sign-in's token is of either kind by chance.
+async fn token_payload_kind(st: &SecurityState, compressed: bool) {
+    let q = security_runtime::UserQuery::Email("admin@example.com".into());
+    let ds = &st.datastore;
+    let mut admin = ds.find_user(&q, false).await.expect("find").expect("admin");
+    for _ in 0..1000 {
+        ds.set_token_uniquifier(&mut admin, None)
+            .await
+            .expect("rotate");
+        let now = st.now();
+        let uid = admin.fs_token_uniquifier.clone().expect("token uniquifier");
+        let sample = json!({"ver": "5", "uid": uid, "fs_paa": now, "exp": 0});
+        if st
+            .auth_tokens
+            .dumps_at(&sample, now as u64)
+            .starts_with('.')
+            == compressed
+        {
+            return;
+        }
+    }
+    panic!("no token uniquifier in 1,000 gives that kind of token");
 }
 
 /// The auth cache's counters, for `scripts/load.sh`.

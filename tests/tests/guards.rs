@@ -280,6 +280,55 @@ async fn token_payload_shapes() {
     }
 }
 
+/// Auth tokens sent again and again (a compressed payload is then read inflated from
+/// memory): each names its own user every time, and a token revoked in between is
+/// refused. Whether zlib shortens a token's payload depends on its user's random
+/// uniquifier, so these users get compressible ones, and one token carries an extra
+/// claim (read as a `Value`; the others are read into the typed claims).
+#[rocket::async_test]
+async fn repeated_tokens_stay_their_users_and_revocable() {
+    for b in backends() {
+        let clock = Clock::new();
+        let app = TestApp::with(b, |f| f, clock.install(Security::new())).await;
+        let mut tokens = Vec::new();
+        for (i, email) in ["matt@lp.com", "joe@lp.com", "pat@lp.com"]
+            .iter()
+            .enumerate()
+        {
+            let mut user = app.user(email, "password123", &[]).await;
+            let uid = format!("{i}{}", "ab".repeat(16));
+            app.datastore()
+                .set_token_uniquifier(&mut user, Some(uid.clone()))
+                .await
+                .unwrap();
+            let mut payload = json!({"ver": "5", "uid": uid, "exp": 0});
+            if i == 2 {
+                payload["t"] = json!([1]);
+            }
+            let token = app.state().auth_tokens.dumps_at(&payload, clock.now());
+            assert!(token.starts_with('.'), "{b:?}: {token}");
+            tokens.push((email, token));
+        }
+        for _ in 0..3 {
+            for (email, token) in &tokens {
+                let r = app.get_with_token("/token", token).await;
+                assert_eq!(r.status(), Status::Ok, "{b:?}");
+                assert_eq!(r.into_string().await.unwrap(), format!("token {email}"));
+            }
+        }
+        let mut joe = app.by_email("joe@lp.com", true).await.unwrap();
+        app.datastore()
+            .set_token_uniquifier(&mut joe, None)
+            .await
+            .unwrap();
+        let (matt, joe) = (&tokens[0].1, &tokens[1].1);
+        assert_eq!(app.token_status("/token", joe).await, Status::Unauthorized);
+        assert_eq!(app.token_status("/token", matt).await, Status::Ok);
+        clock.advance(901);
+        assert_eq!(app.token_status("/token", matt).await, Status::Unauthorized);
+    }
+}
+
 /// Payloads for `matt@lp.com` (created here) and the status each must get.
 async fn token_shapes(app: &TestApp, now: u64) -> Vec<(Value, Status)> {
     let (ok, no) = (Status::Ok, Status::Unauthorized);
