@@ -84,6 +84,7 @@ for s in "${SERVERS[@]}"; do
     # gives the admin a uniquifier of that kind, and the time in the token may still
     # tip it, so sign-ins are repeated until one is.
     jar="$WORK/$s.cookies"
+    wanted() { [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ]; }
     for try in $(seq 1 200); do
         rm -f "$jar"
         csrf=$(curl -fs -c "$jar" -H 'Accept: application/json' "${BASE[$s]}/login" | jq -r .response.csrf_token)
@@ -91,10 +92,9 @@ for s in "${SERVERS[@]}"; do
             -d "{\"email\":\"admin@example.com\",\"password\":\"correct horse battery\",\"csrf_token\":\"$csrf\"}" \
             "${BASE[$s]}/login?include_auth_token" | jq -r .response.user.authentication_token)
         case ${TOKEN[$s]} in .*) kind=compressed ;; *) kind=plain ;; esac
-        [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ] && break
+        wanted && break
     done
-    [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ] ||
-        { echo "$s: no $TOKEN_PAYLOAD token in $try sign-ins" >&2; exit 1; }
+    wanted || { echo "$s: no $TOKEN_PAYLOAD token in $try sign-ins" >&2; exit 1; }
     echo "$s: token payload $kind"
     SESSION[$s]=$(awk '$6 == "session" { print $7 }' "$jar")
     [ -n "${TOKEN[$s]}" ] && [ "${TOKEN[$s]}" != null ] && [ -n "${SESSION[$s]}" ] ||

@@ -213,7 +213,7 @@ impl TokenSerializer {
         now_epoch_secs: u64,
     ) -> Result<Value, TokenError> {
         let payload = self.verify_age(token, max_age_secs, now_epoch_secs)?;
-        parse_json(&payload_json(payload)?)
+        parse_json(&payload_json(payload, inflate_payload)?)
     }
 
     /// [`loads_at`](Self::loads_at)'s checks, returning the payload's JSON text (UTF-8,
@@ -232,10 +232,7 @@ impl TokenSerializer {
         now_epoch_secs: u64,
     ) -> Result<String, TokenError> {
         let payload = self.verify_age(token, max_age_secs, now_epoch_secs)?;
-        match payload.strip_prefix('.') {
-            Some(zipped) => inflated_json(zipped),
-            None => payload_json(payload),
-        }
+        payload_json(payload, inflated_json)
     }
 
     /// [`verify`](Self::verify), then the age check of [`loads_at`](Self::loads_at).
@@ -266,7 +263,10 @@ impl TokenSerializer {
     /// `loads_unsafe`, a bad signature is an error here, never unverified data.
     pub fn loads_unchecked_age(&self, token: &str) -> Result<(Value, u64), TokenError> {
         let (payload, timestamp) = self.verify(token)?;
-        Ok((parse_json(&payload_json(payload)?)?, timestamp))
+        Ok((
+            parse_json(&payload_json(payload, inflate_payload)?)?,
+            timestamp,
+        ))
     }
 
     /// The key that signs new tokens: the last one, as in itsdangerous.
@@ -376,13 +376,22 @@ fn decode_timestamp(part: &str) -> Result<u64, TokenError> {
     Ok(timestamp)
 }
 
-/// Base64-decodes and optionally decompresses (bounded) the payload part into its JSON
-/// text, which must be UTF-8.
-fn payload_json(part: &str) -> Result<String, TokenError> {
+/// Base64-decodes the payload part into its JSON text, which must be UTF-8; a
+/// compressed one (`.`-prefixed) goes through `inflate` ([`inflate_payload`], or
+/// [`inflated_json`] for auth tokens).
+fn payload_json(
+    part: &str,
+    inflate: fn(&str) -> Result<String, TokenError>,
+) -> Result<String, TokenError> {
     match part.strip_prefix('.') {
-        Some(zipped) => utf8_payload(zlib_decompress_bounded(&decode_b64(zipped)?)?),
+        Some(zipped) => inflate(zipped),
         None => utf8_payload(decode_b64(part)?),
     }
+}
+
+/// A compressed payload's JSON text (bounded).
+fn inflate_payload(zipped: &str) -> Result<String, TokenError> {
+    utf8_payload(zlib_decompress_bounded(&decode_b64(zipped)?)?)
 }
 
 fn utf8_payload(json: Vec<u8>) -> Result<String, TokenError> {
@@ -429,7 +438,7 @@ fn inflated_json(zipped: &str) -> Result<String, TokenError> {
             return Ok(String::from(&*json));
         }
     }
-    let json = utf8_payload(zlib_decompress_bounded(&decode_b64(zipped)?)?)?;
+    let json = inflate_payload(zipped)?;
     if memo && json.len() <= MEMO_ENTRY_MAX {
         INFLATED.insert(zipped.into(), json.as_str().into());
     }
