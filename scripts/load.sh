@@ -18,6 +18,8 @@
 #   SERVERS="bare my-0 my-1" scripts/load.sh         # some servers only
 #   BENCH_BIN=/tmp/old-auth_overhead scripts/load.sh # another build's bench binary
 #   TOKEN_PAYLOAD=compressed scripts/load.sh         # or plain: the token's kind (any)
+#   CASES="open token me" scripts/load.sh            # some cases only (me: /bench/me,
+#                                                    # token, the handler takes CurrentUser)
 #
 # Each round runs every (server, case, connections) once, interleaved; the tables report
 # the median req/s and the median of per-round ratios. Every run must answer 2xx only
@@ -46,7 +48,7 @@ BIN=${BENCH_BIN:-$(cargo bench -p security-tests --bench auth_overhead --no-run 
 
 WORK=$(mktemp -d)
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 if [ -n "${SERVERS:-}" ]; then
     read -r -a SERVERS <<<"$SERVERS"
@@ -101,12 +103,15 @@ for s in "${SERVERS[@]}"; do
         { echo "$s: login failed" >&2; exit 1; }
 done
 
-CASES=(open token session admin)
-url() { case $1 in open) echo /bench/open ;; token) echo /bench/token ;; session) echo /bench/session ;; admin) echo /bench/admin ;; esac; }
+read -r -a CASES <<<"${CASES:-open token session admin}"
+for c in "${CASES[@]}"; do
+    case $c in open | token | me | session | admin) ;; *) echo "unknown case: $c" >&2; exit 1 ;; esac
+done
+url() { echo "/bench/$1"; }
 header() { # server case
     case $2 in
     open) echo "X-Bench: open" ;;
-    token) echo "Authentication-Token: ${TOKEN[$1]}" ;;
+    token | me) echo "Authentication-Token: ${TOKEN[$1]}" ;;
     *) echo "Cookie: session=${SESSION[$1]}" ;;
     esac
 }
@@ -145,7 +150,7 @@ done >"$WORK/stats"
 echo
 echo "## wrk -t1, $ROUNDS rounds of $DURATION per case, $USERS users + 1, $ROLES role(s), nproc=$(nproc)"
 echo
-python3 - "$WORK/results" "$WORK/stats" <<'PY'
+python3 - "$WORK/results" "$WORK/stats" "${CASES[*]}" <<'PY'
 import statistics, sys
 rate = {}
 for line in open(sys.argv[1]):
@@ -163,11 +168,11 @@ for n in conns:
     print("| server | case | req/s (median) | ÷ same server open | ÷ bare Rocket |")
     print("|---|---|---:|---:|---:|")
     for s in servers:
-        for case in ["open", "token", "session", "admin"]:
+        for case in sys.argv[3].split():
             k = (n, s, case)
             if k not in rate:
                 continue
-            own = med_ratio(k, (n, s, "open"))
+            own = med_ratio(k, (n, s, "open")) if (n, s, "open") in rate else float("nan")
             bare = med_ratio(k, (n, "bare", "open")) if (n, "bare", "open") in rate else float("nan")
             print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} |")
     print()

@@ -4,6 +4,8 @@
 //! same rows are read and written. Applications that want their own types implement (or
 //! derive) [`UserModel`] and [`RoleModel`] and build them from these.
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value};
 
@@ -152,6 +154,14 @@ pub trait UserModel: Sized + Send + Sync + 'static {
     /// Builds the application's user from the stored Flask-Security user.
     fn from_user(user: &User) -> Self;
 
+    /// The application's user for [`CurrentUser`](crate::CurrentUser), from the user
+    /// a guard authenticated (shared with the auth cache): built with
+    /// [`from_user`](Self::from_user) by default. [`User`] itself shares the value
+    /// instead of copying it (its secrets included) on every request.
+    fn from_shared(user: &Arc<User>) -> Arc<Self> {
+        Arc::new(Self::from_user(user))
+    }
+
     /// The JSON `user` object of login and other responses.
     ///
     /// Parity: `UserMixin.get_security_payload` (default `{}`).
@@ -163,6 +173,10 @@ pub trait UserModel: Sized + Send + Sync + 'static {
 impl UserModel for User {
     fn from_user(user: &User) -> Self {
         user.clone()
+    }
+
+    fn from_shared(user: &Arc<User>) -> Arc<User> {
+        Arc::clone(user)
     }
 }
 

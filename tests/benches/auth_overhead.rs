@@ -54,7 +54,8 @@ use rocket::serde::json::{json, Value};
 use rocket::{get, routes, Build, Rocket};
 use security_runtime::hashing::PasswordContext;
 use security_runtime::{
-    auth_required, auth_token_required, roles_required, NewUser, Security, SecurityState,
+    auth_required, auth_token_required, roles_required, CurrentUser, NewUser, Security,
+    SecurityState,
 };
 use security_tests::{app, backends, env_usize, fresh_database, test_figment, Backend};
 
@@ -105,9 +106,26 @@ fn bench_admin() -> &'static str {
     "ok"
 }
 
+/// `/bench/token` with the user handed to the handler.
+#[auth_token_required]
+#[get("/me")]
+fn bench_me(user: CurrentUser) -> &'static str {
+    if user.active {
+        "ok"
+    } else {
+        "inactive"
+    }
+}
+
 /// The `/bench` routes, tried before any other.
 fn bench_routes() -> Vec<rocket::Route> {
-    let mut routes = routes![bench_open, bench_token, bench_session, bench_admin];
+    let mut routes = routes![
+        bench_open,
+        bench_token,
+        bench_me,
+        bench_session,
+        bench_admin
+    ];
     for r in &mut routes {
         r.rank = -20;
     }

@@ -228,6 +228,29 @@ fn app_user(user: CurrentUser<AppUser>) -> Json<Value> {
     Json(json!({"email": user.email, "nickname": user.nickname, "active": user.active}))
 }
 
+/// Two `CurrentUser`s of each kind in one handler: whether each pair is one value
+/// (`User`: the guard's, shared; an application type: built per guard), and what
+/// `into_inner` hands out.
+#[auth_required(token, session)]
+#[get("/current_user_sharing")]
+fn current_user_sharing(
+    a: CurrentUser,
+    b: CurrentUser,
+    c: CurrentUser<AppUser>,
+    d: CurrentUser<AppUser>,
+) -> Json<Value> {
+    let shared = std::ptr::eq::<User>(&*a, &*b);
+    let app_shared = std::ptr::eq::<AppUser>(&*c, &*d);
+    let (owned, app_owned) = (a.into_inner(), c.into_inner());
+    Json(json!({
+        "shared": shared,
+        "app_shared": app_shared,
+        "owned": [owned.email, owned.roles.len(), owned.password.is_some()],
+        "app_owned": [app_owned.email, app_owned.active],
+        "still": b.email,
+    }))
+}
+
 /// The messages of one field in a Flask-Security error envelope
 /// (`response.field_errors.<field>`), empty when there are none.
 pub fn field_errors(body: &Value, field: &str) -> Vec<String> {
@@ -245,6 +268,7 @@ pub fn field_errors(body: &Value, field: &str) -> Vec<String> {
 pub fn demo_routes() -> Vec<rocket::Route> {
     routes![
         index,
+        current_user_sharing,
         profile,
         session_only,
         token,

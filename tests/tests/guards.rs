@@ -575,6 +575,34 @@ async fn application_user_model_shapes_payload_and_current_user() {
 }
 
 #[rocket::async_test]
+async fn current_user_shares_the_guards_user() {
+    for b in backends() {
+        let app = TestApp::new(b).await;
+        app.user("share@lp.com", "password123", &[("admin", &[])])
+            .await;
+        let expected = json!({
+            "shared": true,
+            "app_shared": false,
+            "owned": ["share@lp.com", 1, true],
+            "app_owned": ["share@lp.com", true],
+            "still": "share@lp.com",
+        });
+        // By session, twice (the second from the auth cache where there is one).
+        app.login("share@lp.com", "password123").await;
+        for _ in 0..2 {
+            let v = app.get_value("/current_user_sharing").await;
+            assert_eq!(v, expected, "{b:?}");
+        }
+        // By token alone.
+        app.logout().await;
+        let token = app.token_only("share@lp.com", "password123").await;
+        let r = app.get_with_token("/current_user_sharing", &token).await;
+        assert_eq!(r.status(), Status::Ok, "{b:?}");
+        assert_eq!(r.into_json::<Value>().await.unwrap(), expected, "{b:?}");
+    }
+}
+
+#[rocket::async_test]
 async fn review_fixes_csrf_on_authz_only_routes_fall_through_and_optional_user() {
     for b in backends() {
         let app = TestApp::new(b).await;

@@ -7,6 +7,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::Sentinel;
@@ -106,8 +107,14 @@ impl<R: RouteRequirement> Sentinel for Guard<R> {
 /// After a security attribute it is the user the route authenticated (no second
 /// query); on its own it is Flask-Login's `current_user` (token, then session) and
 /// answers 401 when nobody is signed in. Use `Option<CurrentUser>` for optional users.
+///
+/// `CurrentUser<User>` shares the user the guard found (the auth cache's value) rather
+/// than copying it; an application type is built once per request with
+/// [`UserModel::from_user`].
 pub struct CurrentUser<U: UserModel = User> {
-    user: U,
+    user: Arc<U>,
+    /// The stored user `user` came from, for [`into_inner`](Self::into_inner).
+    stored: Arc<User>,
     via: Mechanism,
     paa: Option<f64>,
 }
@@ -123,9 +130,10 @@ impl<U: UserModel> CurrentUser<U> {
         self.paa
     }
 
-    /// The application's user.
+    /// The application's user, owned: the one built for this request, or a copy of
+    /// the shared one.
     pub fn into_inner(self) -> U {
-        self.user
+        Arc::try_unwrap(self.user).unwrap_or_else(|_| U::from_user(&self.stored))
     }
 }
 
@@ -143,7 +151,8 @@ impl<'r, U: UserModel> FromRequest<'r> for CurrentUser<U> {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Denial> {
         match current_user(req).await {
             Ok(Some(a)) => Outcome::Success(CurrentUser {
-                user: U::from_user(&a.user),
+                user: U::from_shared(&a.user),
+                stored: a.user,
                 via: a.via,
                 paa: a.paa,
             }),
