@@ -38,6 +38,10 @@ USERS=${USERS:-100}
 ROLES=${ROLES:-1}
 TOKEN_PAYLOAD=${TOKEN_PAYLOAD:-any}
 
+read -r -a CASES <<<"${CASES:-open token session admin}"
+for c in "${CASES[@]}"; do
+    case $c in open | token | me | session | admin) ;; *) echo "unknown case: $c" >&2; exit 1 ;; esac
+done
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
 
@@ -103,10 +107,6 @@ for s in "${SERVERS[@]}"; do
         { echo "$s: login failed" >&2; exit 1; }
 done
 
-read -r -a CASES <<<"${CASES:-open token session admin}"
-for c in "${CASES[@]}"; do
-    case $c in open | token | me | session | admin) ;; *) echo "unknown case: $c" >&2; exit 1 ;; esac
-done
 url() { echo "/bench/$1"; }
 header() { # server case
     case $2 in
@@ -137,7 +137,11 @@ each warm
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
     for n in $CONNS; do
-        measure() { echo "$r $n $1 $2 $(run "$1" "$2" "$n" "$DURATION")"; }
+        measure() {
+            local v
+            v=$(run "$1" "$2" "$n" "$DURATION") || exit 1
+            echo "$r $n $1 $2 $v"
+        }
         each measure
     done
 done >"$WORK/results"
@@ -168,7 +172,7 @@ for n in conns:
     print("| server | case | req/s (median) | ÷ same server open | ÷ bare Rocket |")
     print("|---|---|---:|---:|---:|")
     for s in servers:
-        for case in sys.argv[3].split():
+        for case in dict.fromkeys(["open"] + sys.argv[3].split()):
             k = (n, s, case)
             if k not in rate:
                 continue

@@ -155,9 +155,11 @@ pub trait UserModel: Sized + Send + Sync + 'static {
     fn from_user(user: &User) -> Self;
 
     /// The application's user for [`CurrentUser`](crate::CurrentUser), from the user
-    /// a guard authenticated (shared with the auth cache): built with
-    /// [`from_user`](Self::from_user) by default. [`User`] itself shares the value
-    /// instead of copying it (its secrets included) on every request.
+    /// a guard authenticated (shared with the auth cache when the cache answered):
+    /// built with [`from_user`](Self::from_user) by default. [`User`] itself shares
+    /// the value instead of copying it (its secrets included) on every request. An
+    /// override must give what `from_user` gives: `CurrentUser::into_inner` builds
+    /// with `from_user` when the value returned here is shared.
     fn from_shared(user: &Arc<User>) -> Arc<Self> {
         Arc::new(Self::from_user(user))
     }

@@ -18,8 +18,8 @@ use rocket_db_pools::Database;
 use security_runtime::db;
 use security_runtime::{
     auth_required, auth_token_required, http_auth_required, permissions_accepted,
-    permissions_required, roles_accepted, roles_required, CurrentUser, NewUser, Security,
-    SecurityState, User, UserDatastore, UserQuery,
+    permissions_required, roles_accepted, roles_required, CurrentUser, Mechanism, NewUser,
+    Security, SecurityState, User, UserDatastore, UserQuery,
 };
 
 pub use databases::{backends, fresh_database, Backend};
@@ -231,19 +231,32 @@ fn app_user(user: CurrentUser<AppUser>) -> Json<Value> {
 /// Two `CurrentUser`s of each kind in one handler: whether each pair is one value
 /// (`User`: the guard's, shared; an application type: built per guard), and what
 /// `into_inner` hands out.
+/// `cached`: whether the user is the auth cache's value, where there is a cache.
 #[auth_required(token, session)]
 #[get("/current_user_sharing")]
-fn current_user_sharing(
+async fn current_user_sharing(
     a: CurrentUser,
     b: CurrentUser,
     c: CurrentUser<AppUser>,
     d: CurrentUser<AppUser>,
+    state: &rocket::State<SecurityState>,
 ) -> Json<Value> {
+    let ds = &state.datastore;
+    // The cache keeps a user under the identity it was found by.
+    let query = match (a.authn_via(), &a.fs_token_uniquifier) {
+        (Mechanism::Token, Some(t)) => UserQuery::FsTokenUniquifier(t.clone()),
+        _ => UserQuery::FsUniquifier(a.fs_uniquifier.clone()),
+    };
+    let found = ds.find_user_shared(&query).await.ok().flatten();
+    let cached = ds
+        .auth_cache_stats()
+        .map(|_| found.is_some_and(|f| std::ptr::eq::<User>(&*f, &*a)));
     let shared = std::ptr::eq::<User>(&*a, &*b);
     let app_shared = std::ptr::eq::<AppUser>(&*c, &*d);
     let (owned, app_owned) = (a.into_inner(), c.into_inner());
     Json(json!({
         "shared": shared,
+        "cached": cached,
         "app_shared": app_shared,
         "owned": [owned.email, owned.roles.len(), owned.password.is_some()],
         "app_owned": [app_owned.email, app_owned.active],

@@ -6,7 +6,9 @@ use rocket::http::{Accept, Status};
 use rocket::local::asynchronous::LocalResponse;
 use rocket::serde::json::{json, Value};
 use security_runtime::Security;
-use security_tests::{assert_errors, backends, basic, csrf_header, token_header, Clock, TestApp};
+use security_tests::{
+    assert_errors, backends, basic, csrf_header, token_header, Backend, Clock, TestApp,
+};
 
 const UNAUTHN: &str = "You must sign in to view this resource.";
 const UNAUTHZ: &str = "You do not have permission to view this resource.";
@@ -580,8 +582,14 @@ async fn current_user_shares_the_guards_user() {
         let app = TestApp::new(b).await;
         app.user("share@lp.com", "password123", &[("admin", &[])])
             .await;
+        // Where there is an auth cache, the handler's user is its value.
+        let cached = app.datastore().auth_cache_stats().map(|_| true);
+        if b == Backend::Postgres {
+            assert_eq!(cached, Some(true), "PostgreSQL caches");
+        }
         let expected = json!({
             "shared": true,
+            "cached": cached,
             "app_shared": false,
             "owned": ["share@lp.com", 1, true],
             "app_owned": ["share@lp.com", true],

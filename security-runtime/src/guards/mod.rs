@@ -108,15 +108,29 @@ impl<R: RouteRequirement> Sentinel for Guard<R> {
 /// query); on its own it is Flask-Login's `current_user` (token, then session) and
 /// answers 401 when nobody is signed in. Use `Option<CurrentUser>` for optional users.
 ///
-/// `CurrentUser<User>` shares the user the guard found (the auth cache's value) rather
-/// than copying it; an application type is built once per request with
-/// [`UserModel::from_user`].
+/// `CurrentUser<User>` shares the user the guard found (the auth cache's, when the cache
+/// answered) rather than copying it; an application type is built for each
+/// `CurrentUser` with [`UserModel::from_shared`], by default [`UserModel::from_user`].
 pub struct CurrentUser<U: UserModel = User> {
-    user: Arc<U>,
-    /// The stored user `user` came from, for [`into_inner`](Self::into_inner).
-    stored: Arc<User>,
+    user: Held<U>,
     via: Mechanism,
     paa: Option<f64>,
+}
+
+/// The user of a [`CurrentUser`]: its own, or shared with others (then with the stored
+/// user it came from, which [`CurrentUser::into_inner`] rebuilds an owned one from).
+enum Held<U> {
+    Own(U),
+    Shared(Arc<U>, Arc<User>),
+}
+
+impl<U: UserModel> Held<U> {
+    fn new(stored: Arc<User>) -> Held<U> {
+        match Arc::try_unwrap(U::from_shared(&stored)) {
+            Ok(own) => Held::Own(own),
+            Err(shared) => Held::Shared(shared, stored),
+        }
+    }
 }
 
 impl<U: UserModel> CurrentUser<U> {
@@ -130,17 +144,26 @@ impl<U: UserModel> CurrentUser<U> {
         self.paa
     }
 
-    /// The application's user, owned: the one built for this request, or a copy of
-    /// the shared one.
+    /// The application's user, owned: the one built for this `CurrentUser`, or, where
+    /// the user is shared (`CurrentUser<User>`), one built with
+    /// [`UserModel::from_user`] (for [`User`], a copy).
     pub fn into_inner(self) -> U {
-        Arc::try_unwrap(self.user).unwrap_or_else(|_| U::from_user(&self.stored))
+        match self.user {
+            Held::Own(own) => own,
+            Held::Shared(shared, stored) => {
+                Arc::try_unwrap(shared).unwrap_or_else(|_| U::from_user(&stored))
+            }
+        }
     }
 }
 
 impl<U: UserModel> Deref for CurrentUser<U> {
     type Target = U;
     fn deref(&self) -> &U {
-        &self.user
+        match &self.user {
+            Held::Own(own) => own,
+            Held::Shared(shared, _) => shared,
+        }
     }
 }
 
@@ -151,8 +174,7 @@ impl<'r, U: UserModel> FromRequest<'r> for CurrentUser<U> {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Denial> {
         match current_user(req).await {
             Ok(Some(a)) => Outcome::Success(CurrentUser {
-                user: U::from_shared(&a.user),
-                stored: a.user,
+                user: Held::new(a.user),
                 via: a.via,
                 paa: a.paa,
             }),
