@@ -62,6 +62,7 @@ else
     [ -n "${SECURITY_TEST_MYSQL_URL:-}" ] && SERVERS+=(my-0 my-1)
 fi
 declare -A BASE TOKEN SESSION
+wanted() { [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ]; } # the last token's kind
 p=$PORT
 for s in "${SERVERS[@]}"; do
     BASE[$s]="http://127.0.0.1:$p"
@@ -90,7 +91,6 @@ for s in "${SERVERS[@]}"; do
     # gives the admin a uniquifier of that kind, and the time in the token may still
     # tip it, so sign-ins are repeated until one is.
     jar="$WORK/$s.cookies"
-    wanted() { [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ]; }
     for try in $(seq 1 200); do
         rm -f "$jar"
         csrf=$(curl -fs -c "$jar" -H 'Accept: application/json' "${BASE[$s]}/login" | jq -r .response.csrf_token)

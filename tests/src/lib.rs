@@ -230,8 +230,7 @@ fn app_user(user: CurrentUser<AppUser>) -> Json<Value> {
 
 /// Two `CurrentUser`s of each kind in one handler: whether each pair is one value
 /// (`User`: the guard's, shared; an application type: built per guard), and what
-/// `into_inner` hands out.
-/// `cached`: whether the user is the auth cache's value, where there is a cache.
+/// `into_inner` hands out. `cached`: whether the user is the auth cache's value, where there is a cache.
 #[auth_required(token, session)]
 #[get("/current_user_sharing")]
 async fn current_user_sharing(

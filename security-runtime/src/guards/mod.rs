@@ -118,7 +118,7 @@ pub struct CurrentUser<U: UserModel = User> {
 }
 
 /// The user of a [`CurrentUser`]: its own, or shared with others (then with the stored
-/// user it came from, which [`CurrentUser::into_inner`] rebuilds an owned one from).
+/// user it came from, which [`CurrentUser::into_inner`] builds an owned one from).
 enum Held<U> {
     Own(U),
     Shared(Arc<U>, Arc<User>),
@@ -150,9 +150,7 @@ impl<U: UserModel> CurrentUser<U> {
     pub fn into_inner(self) -> U {
         match self.user {
             Held::Own(own) => own,
-            Held::Shared(shared, stored) => {
-                Arc::try_unwrap(shared).unwrap_or_else(|_| U::from_user(&stored))
-            }
+            Held::Shared(_, stored) => U::from_user(&stored),
         }
     }
 }
