@@ -626,7 +626,7 @@ impl Fairing for Security {
             // Pages reached through mailed links carry their token in the path.
             res.set_header(Header::new("Referrer-Policy", "no-referrer"));
         } else if crate::guards::GuardLocal::of(req).guarded()
-            && !res.headers().contains("Cache-Control")
+            && !crate::headers::has(res.headers(), "Cache-Control")
         {
             // What a guarded route answers depends on who asked: no shared cache keeps it.
             res.set_header(Header::new("Cache-Control", "private, no-store"));
@@ -663,9 +663,11 @@ impl Fairing for Security {
 
 /// The response sets the cookie `name`.
 fn sets_cookie(res: &Response<'_>, name: &str) -> bool {
-    res.headers()
-        .get("Set-Cookie")
-        .any(|v| v.split_once('=').is_some_and(|(n, _)| n.trim() == name))
+    crate::headers::all(res.headers(), "Set-Cookie").any(|h| {
+        h.value()
+            .split_once('=')
+            .is_some_and(|(n, _)| n.trim() == name)
+    })
 }
 
 /// Takes the `Set-Cookie` header for `name` out of the response, keeping the others.

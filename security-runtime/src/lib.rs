@@ -25,6 +25,7 @@ mod fairing;
 pub(crate) mod flows;
 pub mod guards;
 pub mod hashing;
+pub(crate) mod headers;
 pub mod html;
 pub(crate) mod input;
 mod launch;

@@ -282,7 +282,10 @@ impl TokenSerializer {
             return Err(TokenError::Invalid);
         }
         let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let signature = decode_b64(signature)?;
+        // Decoded on the stack: base64's size estimate for 20 bytes is 21.
+        let mut buf = [0u8; SIGNATURE_LEN + 4];
+        let len = decode_b64_into(signature, &mut buf)?;
+        let signature = &buf[..len];
         if signature.len() != SIGNATURE_LEN {
             return Err(TokenError::Invalid);
         }
@@ -290,7 +293,7 @@ impl TokenSerializer {
         // which key (if any) matched.
         let mut valid = Choice::from(0);
         for key in &self.keys {
-            valid |= key.sign(signed.as_bytes()).as_slice().ct_eq(&signature);
+            valid |= key.sign(signed.as_bytes()).as_slice().ct_eq(signature);
         }
         if !bool::from(valid) {
             return Err(TokenError::Invalid);
@@ -362,10 +365,21 @@ fn decode_b64(part: &str) -> Result<Vec<u8>, TokenError> {
         .map_err(|_| TokenError::Invalid)
 }
 
+/// [`decode_b64`] into `out`, returning the length; a part that may decode to more than
+/// `out` holds is invalid.
+fn decode_b64_into(part: &str, out: &mut [u8]) -> Result<usize, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode_slice(part, out)
+        .map_err(|_| TokenError::Invalid)
+}
+
 /// Big-endian unsigned timestamp of at most 8 bytes. Leading zero bytes and the
 /// empty string (= 0) are accepted, as itsdangerous does.
 fn decode_timestamp(part: &str) -> Result<u64, TokenError> {
-    let bytes = decode_b64(part)?;
+    // Longer parts do not fit the buffer, and are invalid.
+    let mut buf = [0u8; 12];
+    let len = decode_b64_into(part, &mut buf)?;
+    let bytes = &buf[..len];
     if bytes.len() > 8 {
         return Err(TokenError::Invalid);
     }
@@ -667,6 +681,47 @@ mod tests {
     ) -> Result<Value, TokenError> {
         ser.loads_json_at(token, max_age, 1_000)
             .map(|j| serde_json::from_str(&j).expect("json"))
+    }
+
+    /// A token with the given timestamp and signature parts, signed with `ser`'s key when
+    /// `signature` is `None`.
+    fn token_with(ser: &TokenSerializer, stamp: &[u8], signature: Option<&[u8]>) -> String {
+        let mut token = format!("{}.", URL_SAFE_NO_PAD.encode(b"[]"));
+        URL_SAFE_NO_PAD.encode_string(stamp, &mut token);
+        let signed = ser.signing_key().sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.unwrap_or(&signed), &mut token);
+        token
+    }
+
+    #[test]
+    fn timestamps_and_signatures_of_any_other_length_are_invalid() {
+        let ser = TokenSerializer::new(vec![b"k".to_vec()], "auth");
+        // Up to 8 bytes, leading zeros allowed (as itsdangerous): valid.
+        for stamp in [&[][..], &[0, 0, 0, 0, 0, 0, 3, 232], &[3, 232]] {
+            let token = token_with(&ser, stamp, None);
+            assert_eq!(ser.loads_at(&token, None, 0), Ok(Value::Array(vec![])));
+        }
+        // Longer ones, whether or not they fit the decoding buffer: invalid.
+        for len in [9, 12, 13, 40] {
+            let token = token_with(&ser, &vec![0; len], None);
+            assert_eq!(
+                ser.loads_at(&token, None, 0),
+                Err(TokenError::Invalid),
+                "{len}"
+            );
+        }
+        // Signatures of any length but 20 bytes: invalid, whatever their bytes.
+        let good = ser.signing_key().sign(b"irrelevant");
+        for len in [0, 19, 21, 24, 25, 64] {
+            let sig: Vec<u8> = good.iter().copied().cycle().take(len).collect();
+            let token = token_with(&ser, &[3, 232], Some(&sig));
+            assert_eq!(
+                ser.loads_at(&token, None, 0),
+                Err(TokenError::Invalid),
+                "{len}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "model",
             "tokens",
             "hashing",
+            "headers",
             "signals",
             "mechanism",
             "validation",

@@ -47,9 +47,7 @@ fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
     {
         return None;
     }
-    req.headers()
-        .get_one(&st.config.token_authentication_header)
-        .map(str::to_owned)
+    crate::headers::first(req.headers(), &st.config.token_authentication_header).map(str::to_owned)
 }
 
 async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
