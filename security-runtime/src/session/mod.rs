@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::SecurityConfig;
 
 mod cookie;
+mod memo;
 #[cfg(feature = "redis")]
 mod redis;
 mod server;

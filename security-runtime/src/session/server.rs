@@ -84,7 +84,7 @@ impl ServerStore {
             self.backend.touch_session(&key, now).await?;
         }
         self.purge_now_and_then(now).await;
-        Ok(serde_json::from_str(&stored.data).ok())
+        Ok(super::memo::parse(&stored.data))
     }
 
     /// Removes expired rows at most every [`PURGE_EVERY`] seconds (per instance).
