@@ -33,6 +33,7 @@ pub mod lockout;
 pub mod log_filter;
 pub mod mail;
 mod mechanism;
+pub(crate) mod memo;
 pub mod messages;
 pub mod model;
 pub mod recovery_codes;

@@ -60,6 +60,8 @@ use serde_json::Value;
 use sha1::Sha1;
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::memo::TextMemo;
+
 /// Largest payload, in bytes of JSON after base64 decoding and decompression,
 /// that [`TokenSerializer`] will parse. Larger tokens are [`TokenError::Invalid`].
 pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
@@ -416,13 +418,12 @@ fn utf8_payload(json: Vec<u8>) -> Result<String, TokenError> {
 }
 
 /// Compressed payloads of verified auth tokens (a client sends its token with every
-/// request), inflated, by their base64 text. A pure memo: the text determines the
-/// JSON, and whether the token is still good (signature, age, claims, the user behind
-/// it) is decided afresh on every request. Small payloads only, [`MEMO_BYTES`] in all.
-type InflatedMemo = quick_cache::sync::Cache<Box<str>, Arc<str>, EntryBytes>;
-
-static INFLATED: std::sync::LazyLock<InflatedMemo> = std::sync::LazyLock::new(|| {
-    InflatedMemo::with_weighter(MEMO_BYTES / 256, MEMO_BYTES as u64, EntryBytes)
+/// request), inflated, by their base64 text; see [`TextMemo`]. Small payloads only,
+/// [`MEMO_BYTES`] in all.
+static INFLATED: std::sync::LazyLock<TextMemo<Arc<str>>> = std::sync::LazyLock::new(|| {
+    TextMemo::new(MEMO_BYTES, MEMO_ENTRY_MAX, |zipped, json| {
+        zipped.len() + json.len() + MEMO_ENTRY_OVERHEAD
+    })
 });
 
 /// Bytes the memo's entries weigh at most in all.
@@ -432,29 +433,16 @@ const MEMO_ENTRY_MAX: usize = 2048;
 /// What an entry costs besides its two texts (the `Arc`, the slot, the table).
 const MEMO_ENTRY_OVERHEAD: usize = 64;
 
-/// An entry's weight: its two texts' bytes and its overhead.
-#[derive(Clone)]
-struct EntryBytes;
-
-impl quick_cache::Weighter<Box<str>, Arc<str>> for EntryBytes {
-    fn weight(&self, key: &Box<str>, json: &Arc<str>) -> u64 {
-        (key.len() + json.len() + MEMO_ENTRY_OVERHEAD) as u64
-    }
-}
-
 /// A verified compressed payload's JSON: from the memo, or inflated (2 µs for an auth
 /// token here, most of it building the block's Huffman tables) and kept. Nothing a
 /// forger sends gets here, and a payload that fails is not kept.
 fn inflated_json(zipped: &str) -> Result<String, TokenError> {
-    let memo = zipped.len() <= MEMO_ENTRY_MAX;
-    if memo {
-        if let Some(json) = INFLATED.get(zipped) {
-            return Ok(String::from(&*json));
-        }
+    if let Some(json) = INFLATED.get(zipped) {
+        return Ok(String::from(&*json));
     }
     let json = inflate_payload(zipped)?;
-    if memo && json.len() <= MEMO_ENTRY_MAX {
-        INFLATED.insert(zipped.into(), json.as_str().into());
+    if json.len() <= MEMO_ENTRY_MAX {
+        INFLATED.keep(zipped, json.as_str().into());
     }
     Ok(json)
 }

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "mechanism",
             "validation",
             "mail",
+            "memo",
             "html",
             "redirect",
             "totp",

@@ -8,12 +8,14 @@
 //! afresh on every request before its text gets here.
 
 use super::SessionData;
+use crate::memo::TextMemo;
 
 /// Session texts and their data, [`MEMO_BYTES`] in all.
-type ParsedMemo = quick_cache::sync::Cache<Box<str>, SessionData, EntryBytes>;
-
-static PARSED: std::sync::LazyLock<ParsedMemo> = std::sync::LazyLock::new(|| {
-    ParsedMemo::with_weighter(MEMO_BYTES / 512, MEMO_BYTES as u64, EntryBytes)
+static PARSED: std::sync::LazyLock<TextMemo<SessionData>> = std::sync::LazyLock::new(|| {
+    // The text twice: the key, and the strings parsed from it.
+    TextMemo::new(MEMO_BYTES, ENTRY_MAX, |text, _| {
+        2 * text.len() + ENTRY_OVERHEAD
+    })
 });
 
 /// Bytes the memo's entries weigh at most in all.
@@ -23,29 +25,15 @@ const ENTRY_MAX: usize = 2048;
 /// What an entry costs besides twice its text (the parsed strings, the slot, the table).
 const ENTRY_OVERHEAD: usize = 128;
 
-/// An entry's weight: its text twice (the key, and the strings parsed from it) and its
-/// overhead.
-#[derive(Clone)]
-struct EntryBytes;
-
-impl quick_cache::Weighter<Box<str>, SessionData> for EntryBytes {
-    fn weight(&self, text: &Box<str>, _: &SessionData) -> u64 {
-        (2 * text.len() + ENTRY_OVERHEAD) as u64
-    }
-}
-
 /// The data a stored session's text holds; `None` when it is not a session's JSON.
 pub(super) fn parse(text: &str) -> Option<SessionData> {
-    if text.len() > ENTRY_MAX {
-        return serde_json::from_str(text).ok();
-    }
     if let Some(data) = PARSED.get(text) {
         return Some(data);
     }
     let data: SessionData = serde_json::from_str(text).ok()?;
     #[cfg(test)]
     tests::PARSES.with(|n| n.set(n.get() + 1));
-    PARSED.insert(text.into(), data.clone());
+    PARSED.keep(text, data.clone());
     Some(data)
 }
 
