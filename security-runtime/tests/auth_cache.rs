@@ -178,6 +178,10 @@ async fn sqlite_serves_from_memory_and_refuses_cli_and_sql_changes_on_the_next_r
     assert!(before.serving);
     assert_eq!(after.hits - before.hits, 5, "{before:?} {after:?}");
     assert_eq!(after.misses, before.misses);
+    // Nothing was committed in between: the WAL index's header answered each check,
+    // so the refusals below are that header's doing.
+    assert_eq!(after.checks - before.checks, 5, "{before:?} {after:?}");
+    assert_eq!(after.quick_checks - before.quick_checks, 5);
 
     // security-cli, another process: deactivate, reset access, remove a role.
     cli(&url, &["users", "deactivate", &a.email]);
@@ -249,6 +253,9 @@ async fn sqlite_serves_from_memory_and_refuses_cli_and_sql_changes_on_the_next_r
     let s = server.stats();
     assert_eq!(s.invalidations, b.invalidations, "{b:?} {s:?}");
     assert!(s.hits > b.hits);
+    // The commit moved the WAL index's header: the first check asked SQLite, the
+    // second found the header as that check had left it.
+    assert_eq!(s.quick_checks - b.quick_checks, 1, "{b:?} {s:?}");
 }
 
 /// Signs `email` in over JSON; the session cookies.

@@ -1057,8 +1057,11 @@ async fn token_payload_kind(st: &SecurityState, compressed: bool) {
 #[get("/stats")]
 fn bench_stats(st: &rocket::State<SecurityState>) -> String {
     match st.datastore.auth_cache_stats() {
-        Some(s) => format!("{} {} {}", s.hits, s.misses, s.invalidations),
-        None => "0 0 0".into(),
+        Some(s) => format!(
+            "{} {} {} {} {}",
+            s.hits, s.misses, s.invalidations, s.checks, s.quick_checks
+        ),
+        None => "0 0 0 0 0".into(),
     }
 }
 

@@ -130,6 +130,9 @@ pub struct CacheStats {
     /// Change checks made for other processes' writes (SQLite: one per request that
     /// reads the cache, see [`CacheCheck`]).
     pub checks: u64,
+    /// SQLite: those of the checks answered by the WAL index's header alone, with
+    /// nothing committed since the last check that asked SQLite.
+    pub quick_checks: u64,
 }
 
 /// Values by key, with the generation that guards against stale stores.

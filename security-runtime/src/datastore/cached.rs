@@ -130,7 +130,9 @@ impl CachedDatastore {
                     return Arc::new(inner);
                 };
                 cache.set_serving(true);
-                Watch::Sqlite(super::watch::sqlite::SqliteWatch::new(path))
+                Watch::Sqlite(Box::new(
+                    super::watch::sqlite::SqliteWatch::start(pool, path).await,
+                ))
             }
             #[cfg(feature = "postgres")]
             SqlDatastore::Postgres(pool) if !settings.strict => Watch::Postgres(
@@ -259,6 +261,7 @@ impl UserDatastore for CachedDatastore {
         stats.session_misses = sessions.misses;
         stats.session_invalidations = sessions.invalidations;
         stats.checks = self.shared.checks.load(Ordering::Relaxed);
+        stats.quick_checks = self.shared.watch.quick_checks();
         Some(stats)
     }
 

@@ -22,6 +22,8 @@ pub mod pool;
 mod schema;
 mod sessions;
 mod sql;
+#[cfg(feature = "sqlite")]
+mod wal_index;
 mod watch;
 mod webauthn;
 

@@ -2,9 +2,11 @@
 //! second instance) or plain SQL.
 //!
 //! - SQLite: before a request's first cached lookup (its later ones rely on it, see
-//!   [`super::CacheCheck`]), `PRAGMA data_version` on a connection of the cache's own
-//!   (microseconds, no pool hand-off) says whether anything was committed since that
-//!   connection last looked; only then are the change counters of migration 9
+//!   [`super::CacheCheck`]), the WAL index's header unchanged since the last exact check
+//!   says that nothing was committed since (one read of 96 bytes, no lock, see
+//!   [`super::wal_index`]). Otherwise `PRAGMA data_version` on a connection of the
+//!   cache's own (microseconds, no pool hand-off) says whether anything was committed
+//!   since that connection last looked; only then are the change counters of migration 9
 //!   read (row 1: users, roles, grants; row 2: sessions), and a new value drops that
 //!   group. Exact: a write committed before a request starts is seen by it.
 //! - PostgreSQL: migration 9's triggers notify `rocket_security_auth` (payload `user` or
@@ -47,7 +49,7 @@ pub(crate) enum Watch {
     Off,
     /// SQLite: a change check before a request's first cached lookup.
     #[cfg(feature = "sqlite")]
-    Sqlite(sqlite::SqliteWatch),
+    Sqlite(Box<sqlite::SqliteWatch>),
     /// PostgreSQL: a notification listener, serving only while connected.
     #[cfg(feature = "postgres")]
     Postgres(postgres::PgWatch),
@@ -87,6 +89,16 @@ impl Watch {
         }
     }
 
+    /// SQLite: change checks answered by the WAL index's header alone.
+    pub(crate) fn quick_checks(&self) -> u64 {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Watch::Sqlite(w) => w.quick_checks(),
+            #[allow(unreachable_patterns)]
+            _ => 0,
+        }
+    }
+
     /// The PostgreSQL listener's backend process id while it is connected.
     pub(crate) fn listener_pid(&self) -> Option<i32> {
         match self {
@@ -104,11 +116,13 @@ impl Watch {
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite {
     use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
     use rusqlite::{Connection, OpenFlags};
 
     use super::Caches;
+    use crate::datastore::wal_index::{Header, WalIndex};
 
     /// The file of the pool's main database, absolute; `None` in memory (or unreadable).
     /// Switches the database to WAL when it can (readers then never wait on a writer and
@@ -146,16 +160,30 @@ pub(crate) mod sqlite {
         idle: Mutex<Vec<Probe>>,
         /// The last counters seen: users (row 1), sessions (row 2).
         counters: Mutex<Option<(i64, i64)>>,
+        /// The WAL index, when its header follows the pool's writes.
+        index: Option<WalIndex>,
+        /// Its header as read before the last exact check began.
+        checked: Mutex<Option<Header>>,
+        /// Checks answered by the header alone.
+        quick: AtomicU64,
     }
 
     impl SqliteWatch {
-        /// Watches the database file at `path`.
-        pub(crate) fn new(path: PathBuf) -> SqliteWatch {
+        /// Watches the database file at `path`, which `pool` writes.
+        pub(crate) async fn start(pool: &sqlx::SqlitePool, path: PathBuf) -> SqliteWatch {
             SqliteWatch {
+                index: WalIndex::open(pool, &path).await,
                 path,
                 idle: Mutex::new(Vec::new()),
                 counters: Mutex::new(None),
+                checked: Mutex::new(None),
+                quick: AtomicU64::new(0),
             }
+        }
+
+        /// Checks answered by the WAL index's header alone.
+        pub(crate) fn quick_checks(&self) -> u64 {
+            self.quick.load(Ordering::Relaxed)
         }
 
         fn open(&self) -> rusqlite::Result<Probe> {
@@ -170,8 +198,24 @@ pub(crate) mod sqlite {
             })
         }
 
-        /// See [`super::Watch::check`].
+        /// See [`super::Watch::check`]. The header is read before the exact check, so
+        /// a commit after it leaves a header unlike the one kept.
         pub(crate) fn check(&self, cache: &Caches) -> bool {
+            let header = self.index.as_ref().and_then(WalIndex::header);
+            let lock = || self.checked.lock().unwrap_or_else(|e| e.into_inner());
+            if header.is_some() && *lock() == header {
+                self.quick.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            let exact = self.query(cache);
+            if exact && header.is_some() {
+                *lock() = header;
+            }
+            exact
+        }
+
+        /// The check through SQLite: `data_version`, then the counters if it moved.
+        fn query(&self, cache: &Caches) -> bool {
             let probe = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let probe = match probe.map_or_else(|| self.open(), Ok) {
                 Ok(p) => p,
