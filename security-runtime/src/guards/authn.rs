@@ -1,6 +1,7 @@
 //! Who is calling: token, session (or remember cookie) and HTTP Basic authentication,
 //! each at most once per request, and freshness.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -36,10 +37,10 @@ pub(crate) fn state<'r>(req: &'r Request<'_>) -> Option<&'r SecurityState> {
 /// The auth token of a request: query key wins over header, as Flask-Security; with
 /// `token_in_query = false` a query token is not read (tokens in URLs end up in logs,
 /// browser history and `Referer` headers), so such a request is unauthenticated.
-fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
+fn request_token<'r>(req: &'r Request<'_>, st: &SecurityState) -> Option<Cow<'r, str>> {
     if st.config.token_in_query {
         if let Some(Ok(v)) = req.query_value::<String>(&st.config.token_authentication_key) {
-            return Some(v);
+            return Some(Cow::Owned(v));
         }
     } else if req
         .query_value::<&str>(&st.config.token_authentication_key)
@@ -47,7 +48,7 @@ fn request_token(req: &Request<'_>, st: &SecurityState) -> Option<String> {
     {
         return None;
     }
-    crate::headers::first(req.headers(), &st.config.token_authentication_header).map(str::to_owned)
+    crate::headers::first(req.headers(), &st.config.token_authentication_header).map(Cow::Borrowed)
 }
 
 async fn load_token(req: &Request<'_>, st: &SecurityState) -> Loaded {
