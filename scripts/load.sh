@@ -25,6 +25,9 @@
 # the median req/s and the median of per-round ratios. Every run must answer 2xx only
 # (a token that expired mid-run would turn into redirects that wrk counts as done).
 # wrk (1 thread) and the servers share the machine; the load average is printed.
+# Each run also reads the server's CPU time (user + system, /proc/PID/stat) before and
+# after: "µs/req" is the server's CPU per request, less noisy than req/s, since a
+# loaded machine slows both alike (wrk's own time is not in it).
 set -euo pipefail
 # Relative to where the script was called from.
 [ -n "${BENCH_BIN:-}" ] && BENCH_BIN=$(realpath "$BENCH_BIN")
@@ -61,7 +64,7 @@ else
     [ -n "${SECURITY_TEST_POSTGRES_URL:-}" ] && SERVERS+=(pg-0 pg-1)
     [ -n "${SECURITY_TEST_MYSQL_URL:-}" ] && SERVERS+=(my-0 my-1)
 fi
-declare -A BASE TOKEN SESSION
+declare -A BASE TOKEN SESSION PID
 wanted() { [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ]; } # the last token's kind
 p=$PORT
 for s in "${SERVERS[@]}"; do
@@ -75,6 +78,7 @@ for s in "${SERVERS[@]}"; do
         ;;
     esac
     PIDS+=($!)
+    PID[$s]=$!
     p=$((p + 1))
 done
 
@@ -116,15 +120,21 @@ header() { # server case
     esac
 }
 
-run() { # server case conns duration -> req/s
-    local out
+# server -> its CPU clock ticks (utime + stime, the fields after the command's name)
+ticks() { sed 's/.*) //' "/proc/${PID[$1]}/stat" | awk '{ print $12 + $13 }'; }
+TICK=$(getconf CLK_TCK)
+run() { # server case conns duration -> req/s, server CPU µs per request
+    local out before after
+    before=$(ticks "$1")
     out=$(wrk -t1 -c"$3" -d"$4" -H "$(header "$1" "$2")" "${BASE[$1]}$(url "$2")")
+    after=$(ticks "$1")
     if grep -q 'Non-2xx' <<<"$out"; then
         echo "$1 $2: non-2xx responses" >&2
         echo "$out" >&2
         exit 1
     fi
-    awk '/Requests\/sec/ { print $2 }' <<<"$out"
+    awk -v t=$((after - before)) -v hz="$TICK" \
+        '/requests in/ { n = $1 } /Requests\/sec/ { r = $2 } END { printf "%s %.2f\n", r, t / hz / n * 1e6 }' <<<"$out"
 }
 
 each() { # calls "$@" server case for every measured pair
@@ -156,10 +166,11 @@ echo "## wrk -t1, $ROUNDS rounds of $DURATION per case, $USERS users + 1, $ROLES
 echo
 python3 - "$WORK/results" "$WORK/stats" "${CASES[*]}" <<'PY'
 import statistics, sys
-rate = {}
+rate, cpu = {}, {}
 for line in open(sys.argv[1]):
-    r, n, server, case, v = line.split()
+    r, n, server, case, v, us = line.split()
     rate.setdefault((int(n), server, case), {})[int(r)] = float(v)
+    cpu.setdefault((int(n), server, case), []).append(float(us))
 conns = sorted({k[0] for k in rate})
 servers = []
 for k in rate:
@@ -169,8 +180,8 @@ def med_ratio(a, b):
     return statistics.median(rate[a][r] / rate[b][r] for r in rate[a])
 for n in conns:
     print(f"### {n} connection(s)\n")
-    print("| server | case | req/s (median) | ÷ same server open | ÷ bare Rocket |")
-    print("|---|---|---:|---:|---:|")
+    print("| server | case | req/s (median) | ÷ same server open | ÷ bare Rocket | server CPU µs/req (median) |")
+    print("|---|---|---:|---:|---:|---:|")
     for s in servers:
         for case in dict.fromkeys(["open"] + sys.argv[3].split()):
             k = (n, s, case)
@@ -178,7 +189,7 @@ for n in conns:
                 continue
             own = med_ratio(k, (n, s, "open")) if (n, s, "open") in rate else float("nan")
             bare = med_ratio(k, (n, "bare", "open")) if (n, "bare", "open") in rate else float("nan")
-            print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} |")
+            print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} | {statistics.median(cpu[k]):.2f} |")
     print()
 print("| server | cache hits | misses | hit rate | invalidations | change checks | by the WAL header |")
 print("|---|---:|---:|---:|---:|---:|---:|")
