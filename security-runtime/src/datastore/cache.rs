@@ -69,8 +69,8 @@ impl Caches {
 }
 
 /// One request's change check: the first cached lookup of a request brings the auth
-/// cache up to date with what other processes committed (SQLite: `PRAGMA
-/// data_version`), and the request's later lookups (a session's user after the session
+/// cache up to date with what other processes committed (SQLite: the WAL index's
+/// header, then `PRAGMA data_version` if it moved), and the request's later lookups (a session's user after the session
 /// itself) rely on that instead of asking again. The request then takes effect at its
 /// first check: a write committed before the request started is still seen by every
 /// lookup in it, and a lookup made late in the request (a handler opening the session)
