@@ -15,10 +15,10 @@
 //!   lock this process holds on it, SQLite's own included
 //!   (<https://sqlite.org/howtocorrupt.html>, 2.2). Each `-shm` file is opened once per
 //!   process and kept: one descriptor per database file for the life of the process.
-//! - An anchor connection that has read once holds a shared lock on the database for
-//!   as long as the index is kept. No other process can then be the last to close the
-//!   database, which deletes the `-shm` file (a new one would leave this descriptor on
-//!   the old file), nor take the database out of WAL mode.
+//! - An anchor connection that has read in WAL mode holds a shared lock on the database
+//!   for as long as the index is kept. No other process can then be the last to close
+//!   the database, which deletes the `-shm` file (a new one would leave this descriptor
+//!   on the old file), nor take the database out of WAL mode.
 //! - At start, a write through the application's pool must change the header read here,
 //!   or the index is not used (another VFS, a heap-memory index, a read-only database).
 
