@@ -25,6 +25,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -75,15 +76,12 @@ impl WalIndex {
 /// lock on the database until it is closed. (In rollback mode a connection lets go of
 /// its lock after each read: no anchor then.)
 fn anchor(db: &Path) -> Result<Connection, String> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let read = |conn: &Connection| {
         conn.query_row("SELECT COUNT(*) FROM fs_auth_version", [], |r| {
             r.get::<_, i64>(0)
         })
     };
-    let conn = Connection::open_with_flags(db, flags).map_err(|e| e.to_string())?;
-    conn.busy_timeout(std::time::Duration::from_secs(1))
-        .map_err(|e| e.to_string())?;
+    let conn = read_only(db, Duration::from_secs(1)).map_err(|e| e.to_string())?;
     read(&conn).map_err(|e| e.to_string())?;
     // The mode the connection's last read found, not the file's now: a read after
     // "wal" is one in WAL mode.
@@ -94,6 +92,14 @@ fn anchor(db: &Path) -> Result<Connection, String> {
         return Err(format!("journal mode {mode}"));
     }
     read(&conn).map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// A read-only connection of the cache's own to `db`, waiting at most `wait` on a writer.
+pub(crate) fn read_only(db: &Path, wait: Duration) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(db, flags)?;
+    conn.busy_timeout(wait)?;
     Ok(conn)
 }
 

@@ -119,10 +119,10 @@ pub(crate) mod sqlite {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
 
-    use rusqlite::{Connection, OpenFlags};
+    use rusqlite::Connection;
 
     use super::Caches;
-    use crate::datastore::wal_index::{Header, WalIndex};
+    use crate::datastore::wal_index::{read_only, Header, WalIndex};
 
     /// The file of the pool's main database, absolute; `None` in memory (or unreadable).
     /// Switches the database to WAL when it can (readers then never wait on a writer and
@@ -187,13 +187,10 @@ pub(crate) mod sqlite {
         }
 
         fn open(&self) -> rusqlite::Result<Probe> {
-            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = Connection::open_with_flags(&self.path, flags)?;
             // Never wait on a writer on the request's thread: a busy database is
             // "could not tell" and the lookup reads through the pool.
-            conn.busy_timeout(std::time::Duration::ZERO)?;
             Ok(Probe {
-                conn,
+                conn: read_only(&self.path, std::time::Duration::ZERO)?,
                 data_version: None,
             })
         }
