@@ -19,7 +19,10 @@
 #   BENCH_BIN=/tmp/old-auth_overhead scripts/load.sh # another build's bench binary
 #   TOKEN_PAYLOAD=compressed scripts/load.sh         # or plain: the token's kind (any)
 #   CASES="open token me" scripts/load.sh            # some cases only (me: /bench/me,
-#                                                    # token, the handler takes CurrentUser)
+#                                                    # token, the handler takes CurrentUser;
+#                                                    # cookie: the unprotected route sent the
+#                                                    # session cookie, which Rocket parses
+#                                                    # before any guard runs)
 #
 # Each round runs every (server, case, connections) once, interleaved; the tables report
 # the median req/s and the median of per-round ratios. Every run must answer 2xx only
@@ -43,7 +46,7 @@ TOKEN_PAYLOAD=${TOKEN_PAYLOAD:-any}
 
 read -r -a CASES <<<"${CASES:-open token session admin}"
 for c in "${CASES[@]}"; do
-    case $c in open | token | me | session | admin) ;; *) echo "unknown case: $c" >&2; exit 1 ;; esac
+    case $c in open | cookie | token | me | session | admin) ;; *) echo "unknown case: $c" >&2; exit 1 ;; esac
 done
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v jq >/dev/null || { echo "jq not found" >&2; exit 1; }
@@ -111,7 +114,7 @@ for s in "${SERVERS[@]}"; do
         { echo "$s: login failed" >&2; exit 1; }
 done
 
-url() { echo "/bench/$1"; }
+url() { case $1 in cookie) echo /bench/open ;; *) echo "/bench/$1" ;; esac; }
 header() { # server case
     case $2 in
     open) echo "X-Bench: open" ;;
