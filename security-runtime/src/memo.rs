@@ -59,6 +59,25 @@ impl<V: Clone> TextMemo<V> {
 }
 
 #[cfg(test)]
+thread_local! {
+    /// Texts this thread decoded for a memo. Tests count them: a thread runs one test at
+    /// a time, and each test decodes one kind of text.
+    static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one decoding of a text that a memo may keep (read with [`decoded`]).
+#[cfg(test)]
+pub(crate) fn count_decode() {
+    DECODED.with(|n| n.set(n.get() + 1));
+}
+
+/// The texts this thread decoded so far.
+#[cfg(test)]
+pub(crate) fn decoded() -> usize {
+    DECODED.with(std::cell::Cell::get)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -471,7 +471,7 @@ thread_local! {
 /// Python's `zlib.decompress`.
 fn zlib_decompress_bounded(data: &[u8]) -> Result<Vec<u8>, TokenError> {
     #[cfg(test)]
-    tests::INFLATIONS.with(|n| n.set(n.get() + 1));
+    crate::memo::count_decode();
     INFLATER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut inflater) => inflate_bounded(&mut inflater, data),
         // Not reached (nothing here re-enters), but never a panic.
@@ -645,15 +645,7 @@ fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    thread_local! {
-        /// Streams this thread inflated.
-        pub(super) static INFLATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    fn inflations() -> usize {
-        INFLATIONS.with(std::cell::Cell::get)
-    }
+    use crate::memo::decoded as inflations;
 
     /// A compressible payload no other test signs (the memo is shared).
     fn unique_payload(tag: &str, pad: usize) -> Value {

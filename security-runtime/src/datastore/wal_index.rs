@@ -183,21 +183,30 @@ mod tests {
         assert_eq!(settled(&copies(|b| (b[0], b[HEADER]) = (9, 9))), None);
     }
 
-    /// Against SQLite itself: every commit moves the header, reads do not, and a
-    /// descriptor asked for twice is the same one.
-    #[tokio::test]
-    async fn the_header_follows_commits_and_nothing_else() {
-        let dir = std::env::temp_dir().join(format!("wal-index-{}", std::process::id()));
+    /// A new database file in a directory of its own, in journal mode `mode`, with the
+    /// table the anchor reads; the directory, the file and a pool.
+    async fn database(tag: &str, mode: &str) -> (PathBuf, PathBuf, sqlx::SqlitePool) {
+        let name = format!("wal-index-{tag}-{}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("t.db");
         let url = format!("sqlite://{}?mode=rwc", db.display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
         for q in [
-            "PRAGMA journal_mode = WAL",
-            "CREATE TABLE IF NOT EXISTS fs_auth_version (id INTEGER PRIMARY KEY, n BIGINT)",
+            &format!("PRAGMA journal_mode = {mode}"),
+            "CREATE TABLE fs_auth_version (id INTEGER PRIMARY KEY, n BIGINT)",
         ] {
             sqlx::query(q).execute(&pool).await.unwrap();
         }
+        (dir, db, pool)
+    }
+
+    /// Against SQLite itself: every commit moves the header, reads do not, and a
+    /// descriptor asked for twice is the same one.
+    #[tokio::test]
+    async fn the_header_follows_commits_and_nothing_else() {
+        let (dir, db, pool) = database("wal", "WAL").await;
         let index = WalIndex::open(&pool, &db).await.unwrap();
         let again = WalIndex::open(&pool, &db).await.unwrap();
         assert!(std::ptr::eq(index.file, again.file));
@@ -243,17 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_index_for_a_database_in_rollback_mode() {
-        let dir = std::env::temp_dir().join(format!("wal-index-r-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("t.db");
-        let url = format!("sqlite://{}?mode=rwc", db.display());
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        for q in [
-            "PRAGMA journal_mode = DELETE",
-            "CREATE TABLE fs_auth_version (id INTEGER PRIMARY KEY, n BIGINT)",
-        ] {
-            sqlx::query(q).execute(&pool).await.unwrap();
-        }
+        let (dir, db, pool) = database("rollback", "DELETE").await;
         // A connection in rollback mode holds no lock between reads: no anchor.
         assert_eq!(anchor(&db).err(), Some("journal mode delete".to_string()));
         assert!(WalIndex::open(&pool, &db).await.is_none());

@@ -32,7 +32,7 @@ pub(super) fn parse(text: &str) -> Option<SessionData> {
     }
     let data: SessionData = serde_json::from_str(text).ok()?;
     #[cfg(test)]
-    tests::PARSES.with(|n| n.set(n.get() + 1));
+    crate::memo::count_decode();
     PARSED.keep(text, data.clone());
     Some(data)
 }
@@ -40,15 +40,7 @@ pub(super) fn parse(text: &str) -> Option<SessionData> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    thread_local! {
-        /// Texts this thread parsed into the memo.
-        pub(super) static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    fn parses() -> usize {
-        PARSES.with(std::cell::Cell::get)
-    }
+    use crate::memo::decoded as parses;
 
     #[test]
     fn a_text_is_parsed_once_and_read_the_same() {
