@@ -478,20 +478,19 @@ impl CachedSessions {
 #[deny(clippy::missing_trait_methods)]
 impl SessionBackend for CachedSessions {
     async fn load_session(&self, id: &str) -> Result<Option<StoredSession>> {
-        self.load_session_within(id, &CacheCheck::new()).await
+        let found = self.load_session_within(id, &CacheCheck::new()).await?;
+        Ok(found.map(Arc::unwrap_or_clone))
     }
 
     async fn load_session_within(
         &self,
         id: &str,
         check: &CacheCheck,
-    ) -> Result<Option<StoredSession>> {
+    ) -> Result<Option<Arc<StoredSession>>> {
         let read = async { Ok(self.inner.load_session(id).await?.map(Arc::new)) };
-        let found = self
-            .shared
+        self.shared
             .lookup(|c| &c.sessions, Key::Session, id, check, read)
-            .await?;
-        Ok(found.map(Arc::unwrap_or_clone))
+            .await
     }
 
     async fn insert_session(&self, id: &str, session: &StoredSession) -> Result<()> {

@@ -55,16 +55,17 @@ pub enum RememberUse {
 pub trait SessionBackend: Send + Sync + 'static {
     /// The session stored under `id`.
     async fn load_session(&self, id: &str) -> Result<Option<StoredSession>>;
-    /// [`SessionBackend::load_session`] for one request (see [`super::CacheCheck`]);
-    /// the default ignores `check` and calls `load_session`: an implementation whose
-    /// `load_session` calls this one must override both.
+    /// [`SessionBackend::load_session`] for one request (see [`super::CacheCheck`]),
+    /// shared (a cache hands out its copy); the default ignores `check` and calls
+    /// `load_session`: an implementation whose `load_session` calls this one must
+    /// override both.
     async fn load_session_within(
         &self,
         id: &str,
         check: &super::CacheCheck,
-    ) -> Result<Option<StoredSession>> {
+    ) -> Result<Option<std::sync::Arc<StoredSession>>> {
         let _ = check;
-        self.load_session(id).await
+        Ok(self.load_session(id).await?.map(std::sync::Arc::new))
     }
     /// Stores a new session under `id`.
     async fn insert_session(&self, id: &str, session: &StoredSession) -> Result<()>;

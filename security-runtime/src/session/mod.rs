@@ -17,6 +17,7 @@ mod cookie;
 mod memo;
 #[cfg(feature = "redis")]
 mod redis;
+mod sent;
 mod server;
 
 pub use cookie::CookieStore;

@@ -21,6 +21,7 @@ use base64::Engine;
 use rand::RngCore;
 use rocket::http::{Cookie, CookieJar};
 
+use super::sent::{Sent, SentIds, SessionId, ID_PREFIX};
 use super::{CookieStore, Flushed, Recalled, Rotation, SessionData, SessionKeys, SessionStore};
 use crate::config::{SecurityConfig, SessionStoreKind};
 use crate::datastore::{
@@ -29,8 +30,6 @@ use crate::datastore::{
 use crate::hashing::sha256_hex;
 use crate::state::Clock;
 
-/// What marks a session cookie that holds a stored session's id.
-const ID_PREFIX: &str = "sid:";
 /// How often expired rows are purged (seconds).
 const PURGE_EVERY: i64 = 600;
 
@@ -38,6 +37,7 @@ const PURGE_EVERY: i64 = 600;
 pub struct ServerStore {
     backend: Arc<dyn SessionBackend>,
     cookie: CookieStore,
+    ids: SentIds,
     idle: i64,
     lifetime: i64,
     touch: i64,
@@ -47,11 +47,14 @@ pub struct ServerStore {
 }
 
 impl ServerStore {
-    /// The store the configuration describes (`session_*`), over `backend`.
+    /// The store the configuration describes (`session_*`), over `backend`. A store
+    /// serves one application, or applications with one `secret_key`: it remembers
+    /// which session id each cookie text it decrypted names.
     pub fn new(cfg: &SecurityConfig, backend: Arc<dyn SessionBackend>, clock: Clock) -> Self {
         ServerStore {
             backend,
             cookie: CookieStore::new(cfg),
+            ids: SentIds::new(),
             idle: cfg.session_idle_timeout,
             lifetime: cfg.session_lifetime,
             touch: cfg.session_touch_interval,
@@ -70,18 +73,18 @@ impl ServerStore {
     }
 
     /// Opens the stored session `id`; `None` when it is gone or over a lifetime.
-    async fn open(&self, id: &str, check: &CacheCheck) -> crate::Result<Option<SessionData>> {
-        let key = sha256_hex(id);
-        let Some(stored) = self.backend.load_session_within(&key, check).await? else {
+    async fn open(&self, id: &SessionId, check: &CacheCheck) -> crate::Result<Option<SessionData>> {
+        let key = &id.key;
+        let Some(stored) = self.backend.load_session_within(key, check).await? else {
             return Ok(None);
         };
         let now = self.now();
         if !self.live(&stored, now) {
-            self.backend.delete_session(&key).await?;
+            self.backend.delete_session(key).await?;
             return Ok(None);
         }
         if now - stored.last_seen >= self.touch {
-            self.backend.touch_session(&key, now).await?;
+            self.backend.touch_session(key, now).await?;
         }
         self.purge_now_and_then(now).await;
         Ok(super::memo::parse(&stored.data))
@@ -130,21 +133,23 @@ impl SessionStore for ServerStore {
         jar: &CookieJar<'_>,
         check: &CacheCheck,
     ) -> crate::Result<(SessionData, Option<String>)> {
-        let Some(raw) = self.cookie.read_raw(jar) else {
-            return Ok((SessionData::default(), None));
-        };
-        let Some(id) = raw.strip_prefix(ID_PREFIX) else {
-            let data = self.cookie.read(jar);
-            if data.user_id.is_some() {
-                // A signed-in session in the cookie (written by the cookie store): with
-                // sessions on the server, it names no stored session and signs no one in.
-                self.drop_cookie(jar);
-                return Ok((SessionData::default(), None));
+        let id = match self.ids.read(&self.cookie, jar) {
+            Sent::Nothing => return Ok((SessionData::default(), None)),
+            Sent::Id(id) => id,
+            Sent::Data(json) => {
+                let data: SessionData = serde_json::from_str(&json).unwrap_or_default();
+                if data.user_id.is_some() {
+                    // A signed-in session in the cookie (written by the cookie store):
+                    // with sessions on the server, it names no stored session and signs
+                    // no one in.
+                    self.drop_cookie(jar);
+                    return Ok((SessionData::default(), None));
+                }
+                return Ok((data, None));
             }
-            return Ok((data, None));
         };
-        Ok(match self.open(id, check).await? {
-            Some(data) => (data, Some(id.to_owned())),
+        Ok(match self.open(&id, check).await? {
+            Some(data) => (data, Some(id.id.to_string())),
             None => {
                 // Ended, expired or unknown: the id is worth nothing, and is not reused.
                 self.drop_cookie(jar);
