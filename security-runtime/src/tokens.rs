@@ -233,8 +233,19 @@ impl TokenSerializer {
         max_age_secs: Option<u64>,
         now_epoch_secs: u64,
     ) -> Result<String, TokenError> {
-        let payload = self.verify_age(token, max_age_secs, now_epoch_secs)?;
-        payload_json(payload, inflated_json)
+        payload_text(self.verify_age(token, max_age_secs, now_epoch_secs)?)
+    }
+
+    /// The payload part of `token` (base64, `.`-prefixed when compressed) once
+    /// [`loads_json_at`](Self::loads_json_at)'s checks pass, for a caller that keeps
+    /// what a payload reads as; [`payload_text`] gives its JSON.
+    pub(crate) fn verified_payload_at<'t>(
+        &self,
+        token: &'t str,
+        max_age_secs: Option<u64>,
+        now_epoch_secs: u64,
+    ) -> Result<&'t str, TokenError> {
+        self.verify_age(token, max_age_secs, now_epoch_secs)
     }
 
     /// [`verify`](Self::verify), then the age check of [`loads_at`](Self::loads_at).
@@ -395,6 +406,12 @@ fn decode_timestamp(part: &str) -> Result<u64, TokenError> {
 /// Base64-decodes the payload part into its JSON text, which must be UTF-8; a
 /// compressed one (`.`-prefixed) goes through `inflate` ([`inflate_payload`], or
 /// [`inflated_json`] for auth tokens).
+/// The JSON text of a verified payload part, as [`TokenSerializer::loads_json_at`] reads
+/// it (a small compressed one inflated once).
+pub(crate) fn payload_text(part: &str) -> Result<String, TokenError> {
+    payload_json(part, inflated_json)
+}
+
 fn payload_json(
     part: &str,
     inflate: fn(&str) -> Result<String, TokenError>,
