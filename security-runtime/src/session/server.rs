@@ -149,7 +149,7 @@ impl SessionStore for ServerStore {
             }
         };
         Ok(match self.open(&id, check).await? {
-            Some(data) => (data, Some(id.id.to_string())),
+            Some(data) => (data, Some(String::from(&*id.id))),
             None => {
                 // Ended, expired or unknown: the id is worth nothing, and is not reused.
                 self.drop_cookie(jar);
