@@ -213,7 +213,12 @@ impl TokenIdentity {
             }
         }
         let json = crate::tokens::payload_text(part).ok()?;
-        let identity = Arc::new(Self::read(&json, keep_claims)?);
+        let mut identity = Self::read(&json, keep_claims)?;
+        if !keep_claims {
+            // Only a hook reads them (a `Value` read keeps them): not kept, not weighed.
+            identity.claims = Map::new();
+        }
+        let identity = Arc::new(identity);
         #[cfg(test)]
         crate::memo::count_decode();
         if !keep_claims {
@@ -456,14 +461,22 @@ mod tests {
         }
         assert_eq!(reads(), before + 1, "from the memo after the first");
         // A hook wants the claims: read each time, with them, and nothing kept.
+        let hooked = json.replace(r#""exp":9"#, r#""exp":8"#);
         for _ in 0..2 {
-            let whole = TokenIdentity::of(&part(&json), true).expect("read");
+            let whole = TokenIdentity::of(&part(&hooked), true).expect("read");
             assert_eq!(
                 (&whole.uid, whole.exp, whole.claims.len()),
-                (&uid, Some(9.0), 4)
+                (&uid, Some(8.0), 4)
             );
+            assert!(READ.get(&part(&hooked)).is_none());
         }
-        assert_eq!(reads(), before + 3);
+        let whole = TokenIdentity::of(&part(&json), true).expect("read");
+        assert_eq!(whole.claims.len(), 4, "not the memo's");
+        assert_eq!(reads(), before + 4);
+        // Without a hook, other claims are neither kept nor read.
+        let more = json.replace(r#""exp":9"#, r#""exp":9,"x":"y""#);
+        let read = TokenIdentity::of(&part(&more), false).expect("read");
+        assert!(read.claims.is_empty() && READ.get(&part(&more)).is_some());
         // Another payload, another entry; what does not read is not kept.
         let other = json.replace("1.5", "2.5");
         assert_eq!(
@@ -474,7 +487,7 @@ mod tests {
             assert_eq!(TokenIdentity::of(&bad, false), None);
             assert!(READ.get(&bad).is_none());
         }
-        assert_eq!(reads(), before + 4);
+        assert_eq!(reads(), before + 6);
     }
 
     /// uid, exp, fs_paa

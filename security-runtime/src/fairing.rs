@@ -590,6 +590,10 @@ impl Fairing for Security {
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        if let Some(state) = rocket.state::<SecurityState>() {
+            // Rocket's key is final only now (a debug build makes one after ignite).
+            state.sessions.serve(&rocket.config().secret_key);
+        }
         crate::launch::log_routes(rocket);
     }
 

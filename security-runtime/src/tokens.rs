@@ -403,15 +403,15 @@ fn decode_timestamp(part: &str) -> Result<u64, TokenError> {
     Ok(timestamp)
 }
 
-/// Base64-decodes the payload part into its JSON text, which must be UTF-8; a
-/// compressed one (`.`-prefixed) goes through `inflate` ([`inflate_payload`], or
-/// [`inflated_json`] for auth tokens).
 /// The JSON text of a verified payload part, as [`TokenSerializer::loads_json_at`] reads
 /// it (a small compressed one inflated once).
 pub(crate) fn payload_text(part: &str) -> Result<String, TokenError> {
     payload_json(part, inflated_json)
 }
 
+/// Base64-decodes the payload part into its JSON text, which must be UTF-8; a
+/// compressed one (`.`-prefixed) goes through `inflate` ([`inflate_payload`], or
+/// [`inflated_json`] for auth tokens).
 fn payload_json(
     part: &str,
     inflate: fn(&str) -> Result<String, TokenError>,

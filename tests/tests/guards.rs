@@ -260,6 +260,16 @@ async fn token_max_age_and_per_user_expiry() {
         .verify_auth_token(|_, m| m.get("tenant") == Some(&json!("t1")));
     let app = TestApp::with(b, |f| f, sec).await;
     assert_token_expires(&app, &clock, 59, 2).await;
+
+    // The same without a hook: the token's reading is kept between requests (a memo),
+    // its expiry is judged on each.
+    let clock = Clock::new();
+    let start = clock.now() as i64;
+    let sec = clock
+        .install(Security::new())
+        .token_expire_timestamp(move |_| start + 60);
+    let app = TestApp::with(b, |f| f, sec).await;
+    assert_token_expires(&app, &clock, 59, 2).await;
 }
 
 /// Auth tokens of every payload shape Flask-Security has written, signed by the app:

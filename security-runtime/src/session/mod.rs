@@ -196,6 +196,11 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = check;
         self.load(jar).await
     }
+    /// Called at lift-off of each application the store serves, with the secret key
+    /// that encrypts its cookies. The default does nothing.
+    fn serve(&self, key: &rocket::config::SecretKey) {
+        let _ = key;
+    }
     /// Keeps `data` as the request's session; an empty one ends it.
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
     /// Starts a new session holding `data` (sign-in and sign-out): a store that keys

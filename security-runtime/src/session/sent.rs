@@ -10,8 +10,10 @@
 //! after this. Texts that do not decrypt, and sessions kept in the cookie itself
 //! (anonymous ones), are not kept.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
+use rocket::config::SecretKey;
 use rocket::http::CookieJar;
 
 use super::CookieStore;
@@ -39,9 +41,22 @@ pub(super) enum Sent {
     Data(String),
 }
 
-/// Session cookie texts and the ids they decrypt to, [`MEMO_BYTES`] in all. One per
-/// store, and so per application: the texts were decrypted with its secret key.
-pub(super) struct SentIds(TextMemo<Arc<SessionId>>);
+/// Session cookie texts and the ids they decrypt to, [`MEMO_BYTES`] in all. A text is
+/// only as good as the key that decrypted it, so the memo serves only a store that
+/// serves one secret key ([`SentIds::serve`]): a store not told its key, or told two
+/// (one store attached to applications with different keys), decrypts every time.
+pub(super) struct SentIds {
+    memo: TextMemo<Arc<SessionId>>,
+    key: Mutex<Keys>,
+    one_key: AtomicBool,
+}
+
+/// The secret keys a store was told of.
+enum Keys {
+    None,
+    One(SecretKey),
+    Several,
+}
 
 /// Bytes the memo's entries weigh at most in all.
 const MEMO_BYTES: usize = 4 * 1024 * 1024;
@@ -52,9 +67,30 @@ const ENTRY_OVERHEAD: usize = 128;
 
 impl SentIds {
     pub(super) fn new() -> Self {
-        SentIds(TextMemo::new(MEMO_BYTES, ENTRY_MAX, |text, id| {
-            text.len() + id.id.len() + id.key.len() + ENTRY_OVERHEAD
-        }))
+        SentIds {
+            memo: TextMemo::new(MEMO_BYTES, ENTRY_MAX, |text, id| {
+                text.len() + id.id.len() + id.key.len() + ENTRY_OVERHEAD
+            }),
+            key: Mutex::new(Keys::None),
+            one_key: AtomicBool::new(false),
+        }
+    }
+
+    /// Notes that the store serves an application whose cookies `key` encrypts (at
+    /// lift-off, when Rocket's key is final). A second, different key turns the memo
+    /// off for good.
+    pub(super) fn serve(&self, key: &SecretKey) {
+        let Ok(mut keys) = self.key.lock() else {
+            self.one_key.store(false, Ordering::SeqCst);
+            return;
+        };
+        *keys = match std::mem::replace(&mut *keys, Keys::Several) {
+            Keys::None => Keys::One(key.clone()),
+            Keys::One(k) if k == *key => Keys::One(k),
+            Keys::One(_) | Keys::Several => Keys::Several,
+        };
+        self.one_key
+            .store(matches!(*keys, Keys::One(_)), Ordering::SeqCst);
     }
 
     /// What the session cookie of `jar` (named by `cookie`) holds.
@@ -62,7 +98,8 @@ impl SentIds {
         let Some(text) = jar.get(cookie.name()) else {
             return Sent::Nothing;
         };
-        if let Some(id) = self.0.get(text.value()) {
+        let memo = self.one_key.load(Ordering::Acquire).then_some(&self.memo);
+        if let Some(id) = memo.and_then(|m| m.get(text.value())) {
             return Sent::Id(id);
         }
         let Some(raw) = cookie.read_raw(jar) else {
@@ -76,7 +113,9 @@ impl SentIds {
                     key: sha256_hex(id),
                     id: id.into(),
                 });
-                self.0.keep(text.value(), Arc::clone(&id));
+                if let Some(memo) = memo {
+                    memo.keep(text.value(), Arc::clone(&id));
+                }
                 Sent::Id(id)
             }
             None => Sent::Data(raw),
@@ -95,6 +134,13 @@ mod tests {
     fn client(key: &str) -> Client {
         let figment = rocket::Config::figment().merge(("secret_key", key));
         Client::untracked(rocket::custom(figment)).expect("client")
+    }
+
+    /// A memo serving `client`'s application.
+    fn ids_for(client: &Client) -> SentIds {
+        let ids = SentIds::new();
+        ids.serve(&client.rocket().config().secret_key);
+        ids
     }
 
     /// The text of a session cookie holding `value`, encrypted with `client`'s key.
@@ -123,7 +169,8 @@ mod tests {
 
     #[test]
     fn a_text_is_decrypted_once_and_names_the_same_id() {
-        let (ids, app) = (SentIds::new(), client(&"a".repeat(64)));
+        let app = client(&"a".repeat(64));
+        let ids = ids_for(&app);
         let id = format!("id-{:016x}", rand::random::<u64>());
         let named = Some((id.clone(), sha256_hex(&id)));
         let text = encrypted(&app, &format!("{ID_PREFIX}{id}"));
@@ -151,7 +198,8 @@ mod tests {
 
     #[test]
     fn what_does_not_decrypt_or_holds_data_is_not_kept() {
-        let (ids, app) = (SentIds::new(), client(&"a".repeat(64)));
+        let app = client(&"a".repeat(64));
+        let ids = ids_for(&app);
         // Encrypted with another key, or with one character changed: nothing, each time.
         let foreign = encrypted(&client(&"b".repeat(64)), "sid:x");
         let mut forged = encrypted(&app, "sid:y").into_bytes();
@@ -176,5 +224,34 @@ mod tests {
             app.get("/").inner().cookies(),
         );
         assert!(matches!(none, Sent::Nothing));
+    }
+
+    #[test]
+    fn a_store_not_told_one_key_decrypts_every_time() {
+        let (a, b) = (client(&"a".repeat(64)), client(&"b".repeat(64)));
+        let (text_a, text_b) = (encrypted(&a, "sid:a"), encrypted(&b, "sid:b"));
+        // Not told its key: no memo.
+        let unbound = SentIds::new();
+        let before = decryptions();
+        for _ in 0..2 {
+            assert!(id_of(read(&unbound, &a, &text_a)).is_some());
+        }
+        assert_eq!(decryptions(), before + 2);
+        // Told the same key twice: one key, the memo serves.
+        let ids = ids_for(&a);
+        ids.serve(&a.rocket().config().secret_key);
+        assert!(id_of(read(&ids, &a, &text_a)).is_some());
+        assert!(id_of(read(&ids, &a, &text_a)).is_some());
+        assert_eq!(decryptions(), before + 3);
+        // Shared with an application of another key: a text that application
+        // decrypted means nothing to this one, and nothing comes from the memo again.
+        ids.serve(&b.rocket().config().secret_key);
+        assert!(id_of(read(&ids, &b, &text_b)).is_some());
+        assert!(matches!(read(&ids, &a, &text_b), Sent::Nothing));
+        assert!(id_of(read(&ids, &a, &text_a)).is_some());
+        assert_eq!(decryptions(), before + 5);
+        ids.serve(&a.rocket().config().secret_key);
+        assert!(id_of(read(&ids, &a, &text_a)).is_some());
+        assert_eq!(decryptions(), before + 6, "off for good");
     }
 }

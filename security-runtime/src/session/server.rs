@@ -47,9 +47,7 @@ pub struct ServerStore {
 }
 
 impl ServerStore {
-    /// The store the configuration describes (`session_*`), over `backend`. A store
-    /// serves one application, or applications with one `secret_key`: it remembers
-    /// which session id each cookie text it decrypted names.
+    /// The store the configuration describes (`session_*`), over `backend`.
     pub fn new(cfg: &SecurityConfig, backend: Arc<dyn SessionBackend>, clock: Clock) -> Self {
         ServerStore {
             backend,
@@ -156,6 +154,10 @@ impl SessionStore for ServerStore {
                 (SessionData::default(), None)
             }
         })
+    }
+
+    fn serve(&self, key: &rocket::config::SecretKey) {
+        self.ids.serve(key);
     }
 
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys) {
