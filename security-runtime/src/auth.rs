@@ -113,7 +113,7 @@ pub(crate) async fn check_auth_token_as(
     let Ok(part) =
         state
             .auth_tokens
-            .verified_payload_at(token, Some(state.config.token_max_age), now as u64)
+            .verify_age(token, Some(state.config.token_max_age), now as u64)
     else {
         return Ok(TokenCheck::Rejected);
     };

@@ -236,20 +236,10 @@ impl TokenSerializer {
         payload_text(self.verify_age(token, max_age_secs, now_epoch_secs)?)
     }
 
-    /// The payload part of `token` (base64, `.`-prefixed when compressed) once
-    /// [`loads_json_at`](Self::loads_json_at)'s checks pass, for a caller that keeps
-    /// what a payload reads as; [`payload_text`] gives its JSON.
-    pub(crate) fn verified_payload_at<'t>(
-        &self,
-        token: &'t str,
-        max_age_secs: Option<u64>,
-        now_epoch_secs: u64,
-    ) -> Result<&'t str, TokenError> {
-        self.verify_age(token, max_age_secs, now_epoch_secs)
-    }
-
-    /// [`verify`](Self::verify), then the age check of [`loads_at`](Self::loads_at).
-    fn verify_age<'t>(
+    /// [`verify`](Self::verify), then the age check of [`loads_at`](Self::loads_at): the
+    /// payload part (base64, `.`-prefixed when compressed), whose JSON [`payload_text`]
+    /// gives, for a caller that keeps what a payload reads as.
+    pub(crate) fn verify_age<'t>(
         &self,
         token: &'t str,
         max_age_secs: Option<u64>,

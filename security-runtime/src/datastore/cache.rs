@@ -70,13 +70,13 @@ impl Caches {
 
 /// One request's change check: the first cached lookup of a request brings the auth
 /// cache up to date with what other processes committed (SQLite: the WAL index's
-/// header, then `PRAGMA data_version` if it moved), and the request's later lookups (a session's user after the session
-/// itself) rely on that instead of asking again. The request then takes effect at its
-/// first check: a write committed before the request started is still seen by every
-/// lookup in it, and a lookup made late in the request (a handler opening the session)
-/// relies on the first check as well. Kept per request (the guards keep one in Rocket's
-/// request-local cache): one kept longer would never check again, and a new one for
-/// each lookup checks every time.
+/// header, then `PRAGMA data_version` if it moved), and the request's later lookups (a
+/// session's user after the session itself) rely on that instead of asking again. The
+/// request then takes effect at its first check: a write committed before the request
+/// started is still seen by every lookup in it, and a lookup made late in the request
+/// (a handler opening the session) relies on the first check as well. Kept per request
+/// (the guards keep one in Rocket's request-local cache): one kept longer would never
+/// check again, and a new one for each lookup checks every time.
 #[derive(Debug, Default)]
 pub struct CacheCheck(AtomicU64);
 

@@ -67,8 +67,12 @@ impl CookieStore {
     /// The session the cookie holds (empty when absent or unreadable).
     pub(crate) fn read(&self, jar: &CookieJar<'_>) -> SessionData {
         jar.get_private(&self.name)
-            .and_then(|c| serde_json::from_str(c.value()).ok())
-            .unwrap_or_default()
+            .map_or_else(SessionData::default, |c| Self::parse(c.value()))
+    }
+
+    /// The session a decrypted cookie value holds (empty when it is not one).
+    pub(crate) fn parse(value: &str) -> SessionData {
+        serde_json::from_str(value).unwrap_or_default()
     }
 
     /// Writes `data` into the cookie (an empty session removes it).

@@ -135,7 +135,7 @@ impl SessionStore for ServerStore {
             Sent::Nothing => return Ok((SessionData::default(), None)),
             Sent::Id(id) => id,
             Sent::Data(json) => {
-                let data: SessionData = serde_json::from_str(&json).unwrap_or_default();
+                let data = CookieStore::parse(&json);
                 if data.user_id.is_some() {
                     // A signed-in session in the cookie (written by the cookie store):
                     // with sessions on the server, it names no stored session and signs
