@@ -194,13 +194,13 @@ for n in conns:
             bare = med_ratio(k, (n, "bare", "open")) if (n, "bare", "open") in rate else float("nan")
             print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} | {statistics.median(cpu[k]):.2f} |")
     print()
-print("| server | cache hits | misses | hit rate | invalidations | change checks | by the WAL header |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| server | cache hits | misses | hit rate | invalidations | change checks | by the WAL header | session cookies decrypted |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for line in open(sys.argv[2]):
-    # An older build's bench binary (BENCH_BIN) reports no checks.
-    s, h, m, i, *checks = line.split()
-    c, q = checks or ("-", "-")
+    # An older build's bench binary (BENCH_BIN) reports fewer counters.
+    s, h, m, i, *more = line.split()
+    c, q, d = (more + ["-"] * 3)[:3]
     h, m = int(h), int(m)
     rate_ = h / (h + m) if h + m else 0.0
-    print(f"| {s} | {h} | {m} | {rate_:.4f} | {i} | {c} | {q} |")
+    print(f"| {s} | {h} | {m} | {rate_:.4f} | {i} | {c} | {q} | {d} |")
 PY

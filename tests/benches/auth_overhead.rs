@@ -1053,16 +1053,21 @@ async fn token_payload_kind(st: &SecurityState, compressed: bool) {
     panic!("no token uniquifier in 1,000 gives that kind of token");
 }
 
-/// The auth cache's counters, for `scripts/load.sh`.
+/// The auth cache's counters and the session cookies decrypted, for `scripts/load.sh`.
 #[get("/stats")]
 fn bench_stats(st: &rocket::State<SecurityState>) -> String {
-    match st.datastore.auth_cache_stats() {
+    let cache = match st.datastore.auth_cache_stats() {
         Some(s) => format!(
             "{} {} {} {} {}",
             s.hits, s.misses, s.invalidations, s.checks, s.quick_checks
         ),
         None => "0 0 0 0 0".into(),
-    }
+    };
+    let decrypted = st.sessions.cookie_decryptions();
+    format!(
+        "{cache} {}",
+        decrypted.map_or("-".into(), |n| n.to_string())
+    )
 }
 
 #[get("/bench/open")]

@@ -14,7 +14,7 @@ use rocket::serde::json::{json, Value};
 
 use security_runtime::datastore::{NewSeries, RememberUse, SessionBackend, StoredSession};
 use security_runtime::session::ServerStore;
-use security_runtime::{Result as SecResult, Security, SecurityConfig};
+use security_runtime::{Result as SecResult, Security, SecurityConfig, SecurityState};
 use security_tests::{backends, Backend, Clock, TestApp};
 
 const EMAIL: &str = "matt@lp.com";
@@ -118,6 +118,29 @@ async fn a_session_copied_before_logout_is_refused_after_it_on_every_instance() 
             let s = status_with(client, "/session", std::slice::from_ref(&stolen)).await;
             assert_eq!(s, Status::Unauthorized, "{b:?} {store}");
         }
+    }
+}
+
+/// The store decrypts a session cookie's text once (the fairing tells it its key at
+/// lift-off) and then names the session from its memo, which decides nothing: a copy of
+/// the cookie, read from the memo, is refused once the session has ended.
+#[rocket::async_test]
+async fn a_session_cookie_is_decrypted_once_and_its_session_checked_every_time() {
+    for (b, store) in stores() {
+        let clock = Clock::new();
+        let app = app_on(b, store, &clock).await;
+        assert_eq!(app.login(EMAIL, PASSWORD).await.0, Status::Ok);
+        let state = app.client.rocket().state::<SecurityState>().unwrap();
+        let decrypted = || state.sessions.cookie_decryptions().unwrap();
+        let before = decrypted();
+        for _ in 0..3 {
+            assert_eq!(status_with(&app.client, "/session", &[]).await, Status::Ok);
+        }
+        assert_eq!(decrypted(), before + 1, "{b:?} {store}");
+        let copied = copy(&app.client, "session");
+        app.logout().await;
+        let s = status_with(&app.client, "/session", &[copied]).await;
+        assert_eq!(s, Status::Unauthorized, "{b:?} {store}");
     }
 }
 

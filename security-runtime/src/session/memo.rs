@@ -2,16 +2,18 @@
 //!
 //! A signed-in browser sends the same session with every request, and its stored JSON
 //! changes only when the session does (sign-in, CSRF secret, two-factor step, freshness
-//! grace). Parsing it was 3,600 instructions of a cached session request (4 %); a copy
-//! from this memo is a tenth of that. A pure memo: the text determines the data, and
-//! whether the session is still good (its row, its age, the user behind it) is decided
-//! afresh on every request before its text gets here.
+//! grace). Parsing it was 3,600 instructions of a cached session request (4 %); the memo
+//! hands out one shared copy, so a request copies nothing. A pure memo: the text
+//! determines the data, and whether the session is still good (its row, its age, the
+//! user behind it) is decided afresh on every request before its text gets here.
+
+use std::sync::Arc;
 
 use super::SessionData;
 use crate::memo::TextMemo;
 
 /// Session texts and their data, [`MEMO_BYTES`] in all.
-static PARSED: std::sync::LazyLock<TextMemo<SessionData>> = std::sync::LazyLock::new(|| {
+static PARSED: std::sync::LazyLock<TextMemo<Arc<SessionData>>> = std::sync::LazyLock::new(|| {
     // The text twice: the key, and the strings parsed from it.
     TextMemo::new(MEMO_BYTES, ENTRY_MAX, |text, _| {
         2 * text.len() + ENTRY_OVERHEAD
@@ -26,14 +28,14 @@ const ENTRY_MAX: usize = 2048;
 const ENTRY_OVERHEAD: usize = 128;
 
 /// The data a stored session's text holds; `None` when it is not a session's JSON.
-pub(super) fn parse(text: &str) -> Option<SessionData> {
+pub(super) fn parse(text: &str) -> Option<Arc<SessionData>> {
     if let Some(data) = PARSED.get(text) {
         return Some(data);
     }
-    let data: SessionData = serde_json::from_str(text).ok()?;
+    let data: Arc<SessionData> = Arc::new(serde_json::from_str(text).ok()?);
     #[cfg(test)]
     crate::memo::count_decode();
-    PARSED.keep(text, data.clone());
+    PARSED.keep(text, Arc::clone(&data));
     Some(data)
 }
 
@@ -50,10 +52,12 @@ mod tests {
         );
         let fresh: SessionData = serde_json::from_str(&text).expect("json");
         let before = parses();
-        assert_eq!(parse(&text), Some(fresh.clone()));
+        let first = parse(&text).expect("parsed");
+        assert_eq!(*first, fresh);
         assert_eq!(parses(), before + 1);
         for _ in 0..3 {
-            assert_eq!(parse(&text), Some(fresh.clone()));
+            let again = parse(&text).expect("parsed");
+            assert!(Arc::ptr_eq(&again, &first), "the same copy, not a new one");
         }
         assert_eq!(parses(), before + 1, "read from the memo");
         // Another text, another entry: nothing is shared between sessions.
@@ -73,7 +77,7 @@ mod tests {
         assert_eq!(parses(), before);
         let long = format!(r#"{{"csrf":"{}"}}"#, "a".repeat(ENTRY_MAX));
         assert_eq!(
-            parse(&long).and_then(|d| d.csrf).map(|c| c.len()),
+            parse(&long).and_then(|d| d.csrf.as_ref().map(String::len)),
             Some(ENTRY_MAX)
         );
         assert!(PARSED.get(long.as_str()).is_none(), "too long to keep");

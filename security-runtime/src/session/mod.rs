@@ -5,7 +5,7 @@
 //! `fs_paa`, `fs_gexp`, `fs_cc`, the CSRF secret) and Flask-Login's `remember_token`.
 //! Nothing outside this module reads or writes a session cookie.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rocket::http::CookieJar;
 use rocket::request::Request;
@@ -111,6 +111,13 @@ impl std::fmt::Debug for TwoFactorState {
     }
 }
 
+/// The empty session, one shared copy: a request without a session allocates nothing
+/// for it.
+pub(crate) fn empty() -> Arc<SessionData> {
+    static EMPTY: std::sync::LazyLock<Arc<SessionData>> = std::sync::LazyLock::new(Arc::default);
+    Arc::clone(&EMPTY)
+}
+
 /// The CSRF-cookie state a session carries (`fs_cc`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -186,20 +193,27 @@ pub trait SessionStore: Send + Sync + 'static {
     /// reached (the request then reads as signed out, and guards answer 503).
     async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)>;
     /// [`SessionStore::load`] for one request, whose lookups share `check` (see
-    /// [`crate::CacheCheck`]); the default ignores it and calls `load`: a store whose
-    /// `load` calls this one must override both.
+    /// [`crate::CacheCheck`]), as a shared value (a store that keeps parsed sessions hands
+    /// out its copy); the default ignores `check` and calls `load`: a store whose `load`
+    /// calls this one must override both.
     async fn load_within(
         &self,
         jar: &CookieJar<'_>,
         check: &crate::datastore::CacheCheck,
-    ) -> crate::Result<(SessionData, Option<String>)> {
+    ) -> crate::Result<(Arc<SessionData>, Option<String>)> {
         let _ = check;
-        self.load(jar).await
+        let (data, id) = self.load(jar).await?;
+        Ok((Arc::new(data), id))
     }
     /// Called at lift-off of each application the store serves, with the secret key
     /// that encrypts its cookies. The default does nothing.
     fn serve(&self, key: &rocket::config::SecretKey) {
         let _ = key;
+    }
+    /// Session cookie texts the store has decrypted, for watching a store that decrypts
+    /// each text once ([`ServerStore`]); `None` (the default) when it does not count.
+    fn cookie_decryptions(&self) -> Option<u64> {
+        None
     }
     /// Keeps `data` as the request's session; an empty one ends it.
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys);
@@ -252,7 +266,8 @@ pub struct SessionCell(Mutex<CellState>);
 
 #[derive(Debug, Default)]
 struct CellState {
-    data: Option<SessionData>,
+    /// Shared with the store's parsed copy until the request changes it.
+    data: Option<Arc<SessionData>>,
     keys: SessionKeys,
     changed: bool,
     unavailable: bool,
@@ -283,7 +298,7 @@ impl<'r> Session<'r> {
             if let Ok(mut g) = cell.0.lock() {
                 if g.data.is_none() {
                     g.unavailable = loaded.is_err();
-                    let (data, id) = loaded.unwrap_or_default();
+                    let (data, id) = loaded.unwrap_or_else(|_| (empty(), None));
                     g.data = Some(data);
                     g.keys.loaded.clone_from(&id);
                     g.keys.current = id;
@@ -316,7 +331,7 @@ impl<'r> Session<'r> {
             .0
             .lock()
             .ok()
-            .and_then(|g| g.data.clone())
+            .and_then(|g| g.data.as_deref().cloned())
             .unwrap_or_default()
     }
 
@@ -324,7 +339,7 @@ impl<'r> Session<'r> {
     /// `f` must not use this session: its lock is held.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&SessionData) -> R) -> R {
         let guard = self.cell.0.lock().ok();
-        match guard.as_ref().and_then(|g| g.data.as_ref()) {
+        match guard.as_ref().and_then(|g| g.data.as_deref()) {
             Some(data) => f(data),
             None => f(&SessionData::default()),
         }
@@ -334,7 +349,7 @@ impl<'r> Session<'r> {
     pub fn set(&self, data: SessionData) {
         if let Ok(mut g) = self.cell.0.lock() {
             self.store.save(self.jar, &data, &mut g.keys);
-            g.data = Some(data);
+            g.data = Some(Arc::new(data));
             g.changed = true;
         }
     }
@@ -343,7 +358,7 @@ impl<'r> Session<'r> {
     pub fn renew(&self, data: SessionData) {
         if let Ok(mut g) = self.cell.0.lock() {
             self.store.renew(self.jar, &data, &mut g.keys);
-            g.data = Some(data);
+            g.data = Some(Arc::new(data));
             g.changed = true;
         }
     }
@@ -406,7 +421,7 @@ impl<'r> Session<'r> {
                 g.keys.rotation = None;
                 let keys_now = &mut g.keys;
                 keys_now.loaded.clone_from(&keys_now.current);
-                (keys, g.data.clone().unwrap_or_default())
+                (keys, g.data.clone().unwrap_or_else(empty))
             })
         });
         if let Some((keys, data)) = pending {

@@ -71,7 +71,11 @@ impl ServerStore {
     }
 
     /// Opens the stored session `id`; `None` when it is gone or over a lifetime.
-    async fn open(&self, id: &SessionId, check: &CacheCheck) -> crate::Result<Option<SessionData>> {
+    async fn open(
+        &self,
+        id: &SessionId,
+        check: &CacheCheck,
+    ) -> crate::Result<Option<Arc<SessionData>>> {
         let key = &id.key;
         let Some(stored) = self.backend.load_session_within(key, check).await? else {
             return Ok(None);
@@ -123,16 +127,17 @@ impl ServerStore {
 #[rocket::async_trait]
 impl SessionStore for ServerStore {
     async fn load(&self, jar: &CookieJar<'_>) -> crate::Result<(SessionData, Option<String>)> {
-        self.load_within(jar, &CacheCheck::new()).await
+        let (data, id) = self.load_within(jar, &CacheCheck::new()).await?;
+        Ok((Arc::unwrap_or_clone(data), id))
     }
 
     async fn load_within(
         &self,
         jar: &CookieJar<'_>,
         check: &CacheCheck,
-    ) -> crate::Result<(SessionData, Option<String>)> {
+    ) -> crate::Result<(Arc<SessionData>, Option<String>)> {
         let id = match self.ids.read(&self.cookie, jar) {
-            Sent::Nothing => return Ok((SessionData::default(), None)),
+            Sent::Nothing => return Ok((super::empty(), None)),
             Sent::Id(id) => id,
             Sent::Data(json) => {
                 let data = CookieStore::parse(&json);
@@ -141,9 +146,9 @@ impl SessionStore for ServerStore {
                     // with sessions on the server, it names no stored session and signs
                     // no one in.
                     self.drop_cookie(jar);
-                    return Ok((SessionData::default(), None));
+                    return Ok((super::empty(), None));
                 }
-                return Ok((data, None));
+                return Ok((Arc::new(data), None));
             }
         };
         Ok(match self.open(&id, check).await? {
@@ -151,13 +156,17 @@ impl SessionStore for ServerStore {
             None => {
                 // Ended, expired or unknown: the id is worth nothing, and is not reused.
                 self.drop_cookie(jar);
-                (SessionData::default(), None)
+                (super::empty(), None)
             }
         })
     }
 
     fn serve(&self, key: &rocket::config::SecretKey) {
         self.ids.serve(key);
+    }
+
+    fn cookie_decryptions(&self) -> Option<u64> {
+        Some(self.ids.decrypted())
     }
 
     fn save(&self, jar: &CookieJar<'_>, data: &SessionData, keys: &mut SessionKeys) {
