@@ -207,23 +207,26 @@ impl TokenIdentity {
     /// kept). With `keep_claims` (a `verify_auth_token` hook wants the whole payload)
     /// it is read each time, and not kept.
     fn of(part: &str, keep_claims: bool) -> Option<Arc<TokenIdentity>> {
-        if !keep_claims {
-            if let Some(identity) = READ.get(part) {
-                return Some(identity);
-            }
+        if keep_claims {
+            return Self::decode(part, true).map(Arc::new);
         }
-        let json = crate::tokens::payload_text(part).ok()?;
-        let mut identity = Self::read(&json, keep_claims)?;
-        if !keep_claims {
-            // Only a hook reads them (a `Value` read keeps them): not kept, not weighed.
-            identity.claims = Map::new();
+        if let Some(identity) = READ.get(part) {
+            return Some(identity);
         }
+        let mut identity = Self::decode(part, false)?;
+        // Only a hook reads them (a `Value` read keeps them): not kept, not weighed.
+        identity.claims = Map::new();
         let identity = Arc::new(identity);
+        READ.keep(part, Arc::clone(&identity));
+        Some(identity)
+    }
+
+    /// Decodes the payload part and reads its JSON (see [`TokenIdentity::read`]).
+    fn decode(part: &str, keep_claims: bool) -> Option<TokenIdentity> {
+        let json = crate::tokens::payload_text(part).ok()?;
+        let identity = Self::read(&json, keep_claims)?;
         #[cfg(test)]
         crate::memo::count_decode();
-        if !keep_claims {
-            READ.keep(part, Arc::clone(&identity));
-        }
         Some(identity)
     }
 
