@@ -18,6 +18,12 @@
 #   SERVERS="bare my-0 my-1" scripts/load.sh         # some servers only
 #   BENCH_BIN=/tmp/old-auth_overhead scripts/load.sh # another build's bench binary
 #   TOKEN_PAYLOAD=compressed scripts/load.sh         # or plain: the token's kind (any)
+#   SERVERS="bare bare@jemalloc sqlite-1 sqlite-1@jemalloc" scripts/load.sh
+#                                                    # @jemalloc: that server runs with
+#                                                    # Debian's libjemalloc2 preloaded
+#                                                    # (LD_PRELOAD) instead of glibc's
+#                                                    # malloc; its ÷ bare is against
+#                                                    # bare@jemalloc
 #   CASES="open token me" scripts/load.sh            # some cases only (me: /bench/me,
 #                                                    # token, the handler takes CurrentUser;
 #                                                    # cookie: the unprotected route sent the
@@ -69,15 +75,26 @@ else
 fi
 declare -A BASE TOKEN SESSION PID
 wanted() { [ "$TOKEN_PAYLOAD" = any ] || [ "$TOKEN_PAYLOAD" = "$kind" ]; } # the last token's kind
+JEMALLOC=/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2
+is_bare() { [ "${1%@*}" = bare ]; } # bare Rocket, whatever its allocator
 p=$PORT
 for s in "${SERVERS[@]}"; do
     BASE[$s]="http://127.0.0.1:$p"
+    name=${s%@*} preload=
     case $s in
-    bare) BENCH_PORT=$p "$BIN" serve-bare >"$WORK/$s.log" 2>&1 & ;;
+    *@jemalloc)
+        [ -f "$JEMALLOC" ] || { echo "$JEMALLOC not found: apt-get install -y libjemalloc2" >&2; exit 1; }
+        preload=$JEMALLOC
+        ;;
+    *@*) echo "unknown allocator: $s" >&2; exit 1 ;;
+    esac
+    case $name in
+    bare) LD_PRELOAD=$preload BENCH_PORT=$p "$BIN" serve-bare >"$WORK/$s.log" 2>&1 & ;;
     *)
-        case ${s%-*} in pg) backend=postgres ;; my) backend=mysql ;; *) backend=sqlite ;; esac
-        BENCH_PORT=$p BENCH_BACKEND=$backend BENCH_AUTH_CACHE=${s#*-} BENCH_USERS=$USERS \
-            BENCH_ROLES=$ROLES BENCH_TOKEN_PAYLOAD=$TOKEN_PAYLOAD "$BIN" serve >"$WORK/$s.log" 2>&1 &
+        case ${name%-*} in pg) backend=postgres ;; my) backend=mysql ;; *) backend=sqlite ;; esac
+        LD_PRELOAD=$preload BENCH_PORT=$p BENCH_BACKEND=$backend BENCH_AUTH_CACHE=${name#*-} \
+            BENCH_USERS=$USERS BENCH_ROLES=$ROLES BENCH_TOKEN_PAYLOAD=$TOKEN_PAYLOAD \
+            "$BIN" serve >"$WORK/$s.log" 2>&1 &
         ;;
     esac
     PIDS+=($!)
@@ -91,7 +108,8 @@ for s in "${SERVERS[@]}"; do
         sleep 0.2
     done
     curl -fs -o /dev/null "${BASE[$s]}/bench/open" || { cat "$WORK/$s.log" >&2; exit 1; }
-    [ "$s" = bare ] && continue
+    case $s in *@jemalloc) grep -q libjemalloc "/proc/${PID[$s]}/maps" || { echo "$s: jemalloc not loaded" >&2; exit 1; } ;; esac
+    is_bare "$s" && continue
     # Log in as Flask-Security's JSON clients do: GET /login for the CSRF token, then POST.
     # A token's payload is zlib-compressed when that makes it shorter, which depends on
     # its random uniquifier (about one user in nine): with TOKEN_PAYLOAD, the server
@@ -142,7 +160,7 @@ run() { # server case conns duration -> req/s, server CPU µs per request
 
 each() { # calls "$@" server case for every measured pair
     for s in "${SERVERS[@]}"; do
-        if [ "$s" = bare ]; then "$@" "$s" open; else for c in "${CASES[@]}"; do "$@" "$s" "$c"; done; fi
+        if is_bare "$s"; then "$@" "$s" open; else for c in "${CASES[@]}"; do "$@" "$s" "$c"; done; fi
     done
 }
 warm() { run "$1" "$2" 4 1s >/dev/null; }
@@ -160,7 +178,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done >"$WORK/results"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in "${SERVERS[@]}"; do
-    [ "$s" = bare ] && continue
+    is_bare "$s" && continue
     echo "$s $(curl -fs "${BASE[$s]}/bench/stats")"
 done >"$WORK/stats"
 
@@ -191,7 +209,9 @@ for n in conns:
             if k not in rate:
                 continue
             own = med_ratio(k, (n, s, "open")) if (n, s, "open") in rate else float("nan")
-            bare = med_ratio(k, (n, "bare", "open")) if (n, "bare", "open") in rate else float("nan")
+            # Against the bare Rocket of the same allocator (bare@jemalloc for x@jemalloc).
+            b = (n, "bare" + s[s.index("@"):] if "@" in s else "bare", "open")
+            bare = med_ratio(k, b) if b in rate else float("nan")
             print(f"| {s} | {case} | {statistics.median(rate[k].values()):.0f} | {own:.3f} | {bare:.3f} | {statistics.median(cpu[k]):.2f} |")
     print()
 print("| server | cache hits | misses | hit rate | invalidations | change checks | by the WAL header | session cookies decrypted |")
